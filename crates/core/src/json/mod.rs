@@ -1,0 +1,3 @@
+//! JSON: a writer into caller-owned buffers and a streaming field extractor.
+pub mod extract;
+pub mod writer;

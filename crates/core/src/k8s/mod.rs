@@ -1,0 +1,1 @@
+//! Kubernetes objects this agent sends and reads: typed body builders, paths, Status errors.
