@@ -186,6 +186,146 @@ pub fn format_microtime(t: UnixMicros, out: &mut [u8; MICROTIME_LEN]) -> &str {
     ascii(out)
 }
 
+/// Why a timestamp from the network was rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeParseError {
+    /// Not the expected shape (length, separators, digits, names).
+    Malformed,
+    /// Well-formed but impossible (month 13, Feb 30, hour 24, before 1970).
+    OutOfRange,
+}
+
+fn digits(s: &[u8], at: usize, n: usize) -> Result<u32, TimeParseError> {
+    let field = s.get(at..at + n).ok_or(TimeParseError::Malformed)?;
+    let mut v: u32 = 0;
+    for &b in field {
+        if !b.is_ascii_digit() {
+            return Err(TimeParseError::Malformed);
+        }
+        v = v * 10 + u32::from(b - b'0');
+    }
+    Ok(v)
+}
+
+fn expect(s: &[u8], at: usize, what: u8) -> Result<(), TimeParseError> {
+    match s.get(at) {
+        Some(&b) if b == what => Ok(()),
+        _ => Err(TimeParseError::Malformed),
+    }
+}
+
+fn civil_to_unix(
+    year: u32,
+    month: u32,
+    day: u32,
+    h: u32,
+    m: u32,
+    s: u32,
+) -> Result<UnixMicros, TimeParseError> {
+    // Every field fits in u8 because `digits` read at most 2 digits for them.
+    Civil {
+        year,
+        month: month as u8,
+        day: day as u8,
+        hour: h as u8,
+        minute: m as u8,
+        second: s as u8,
+    }
+    .to_unix()
+    .ok_or(TimeParseError::OutOfRange)
+}
+
+/// Parses the RFC 3339 forms the API server writes: `2026-11-24T13:04:12Z` (metav1.Time) and
+/// `2026-11-24T13:04:12.123456Z` (metav1.MicroTime; 1 to 9 fractional digits accepted, digits
+/// beyond microseconds truncated). Only UTC (`Z`) is accepted: the API server never writes offsets.
+pub fn parse_rfc3339(s: &[u8]) -> Result<UnixMicros, TimeParseError> {
+    let year = digits(s, 0, 4)?;
+    expect(s, 4, b'-')?;
+    let month = digits(s, 5, 2)?;
+    expect(s, 7, b'-')?;
+    let day = digits(s, 8, 2)?;
+    expect(s, 10, b'T')?;
+    let hour = digits(s, 11, 2)?;
+    expect(s, 13, b':')?;
+    let minute = digits(s, 14, 2)?;
+    expect(s, 16, b':')?;
+    let second = digits(s, 17, 2)?;
+    let mut micros: u64 = 0;
+    let mut at = 19;
+    if s.get(at) == Some(&b'.') {
+        at += 1;
+        let start = at;
+        while let Some(&b) = s.get(at) {
+            if !b.is_ascii_digit() {
+                break;
+            }
+            if at - start < 6 {
+                micros = micros * 10 + u64::from(b - b'0');
+            }
+            at += 1;
+        }
+        let n = at - start;
+        if n == 0 || n > 9 {
+            return Err(TimeParseError::Malformed);
+        }
+        for _ in n..6 {
+            micros *= 10;
+        }
+    }
+    expect(s, at, b'Z')?;
+    if s.len() != at + 1 {
+        return Err(TimeParseError::Malformed);
+    }
+    let t = civil_to_unix(year, month, day, hour, minute, second)?;
+    Ok(t.saturating_add_micros(micros))
+}
+
+/// Length of an IMF-fixdate: `Tue, 24 Nov 2026 13:04:15 GMT`.
+pub const IMF_FIXDATE_LEN: usize = 29;
+
+const MONTHS: [&[u8; 3]; 12] = [
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+];
+const WEEKDAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
+
+/// Parses an HTTP `Date:` header value in IMF-fixdate form (RFC 9110 §5.6.7), the only form Go's
+/// net/http sends. The weekday must match the date: a mismatch means garbage, not a clock.
+pub fn parse_imf_fixdate(s: &[u8]) -> Result<UnixMicros, TimeParseError> {
+    if s.len() != IMF_FIXDATE_LEN {
+        return Err(TimeParseError::Malformed);
+    }
+    let weekday = s.get(0..3).ok_or(TimeParseError::Malformed)?;
+    expect(s, 3, b',')?;
+    expect(s, 4, b' ')?;
+    let day = digits(s, 5, 2)?;
+    expect(s, 7, b' ')?;
+    let month_name = s.get(8..11).ok_or(TimeParseError::Malformed)?;
+    let month = MONTHS
+        .iter()
+        .position(|m| &m[..] == month_name)
+        .ok_or(TimeParseError::Malformed)? as u32
+        + 1;
+    expect(s, 11, b' ')?;
+    let year = digits(s, 12, 4)?;
+    expect(s, 16, b' ')?;
+    let hour = digits(s, 17, 2)?;
+    expect(s, 19, b':')?;
+    let minute = digits(s, 20, 2)?;
+    expect(s, 22, b':')?;
+    let second = digits(s, 23, 2)?;
+    if s.get(25..29) != Some(b" GMT") {
+        return Err(TimeParseError::Malformed);
+    }
+    let t = civil_to_unix(year, month, day, hour, minute, second)?;
+    let expected_weekday = WEEKDAYS
+        .get((t.as_secs() / 86_400 % 7) as usize)
+        .ok_or(TimeParseError::Malformed)?;
+    if &expected_weekday[..] != weekday {
+        return Err(TimeParseError::Malformed);
+    }
+    Ok(t)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +392,80 @@ mod tests {
         for days in 0..(366 * 1000) {
             let (y, m, d) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, d), Some(days), "{y}-{m}-{d}");
+        }
+    }
+
+    #[test]
+    fn parses_the_recorded_date_header_and_times() {
+        let t = UnixMicros::from_secs(1_795_525_455);
+        assert_eq!(parse_imf_fixdate(b"Tue, 24 Nov 2026 13:04:15 GMT"), Ok(t));
+        assert_eq!(parse_rfc3339(b"2026-11-24T13:04:15Z"), Ok(t));
+        assert_eq!(
+            parse_rfc3339(b"2026-11-24T13:04:15.123456Z"),
+            Ok(t.saturating_add_micros(123_456))
+        );
+        assert_eq!(
+            parse_rfc3339(b"2026-11-24T13:04:15.5Z"),
+            Ok(t.saturating_add_micros(500_000))
+        );
+        assert_eq!(
+            parse_rfc3339(b"2026-11-24T13:04:15.123456789Z"),
+            Ok(t.saturating_add_micros(123_456))
+        );
+    }
+
+    #[test]
+    fn rejects_garbage_dates() {
+        use TimeParseError::*;
+        for bad in [
+            &b""[..],
+            b"Wed, 24 Nov 2026 13:04:15 GMT", // wrong weekday
+            b"Tue, 24 Nov 2026 13:04:15 UTC",
+            b"Tue, 24 Nox 2026 13:04:15 GMT",
+            b"Tue, 24 Nov 2026 13:04:15 GMT ",
+            b"Tuesday, 24-Nov-26 13:04:15 GMT",
+            b"Tue, 2a Nov 2026 13:04:15 GMT",
+        ] {
+            assert_eq!(
+                parse_imf_fixdate(bad),
+                Err(Malformed),
+                "{:?}",
+                core::str::from_utf8(bad)
+            );
+        }
+        assert_eq!(
+            parse_imf_fixdate(b"Tue, 31 Nov 2026 13:04:15 GMT"),
+            Err(OutOfRange)
+        );
+        assert_eq!(
+            parse_imf_fixdate(b"Tue, 24 Nov 2026 24:04:15 GMT"),
+            Err(OutOfRange)
+        );
+        for bad in [
+            &b"2026-11-24T13:04:15"[..],
+            b"2026-11-24T13:04:15+01:00",
+            b"2026-11-24T13:04:15.Z",
+            b"2026-11-24T13:04:15.1234567890Z",
+            b"2026-11-24 13:04:15Z",
+            b"2026-11-24T13:04:15Zjunk",
+        ] {
+            assert_eq!(
+                parse_rfc3339(bad),
+                Err(Malformed),
+                "{:?}",
+                core::str::from_utf8(bad)
+            );
+        }
+        assert_eq!(parse_rfc3339(b"2026-02-29T00:00:00Z"), Err(OutOfRange));
+        assert_eq!(parse_rfc3339(b"1969-12-31T23:59:59Z"), Err(OutOfRange));
+    }
+
+    #[test]
+    fn format_then_parse_round_trips() {
+        let mut b = [0; MICROTIME_LEN];
+        for t in [0u64, 1, 999_999, 1_795_525_455_123_456, MAX_FORMATTABLE.0] {
+            let s = format_microtime(UnixMicros(t), &mut b);
+            assert_eq!(parse_rfc3339(s.as_bytes()), Ok(UnixMicros(t)));
         }
     }
 }

@@ -1,1 +1,8 @@
 //! Kubernetes objects this agent sends and reads: typed body builders, paths, Status errors.
+pub mod event;
+pub mod identity;
+pub mod lease;
+pub mod node;
+pub mod paths;
+pub mod response;
+pub mod status_patch;
