@@ -24,6 +24,7 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod bounded;
 pub mod conditions;
 pub mod http;
 pub mod json;
