@@ -326,6 +326,204 @@ pub fn parse_imf_fixdate(s: &[u8]) -> Result<UnixMicros, TimeParseError> {
     Ok(t)
 }
 
+// ---------------------------------------------------------------------------------------------
+// The wall clock, anchored to the API server's `Date` header.
+//
+// The board keeps only a monotonic counter (µs since boot, supplied by the caller: the core owns
+// no clock). Every response from the API server carries `Date`, the server's time truncated to
+// the second. One request/response exchange bounds the server's time at the moment the response
+// head arrived:
+//
+//   the server stamped `Date` at some instant between our send and our receipt, and its clock
+//   then read somewhere in [Date, Date + 1 s). Between stamping and receipt at most one round
+//   trip (RTT = received − sent) elapsed, at least none. So at receipt the server's clock read
+//   somewhere in the feasible interval [Date, Date + 1 s + RTT).
+//
+// We take the interval's midpoint, Date + (1 s + RTT) / 2, as the estimate: its error is at most
+// half the interval, (1 s + RTT) / 2 — ±0.55 s for a 100 ms round trip. Between anchorings the
+// error grows by the drift of the board's oscillator against the server's (a 20 ppm crystal
+// drifts 1.7 s a day), which the periodic re-anchoring measures as skew.
+// ---------------------------------------------------------------------------------------------
+
+const MICROS_PER_SEC: u64 = 1_000_000;
+
+/// A re-anchoring whose absolute skew exceeds this (2 s) counts as a time slip: the `Haunted`
+/// condition's `TimeSlipped` rule (DESIGN.md §8). Two honest estimates each err by at most
+/// (1 s + RTT) / 2, so for round trips under 1 s measurement error alone stays within 2 s.
+pub const TIME_SLIP_THRESHOLD_MICROS: u64 = 2 * MICROS_PER_SEC;
+
+/// One request/response exchange whose response carried a `Date` header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DateSample {
+    /// Monotonic µs since boot, taken just before the request's first byte was written (after
+    /// any connection or TLS set-up, which would only widen the interval).
+    pub sent_mono: u64,
+    /// Monotonic µs since boot, taken when the response head had been read.
+    pub received_mono: u64,
+    /// The `Date` header's instant. Only whole seconds count: sub-second digits are dropped, as
+    /// the server truncated its own clock to the second.
+    pub date: UnixMicros,
+}
+
+/// Why a [`DateSample`] could not anchor the clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnchorError {
+    /// The `Date` header is not a valid IMF-fixdate.
+    Date(TimeParseError),
+    /// `received_mono` is earlier than `sent_mono`: the caller's monotonic readings are not.
+    ReceivedBeforeSent,
+}
+
+impl From<TimeParseError> for AnchorError {
+    fn from(e: TimeParseError) -> Self {
+        AnchorError::Date(e)
+    }
+}
+
+impl DateSample {
+    /// A sample from the raw `Date` header value (IMF-fixdate, see [`parse_imf_fixdate`]).
+    pub fn from_header(
+        sent_mono: u64,
+        received_mono: u64,
+        date_header: &[u8],
+    ) -> Result<Self, AnchorError> {
+        Ok(DateSample {
+            sent_mono,
+            received_mono,
+            date: parse_imf_fixdate(date_header)?,
+        })
+    }
+
+    /// Round-trip time in µs: the longest the response could have been under way.
+    pub fn round_trip_micros(&self) -> Result<u64, AnchorError> {
+        self.received_mono
+            .checked_sub(self.sent_mono)
+            .ok_or(AnchorError::ReceivedBeforeSent)
+    }
+
+    /// The server's time at `received_mono` lies in `[start, end)` (see the module notes).
+    pub fn feasible_interval(&self) -> Result<(UnixMicros, UnixMicros), AnchorError> {
+        let start = UnixMicros::from_secs(self.date.as_secs());
+        let width = MICROS_PER_SEC.saturating_add(self.round_trip_micros()?);
+        Ok((start, start.saturating_add_micros(width)))
+    }
+
+    /// The midpoint estimate of the server's time at `received_mono` and its error bound in µs
+    /// (half the feasible interval).
+    pub fn estimate(&self) -> Result<(UnixMicros, u64), AnchorError> {
+        let (start, end) = self.feasible_interval()?;
+        let half = end.0.saturating_sub(start.0) / 2;
+        Ok((start.saturating_add_micros(half), half))
+    }
+}
+
+/// What a re-anchoring measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reanchoring {
+    /// Our clock minus the new estimate at the moment of receipt, in µs: positive when our clock
+    /// ran ahead, negative when it lagged. Saturates at the `i64` range.
+    pub skew_micros: i64,
+    /// Error bound of the new estimate in µs (half its feasible interval).
+    pub uncertainty_micros: u64,
+}
+
+impl Reanchoring {
+    /// `|skew|` exceeds [`TIME_SLIP_THRESHOLD_MICROS`] (exactly 2 s is not a slip).
+    pub const fn is_time_slip(&self) -> bool {
+        self.skew_micros.unsigned_abs() > TIME_SLIP_THRESHOLD_MICROS
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Anchor {
+    mono: u64,
+    wall: UnixMicros,
+    uncertainty_micros: u64,
+}
+
+/// The board's wall clock: monotonic time since boot mapped onto the API server's clock.
+///
+/// Unset until the first [`anchor`](Self::anchor). Each anchoring replaces the mapping, so
+/// `now` may step (forward or back) across a re-anchoring; whatever must only move forward, such
+/// as the Lease's `renewTime`, goes through [`next_renew_time`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WallClock {
+    anchor: Option<Anchor>,
+}
+
+impl WallClock {
+    /// A clock that does not know the time yet.
+    pub const fn new() -> Self {
+        WallClock { anchor: None }
+    }
+
+    pub const fn is_anchored(&self) -> bool {
+        self.anchor.is_some()
+    }
+
+    /// Wall time at monotonic instant `mono` (µs since boot); `None` before the first anchoring.
+    /// Instants before the anchor are mapped backwards; the result saturates at the epoch and
+    /// at `u64::MAX`.
+    pub fn now(&self, mono: u64) -> Option<UnixMicros> {
+        let a = self.anchor?;
+        Some(if mono >= a.mono {
+            a.wall.saturating_add_micros(mono - a.mono)
+        } else {
+            UnixMicros(a.wall.0.saturating_sub(a.mono - mono))
+        })
+    }
+
+    /// Error bound in µs of the current anchor at the moment it was taken (oscillator drift since
+    /// then not included); `None` before the first anchoring.
+    pub fn uncertainty_micros(&self) -> Option<u64> {
+        self.anchor.map(|a| a.uncertainty_micros)
+    }
+
+    /// µs elapsed since the current anchor was taken (0 if `mono` is earlier); `None` before the
+    /// first anchoring. The caller re-anchors when this grows past its period.
+    pub fn micros_since_anchor(&self, mono: u64) -> Option<u64> {
+        self.anchor.map(|a| mono.saturating_sub(a.mono))
+    }
+
+    /// Anchors (or re-anchors) the clock to `sample`. Returns `Ok(None)` for the first anchoring
+    /// (nothing to compare with) and the measured skew for every later one. A rejected sample
+    /// leaves the clock unchanged.
+    pub fn anchor(&mut self, sample: &DateSample) -> Result<Option<Reanchoring>, AnchorError> {
+        let (wall, uncertainty_micros) = sample.estimate()?;
+        let ours = self.now(sample.received_mono);
+        self.anchor = Some(Anchor {
+            mono: sample.received_mono,
+            wall,
+            uncertainty_micros,
+        });
+        Ok(ours.map(|ours| {
+            let skew = i128::from(ours.0) - i128::from(wall.0);
+            Reanchoring {
+                skew_micros: i64::try_from(skew).unwrap_or(if skew < 0 {
+                    i64::MIN
+                } else {
+                    i64::MAX
+                }),
+                uncertainty_micros,
+            }
+        }))
+    }
+}
+
+/// The `renewTime` to send in a Lease renewal: `max(now, last_sent + 1 µs)`.
+///
+/// The node lifecycle controller counts a renewal only if its `renewTime` is strictly later than
+/// the last one it saw (DESIGN.md §4); a wall clock that stepped back at a re-anchoring or a reboot
+/// would make a live node look dead. `last_sent` is the latest `renewTime` known to be on the
+/// server: the one we last sent, or after a reboot the one read from the Lease. At `u64::MAX` µs
+/// (year 586 524) the result saturates and is no longer strictly later.
+pub fn next_renew_time(now: UnixMicros, last_sent: Option<UnixMicros>) -> UnixMicros {
+    match last_sent {
+        Some(last) => now.max(last.saturating_add_micros(1)),
+        None => now,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -466,6 +664,256 @@ mod tests {
         for t in [0u64, 1, 999_999, 1_795_525_455_123_456, MAX_FORMATTABLE.0] {
             let s = format_microtime(UnixMicros(t), &mut b);
             assert_eq!(parse_rfc3339(s.as_bytes()), Ok(UnixMicros(t)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::*;
+
+    /// `Date: Tue, 24 Nov 2026 13:04:15 GMT` from the recordings.
+    const DATE: UnixMicros = UnixMicros(1_795_525_455_000_000);
+
+    fn sample(sent_mono: u64, received_mono: u64, date: UnixMicros) -> DateSample {
+        DateSample {
+            sent_mono,
+            received_mono,
+            date,
+        }
+    }
+
+    #[test]
+    fn unanchored_clock_does_not_know_the_time() {
+        let c = WallClock::new();
+        assert!(!c.is_anchored());
+        assert_eq!(c.now(0), None);
+        assert_eq!(c.now(u64::MAX), None);
+        assert_eq!(c.uncertainty_micros(), None);
+        assert_eq!(c.micros_since_anchor(5), None);
+    }
+
+    #[test]
+    fn first_anchor_uses_the_midpoint_of_the_feasible_interval() {
+        let mut c = WallClock::new();
+        // 100 ms round trip: the server's time at receipt is in [Date, Date + 1.1 s).
+        let s = sample(5_000_000, 5_100_000, DATE);
+        assert_eq!(
+            s.feasible_interval(),
+            Ok((DATE, DATE.saturating_add_micros(1_100_000)))
+        );
+        assert_eq!(c.anchor(&s), Ok(None));
+        assert!(c.is_anchored());
+        assert_eq!(c.uncertainty_micros(), Some(550_000));
+        assert_eq!(c.now(5_100_000), Some(DATE.saturating_add_micros(550_000)));
+        // Later and earlier instants follow the monotonic counter.
+        assert_eq!(
+            c.now(7_100_000),
+            Some(DATE.saturating_add_micros(2_550_000))
+        );
+        assert_eq!(c.now(5_000_000), Some(DATE.saturating_add_micros(450_000)));
+        assert_eq!(c.micros_since_anchor(6_100_000), Some(1_000_000));
+        assert_eq!(c.micros_since_anchor(0), Some(0));
+    }
+
+    #[test]
+    fn the_estimate_is_within_its_bound_of_every_consistent_truth() {
+        // Simulate servers whose true clock at receipt is anything consistent with the exchange:
+        // stamped at sent + d (0 ≤ d ≤ rtt), true stamp time t in [D, D + 1 s).
+        let rtt = 300_000;
+        for stamp_delay in [0, 1, 150_000, rtt] {
+            for stamp_frac in [0, 1, 500_000, 999_999] {
+                let truth_at_receipt = DATE.0 + stamp_frac + (rtt - stamp_delay);
+                let mut c = WallClock::new();
+                c.anchor(&sample(1_000, 1_000 + rtt, DATE)).unwrap();
+                let est = c.now(1_000 + rtt).unwrap().0;
+                let bound = c.uncertainty_micros().unwrap();
+                assert!(
+                    est.abs_diff(truth_at_receipt) <= bound,
+                    "{stamp_delay} {stamp_frac}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn sub_second_digits_of_the_date_are_dropped() {
+        let s = sample(0, 0, DATE.saturating_add_micros(700_000));
+        assert_eq!(
+            s.estimate(),
+            Ok((DATE.saturating_add_micros(500_000), 500_000))
+        );
+    }
+
+    #[test]
+    fn reanchoring_measures_signed_skew_and_time_slips() {
+        let mut c = WallClock::new();
+        c.anchor(&sample(0, 0, DATE)).unwrap(); // now(0) = DATE + 0.5 s
+                                                // 60 s later by our counter the server says 62 s later: we lag by 2 s exactly.
+        let r = c
+            .anchor(&sample(
+                60_000_000,
+                60_000_000,
+                UnixMicros::from_secs(DATE.as_secs() + 62),
+            ))
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.skew_micros, -2_000_000);
+        assert!(!r.is_time_slip(), "exactly 2 s is not a slip");
+        assert_eq!(r.uncertainty_micros, 500_000);
+        // The clock now follows the new anchor.
+        assert_eq!(
+            c.now(60_000_000),
+            Some(UnixMicros::from_secs(DATE.as_secs() + 62).saturating_add_micros(500_000))
+        );
+        // Another 60 s on, the server has only advanced 57 s: we ran 3 s ahead.
+        let r = c
+            .anchor(&sample(
+                120_000_000,
+                120_000_000,
+                UnixMicros::from_secs(DATE.as_secs() + 119),
+            ))
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.skew_micros, 3_000_000);
+        assert!(r.is_time_slip());
+        // One microsecond past 2 s counts.
+        let r = Reanchoring {
+            skew_micros: -2_000_001,
+            uncertainty_micros: 0,
+        };
+        assert!(r.is_time_slip());
+        // The clock may step back: renewTime monotonicity is next_renew_time's job.
+        let before = c.now(120_000_000).unwrap();
+        let r = c
+            .anchor(&sample(120_000_000, 120_000_000, DATE))
+            .unwrap()
+            .unwrap();
+        assert!(r.is_time_slip());
+        assert!(c.now(120_000_000).unwrap() < before);
+    }
+
+    #[test]
+    fn rejected_samples_leave_the_clock_alone() {
+        let mut c = WallClock::new();
+        assert_eq!(
+            c.anchor(&sample(10, 9, DATE)),
+            Err(AnchorError::ReceivedBeforeSent)
+        );
+        assert!(!c.is_anchored());
+        c.anchor(&sample(0, 0, DATE)).unwrap();
+        let before = c;
+        assert_eq!(
+            DateSample::from_header(0, 1, b"Wed, 24 Nov 2026 13:04:15 GMT"),
+            Err(AnchorError::Date(TimeParseError::Malformed))
+        );
+        assert_eq!(
+            DateSample::from_header(0, 1, b"Tue, 24 Nov 1969 13:04:15 GMT"),
+            Err(AnchorError::Date(TimeParseError::OutOfRange))
+        );
+        assert_eq!(
+            c.anchor(&sample(u64::MAX, 0, DATE)),
+            Err(AnchorError::ReceivedBeforeSent)
+        );
+        assert_eq!(c, before);
+    }
+
+    #[test]
+    fn from_header_parses_the_recorded_date() {
+        let s = DateSample::from_header(1, 2, b"Tue, 24 Nov 2026 13:04:15 GMT").unwrap();
+        assert_eq!(s.date, DATE);
+        assert_eq!(s.round_trip_micros(), Ok(1));
+    }
+
+    #[test]
+    fn absurd_values_saturate_instead_of_panicking() {
+        let mut c = WallClock::new();
+        // A round trip of 584 000 years and a date at the end of u64.
+        let s = sample(0, u64::MAX, UnixMicros(u64::MAX));
+        assert!(c.anchor(&s).unwrap().is_none());
+        // The interval is clipped at the end of u64 rather than wrapping.
+        assert!(c.uncertainty_micros().unwrap() < MICROS_PER_SEC);
+        let at_receipt = c.now(u64::MAX).unwrap();
+        assert!(at_receipt >= UnixMicros::from_secs(u64::MAX / MICROS_PER_SEC));
+        assert_eq!(c.now(0), Some(UnixMicros(0)));
+        // Skew saturates at the i64 range in both directions.
+        let mut c = WallClock::new();
+        c.anchor(&sample(0, 0, UnixMicros(u64::MAX))).unwrap();
+        let r = c.anchor(&sample(0, 0, UnixMicros(0))).unwrap().unwrap();
+        assert_eq!(r.skew_micros, i64::MAX);
+        let r = c
+            .anchor(&sample(0, 0, UnixMicros(u64::MAX)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.skew_micros, i64::MIN);
+        assert!(r.is_time_slip());
+        // The epoch itself is a valid date; instants before the anchor clamp at the epoch.
+        let mut c = WallClock::new();
+        c.anchor(&sample(10_000_000, 10_000_000, UnixMicros(0)))
+            .unwrap();
+        assert_eq!(c.now(0), Some(UnixMicros(0)));
+    }
+
+    #[test]
+    fn renew_time_is_strictly_later_than_the_last_one_sent() {
+        let t = DATE;
+        assert_eq!(next_renew_time(t, None), t);
+        // Clock ahead of the last renewal: use it.
+        assert_eq!(next_renew_time(t, Some(UnixMicros(t.0 - 10_000_000))), t);
+        // Clock stepped back, or equal: one microsecond past the last one.
+        assert_eq!(
+            next_renew_time(t, Some(t.saturating_add_micros(3_000_000))),
+            t.saturating_add_micros(3_000_001)
+        );
+        assert_eq!(next_renew_time(t, Some(t)), t.saturating_add_micros(1));
+        assert_eq!(
+            next_renew_time(UnixMicros(0), Some(UnixMicros(u64::MAX))),
+            UnixMicros(u64::MAX)
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn renew_times_strictly_increase(
+            steps in proptest::collection::vec(0u64..(1 << 50), 1..50)
+        ) {
+            // Any sequence of wall readings, however they jump, yields increasing renewTimes.
+            let mut last = None;
+            for now in steps {
+                let next = next_renew_time(UnixMicros(now), last);
+                if let Some(l) = last {
+                    proptest::prop_assert!(next > l);
+                }
+                proptest::prop_assert!(next >= UnixMicros(now));
+                last = Some(next);
+            }
+        }
+
+        #[test]
+        fn anchoring_never_panics_and_skew_is_consistent(
+            a_sent in proptest::num::u64::ANY,
+            a_rtt in proptest::num::u64::ANY,
+            a_date in proptest::num::u64::ANY,
+            b_sent in 0u64..(1 << 60),
+            b_rtt in 0u64..(1 << 40),
+            b_date in 0u64..(1 << 60),
+        ) {
+            let mut c = WallClock::new();
+            let first = sample(a_sent, a_sent.saturating_add(a_rtt), UnixMicros(a_date));
+            let _ = c.anchor(&first);
+            let b = sample(b_sent, b_sent + b_rtt, UnixMicros(b_date));
+            let ours = c.now(b.received_mono);
+            let r = c.anchor(&b).unwrap();
+            let new_now = c.now(b.received_mono).unwrap();
+            match (ours, r) {
+                (Some(o), Some(r)) => proptest::prop_assert_eq!(
+                    (i128::from(o.0) - i128::from(new_now.0))
+                        .clamp(i128::from(i64::MIN), i128::from(i64::MAX)),
+                    i128::from(r.skew_micros)
+                ),
+                (None, None) => {}
+                _ => proptest::prop_assert!(false, "skew reported iff already anchored"),
+            }
         }
     }
 }
