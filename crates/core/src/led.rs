@@ -1,1 +1,503 @@
-//! (to be written)
+//! The status LED: what to show and how it looks, not the driver.
+//!
+//! Two pure functions: [`led_state`] picks one [`LedState`] from the agent's state, and
+//! [`led_frame`] gives that state's colour at a moment in time. A WS2812 task on the board only
+//! samples `led_frame(state, t_ms)` every few tens of milliseconds and writes the pixel; blinking
+//! and breathing are functions of time, so the task keeps no pattern state of its own.
+//!
+//! Colours are dim: no channel exceeds [`MAX_CHANNEL`] (32 of 255), enough to read on a desk
+//! without lighting the room.
+
+use crate::conditions::{Condition, ConditionStatus, ConditionType};
+
+/// Where the agent is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AgentPhase {
+    /// Before the network interface is up.
+    Booting,
+    /// The link (Wi-Fi association or Ethernet carrier) is down.
+    LinkDown,
+    /// The link is up; DHCP, TLS, the clock anchor or registration are not done yet (also while
+    /// reconnecting after a failure).
+    Connecting,
+    /// The Node is registered and the agent renews its Lease.
+    Registered,
+}
+
+/// How the most recent failed API request failed, as far as the LED cares. The agent clears it
+/// (sets `LedInputs::last_api_error` to `None`) on the next success.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ApiErrorClass {
+    /// 401: the credentials were rejected.
+    Unauthorized,
+    /// 403: the credentials work but RBAC forbids the request.
+    Forbidden,
+    /// 429 or 503: the server asked us to come back later.
+    Throttled,
+    /// Any other 5xx.
+    ServerError,
+    /// Timeout, connection reset, TLS failure: no HTTP status at all.
+    Transport,
+}
+
+impl ApiErrorClass {
+    /// The class of an HTTP status code; `None` for codes that are not failures of this kind
+    /// (2xx, and 404/409, which the agent handles as part of its protocol).
+    pub const fn from_status(code: u16) -> Option<Self> {
+        match code {
+            401 => Some(ApiErrorClass::Unauthorized),
+            403 => Some(ApiErrorClass::Forbidden),
+            429 | 503 => Some(ApiErrorClass::Throttled),
+            500..=599 => Some(ApiErrorClass::ServerError),
+            _ => None,
+        }
+    }
+
+    /// A human has to fix credentials or RBAC; retrying alone will not help.
+    pub const fn is_auth(self) -> bool {
+        matches!(self, ApiErrorClass::Unauthorized | ApiErrorClass::Forbidden)
+    }
+}
+
+/// Everything the LED depends on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LedInputs {
+    pub phase: AgentPhase,
+    /// The class of the last failed API request, `None` once a request succeeded again.
+    pub last_api_error: Option<ApiErrorClass>,
+    /// A request to the API server is under way.
+    pub request_in_flight: bool,
+    /// Some condition warns (see [`has_warning`]).
+    pub warning: bool,
+    /// The firmware panicked (the panic handler shows this before it resets).
+    pub panicked: bool,
+}
+
+/// What the LED shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LedState {
+    /// Dim white, steady.
+    Booting,
+    /// Blue, breathing (2 s).
+    Connecting,
+    /// Green, steady.
+    Healthy,
+    /// Cyan, steady: flickers on during each request.
+    Busy,
+    /// Amber, breathing (3 s).
+    Warning,
+    /// Magenta, blinking (1 Hz).
+    Disconnected,
+    /// Red, double blink every 2 s.
+    AuthFailed,
+    /// Bright red, fast blink (5 Hz).
+    Panic,
+}
+
+impl LedState {
+    /// Every state, for tests and for a driver's self-test cycle.
+    pub const ALL: [LedState; 8] = [
+        LedState::Booting,
+        LedState::Connecting,
+        LedState::Healthy,
+        LedState::Busy,
+        LedState::Warning,
+        LedState::Disconnected,
+        LedState::AuthFailed,
+        LedState::Panic,
+    ];
+}
+
+/// Picks the state to show. Priority, highest first — each line applies only when none above does:
+///
+/// 1. `Panic` — the firmware panicked: nothing else matters.
+/// 2. `Booting` — phase Booting.
+/// 3. `Disconnected` — phase LinkDown: whatever the server said last, it cannot be reached now.
+/// 4. `AuthFailed` — the last request got 401 or 403, in phase Connecting or Registered: the one
+///    failure that needs a human, so it outranks the progress states.
+/// 5. `Connecting` — phase Connecting.
+/// 6. `Warning` — registered, and a condition warns; steady, so it is not hidden by `Busy`.
+/// 7. `Busy` — registered, a request in flight.
+/// 8. `Healthy` — registered.
+pub fn led_state(inputs: &LedInputs) -> LedState {
+    let auth_failed = inputs.last_api_error.is_some_and(ApiErrorClass::is_auth);
+    if inputs.panicked {
+        return LedState::Panic;
+    }
+    match inputs.phase {
+        AgentPhase::Booting => LedState::Booting,
+        AgentPhase::LinkDown => LedState::Disconnected,
+        _ if auth_failed => LedState::AuthFailed,
+        AgentPhase::Connecting => LedState::Connecting,
+        AgentPhase::Registered if inputs.warning => LedState::Warning,
+        AgentPhase::Registered if inputs.request_in_flight => LedState::Busy,
+        AgentPhase::Registered => LedState::Healthy,
+    }
+}
+
+/// Whether any condition warns: MemoryPressure True, Haunted True, or Vibes `Cursed`.
+pub fn has_warning(conditions: &[Condition]) -> bool {
+    conditions.iter().any(|c| match c.kind {
+        ConditionType::MemoryPressure | ConditionType::Haunted => c.status == ConditionStatus::True,
+        ConditionType::Vibes => c.reason == "Cursed",
+        _ => false,
+    })
+}
+
+/// One pixel's colour, each channel 0..=[`MAX_CHANNEL`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Rgb {
+    pub r: u8,
+    pub g: u8,
+    pub b: u8,
+}
+
+/// The brightest any channel gets.
+pub const MAX_CHANNEL: u8 = 32;
+
+const OFF: Rgb = Rgb { r: 0, g: 0, b: 0 };
+const WHITE: Rgb = Rgb { r: 8, g: 8, b: 8 };
+const BLUE: Rgb = Rgb { r: 0, g: 0, b: 24 };
+const GREEN: Rgb = Rgb { r: 0, g: 12, b: 0 };
+const CYAN: Rgb = Rgb { r: 0, g: 16, b: 16 };
+const AMBER: Rgb = Rgb { r: 24, g: 10, b: 0 };
+const MAGENTA: Rgb = Rgb { r: 20, g: 0, b: 20 };
+const RED: Rgb = Rgb { r: 24, g: 0, b: 0 };
+const BRIGHT_RED: Rgb = Rgb {
+    r: MAX_CHANNEL,
+    g: 0,
+    b: 0,
+};
+
+/// Breathing never goes fully dark, so it cannot be mistaken for a blink: the lowest level is
+/// this many 256ths of the colour.
+const BREATH_FLOOR: u64 = 32;
+
+/// `colour` at `level`/256 brightness, `level` ≤ 256.
+const fn scaled(colour: Rgb, level: u64) -> Rgb {
+    const fn ch(c: u8, level: u64) -> u8 {
+        let v = c as u64 * level / 256;
+        if v > MAX_CHANNEL as u64 {
+            MAX_CHANNEL
+        } else {
+            v as u8
+        }
+    }
+    Rgb {
+        r: ch(colour.r, level),
+        g: ch(colour.g, level),
+        b: ch(colour.b, level),
+    }
+}
+
+/// A triangle wave from [`BREATH_FLOOR`] up to 256 and back over `period_ms`.
+const fn breathe(colour: Rgb, t_ms: u64, period_ms: u64) -> Rgb {
+    let half = period_ms / 2;
+    let phase = t_ms % period_ms;
+    let rise = if phase < half {
+        phase
+    } else {
+        period_ms - phase
+    };
+    scaled(colour, BREATH_FLOOR + (256 - BREATH_FLOOR) * rise / half)
+}
+
+/// `colour` while `t_ms` modulo `period_ms` falls in one of the `on` intervals `[start, end)`.
+fn blink(colour: Rgb, t_ms: u64, period_ms: u64, on: &[(u64, u64)]) -> Rgb {
+    let phase = t_ms % period_ms;
+    if on.iter().any(|&(start, end)| start <= phase && phase < end) {
+        colour
+    } else {
+        OFF
+    }
+}
+
+/// The colour of `state` at `t_ms` (any monotonic millisecond count; only its phase matters).
+pub fn led_frame(state: LedState, t_ms: u64) -> Rgb {
+    match state {
+        LedState::Booting => WHITE,
+        LedState::Connecting => breathe(BLUE, t_ms, 2_000),
+        LedState::Healthy => GREEN,
+        LedState::Busy => CYAN,
+        LedState::Warning => breathe(AMBER, t_ms, 3_000),
+        LedState::Disconnected => blink(MAGENTA, t_ms, 1_000, &[(0, 500)]),
+        LedState::AuthFailed => blink(RED, t_ms, 2_000, &[(0, 150), (300, 450)]),
+        LedState::Panic => blink(BRIGHT_RED, t_ms, 200, &[(0, 100)]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::UnixMicros;
+    use std::collections::BTreeSet;
+    use std::vec::Vec;
+
+    const PHASES: [AgentPhase; 4] = [
+        AgentPhase::Booting,
+        AgentPhase::LinkDown,
+        AgentPhase::Connecting,
+        AgentPhase::Registered,
+    ];
+    const ERRORS: [Option<ApiErrorClass>; 6] = [
+        None,
+        Some(ApiErrorClass::Unauthorized),
+        Some(ApiErrorClass::Forbidden),
+        Some(ApiErrorClass::Throttled),
+        Some(ApiErrorClass::ServerError),
+        Some(ApiErrorClass::Transport),
+    ];
+
+    fn registered() -> LedInputs {
+        LedInputs {
+            phase: AgentPhase::Registered,
+            last_api_error: None,
+            request_in_flight: false,
+            warning: false,
+            panicked: false,
+        }
+    }
+
+    fn every_input() -> Vec<LedInputs> {
+        let mut all = Vec::new();
+        for phase in PHASES {
+            for last_api_error in ERRORS {
+                for bits in 0..8u8 {
+                    all.push(LedInputs {
+                        phase,
+                        last_api_error,
+                        request_in_flight: bits & 1 != 0,
+                        warning: bits & 2 != 0,
+                        panicked: bits & 4 != 0,
+                    });
+                }
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn every_state_is_reachable() {
+        let with = |f: fn(&mut LedInputs)| {
+            let mut i = registered();
+            f(&mut i);
+            led_state(&i)
+        };
+        assert_eq!(with(|i| i.phase = AgentPhase::Booting), LedState::Booting);
+        assert_eq!(
+            with(|i| i.phase = AgentPhase::Connecting),
+            LedState::Connecting
+        );
+        assert_eq!(with(|_| {}), LedState::Healthy);
+        assert_eq!(with(|i| i.request_in_flight = true), LedState::Busy);
+        assert_eq!(with(|i| i.warning = true), LedState::Warning);
+        assert_eq!(
+            with(|i| i.phase = AgentPhase::LinkDown),
+            LedState::Disconnected
+        );
+        assert_eq!(
+            with(|i| i.last_api_error = Some(ApiErrorClass::Unauthorized)),
+            LedState::AuthFailed
+        );
+        assert_eq!(with(|i| i.panicked = true), LedState::Panic);
+        let reached: BTreeSet<_> = every_input()
+            .iter()
+            .map(|i| state_index(led_state(i)))
+            .collect();
+        assert_eq!(reached.len(), LedState::ALL.len());
+    }
+
+    fn state_index(s: LedState) -> usize {
+        LedState::ALL.iter().position(|&x| x == s).unwrap()
+    }
+
+    #[test]
+    fn priority_order_holds_for_every_input() {
+        for i in every_input() {
+            let s = led_state(&i);
+            let auth = matches!(
+                i.last_api_error,
+                Some(ApiErrorClass::Unauthorized | ApiErrorClass::Forbidden)
+            );
+            let expected = if i.panicked {
+                LedState::Panic
+            } else if i.phase == AgentPhase::Booting {
+                LedState::Booting
+            } else if i.phase == AgentPhase::LinkDown {
+                LedState::Disconnected
+            } else if auth {
+                LedState::AuthFailed
+            } else if i.phase == AgentPhase::Connecting {
+                LedState::Connecting
+            } else if i.warning {
+                LedState::Warning
+            } else if i.request_in_flight {
+                LedState::Busy
+            } else {
+                LedState::Healthy
+            };
+            assert_eq!(s, expected, "{i:?}");
+        }
+    }
+
+    #[test]
+    fn non_auth_errors_do_not_change_the_led() {
+        for e in [
+            ApiErrorClass::Throttled,
+            ApiErrorClass::ServerError,
+            ApiErrorClass::Transport,
+        ] {
+            let mut i = registered();
+            i.last_api_error = Some(e);
+            assert_eq!(led_state(&i), LedState::Healthy);
+            i.phase = AgentPhase::Connecting;
+            assert_eq!(led_state(&i), LedState::Connecting);
+        }
+        let mut i = registered();
+        i.last_api_error = Some(ApiErrorClass::Forbidden);
+        i.phase = AgentPhase::Connecting;
+        assert_eq!(led_state(&i), LedState::AuthFailed);
+    }
+
+    #[test]
+    fn error_classes_from_status_codes() {
+        use ApiErrorClass::*;
+        assert_eq!(ApiErrorClass::from_status(401), Some(Unauthorized));
+        assert_eq!(ApiErrorClass::from_status(403), Some(Forbidden));
+        assert_eq!(ApiErrorClass::from_status(429), Some(Throttled));
+        assert_eq!(ApiErrorClass::from_status(503), Some(Throttled));
+        assert_eq!(ApiErrorClass::from_status(500), Some(ServerError));
+        assert_eq!(ApiErrorClass::from_status(599), Some(ServerError));
+        for ok in [200, 201, 404, 409, 0, 600, u16::MAX] {
+            assert_eq!(ApiErrorClass::from_status(ok), None, "{ok}");
+        }
+    }
+
+    fn condition(kind: ConditionType, status: ConditionStatus, reason: &'static str) -> Condition {
+        Condition {
+            kind,
+            status,
+            reason,
+            message: "",
+            last_transition: UnixMicros(0),
+        }
+    }
+
+    #[test]
+    fn warnings_come_from_the_right_conditions() {
+        use ConditionStatus::*;
+        use ConditionType::*;
+        let calm = [
+            condition(Ready, True, "KubeletReady"),
+            condition(MemoryPressure, False, "KubeletHasSufficientMemory"),
+            condition(Vibes, False, "Strained"),
+            condition(Haunted, False, "Calm"),
+            condition(Peckish, True, "Hungry"),
+            condition(Existential, True, "Transcendent"),
+        ];
+        assert!(!has_warning(&calm));
+        assert!(!has_warning(&[]));
+        for warn in [
+            condition(MemoryPressure, True, "KubeletHasInsufficientMemory"),
+            condition(Haunted, True, "TimeSlipped"),
+            condition(Haunted, True, "NewGhost"),
+            condition(Vibes, False, "Cursed"),
+        ] {
+            let mut cs = calm.to_vec();
+            cs.push(warn);
+            assert!(has_warning(&cs), "{warn:?}");
+        }
+    }
+
+    /// Frames over a few cycles, plus times near the end of u64.
+    fn frames(state: LedState) -> Vec<Rgb> {
+        (0..6_000u64)
+            .step_by(5)
+            .chain([u64::MAX - 1, u64::MAX])
+            .map(|t| led_frame(state, t))
+            .collect()
+    }
+
+    #[test]
+    fn frames_are_dim() {
+        for s in LedState::ALL {
+            for f in frames(s) {
+                assert!(f.r <= MAX_CHANNEL && f.g <= MAX_CHANNEL && f.b <= MAX_CHANNEL);
+            }
+        }
+    }
+
+    #[test]
+    fn steady_states_are_steady_and_animated_ones_move() {
+        for s in LedState::ALL {
+            let distinct: BTreeSet<_> = frames(s).iter().map(|f| (f.r, f.g, f.b)).collect();
+            let animated = !matches!(s, LedState::Booting | LedState::Healthy | LedState::Busy);
+            assert_eq!(distinct.len() > 1, animated, "{s:?}");
+            assert!(
+                !distinct.contains(&(0, 0, 0)) || animated,
+                "{s:?} is never dark"
+            );
+        }
+    }
+
+    #[test]
+    fn blinks_go_dark_and_breaths_do_not() {
+        let dark = |s| frames(s).contains(&OFF);
+        for s in [
+            LedState::Disconnected,
+            LedState::AuthFailed,
+            LedState::Panic,
+        ] {
+            assert!(dark(s), "{s:?}");
+        }
+        for s in [LedState::Connecting, LedState::Warning] {
+            assert!(!dark(s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn blink_timing() {
+        assert_eq!(led_frame(LedState::Panic, 0), BRIGHT_RED);
+        assert_eq!(led_frame(LedState::Panic, 99), BRIGHT_RED);
+        assert_eq!(led_frame(LedState::Panic, 100), OFF);
+        assert_eq!(led_frame(LedState::Panic, 200), BRIGHT_RED);
+        // AuthFailed: two short flashes, then a long pause.
+        let on: Vec<bool> = (0..2_000)
+            .step_by(50)
+            .map(|t| led_frame(LedState::AuthFailed, t) != OFF)
+            .collect();
+        let flashes = on.windows(2).filter(|w| !w[0] && w[1]).count() + usize::from(on[0]);
+        assert_eq!(flashes, 2);
+        assert_eq!(led_frame(LedState::Disconnected, 499), MAGENTA);
+        assert_eq!(led_frame(LedState::Disconnected, 500), OFF);
+    }
+
+    #[test]
+    fn breathing_peaks_mid_cycle() {
+        assert_eq!(led_frame(LedState::Connecting, 1_000), BLUE);
+        assert_eq!(led_frame(LedState::Warning, 1_500), AMBER);
+        let low = led_frame(LedState::Connecting, 0);
+        assert!(low.b > 0 && low.b < BLUE.b);
+        // Symmetric around the peak.
+        assert_eq!(
+            led_frame(LedState::Connecting, 700),
+            led_frame(LedState::Connecting, 1_300)
+        );
+    }
+
+    #[test]
+    fn states_never_share_a_lit_colour() {
+        let lit = |s| -> BTreeSet<(u8, u8, u8)> {
+            frames(s)
+                .into_iter()
+                .filter(|&f| f != OFF)
+                .map(|f| (f.r, f.g, f.b))
+                .collect()
+        };
+        for (i, a) in LedState::ALL.iter().enumerate() {
+            for b in LedState::ALL.iter().skip(i + 1) {
+                assert!(lit(*a).is_disjoint(&lit(*b)), "{a:?} vs {b:?}");
+            }
+        }
+    }
+}
