@@ -105,9 +105,9 @@ pub const ROLLING_WINDOW_MICROS: u64 = 5 * MICROS_PER_MINUTE;
 /// A true rolling 5-minute window of event timestamps (monotonic µs since boot) in fixed memory.
 ///
 /// A ring buffer of the [`CAPACITY`](Self::CAPACITY) most recent timestamps. Because they come
-/// from a monotonic counter, the most recent ones are also the latest, so [`count_recent`]
-/// (Self::count_recent) is exact while fewer than `CAPACITY` events lie in the window and
-/// saturates at `CAPACITY` otherwise: any "at least k events in 5 minutes" rule with
+/// from a monotonic counter, the most recent ones are also the latest, so
+/// [`count_recent`](Self::count_recent) is exact while fewer than `CAPACITY` events lie in the
+/// window and saturates at `CAPACITY` otherwise: any "at least k events in 5 minutes" rule with
 /// k ≤ `CAPACITY` is decided exactly. The `Cursed` rule needs k = 3 by default; 8 leaves room to
 /// configure it higher. Older events simply fall out, so there is no overflow case.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
