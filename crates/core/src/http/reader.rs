@@ -6,15 +6,16 @@
 //! ```text
 //! loop {
 //!     let step = reader.step(&buf[..filled])?;
-//!     match step.event {
-//!         Event::Head(head) => remember(head),
-//!         Event::Body(bytes) => extractor.feed(bytes),
+//!     let consumed = step.consumed;          // copy out: `step` borrows `buf`
+//!     let need_more = match step.event {
+//!         Event::Head(head) => { remember(head); false }
+//!         Event::Body(bytes) => { extractor.feed(bytes); false }
 //!         Event::End { reusable } => break,
-//!         Event::NeedMore => {}
-//!     }
-//!     buf.copy_within(step.consumed..filled, 0);
-//!     filled -= step.consumed;
-//!     if step.event was NeedMore {
+//!         Event::NeedMore => true,
+//!     };
+//!     buf.copy_within(consumed..filled, 0);
+//!     filled -= consumed;
+//!     if need_more {
 //!         let n = conn.read(&mut buf[filled..]).await?;
 //!         if n == 0 { reader.finish()?; break }   // Ok only for an until-close body
 //!         filled += n;
