@@ -162,40 +162,45 @@ impl BodyDecoder {
         let mut pos = 0usize;
         loop {
             match self.state {
-                State::Done => return Ok(self.framing_only(pos, true)),
+                State::Done => return Ok(framing_only(pos, true)),
                 State::Failed(e) => return Err(e),
-                State::Plain { remaining } => return self.plain(input, pos, remaining),
+                State::Plain { remaining } => {
+                    let body = self.take_run(input, pos, remaining)?;
+                    let left = remaining.map(|r| r.saturating_sub(run_len(&body)));
+                    let done = left == Some(0);
+                    self.state = if done {
+                        State::Done
+                    } else {
+                        State::Plain { remaining: left }
+                    };
+                    return Ok(Decoded {
+                        consumed: body.end,
+                        body,
+                        done,
+                    });
+                }
                 State::ChunkData { remaining } => {
-                    let available = input.len().saturating_sub(pos);
-                    let take = clamp(remaining, available);
-                    if take == 0 {
-                        return Ok(self.framing_only(pos, false));
+                    let body = self.take_run(input, pos, Some(remaining))?;
+                    if body.is_empty() {
+                        return Ok(framing_only(pos, false));
                     }
-                    let end = pos.saturating_add(take);
-                    if let Err(e) = self.deliver(take) {
-                        self.state = State::Failed(e);
-                        return Err(e);
-                    }
-                    let left = remaining.saturating_sub(take as u64);
+                    let left = remaining.saturating_sub(run_len(&body));
                     self.state = if left == 0 {
                         State::ChunkDataEnd { saw_cr: false }
                     } else {
                         State::ChunkData { remaining: left }
                     };
                     return Ok(Decoded {
-                        consumed: end,
-                        body: pos..end,
+                        consumed: body.end,
+                        body,
                         done: false,
                     });
                 }
                 _ => {
                     let Some(&byte) = input.get(pos) else {
-                        return Ok(self.framing_only(pos, false));
+                        return Ok(framing_only(pos, false));
                     };
-                    if let Err(e) = self.framing_byte(byte) {
-                        self.state = State::Failed(e);
-                        return Err(e);
-                    }
+                    self.framing_byte(byte).map_err(|e| self.fail(e))?;
                     pos = pos.saturating_add(1);
                 }
             }
@@ -219,72 +224,31 @@ impl BodyDecoder {
         }
     }
 
-    fn framing_only(&self, consumed: usize, done: bool) -> Decoded {
-        Decoded {
-            consumed,
-            body: consumed..consumed,
-            done,
-        }
-    }
-
-    fn plain(
+    /// Takes the body bytes at `input[pos..]`, at most `limit` of them (`None`: all), and counts
+    /// them against the cap. Bytes up to the cap are delivered before the error, so what the
+    /// caller sees before a [`BodyError::BodyTooLarge`] does not depend on how input was split.
+    fn take_run(
         &mut self,
         input: &[u8],
         pos: usize,
-        remaining: Option<u64>,
-    ) -> Result<Decoded, BodyError> {
+        limit: Option<u64>,
+    ) -> Result<Range<usize>, BodyError> {
         let available = input.len().saturating_sub(pos);
-        let take = match remaining {
-            Some(r) => clamp(r, available),
-            // Deliver up to the cap first, so the bytes before the error do not depend on how
-            // the input was split.
-            None => match self.max_body_len {
-                Some(cap) if available > 0 => {
-                    match clamp(cap.saturating_sub(self.delivered), available) {
-                        0 => available,
-                        room => room,
-                    }
-                }
-                _ => available,
-            },
-        };
-        if let Err(e) = self.deliver(take) {
-            self.state = State::Failed(e);
-            return Err(e);
+        let wanted = limit.map_or(available, |l| clamp(l, available));
+        let room = self.max_body_len.map_or(wanted, |cap| {
+            clamp(cap.saturating_sub(self.delivered), wanted)
+        });
+        if room == 0 && wanted > 0 {
+            return Err(self.fail(BodyError::BodyTooLarge));
         }
-        let end = pos.saturating_add(take);
-        let done = match remaining {
-            Some(r) => {
-                let left = r.saturating_sub(take as u64);
-                self.state = if left == 0 {
-                    State::Done
-                } else {
-                    State::Plain {
-                        remaining: Some(left),
-                    }
-                };
-                left == 0
-            }
-            None => false,
-        };
-        Ok(Decoded {
-            consumed: end,
-            body: pos..end,
-            done,
-        })
+        self.delivered = self.delivered.saturating_add(room as u64);
+        Ok(pos..pos.saturating_add(room))
     }
 
-    /// Counts delivered bytes against the cap.
-    fn deliver(&mut self, n: usize) -> Result<(), BodyError> {
-        let total = self
-            .delivered
-            .checked_add(n as u64)
-            .ok_or(BodyError::BodyTooLarge)?;
-        if self.max_body_len.is_some_and(|cap| total > cap) {
-            return Err(BodyError::BodyTooLarge);
-        }
-        self.delivered = total;
-        Ok(())
+    /// Enters the failed state; every later call repeats `e`.
+    fn fail(&mut self, e: BodyError) -> BodyError {
+        self.state = State::Failed(e);
+        e
     }
 
     /// One byte of chunk framing (size line, data CRLF, trailers).
@@ -448,6 +412,18 @@ fn hex_value(b: u8) -> Option<u8> {
         b'A'..=b'F' => Some(b - b'A' + 10),
         _ => None,
     }
+}
+
+fn framing_only(consumed: usize, done: bool) -> Decoded {
+    Decoded {
+        consumed,
+        body: consumed..consumed,
+        done,
+    }
+}
+
+fn run_len(run: &Range<usize>) -> u64 {
+    run.len() as u64
 }
 
 /// `min(remaining, available)` without lossy casts.
