@@ -15,7 +15,7 @@ pub const MAX_EVENT_REASON_LEN: usize = 128;
 pub const MAX_EVENT_MESSAGE_LEN: usize = 1024;
 /// Largest body of [`write_node_event`]: a 253-byte node name (the event name's prefix is cut
 /// to fit 253 bytes), a 128-byte reason and a 1024-byte message (JSON-escaped), type `Warning`.
-pub const EVENT_MAX_LEN: usize = 2_649;
+pub const EVENT_MAX_LEN: usize = 2_802;
 
 /// `type` of an Event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

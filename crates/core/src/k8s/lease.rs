@@ -12,7 +12,7 @@ pub const DEFAULT_LEASE_DURATION_SECONDS: u32 = 40;
 pub const MAX_UID_LEN: usize = 64;
 /// Largest body of [`write_lease_create`]: a 253-byte node name, a 64-byte (escaped) UID and a
 /// 10-digit duration.
-pub const LEASE_CREATE_MAX_LEN: usize = 1_081;
+pub const LEASE_CREATE_MAX_LEN: usize = 1_108;
 /// Exact length of every [`write_lease_renewal`] body.
 pub const LEASE_RENEWAL_LEN: usize = 52;
 

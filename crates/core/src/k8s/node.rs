@@ -52,9 +52,9 @@ pub const MAX_CONDITION_MESSAGE_LEN: usize = 192;
 /// 317-byte keys and 63-byte values, 16-byte quantities, 64-byte (escaped) nodeInfo texts, an
 /// InternalIP of 15 characters, port 65535, and all 9 condition types with status `Unknown`,
 /// 64-byte reasons and 192-byte messages (escaped). A buffer of this size always suffices.
-pub const NODE_REGISTRATION_MAX_LEN: usize = 7_003;
+pub const NODE_REGISTRATION_MAX_LEN: usize = 7_561;
 /// Largest body [`write_node_labels_patch`] writes (same worst case as above).
-pub const NODE_LABELS_PATCH_MAX_LEN: usize = 1_803;
+pub const NODE_LABELS_PATCH_MAX_LEN: usize = 1_933;
 
 /// `spec.taints[].effect`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -18,10 +18,10 @@ pub const HEAP_ANNOTATION: &str = "node.specht.dev/heap-bytes-free";
 /// Largest body of [`write_status_patch`] without board details: the heap annotation with
 /// `u64::MAX`, and all 9 condition types with status `Unknown`, 64-byte reasons and 192-byte
 /// messages (JSON-escaped).
-pub const STATUS_PATCH_MAX_LEN: usize = 3_433;
+pub const STATUS_PATCH_MAX_LEN: usize = 3_787;
 /// Largest body of [`write_status_patch`] with board details, for the worst-case profile of
 /// [`crate::k8s::node::NODE_REGISTRATION_MAX_LEN`].
-pub const STATUS_PATCH_WITH_DETAILS_MAX_LEN: usize = 4_567;
+pub const STATUS_PATCH_WITH_DETAILS_MAX_LEN: usize = 5_082;
 
 /// The strategic-merge patch (`application/strategic-merge-patch+json`):
 ///
