@@ -106,3 +106,53 @@ pub fn write_node_event(
     w.end_object();
     Ok(w.finish()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::string::String;
+
+    fn long_name(dash_at: usize) -> String {
+        let head = ["a".repeat(63), "b".repeat(63), "c".repeat(63)].join(".") + ".";
+        let mut tail = "d".repeat(61).into_bytes();
+        tail[dash_at - head.len()] = b'-';
+        head + core::str::from_utf8(&tail).unwrap()
+    }
+
+    #[test]
+    fn short_names_are_kept_whole() {
+        let n = NodeName::new("esp-node-01").unwrap();
+        assert_eq!(event_name_prefix(n), "esp-node-01");
+        let edge =
+            "x".repeat(63) + "." + &"y".repeat(63) + "." + &"z".repeat(63) + "." + &"w".repeat(44);
+        assert_eq!(edge.len(), 236);
+        assert_eq!(event_name_prefix(NodeName::new(&edge).unwrap()), edge);
+    }
+
+    #[test]
+    fn long_names_are_cut_to_an_alphanumeric_end() {
+        let name = long_name(235);
+        assert_eq!(name.len(), 253);
+        let prefix = event_name_prefix(NodeName::new(&name).unwrap());
+        assert_eq!(prefix.len(), 235);
+        assert!(prefix.ends_with('d'));
+        let mut buf = [0u8; EVENT_MAX_LEN];
+        let ev = NodeEvent {
+            kind: EventType::Normal,
+            reason: "NodeReady",
+            message: "",
+        };
+        let n = write_node_event(
+            NodeName::new(&name).unwrap(),
+            &ev,
+            1,
+            UnixMicros(0),
+            &mut buf,
+        )
+        .unwrap();
+        let body = core::str::from_utf8(&buf[..n]).unwrap();
+        let event_name = std::format!("{prefix}.0000000000000001");
+        assert!(NodeName::new(&event_name).is_ok());
+        assert!(body.contains(&std::format!("\"name\":\"{event_name}\"")));
+    }
+}

@@ -641,4 +641,60 @@ mod tests {
         let other = NodeIds::new([0x24, 0x0a, 0xc4, 0x12, 0x34, 0x57], [0; 16]);
         assert_ne!(other.machine_id(), ids.machine_id());
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// The rules restated plainly, as an independent reference.
+        fn reference_subdomain(s: &str) -> bool {
+            (1..=253).contains(&s.len())
+                && s.split('.').all(|l| {
+                    (1..=63).contains(&l.len())
+                        && l.bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                        && !l.starts_with('-')
+                        && !l.ends_with('-')
+                })
+        }
+
+        fn reference_segment(s: &str) -> bool {
+            s.len() <= 63
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+                && s.bytes().next().is_none_or(|b| b.is_ascii_alphanumeric())
+                && s.bytes().last().is_none_or(|b| b.is_ascii_alphanumeric())
+        }
+
+        fn reference_key(s: &str) -> bool {
+            match s.split_once('/') {
+                Some((p, n)) => reference_subdomain(p) && !n.is_empty() && reference_segment(n),
+                None => !s.is_empty() && reference_segment(s),
+            }
+        }
+
+        /// Mostly-valid names with faults sprinkled in, and lengths around the limits.
+        fn candidate() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "[a-z0-9.-]{0,20}",
+                "[a-z0-9A-Z_./é-]{0,12}",
+                ("[a-z0-9]{1,70}", 1usize..6).prop_map(|(l, n)| std::vec![l; n].join(".")),
+                ("[a-z]", 240usize..260).prop_map(|(c, n)| c.repeat(n)),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn subdomain_check_agrees_with_reference(s in candidate()) {
+                prop_assert_eq!(validate_dns_subdomain(&s).is_ok(), reference_subdomain(&s), "{:?}", s);
+            }
+
+            #[test]
+            fn label_checks_agree_with_reference(p in candidate(), n in candidate(), slash in any::<bool>()) {
+                let key = if slash { std::format!("{p}/{n}") } else { n.clone() };
+                prop_assert_eq!(validate_label_key(&key).is_ok(), reference_key(&key), "{:?}", key);
+                prop_assert_eq!(validate_label_value(&n).is_ok(), reference_segment(&n), "{:?}", n);
+            }
+        }
+    }
 }

@@ -470,3 +470,177 @@ pub fn write_node_labels_patch(
     w.end_object();
     Ok(w.finish()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::k8s::identity::LabelError;
+    use std::string::String;
+    use std::vec;
+
+    fn profile(name: &str) -> NodeProfile<'_> {
+        NodeProfile::esp32c3(
+            NodeName::new(name).unwrap(),
+            NodeIds::new([1, 2, 3, 4, 5, 6], [7; 16]),
+            Ipv4Addr::new(10, 1, 2, 3),
+        )
+    }
+
+    fn body(p: &NodeProfile<'_>) -> Result<String, BodyError> {
+        let mut buf = vec![0u8; NODE_REGISTRATION_MAX_LEN];
+        let n = write_node_registration(p, &[], UnixMicros(0), &mut buf)?;
+        Ok(String::from_utf8(buf[..n].to_vec()).unwrap())
+    }
+
+    #[test]
+    fn quantities() {
+        for ok in [
+            "0", "240m", "320Ki", "1.5", ".5", "1.", "+3", "-1e3", "2E-2", "7Ei", "9k",
+        ] {
+            assert!(is_quantity(ok), "{ok}");
+        }
+        for bad in [
+            "", "m", ".", "1.2.3", "1Kb", "1 Ki", "1e", "1e+", "ki", "1mi", "0x10",
+        ] {
+            assert!(!is_quantity(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn board_profiles() {
+        let p = profile("c3");
+        assert_eq!(
+            (p.architecture, p.instance_type),
+            ("riscv32", Some("esp32c3"))
+        );
+        let n = NodeName::new("s3").unwrap();
+        let ids = NodeIds::new([0; 6], [0; 16]);
+        let s3 = NodeProfile::esp32s3(n, ids, Ipv4Addr::LOCALHOST);
+        assert_eq!(
+            (s3.architecture, s3.instance_type),
+            ("xtensa", Some("esp32s3"))
+        );
+        let c6 = NodeProfile::esp32c6(n, ids, Ipv4Addr::LOCALHOST);
+        assert_eq!(
+            (c6.architecture, c6.instance_type),
+            ("riscv32", Some("esp32c6"))
+        );
+        assert_eq!(s3.taint, Some(MICROCONTROLLER_TAINT));
+        assert_eq!(s3.capacity, DEFAULT_RESOURCES);
+        assert_eq!(s3.validate(), Ok(()));
+    }
+
+    #[test]
+    fn hostname_label_only_for_names_that_fit_a_label_value() {
+        let short = "a".repeat(63);
+        assert!(body(&profile(&short))
+            .unwrap()
+            .contains("\"kubernetes.io/hostname\""));
+        let long = std::format!("{}.b", "a".repeat(63));
+        let b = body(&profile(&long)).unwrap();
+        assert!(!b.contains("\"kubernetes.io/hostname\""));
+        assert!(b.contains(&std::format!(
+            "{{\"type\":\"Hostname\",\"address\":\"{long}\"}}"
+        )));
+    }
+
+    #[test]
+    fn bad_labels_are_refused_with_their_slot() {
+        let base = profile("n");
+        let forbidden = [("node-role.kubernetes.io/edge", "")];
+        assert_eq!(
+            body(&NodeProfile {
+                extra_labels: &forbidden,
+                ..base
+            }),
+            Err(BodyError::Label {
+                slot: LabelSlot::Extra(0),
+                error: LabelError::ForbiddenForNode
+            })
+        );
+        let dup = [("a", "1"), ("b", "2"), ("a", "3")];
+        assert_eq!(
+            body(&NodeProfile {
+                extra_labels: &dup,
+                ..base
+            }),
+            Err(BodyError::DuplicateLabel {
+                slot: LabelSlot::Extra(2)
+            })
+        );
+        let builtin = [("kubernetes.io/arch", "x")];
+        assert_eq!(
+            body(&NodeProfile {
+                extra_labels: &builtin,
+                ..base
+            }),
+            Err(BodyError::DuplicateLabel {
+                slot: LabelSlot::Extra(0)
+            })
+        );
+        let many = [("a", ""), ("b", ""), ("c", ""), ("d", ""), ("e", "")];
+        assert_eq!(
+            body(&NodeProfile {
+                extra_labels: &many,
+                ..base
+            }),
+            Err(BodyError::TooManyLabels {
+                count: 5,
+                max: MAX_EXTRA_LABELS
+            })
+        );
+        assert!(matches!(
+            body(&NodeProfile {
+                architecture: "Xtensa LX7",
+                ..base
+            }),
+            Err(BodyError::Label {
+                slot: LabelSlot::Arch,
+                ..
+            })
+        ));
+        let bad_taint = Taint {
+            key: "bad key",
+            ..MICROCONTROLLER_TAINT
+        };
+        assert!(matches!(
+            body(&NodeProfile {
+                taint: Some(bad_taint),
+                ..base
+            }),
+            Err(BodyError::Label {
+                slot: LabelSlot::Taint,
+                ..
+            })
+        ));
+        let res = Resources {
+            memory: "lots",
+            ..DEFAULT_RESOURCES
+        };
+        assert_eq!(
+            body(&NodeProfile {
+                allocatable: res,
+                ..base
+            }),
+            Err(BodyError::InvalidQuantity {
+                field: "status.allocatable.memory"
+            })
+        );
+    }
+
+    #[test]
+    fn duplicate_conditions_are_refused() {
+        let c = Condition {
+            kind: crate::conditions::ConditionType::Vibes,
+            status: crate::conditions::ConditionStatus::Unknown,
+            reason: "Indeterminate",
+            message: "",
+            last_transition: UnixMicros(0),
+        };
+        let mut buf = [0u8; 4096];
+        assert_eq!(
+            write_node_registration(&profile("n"), &[c, c], UnixMicros(0), &mut buf),
+            Err(BodyError::DuplicateCondition(c.kind))
+        );
+    }
+}
