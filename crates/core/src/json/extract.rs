@@ -135,6 +135,8 @@ impl fmt::Display for ExtractError {
     }
 }
 
+impl core::error::Error for ExtractError {}
+
 /// One step of a [`Path`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Segment<'a> {
@@ -238,7 +240,7 @@ impl<'a> Path<'a> {
     }
 }
 
-/// `metadata.labels["kubernetes.io/os"]`-like, `status.conditions[3].type`.
+/// JSONPath-like, e.g. `$["status"]["conditions"][3]["type"]`.
 impl fmt::Debug for Path<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("$")?;
@@ -349,6 +351,12 @@ impl<'a> Scalar<'a> {
 pub trait Visitor {
     /// Called once per string, number, boolean or null, with its complete path.
     fn value(&mut self, path: &Path<'_>, value: Scalar<'_>);
+}
+
+impl<V: Visitor + ?Sized> Visitor for &mut V {
+    fn value(&mut self, path: &Path<'_>, value: Scalar<'_>) {
+        (**self).value(path, value);
+    }
 }
 
 /// Both visitors see every value (to read, e.g., an object's metadata and its kind-specific
@@ -1376,6 +1384,14 @@ mod tests {
                 (Some(1), Some("B".to_string()))
             ]
         );
+    }
+
+    #[test]
+    fn a_pair_of_borrowed_visitors_sees_every_value() {
+        let (mut a, mut b) = (Log::default(), Log::default());
+        extract(br#"{"x":[1]}"#, &mut (&mut a, &mut b)).unwrap();
+        assert_eq!(a.0, vec![r#"$["x"][0] = #1"#]);
+        assert_eq!(a.0, b.0);
     }
 
     #[test]
