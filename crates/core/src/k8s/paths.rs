@@ -94,26 +94,7 @@ impl fmt::Display for ApiPath<'_> {
     }
 }
 
-/// HTTP methods the agent uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Method {
-    Get,
-    Post,
-    Put,
-    Patch,
-}
-
-impl Method {
-    /// The request-line token.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-            Method::Put => "PUT",
-            Method::Patch => "PATCH",
-        }
-    }
-}
+pub use crate::http::request::Method;
 
 /// Request body media types. PATCH with `application/json` is 415 (recording 14f).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

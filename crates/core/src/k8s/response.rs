@@ -40,13 +40,10 @@ pub const MAX_TAINTS: usize = 8;
 
 /// The taint every picokubelet Node is created with (`…:NoSchedule`), keeping ordinary
 /// workloads off a board that cannot run them.
-pub const MICROCONTROLLER_TAINT_KEY: &str = "picokubelet.dev/microcontroller";
+pub const MICROCONTROLLER_TAINT_KEY: &str = crate::k8s::node::MICROCONTROLLER_TAINT.key;
 
 /// Label keys the agent owns on its Node (NodeRestriction lets a node set these).
-pub const LABEL_HOSTNAME: &str = "kubernetes.io/hostname";
-pub const LABEL_ARCH: &str = "kubernetes.io/arch";
-pub const LABEL_OS: &str = "kubernetes.io/os";
-pub const LABEL_INSTANCE_TYPE: &str = "node.kubernetes.io/instance-type";
+pub use crate::k8s::node::{LABEL_ARCH, LABEL_HOSTNAME, LABEL_INSTANCE_TYPE, LABEL_OS};
 
 fn capture<const N: usize>(dst: &mut BoundedStr<N>, value: Scalar<'_>, malformed: &mut bool) {
     match value {
