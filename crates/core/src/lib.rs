@@ -24,6 +24,7 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod agent;
 pub mod bounded;
 pub mod conditions;
 pub mod http;

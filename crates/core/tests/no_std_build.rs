@@ -8,7 +8,8 @@ use std::process::Command;
 fn core_builds_for_bare_metal_riscv_without_std_or_alloc() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     assert!(
-        Path::new("/usr/bin/cargo").exists() && Path::new("/usr/lib/rustlib/src/rust/library/core").exists(),
+        Path::new("/usr/bin/cargo").exists()
+            && Path::new("/usr/lib/rustlib/src/rust/library/core").exists(),
         "Debian's cargo-web/rust-web-src are missing: run scripts/setup.sh"
     );
     let out = Command::new(repo.join("scripts/cross-core.sh"))
@@ -21,7 +22,10 @@ fn core_builds_for_bare_metal_riscv_without_std_or_alloc() {
         String::from_utf8_lossy(&out.stderr)
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    for target in ["riscv32imac-unknown-none-elf", "riscv32imc-unknown-none-elf"] {
+    for target in [
+        "riscv32imac-unknown-none-elf",
+        "riscv32imc-unknown-none-elf",
+    ] {
         assert!(stdout.contains(target), "{target} not built:\n{stdout}");
     }
 }
