@@ -8,7 +8,7 @@ use std::io::Write;
 use std::net::Ipv4Addr;
 use std::process::ExitCode;
 
-use picokubelet_core::conditions::{Condition, ConditionStatus, ConditionType};
+use picokubelet_core::conditions::{Condition, ConditionSet, ConditionThresholds, Signals};
 use picokubelet_core::k8s::event::{write_node_event, EventType, NodeEvent};
 use picokubelet_core::k8s::identity::{NodeIds, NodeName};
 use picokubelet_core::k8s::lease::{
@@ -27,57 +27,20 @@ const BOOT_RANDOM: [u8; 16] = [
 /// The uid the server gave the Node in recording 01.
 const NODE_UID: &str = "3478a007-cc90-4afa-8d33-6973abfdb2b8";
 
-fn conditions(since: UnixMicros) -> [Condition; 9] {
-    let c = |kind, status, reason, message| Condition {
-        kind,
-        status,
-        reason,
-        message,
-        last_transition: since,
+/// The conditions the real rules compute for a board 3 minutes after boot with 178 KiB of its
+/// 250 KiB heap free, one Wi-Fi association and 12 renewals in a row.
+fn conditions(now: UnixMicros) -> [Condition; 9] {
+    let signals = Signals {
+        heap_free_bytes: 178 * 1024,
+        heap_total_bytes: 250 * 1024,
+        uptime_micros: 180_000_000,
+        wifi_associations_recent: 1,
+        bssid_changed_since_push: false,
+        consecutive_renewals: 12,
+        last_reanchor_skew_micros: None,
+        reconnects_recent: 0,
     };
-    use ConditionStatus::{False, True};
-    use ConditionType::*;
-    [
-        c(
-            Ready,
-            True,
-            "KubeletReady",
-            "picokubelet is posting ready status",
-        ),
-        c(
-            MemoryPressure,
-            False,
-            "KubeletHasSufficientMemory",
-            "178 KiB of heap free",
-        ),
-        c(
-            DiskPressure,
-            False,
-            "KubeletHasNoDiskPressure",
-            "there is no disk",
-        ),
-        c(
-            PIDPressure,
-            False,
-            "KubeletHasSufficientPID",
-            "there are no PIDs",
-        ),
-        c(
-            Vibes,
-            True,
-            "Immaculate",
-            "heap 71% free, no reconnects, up 3 min",
-        ),
-        c(
-            Caffeinated,
-            True,
-            "FreshlyBrewed",
-            "up for less than 10 minutes",
-        ),
-        c(Existential, False, "Innocent", "12 renewals in a row"),
-        c(Peckish, False, "Sated", "heap 71% free"),
-        c(Haunted, False, "Calm", "no ghosts, clock skew 0.2 s"),
-    ]
+    *ConditionSet::new(ConditionThresholds::default(), &signals, now).conditions()
 }
 
 fn main() -> ExitCode {
