@@ -127,11 +127,17 @@ const fn validate(profile: &BoardProfile) {
         pins[5] = eth.int;
         pins[6] = eth.rst;
         count = 7;
-        assert!(eth.spi_mhz > 0 && eth.spi_mhz <= 80, "W5500 SPI clock out of range");
+        assert!(
+            eth.spi_mhz > 0 && eth.spi_mhz <= 80,
+            "W5500 SPI clock out of range"
+        );
     }
     let mut i = 0;
     while i < count {
-        assert!(pins[i] <= COMMON_GPIO_MAX, "profile uses a GPIO that not every chip has");
+        assert!(
+            pins[i] <= COMMON_GPIO_MAX,
+            "profile uses a GPIO that not every chip has"
+        );
         let mut j = i + 1;
         while j < count {
             assert!(pins[i] != pins[j], "profile uses a GPIO twice");
@@ -161,6 +167,10 @@ pub fn status_led_idle(profile: &BoardProfile) -> Output<'static> {
 }
 
 /// The W5500's SPI bus and control lines, claimed from a profile.
+#[allow(
+    dead_code,
+    reason = "consumed by the W5500 driver (embassy-net-wiznet) in a later step"
+)]
 pub struct W5500Io {
     /// SPI2 master (mode 0) with SCK/MOSI/MISO attached; CS is separate.
     pub spi: Spi<'static, Blocking>,

@@ -15,16 +15,9 @@ extern crate alloc;
 mod board;
 
 use embassy_executor::Spawner;
-use embassy_net::{
-    dns::DnsQueryType,
-    tcp::TcpSocket,
-    IpAddress,
-    Runner,
-    Stack,
-    StackResources,
-};
+use embassy_net::{dns::DnsQueryType, tcp::TcpSocket, IpAddress, Runner, Stack, StackResources};
 use embassy_time::{Duration, Timer};
-use embedded_io_async::{Read, Write};
+use embedded_io_async::Write;
 use embedded_tls::{Aes128GcmSha256, TlsConfig, TlsConnection, TlsContext, UnsecureProvider};
 use esp_backtrace as _;
 use esp_hal::{
@@ -35,7 +28,9 @@ use esp_hal::{
     timer::timg::TimerGroup,
 };
 use esp_println::println;
-use esp_radio::wifi::{sta::StationConfig, Config as WifiConfig, ControllerConfig, Interface, WifiController};
+use esp_radio::wifi::{
+    sta::StationConfig, Config as WifiConfig, ControllerConfig, Interface, WifiController,
+};
 use static_cell::StaticCell;
 
 esp_bootloader_esp_idf::esp_app_desc!();
@@ -88,7 +83,11 @@ async fn main(spawner: Spawner) -> ! {
     esp_alloc::heap_allocator!(size: HEAP_MAIN_BYTES);
 
     let profile = board::SELECTED;
-    println!("picokubelet firmware {} on {}", env!("CARGO_PKG_VERSION"), profile.name);
+    println!(
+        "picokubelet firmware {} on {}",
+        env!("CARGO_PKG_VERSION"),
+        profile.name
+    );
     let _led = board::status_led_idle(&profile);
     if let Some(pins) = profile.w5500 {
         // Wired Ethernet is a later step; claiming the bus proves the wiring compiles.
@@ -139,19 +138,30 @@ async fn main(spawner: Spawner) -> ! {
     loop {
         stack.wait_config_up().await;
         if let Some(config) = stack.config_v4() {
-            println!("DHCP: address {} gateway {:?}", config.address, config.gateway);
+            println!(
+                "DHCP: address {} gateway {:?}",
+                config.address, config.gateway
+            );
         }
         match probe_version(stack, tcp_rx, tcp_tx, tls_read, tls_write).await {
             Ok(()) => {}
             Err(e) => println!("probe failed: {:?}", e),
         }
-        println!("heap: {} bytes free, {} used", esp_alloc::HEAP.free(), esp_alloc::HEAP.used());
+        println!(
+            "heap: {} bytes free, {} used",
+            esp_alloc::HEAP.free(),
+            esp_alloc::HEAP.used()
+        );
         Timer::after(PROBE_INTERVAL).await;
     }
 }
 
 /// Why one `GET /version` probe failed.
 #[derive(Debug)]
+#[allow(
+    dead_code,
+    reason = "the payloads are read through Debug when the failure is printed"
+)]
 enum ProbeError {
     Dns(embassy_net::dns::Error),
     NoAddress,
@@ -223,7 +233,10 @@ async fn probe_version(
         if filled == head.len() {
             return Err(ProbeError::NoStatusLine);
         }
-        let n = tls.read(&mut head[filled..]).await.map_err(ProbeError::Tls)?;
+        let n = tls
+            .read(&mut head[filled..])
+            .await
+            .map_err(ProbeError::Tls)?;
         if n == 0 {
             return Err(ProbeError::NoStatusLine);
         }
