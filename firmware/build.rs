@@ -9,7 +9,12 @@ fn main() {
     // OUT_DIR = target/<triple>/<profile>/build/<pkg>-<hash>/out
     if let Some(profile_dir) = out_dir.ancestors().nth(3) {
         let map = profile_dir.join("picokubelet-firmware.map");
-        println!("cargo:rustc-link-arg-bins=-Map={}", map.display());
+        // RISC-V links with ld.lld directly; Xtensa (espup) links through gcc, which needs -Wl.
+        let prefix = match env::var("CARGO_CFG_TARGET_ARCH").as_deref() {
+            Ok("xtensa") => "-Wl,",
+            _ => "",
+        };
+        println!("cargo:rustc-link-arg-bins={prefix}-Map={}", map.display());
     }
     println!("cargo:rerun-if-changed=build.rs");
 }
