@@ -359,9 +359,10 @@ where
                 record.status = Some(handled.response.status);
                 record.user = handled.user;
                 record.response_bytes = bytes.len();
-                let written = io.write_all(&bytes).await.and(io.flush().await);
+                // Logged before writing, so a client that saw the answer also sees the record.
                 shared.record(record);
-                written?;
+                io.write_all(&bytes).await?;
+                io.flush().await?;
                 if close {
                     let _ = io.shutdown().await;
                     return Ok(());
@@ -382,9 +383,10 @@ where
                 record.status = Some(handled.response.status);
                 record.user = handled.user;
                 record.response_bytes = bytes.len();
-                let written = io.write_all(&bytes).await.and(io.flush().await);
+                // Logged before writing, so a client that saw the answer also sees the record.
                 shared.record(record);
-                written?;
+                io.write_all(&bytes).await?;
+                io.flush().await?;
                 if close {
                     let _ = io.shutdown().await;
                     return Ok(());
@@ -396,9 +398,9 @@ where
                 let part = &bytes[..keep.min(bytes.len())];
                 record.user = handled.user;
                 record.response_bytes = part.len();
+                shared.record(record);
                 let _ = io.write_all(part).await;
                 let _ = io.flush().await;
-                shared.record(record);
                 if let Some(reset) = &ctx.on_reset {
                     reset();
                 }
