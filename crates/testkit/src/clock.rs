@@ -375,4 +375,15 @@ mod tests {
         sleeper.await.unwrap();
         assert_eq!(clock.now(), deadline);
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn tokio_clock_follows_paused_tokio_time() {
+        let start = UNIX_EPOCH + Duration::from_secs(1_000);
+        let clock = TokioClock::new(start);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(clock.now(), start + Duration::from_secs(5));
+        // With paused time, sleeping auto-advances to the deadline.
+        clock.sleep_until(start + Duration::from_secs(65)).await;
+        assert_eq!(clock.now(), start + Duration::from_secs(65));
+    }
 }
