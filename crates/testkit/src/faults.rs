@@ -22,7 +22,8 @@ pub enum Fault {
     Close,
     /// Never answer; the connection stays open until the client or a restart closes it.
     Stall,
-    /// Answer normally after this much clock time.
+    /// Answer normally after this much clock time (the request takes effect at once; only the
+    /// answer waits).
     Delay(Duration),
     /// Send only the first N bytes of the normal answer, then drop the connection.
     Truncate(usize),

@@ -7,6 +7,7 @@
 
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
@@ -102,6 +103,12 @@ pub struct ConnCtx {
     pub shutdown: watch::Receiver<u64>,
     /// Called before an abortive close (sets SO_LINGER 0 on TCP).
     pub on_reset: Option<Box<dyn Fn() + Send + Sync>>,
+    /// Close a kept-alive connection after this much clock time without a request.
+    pub idle_timeout: Option<Duration>,
+    /// Close when a request head (the first on a connection included) takes longer.
+    pub header_timeout: Option<Duration>,
+    /// Clock time the connection was accepted.
+    pub opened: std::time::SystemTime,
 }
 
 enum Read {
@@ -260,7 +267,15 @@ where
     IO: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let mut served = 0usize;
+    // When the connection last became idle: accepted, or its last answer went out. Taken from
+    // the request's clock time rather than read after writing, so a simulated clock advanced by
+    // the client right after it got the answer cannot move the deadline.
+    let mut idle_from = ctx.opened;
     loop {
+        // Go's server: IdleTimeout between requests, ReadHeaderTimeout for the first request of
+        // a connection and for a head in progress (counted from its first bytes).
+        let mut head_started = (!buf.is_empty()).then(|| shared.clock().now());
         let head = loop {
             if !buf.is_empty() {
                 match parse_head(&buf) {
@@ -273,11 +288,37 @@ where
                     }
                 }
             }
-            match read_more(&mut io, &mut buf, &mut ctx.shutdown).await? {
-                Read::Data => {}
-                Read::Eof | Read::Shutdown => return Ok(()),
+            let deadline = match (buf.is_empty(), served, head_started) {
+                (true, 0, _) => ctx.header_timeout.map(|d| idle_from + d),
+                (true, _, _) => ctx.idle_timeout.map(|d| idle_from + d),
+                (false, _, Some(t)) => ctx.header_timeout.map(|d| t + d),
+                (false, _, None) => None,
+            };
+            let read = match deadline {
+                Some(at) => {
+                    let timer = shared.clock().sleep_until(at);
+                    tokio::select! {
+                        r = read_more(&mut io, &mut buf, &mut ctx.shutdown) => Some(r),
+                        _ = timer => None,
+                    }
+                }
+                None => Some(read_more(&mut io, &mut buf, &mut ctx.shutdown).await),
+            };
+            match read {
+                Some(r) => match r? {
+                    Read::Data => {
+                        head_started.get_or_insert_with(|| shared.clock().now());
+                    }
+                    Read::Eof | Read::Shutdown => return Ok(()),
+                },
+                None => {
+                    // Timed out: close as Go does (TLS close_notify, then FIN).
+                    let _ = io.shutdown().await;
+                    return Ok(());
+                }
             }
         };
+        served += 1;
         // Body.
         let chunked = has_token(&head.headers, "Transfer-Encoding", "chunked");
         let length = if chunked {
@@ -340,6 +381,7 @@ where
             client_user: ctx.client_user.clone(),
         };
         let (outcome, date, at) = shared.dispatch(&request);
+        idle_from = at;
         let mut record = RequestRecord {
             connection: ctx.id,
             at,
@@ -378,7 +420,8 @@ where
                         return Ok(());
                     }
                 }
-                let date = crate::clock::format_http_date(shared.clock().now());
+                idle_from = shared.clock().now();
+                let date = crate::clock::format_http_date(idle_from);
                 let bytes = encode_response(&handled.response, &date, close, head.http10);
                 record.status = Some(handled.response.status);
                 record.user = handled.user;

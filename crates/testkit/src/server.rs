@@ -41,6 +41,12 @@ pub struct ServerOptions {
     pub seed: Option<u64>,
     /// Port on 127.0.0.1 for [`TestApiServer::start`] (0: any free port).
     pub port: u16,
+    /// kube-apiserver's `IdleTimeout`: a kept-alive connection without a request for this long
+    /// (clock time) is closed (default 90 s).
+    pub idle_timeout: Option<Duration>,
+    /// kube-apiserver's `ReadHeaderTimeout`: a request head (also the first one on a new
+    /// connection) must arrive within this much clock time (default 32 s).
+    pub header_timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for ServerOptions {
@@ -52,6 +58,8 @@ impl std::fmt::Debug for ServerOptions {
             .field("first_resource_version", &self.first_resource_version)
             .field("seed", &self.seed)
             .field("port", &self.port)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("header_timeout", &self.header_timeout)
             .finish()
     }
 }
@@ -66,6 +74,8 @@ impl Default for ServerOptions {
             first_resource_version: 600,
             seed: None,
             port: 0,
+            idle_timeout: Some(Duration::from_secs(90)),
+            header_timeout: Some(Duration::from_secs(32)),
         }
     }
 }
@@ -121,6 +131,8 @@ pub(crate) struct Shared {
     listener: Mutex<Option<Listening>>,
     last_port: Mutex<Option<u16>>,
     admin_token: String,
+    idle_timeout: Option<Duration>,
+    header_timeout: Option<Duration>,
 }
 
 impl Shared {
@@ -188,6 +200,7 @@ impl Shared {
         IO: AsyncRead + AsyncWrite + Unpin + Send,
     {
         let mut shutdown = self.generation.subscribe();
+        let opened = self.clock.now();
         let acceptor = TlsAcceptor::from(lock(&self.tls).clone());
         let accepted = tokio::select! {
             r = acceptor.accept(io) => r,
@@ -223,6 +236,9 @@ impl Shared {
             client_user,
             shutdown,
             on_reset,
+            idle_timeout: self.idle_timeout,
+            header_timeout: self.header_timeout,
+            opened,
         };
         http::serve(self.clone(), stream, ctx).await
     }
@@ -374,6 +390,8 @@ impl TestApiServer {
                 listener: Mutex::new(None),
                 last_port: Mutex::new(None),
                 admin_token,
+                idle_timeout: opts.idle_timeout,
+                header_timeout: opts.header_timeout,
             }),
         }
     }
@@ -406,6 +424,9 @@ impl TestApiServer {
             client_user: None,
             shutdown: self.shared.generation.subscribe(),
             on_reset: None,
+            idle_timeout: self.shared.idle_timeout,
+            header_timeout: self.shared.header_timeout,
+            opened: self.shared.clock.now(),
         };
         http::serve(self.shared.clone(), io, ctx).await
     }

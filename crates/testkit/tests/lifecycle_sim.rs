@@ -357,3 +357,31 @@ async fn a_delayed_answer_waits_for_the_simulated_clock() {
     clock.advance(Duration::from_secs(30));
     assert_eq!(reader.await.unwrap(), 200);
 }
+
+#[tokio::test]
+async fn idle_connections_close_after_90_s_and_unused_ones_after_32_s() {
+    let (server, clock) = server_at_recording_start();
+    let mut c = Conn::open(&server).await;
+    assert_eq!(c.call("GET", "/version", None, "").await.status, 200);
+    clock.advance(Duration::from_secs(89));
+    assert_eq!(
+        c.call("GET", "/version", None, "").await.status,
+        200,
+        "89 s idle is fine"
+    );
+    clock.advance(Duration::from_secs(90));
+    let mut tmp = [0u8; 16];
+    assert_eq!(
+        c.tls.read(&mut tmp).await.unwrap(),
+        0,
+        "closed with close_notify"
+    );
+
+    let mut fresh = Conn::open(&server).await;
+    clock.advance(Duration::from_secs(32));
+    assert_eq!(
+        fresh.tls.read(&mut tmp).await.unwrap(),
+        0,
+        "no request within 32 s"
+    );
+}

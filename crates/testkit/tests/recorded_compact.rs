@@ -147,6 +147,8 @@ fn replays_the_compact_recordings_in_order() {
 
     // Lifecycle: no renewal since 13:04:15 → Unknown at 13:05:07 (tick), taint, event.
     let node_uid = "3478a007-cc90-4afa-8d33-6973abfdb2b8";
+    // (A new connection: an unused one would be closed by the 32 s header timeout.)
+    h.advance_to(pair("12b-get-node-unknown").1[0].date());
     let mut c = h.client();
     replay(&h, &mut c, "12b-get-node-unknown", &mut s);
     replay_event_list(&h, &mut c, "12c-get-events-admin", node_uid, &mut s);
