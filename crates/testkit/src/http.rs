@@ -319,6 +319,16 @@ where
             }
         };
         served += 1;
+        if !head.http10 && header(&head.headers, "Host").is_none() {
+            // net/http's statusError form: the text is repeated in the status line.
+            let text = "400 Bad Request: missing required Host header";
+            let raw = format!(
+                "HTTP/1.1 {text}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n{text}"
+            );
+            io.write_all(raw.as_bytes()).await?;
+            let _ = io.shutdown().await;
+            return Ok(());
+        }
         // Body.
         let chunked = has_token(&head.headers, "Transfer-Encoding", "chunked");
         let length = if chunked {

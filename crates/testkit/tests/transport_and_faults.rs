@@ -296,6 +296,16 @@ fn pipelining_chunked_bodies_expect_continue_and_bad_requests() {
         String::from_utf8_lossy(&answer),
         "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request"
     );
+    // HTTP/1.1 without Host.
+    let mut c = h.client();
+    let r = c
+        .send(b"GET /version HTTP/1.1\r\nAccept: application/json\r\n\r\n")
+        .unwrap();
+    assert_eq!(
+        r.status_line,
+        "HTTP/1.1 400 Bad Request: missing required Host header"
+    );
+    assert!(c.is_closed());
 }
 
 #[test]
