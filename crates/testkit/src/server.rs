@@ -662,6 +662,11 @@ impl TestApiServer {
         lock(&self.shared.requests).clone()
     }
 
+    /// Every request so far, emptying the log (for long benchmark runs).
+    pub fn take_requests(&self) -> Vec<RequestRecord> {
+        std::mem::take(&mut *lock(&self.shared.requests))
+    }
+
     /// Every connection so far.
     pub fn connections(&self) -> Vec<ConnectionRecord> {
         lock(&self.shared.connections).clone()

@@ -180,6 +180,8 @@ fn reset_and_truncate_drop_the_connection() {
     assert_eq!(log[0].status, None);
     assert_eq!(log[1].response_bytes, 40);
     assert_eq!(log[2].status, Some(200));
+    assert_eq!(h.server.take_requests().len(), 3);
+    assert!(h.server.requests().is_empty());
 }
 
 #[test]
