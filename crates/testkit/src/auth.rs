@@ -1,0 +1,276 @@
+//! Authentication (bearer tokens, client certificates, anonymous) and authorization as the Node
+//! authorizer + RBAC bootstrap roles decide it for the requests a node agent makes.
+
+use std::collections::{HashMap, HashSet};
+
+/// An authenticated identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// `system:node:esp-node-01`, `system:admin`, …
+    pub name: String,
+    /// `system:nodes`, `system:masters`, …
+    pub groups: Vec<String>,
+}
+
+impl User {
+    /// A node identity: `system:node:<name>` in group `system:nodes`.
+    pub fn node(name: &str) -> Self {
+        User {
+            name: format!("system:node:{name}"),
+            groups: vec!["system:nodes".into(), "system:authenticated".into()],
+        }
+    }
+
+    /// A cluster admin (`system:masters`).
+    pub fn admin() -> Self {
+        User {
+            name: "system:admin".into(),
+            groups: vec!["system:masters".into(), "system:authenticated".into()],
+        }
+    }
+
+    /// The unauthenticated user.
+    pub fn anonymous() -> Self {
+        User {
+            name: "system:anonymous".into(),
+            groups: vec!["system:unauthenticated".into()],
+        }
+    }
+
+    /// The node name when this is a node identity.
+    pub fn node_name(&self) -> Option<&str> {
+        if self.groups.iter().any(|g| g == "system:nodes") {
+            self.name.strip_prefix("system:node:")
+        } else {
+            None
+        }
+    }
+
+    /// Member of `system:masters`.
+    pub fn is_admin(&self) -> bool {
+        self.groups.iter().any(|g| g == "system:masters")
+    }
+
+    /// Not anonymous.
+    pub fn is_authenticated(&self) -> bool {
+        self.groups.iter().any(|g| g == "system:authenticated")
+    }
+}
+
+/// Bearer tokens and their users.
+#[derive(Debug, Default, Clone)]
+pub struct Tokens {
+    users: HashMap<String, User>,
+    revoked: HashSet<String>,
+}
+
+impl Tokens {
+    /// Registers (or re-enables) a token.
+    pub fn add(&mut self, token: &str, user: User) {
+        self.revoked.remove(token);
+        self.users.insert(token.to_string(), user);
+    }
+
+    /// Revokes a token: it answers 401 from now on.
+    pub fn revoke(&mut self, token: &str) {
+        self.revoked.insert(token.to_string());
+    }
+
+    /// The user of a valid token.
+    pub fn lookup(&self, token: &str) -> Option<&User> {
+        if self.revoked.contains(token) {
+            return None;
+        }
+        self.users.get(token)
+    }
+
+    /// A token already issued to `user`, if any.
+    pub fn token_of(&self, user: &User) -> Option<String> {
+        self.users
+            .iter()
+            .find(|(t, u)| *u == user && !self.revoked.contains(*t))
+            .map(|(t, _)| t.clone())
+    }
+}
+
+/// The request attributes the authorizer sees.
+#[derive(Debug, Clone)]
+pub struct Attributes<'a> {
+    /// get, list, watch, create, update, patch, delete, deletecollection.
+    pub verb: &'a str,
+    /// API group.
+    pub group: &'a str,
+    /// Plural resource; empty for non-resource requests.
+    pub resource: &'a str,
+    /// e.g. `status`.
+    pub subresource: &'a str,
+    /// Namespace or empty.
+    pub namespace: &'a str,
+    /// Object name or empty.
+    pub name: &'a str,
+    /// URL path (for non-resource requests).
+    pub path: &'a str,
+}
+
+/// Allowed, or denied with the authorizer's reason (possibly empty).
+pub fn authorize(user: &User, a: &Attributes<'_>) -> Result<(), String> {
+    if user.is_admin() {
+        return Ok(());
+    }
+    if a.resource.is_empty() {
+        // system:public-info-viewer (everyone) and system:discovery (authenticated).
+        let public = ["/version", "/healthz", "/livez", "/readyz"];
+        if public
+            .iter()
+            .any(|p| a.path == *p || a.path == format!("{p}/"))
+        {
+            return Ok(());
+        }
+        let discovery = a.path == "/api" || a.path.starts_with("/api/") || a.path == "/apis";
+        if user.is_authenticated() && (discovery || a.path.starts_with("/apis/")) {
+            return Ok(());
+        }
+        return Err(String::new());
+    }
+    let Some(node) = user.node_name() else {
+        return Err(String::new());
+    };
+    match (a.group, a.resource) {
+        ("", "nodes") => match a.verb {
+            "get" if a.name == node => Ok(()),
+            "get" => Err(format!(
+                "node '{node}' cannot read '{}', only its own Node object",
+                a.name
+            )),
+            "list" | "watch" => Err(format!(
+                "node '{node}' cannot read all nodes, only its own Node object"
+            )),
+            "create" | "update" | "patch" => Ok(()),
+            _ => Err(String::new()),
+        },
+        ("coordination.k8s.io", "leases") => match a.verb {
+            "get" | "create" | "update" | "patch" | "delete" => Ok(()),
+            _ => Err(String::new()),
+        },
+        ("" | "events.k8s.io", "events") => match a.verb {
+            "create" | "update" | "patch" => Ok(()),
+            _ => Err(String::new()),
+        },
+        _ => Err(String::new()),
+    }
+}
+
+/// The text after `is forbidden: ` for an authorizer denial.
+pub fn forbidden_message(user: &User, a: &Attributes<'_>, reason: &str) -> String {
+    let msg = if a.resource.is_empty() {
+        format!("User {:?} cannot {} path {:?}", user.name, a.verb, a.path)
+    } else {
+        let resource = if a.subresource.is_empty() {
+            a.resource.to_string()
+        } else {
+            format!("{}/{}", a.resource, a.subresource)
+        };
+        if a.namespace.is_empty() {
+            format!(
+                "User {:?} cannot {} resource {:?} in API group {:?} at the cluster scope",
+                user.name, a.verb, resource, a.group
+            )
+        } else {
+            format!(
+                "User {:?} cannot {} resource {:?} in API group {:?} in the namespace {:?}",
+                user.name, a.verb, resource, a.group, a.namespace
+            )
+        }
+    };
+    if reason.is_empty() {
+        msg
+    } else {
+        format!("{msg}: {reason}")
+    }
+}
+
+/// Label keys a node may not set or change (NodeRestriction): `node-restriction.kubernetes.io/`
+/// and any `kubernetes.io`/`k8s.io` label outside the kubelet's own set.
+pub fn forbidden_node_labels(modified: &[String]) -> Vec<String> {
+    const KUBELET_LABELS: [&str; 11] = [
+        "kubernetes.io/hostname",
+        "topology.kubernetes.io/zone",
+        "topology.kubernetes.io/region",
+        "failure-domain.beta.kubernetes.io/zone",
+        "failure-domain.beta.kubernetes.io/region",
+        "beta.kubernetes.io/instance-type",
+        "node.kubernetes.io/instance-type",
+        "kubernetes.io/os",
+        "kubernetes.io/arch",
+        "beta.kubernetes.io/os",
+        "beta.kubernetes.io/arch",
+    ];
+    let in_ns = |ns: &str, domain: &str| ns == domain || ns.ends_with(&format!(".{domain}"));
+    let mut out: Vec<String> = modified
+        .iter()
+        .filter(|key| {
+            let ns = key.split_once('/').map(|(p, _)| p).unwrap_or("");
+            let restricted = in_ns(ns, "node-restriction.kubernetes.io");
+            let k8s = in_ns(ns, "kubernetes.io") || in_ns(ns, "k8s.io");
+            let kubelet = KUBELET_LABELS.contains(&key.as_str())
+                || in_ns(ns, "kubelet.kubernetes.io")
+                || in_ns(ns, "node.kubernetes.io");
+            restricted || (k8s && !kubelet)
+        })
+        .cloned()
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs<'a>(verb: &'a str, resource: &'a str, name: &'a str) -> Attributes<'a> {
+        Attributes {
+            verb,
+            group: "",
+            resource,
+            subresource: "",
+            namespace: "",
+            name,
+            path: "",
+        }
+    }
+
+    #[test]
+    fn node_authorizer_reads_only_its_own_node() {
+        let u = User::node("esp-node-01");
+        assert!(authorize(&u, &attrs("get", "nodes", "esp-node-01")).is_ok());
+        let why = authorize(&u, &attrs("get", "nodes", "some-other-node")).unwrap_err();
+        assert_eq!(
+            format!("{}", forbidden_message(&u, &attrs("get", "nodes", "some-other-node"), &why)),
+            "User \"system:node:esp-node-01\" cannot get resource \"nodes\" in API group \"\" at the cluster scope: node 'esp-node-01' cannot read 'some-other-node', only its own Node object"
+        );
+        assert!(authorize(&u, &attrs("delete", "nodes", "esp-node-01")).is_err());
+        assert!(authorize(&User::anonymous(), &attrs("get", "", "")).is_err());
+    }
+
+    #[test]
+    fn node_restriction_label_keys() {
+        let labels: Vec<String> = [
+            "kubernetes.io/arch",
+            "node-role.kubernetes.io/edge",
+            "node.kubernetes.io/foo",
+            "example.com/x",
+            "node-restriction.kubernetes.io/a",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            forbidden_node_labels(&labels),
+            vec![
+                "node-restriction.kubernetes.io/a",
+                "node-role.kubernetes.io/edge"
+            ]
+        );
+    }
+}

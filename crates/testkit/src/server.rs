@@ -1,0 +1,701 @@
+//! [`TestApiServer`]: state, credentials, TLS, listener, faults, logs and restarts.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rustls::ServerConfig;
+use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+use crate::api::{self, Handled, Request, Rng, State};
+use crate::auth::{Tokens, User};
+use crate::clock::{format_http_date, lock, Clock, SystemClock};
+use crate::controller::{Controller, LifecycleOptions};
+use crate::faults::{ConnectionRecord, Fault, FaultRule, Handshake, RequestRecord};
+use crate::http::{self, ConnCtx};
+use crate::store::{key, render, Coll, Kind, Store};
+use crate::tls::{self, ClientCert, Pki, TlsOptions};
+
+/// How to build a server.
+#[derive(Clone)]
+pub struct ServerOptions {
+    /// Time source (default: [`SystemClock`]).
+    pub clock: Arc<dyn Clock>,
+    /// Nodes that get a token at start (default: `esp-node-01`, as recorded).
+    pub nodes: Vec<String>,
+    /// Node lifecycle controller timings.
+    pub lifecycle: LifecycleOptions,
+    /// TLS settings.
+    pub tls: TlsOptions,
+    /// resourceVersion of the first write (default 600; the recordings are in the 600s).
+    pub first_resource_version: u64,
+    /// Seed for uids, audit ids and tokens (default: from the system clock).
+    pub seed: Option<u64>,
+    /// Port on 127.0.0.1 for [`TestApiServer::start`] (0: any free port).
+    pub port: u16,
+    /// kube-apiserver's `IdleTimeout`: a kept-alive connection without a request for this long
+    /// (clock time) is closed (default 90 s).
+    pub idle_timeout: Option<Duration>,
+    /// kube-apiserver's `ReadHeaderTimeout`: a request head (also the first one on a new
+    /// connection) must arrive within this much clock time (default 32 s).
+    pub header_timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for ServerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerOptions")
+            .field("nodes", &self.nodes)
+            .field("lifecycle", &self.lifecycle)
+            .field("tls", &self.tls)
+            .field("first_resource_version", &self.first_resource_version)
+            .field("seed", &self.seed)
+            .field("port", &self.port)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("header_timeout", &self.header_timeout)
+            .finish()
+    }
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            clock: Arc::new(SystemClock),
+            nodes: vec!["esp-node-01".to_string()],
+            lifecycle: LifecycleOptions::default(),
+            tls: TlsOptions::default(),
+            first_resource_version: 600,
+            seed: None,
+            port: 0,
+            idle_timeout: Some(Duration::from_secs(90)),
+            header_timeout: Some(Duration::from_secs(32)),
+        }
+    }
+}
+
+impl ServerOptions {
+    /// Uses `clock` (e.g. a [`crate::SimClock`]).
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Fixes the random seed (reproducible uids and tokens).
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Sets the node lifecycle timings.
+    pub fn with_lifecycle(mut self, lifecycle: LifecycleOptions) -> Self {
+        self.lifecycle = lifecycle;
+        self
+    }
+}
+
+/// What the HTTP layer does with one request.
+pub(crate) enum Outcome {
+    Respond(Handled, Option<Fault>),
+    Delay(Duration, Handled, Fault),
+    Truncate(usize, Handled, Fault),
+    Reset(Fault),
+    Close(Fault),
+    Stall(Fault),
+}
+
+struct Listening {
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+/// State shared by the handle and every connection task.
+pub(crate) struct Shared {
+    clock: Arc<dyn Clock>,
+    state: Mutex<State>,
+    faults: Mutex<Vec<FaultRule>>,
+    requests: Mutex<Vec<RequestRecord>>,
+    connections: Mutex<Vec<ConnectionRecord>>,
+    next_conn: AtomicU64,
+    pki: Pki,
+    tls_opts: TlsOptions,
+    tls: Mutex<Arc<ServerConfig>>,
+    client_certs: Mutex<HashMap<Vec<u8>, User>>,
+    generation: watch::Sender<u64>,
+    listener: Mutex<Option<Listening>>,
+    last_port: Mutex<Option<u16>>,
+    admin_token: String,
+    idle_timeout: Option<Duration>,
+    header_timeout: Option<Duration>,
+}
+
+impl Shared {
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub(crate) fn record(&self, r: RequestRecord) {
+        lock(&self.requests).push(r);
+    }
+
+    fn take_fault(&self, req: &Request) -> Option<Fault> {
+        let mut rules = lock(&self.faults);
+        let rule = rules
+            .iter_mut()
+            .find(|r| r.matches(&req.method, &req.path))?;
+        rule.times -= 1;
+        let fault = rule.fault.clone();
+        rules.retain(|r| r.times > 0);
+        Some(fault)
+    }
+
+    /// Handles a request at the clock's current time; returns the outcome, the `Date` text and
+    /// the time.
+    pub(crate) fn dispatch(&self, req: &Request) -> (Outcome, String, SystemTime) {
+        let now = self.clock.now();
+        let date = format_http_date(now);
+        let fault = self.take_fault(req);
+        let mut st = lock(&self.state);
+        let outcome = match fault {
+            None => Outcome::Respond(api::handle(&mut st, req, now), None),
+            Some(f @ Fault::Status { code, retry_after }) => Outcome::Respond(
+                api::injected_error(&mut st, req, code, retry_after),
+                Some(f),
+            ),
+            Some(f @ Fault::TooManyRequests) => {
+                Outcome::Respond(api::apf_rejection(&mut st, req), Some(f))
+            }
+            Some(f @ Fault::Delay(d)) => Outcome::Delay(d, api::handle(&mut st, req, now), f),
+            Some(f @ Fault::Truncate(n)) => Outcome::Truncate(n, api::handle(&mut st, req, now), f),
+            Some(f @ Fault::Reset) => Outcome::Reset(f),
+            Some(f @ Fault::Close) => Outcome::Close(f),
+            Some(f @ Fault::Stall) => Outcome::Stall(f),
+        };
+        (outcome, date, now)
+    }
+
+    fn log_connection(&self, handshake: Handshake, client_cert_user: Option<String>) -> u64 {
+        let id = self.next_conn.fetch_add(1, Ordering::SeqCst) + 1;
+        lock(&self.connections).push(ConnectionRecord {
+            id,
+            opened: self.clock.now(),
+            handshake,
+            client_cert_user,
+        });
+        id
+    }
+
+    async fn serve_tls<IO>(
+        self: Arc<Self>,
+        io: IO,
+        on_reset: Option<Box<dyn Fn() + Send + Sync>>,
+    ) -> io::Result<()>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send,
+    {
+        let mut shutdown = self.generation.subscribe();
+        let opened = self.clock.now();
+        let acceptor = TlsAcceptor::from(lock(&self.tls).clone());
+        let accepted = tokio::select! {
+            r = acceptor.accept(io) => r,
+            _ = shutdown.changed() => return Ok(()),
+        };
+        let stream = match accepted {
+            Ok(s) => s,
+            Err(e) => {
+                self.log_connection(Handshake::Failed(e.to_string()), None);
+                return Err(e);
+            }
+        };
+        let (_, conn) = stream.get_ref();
+        let version = conn
+            .protocol_version()
+            .map(|v| format!("{v:?}"))
+            .unwrap_or_default();
+        let suite = conn
+            .negotiated_cipher_suite()
+            .map(|s| format!("{:?}", s.suite()))
+            .unwrap_or_default();
+        let handshake = match conn.handshake_kind() {
+            Some(rustls::HandshakeKind::Resumed) => Handshake::Resumed { version, suite },
+            _ => Handshake::Full { version, suite },
+        };
+        let client_user = conn
+            .peer_certificates()
+            .and_then(|certs| certs.first())
+            .and_then(|c| lock(&self.client_certs).get(c.as_ref()).cloned());
+        let id = self.log_connection(handshake, client_user.as_ref().map(|u| u.name.clone()));
+        let ctx = ConnCtx {
+            id,
+            client_user,
+            shutdown,
+            on_reset,
+            idle_timeout: self.idle_timeout,
+            header_timeout: self.header_timeout,
+            opened,
+        };
+        http::serve(self.clone(), stream, ctx).await
+    }
+
+    async fn serve_tcp(self: Arc<Self>, tcp: TcpStream) -> io::Result<()> {
+        let _ = tcp.set_nodelay(true);
+        // A second handle on the socket, used only to set SO_LINGER 0 for an abortive close.
+        let std = tcp.into_std()?;
+        let dup = std.try_clone()?;
+        let tcp = TcpStream::from_std(std)?;
+        let linger = TcpSocket::from_std_stream(dup);
+        let on_reset: Box<dyn Fn() + Send + Sync> = Box::new(move || {
+            // Linger 0 does not block: the close sends RST at once (the warning is about > 0).
+            #[allow(deprecated)]
+            let _ = linger.set_linger(Some(Duration::ZERO));
+        });
+        self.serve_tls(tcp, Some(on_reset)).await
+    }
+
+    async fn bind(self: &Arc<Self>, port: u16) -> io::Result<SocketAddr> {
+        let mut last_err = None;
+        for _ in 0..50 {
+            match TcpListener::bind(("127.0.0.1", port)).await {
+                Ok(listener) => {
+                    let addr = listener.local_addr()?;
+                    let shared = self.clone();
+                    let task = tokio::spawn(async move {
+                        loop {
+                            let Ok((tcp, _)) = listener.accept().await else {
+                                continue;
+                            };
+                            let conn = shared.clone();
+                            tokio::spawn(async move {
+                                let _ = conn.serve_tcp(tcp).await;
+                            });
+                        }
+                    });
+                    *lock(&self.listener) = Some(Listening { addr, task });
+                    *lock(&self.last_port) = Some(addr.port());
+                    return Ok(addr);
+                }
+                Err(e) if port != 0 => {
+                    last_err = Some(e);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| io::Error::other("bind failed")))
+    }
+
+    async fn unbind(&self) {
+        let old = lock(&self.listener).take();
+        if let Some(l) = old {
+            l.task.abort();
+            let _ = l.task.await;
+        }
+    }
+}
+
+/// A Kubernetes API test server. Dropping it stops the listener and closes every connection.
+pub struct TestApiServer {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for TestApiServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestApiServer")
+            .field("addr", &self.addr())
+            .finish()
+    }
+}
+
+impl Drop for TestApiServer {
+    fn drop(&mut self) {
+        if let Some(l) = lock(&self.shared.listener).take() {
+            l.task.abort();
+        }
+        self.shared.generation.send_modify(|g| *g += 1);
+    }
+}
+
+fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+impl TestApiServer {
+    /// A server without a listener: feed it connections with [`TestApiServer::serve_connection`].
+    pub fn new(opts: ServerOptions) -> Self {
+        let now = opts.clock.now();
+        let seed = opts.seed.unwrap_or_else(|| {
+            let t = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0);
+            t ^ (std::process::id() as u64) << 32
+        });
+        let mut rng = Rng::new(seed);
+        let mut tokens = Tokens::default();
+        for node in &opts.nodes {
+            tokens.add(&rng.hex(32), User::node(node));
+        }
+        let admin_token = rng.hex(32);
+        tokens.add(&admin_token, User::admin());
+        let state = State {
+            store: Store::new(opts.first_resource_version),
+            controller: Controller::new(opts.lifecycle.clone(), now),
+            tokens,
+            rng,
+            first_rv: opts.first_resource_version,
+            lifecycle: opts.lifecycle.clone(),
+        };
+        // Certificate generation only fails on an rcgen bug; a test server may panic then.
+        #[allow(clippy::expect_used)]
+        let pki = Pki::generate(&opts.tls).expect("generate test certificates");
+        #[allow(clippy::expect_used)]
+        let config = tls::server_config(&pki, &opts.tls).expect("build TLS server config");
+        let (generation, _) = watch::channel(0);
+        TestApiServer {
+            shared: Arc::new(Shared {
+                clock: opts.clock.clone(),
+                state: Mutex::new(state),
+                faults: Mutex::new(Vec::new()),
+                requests: Mutex::new(Vec::new()),
+                connections: Mutex::new(Vec::new()),
+                next_conn: AtomicU64::new(0),
+                pki,
+                tls_opts: opts.tls.clone(),
+                tls: Mutex::new(config),
+                client_certs: Mutex::new(HashMap::new()),
+                generation,
+                listener: Mutex::new(None),
+                last_port: Mutex::new(None),
+                admin_token,
+                idle_timeout: opts.idle_timeout,
+                header_timeout: opts.header_timeout,
+            }),
+        }
+    }
+
+    /// A server listening with TLS on `127.0.0.1:<opts.port>` (0: a free port).
+    pub async fn start(opts: ServerOptions) -> io::Result<Self> {
+        let port = opts.port;
+        let server = Self::new(opts);
+        server.shared.bind(port).await?;
+        Ok(server)
+    }
+
+    /// Serves one connection (TLS first, then HTTP/1.1) on any byte stream, e.g. one end of
+    /// `tokio::io::duplex`. Returns when the connection ends.
+    pub async fn serve_connection<IO>(&self, io: IO) -> io::Result<()>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send,
+    {
+        self.shared.clone().serve_tls(io, None).await
+    }
+
+    /// Serves one connection as plain HTTP/1.1 (no TLS).
+    pub async fn serve_plain_connection<IO>(&self, io: IO) -> io::Result<()>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send,
+    {
+        let id = self.shared.log_connection(Handshake::None, None);
+        let ctx = ConnCtx {
+            id,
+            client_user: None,
+            shutdown: self.shared.generation.subscribe(),
+            on_reset: None,
+            idle_timeout: self.shared.idle_timeout,
+            header_timeout: self.shared.header_timeout,
+            opened: self.shared.clock.now(),
+        };
+        http::serve(self.shared.clone(), io, ctx).await
+    }
+
+    /// The listening address, if listening.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        lock(&self.shared.listener).as_ref().map(|l| l.addr)
+    }
+
+    /// `https://127.0.0.1:<port>` of the listener (or of the last one).
+    pub fn url(&self) -> String {
+        let port = self
+            .addr()
+            .map(|a| a.port())
+            .or(*lock(&self.shared.last_port))
+            .unwrap_or(443);
+        format!("https://127.0.0.1:{port}")
+    }
+
+    /// The clock the server reads.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.shared.clock.clone()
+    }
+
+    /// CA certificate, PEM.
+    pub fn ca_pem(&self) -> String {
+        self.shared.pki.ca_pem.clone()
+    }
+
+    /// CA certificate, DER.
+    pub fn ca_der(&self) -> Vec<u8> {
+        self.shared.pki.ca_der.clone()
+    }
+
+    /// A rustls client configuration trusting the CA (ALPN `http/1.1`), optionally with a
+    /// client certificate.
+    pub fn client_tls_config(&self, client: Option<&ClientCert>) -> Arc<rustls::ClientConfig> {
+        #[allow(clippy::expect_used)]
+        tls::client_config(&self.shared.pki, client).expect("client config from own CA")
+    }
+
+    /// The token of node `name` (`system:node:<name>`, group `system:nodes`), created on first
+    /// use.
+    pub fn node_token(&self, name: &str) -> String {
+        let mut st = lock(&self.shared.state);
+        let user = User::node(name);
+        if let Some(t) = st.tokens.token_of(&user) {
+            return t;
+        }
+        let token = st.rng.hex(32);
+        st.tokens.add(&token, user);
+        token
+    }
+
+    /// The cluster-admin token (`system:masters`).
+    pub fn admin_token(&self) -> String {
+        self.shared.admin_token.clone()
+    }
+
+    /// Registers a token for any user and groups (e.g. one without permissions).
+    pub fn add_token(&self, token: &str, user: &str, groups: &[&str]) {
+        let mut g: Vec<String> = groups.iter().map(|s| s.to_string()).collect();
+        g.push("system:authenticated".into());
+        lock(&self.shared.state).tokens.add(
+            token,
+            User {
+                name: user.into(),
+                groups: g,
+            },
+        );
+    }
+
+    /// Revokes a token: every later request with it gets 401.
+    pub fn revoke_token(&self, token: &str) {
+        lock(&self.shared.state).tokens.revoke(token);
+    }
+
+    /// Issues a client certificate (CN = user, O = groups) the server accepts as that user.
+    pub fn issue_client_cert(&self, user: &str, groups: &[&str]) -> ClientCert {
+        #[allow(clippy::expect_used)]
+        let cert = self
+            .shared
+            .pki
+            .issue_client_cert(user, groups)
+            .expect("issue client certificate");
+        let mut g: Vec<String> = groups.iter().map(|s| s.to_string()).collect();
+        g.push("system:authenticated".into());
+        lock(&self.shared.client_certs).insert(
+            cert.cert_der.clone(),
+            User {
+                name: user.into(),
+                groups: g,
+            },
+        );
+        cert
+    }
+
+    /// A kubeconfig for this server's URL and `token`.
+    pub fn kubeconfig(&self, token: &str) -> String {
+        self.kubeconfig_for(&self.url(), token, None)
+    }
+
+    /// A kubeconfig for any server URL (e.g. a chaos proxy in front of this server), optionally
+    /// with `tls-server-name` (e.g. `kubernetes`, the first DNS SAN).
+    pub fn kubeconfig_for(
+        &self,
+        server: &str,
+        token: &str,
+        tls_server_name: Option<&str>,
+    ) -> String {
+        let ca = base64(self.shared.pki.ca_pem.as_bytes());
+        let sni = tls_server_name
+            .map(|n| format!("    tls-server-name: {n}\n"))
+            .unwrap_or_default();
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority-data: {ca}\n    server: {server}\n{sni}  name: testkit\ncontexts:\n- context:\n    cluster: testkit\n    user: testkit\n  name: testkit\ncurrent-context: testkit\nusers:\n- name: testkit\n  user:\n    token: {token}\n"
+        )
+    }
+
+    // ---- faults ----------------------------------------------------------------------------
+
+    /// Adds a fault rule (rules are consulted in the order added).
+    pub fn inject(&self, rule: FaultRule) {
+        lock(&self.shared.faults).push(rule);
+    }
+
+    /// The next `n` requests (any) get `fault`.
+    pub fn fail_next(&self, n: usize, fault: Fault) {
+        self.inject(FaultRule::new(fault).times(n));
+    }
+
+    /// Removes every pending fault rule.
+    pub fn clear_faults(&self) {
+        lock(&self.shared.faults).clear();
+    }
+
+    /// Deletes a Node behind the agent's back (as an admin; its Lease is garbage-collected).
+    pub fn delete_node(&self, name: &str) -> bool {
+        let now = self.shared.clock.now();
+        lock(&self.shared.state).delete_node(name, now).is_some()
+    }
+
+    /// Deletes the Lease `kube-node-lease/<name>` behind the agent's back.
+    pub fn delete_lease(&self, name: &str) -> bool {
+        let now = self.shared.clock.now();
+        let mut st = lock(&self.shared.state);
+        st.settle(now);
+        st.store
+            .remove(Coll::Leases, &key("kube-node-lease", name))
+            .is_some()
+    }
+
+    /// Closes every open connection (no close_notify), as a crashing server would.
+    pub fn drop_connections(&self) {
+        self.shared.generation.send_modify(|g| *g += 1);
+    }
+
+    /// Stops accepting connections and closes the open ones (connection refused until
+    /// [`TestApiServer::resume_listening`]).
+    pub async fn stop_listening(&self) {
+        self.shared.unbind().await;
+        self.drop_connections();
+    }
+
+    /// Listens again on the last port.
+    pub async fn resume_listening(&self) -> io::Result<SocketAddr> {
+        let port = (*lock(&self.shared.last_port)).unwrap_or(0);
+        self.shared.bind(port).await
+    }
+
+    /// A restart: closes every connection, forgets TLS session tickets, optionally loses all
+    /// objects (an etcd wipe; tokens survive), and listens again on the same port.
+    pub async fn restart(&self, keep_state: bool) -> io::Result<()> {
+        let was_listening = self.addr().is_some();
+        self.shared.unbind().await;
+        self.drop_connections();
+        if let Ok(config) = tls::server_config(&self.shared.pki, &self.shared.tls_opts) {
+            *lock(&self.shared.tls) = config;
+        }
+        if !keep_state {
+            let now = self.shared.clock.now();
+            lock(&self.shared.state).wipe(now);
+        }
+        if was_listening {
+            self.resume_listening().await?;
+        }
+        Ok(())
+    }
+
+    // ---- observation -------------------------------------------------------------------------
+
+    /// Runs the emulated controllers up to the clock's current time.
+    pub fn settle(&self) {
+        let now = self.shared.clock.now();
+        lock(&self.shared.state).settle(now);
+    }
+
+    fn object(&self, kind: Kind, k: &str) -> Option<Value> {
+        let now = self.shared.clock.now();
+        let mut st = lock(&self.shared.state);
+        st.settle(now);
+        st.store.get(kind.coll(), k).map(|s| render(s, kind, true))
+    }
+
+    /// The Node as a GET would return it.
+    pub fn node(&self, name: &str) -> Option<Value> {
+        self.object(Kind::Node, name)
+    }
+
+    /// The Lease `kube-node-lease/<name>` as a GET would return it.
+    pub fn lease(&self, name: &str) -> Option<Value> {
+        self.object(Kind::Lease, &key("kube-node-lease", name))
+    }
+
+    /// Every Event (core/v1 form, with `kind`/`apiVersion`), in name order per namespace.
+    pub fn events(&self) -> Vec<Value> {
+        let now = self.shared.clock.now();
+        let mut st = lock(&self.shared.state);
+        st.settle(now);
+        st.store
+            .all(Coll::Events)
+            .map(|(_, s)| render(s, Kind::Event, true))
+            .collect()
+    }
+
+    /// The last resourceVersion handed out.
+    pub fn resource_version(&self) -> u64 {
+        lock(&self.shared.state).store.rv
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        lock(&self.shared.requests).clone()
+    }
+
+    /// Every request so far, emptying the log (for long benchmark runs).
+    pub fn take_requests(&self) -> Vec<RequestRecord> {
+        std::mem::take(&mut *lock(&self.shared.requests))
+    }
+
+    /// Every connection so far.
+    pub fn connections(&self) -> Vec<ConnectionRecord> {
+        lock(&self.shared.connections).clone()
+    }
+
+    /// Completed TLS handshakes (full and resumed).
+    pub fn tls_handshakes(&self) -> usize {
+        lock(&self.shared.connections)
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.handshake,
+                    Handshake::Full { .. } | Handshake::Resumed { .. }
+                )
+            })
+            .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::base64;
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+}
