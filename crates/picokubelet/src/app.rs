@@ -113,7 +113,7 @@ fn announce_trust(cluster: &ClusterConfig) {
             None => warn!(
                 server = %cluster.server,
                 "the server is an IP address and the kubeconfig sets no tls-server-name: the \
-                 certificate must then match the IP, which our TLS client does not check; set \
+                 certificate must then match the IP, which embedded-tls does not check (DESIGN §4); set \
                  tls-server-name (k3s: kubernetes)"
             ),
         },
