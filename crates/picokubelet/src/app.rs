@@ -1,0 +1,278 @@
+//! What each subcommand does with its checked flags.
+
+use std::fmt;
+use std::io::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use picokubelet_core::k8s::identity::{BodyError, NodeIds, NodeName};
+use picokubelet_core::time::UnixMicros;
+use tracing::{info, warn};
+
+use crate::board::{self, InternalIp};
+use crate::cli::{fleet_names, AgentArgs, Cli, ClusterArgs, Command, NodeArgs, RenderArgs};
+use crate::kubeconfig::{
+    locate, ClusterConfig, InsecureSource, Kubeconfig, KubeconfigError, LookupEnv, Origin,
+    ResolveOptions, ServerTrust, ServerUrl,
+};
+use crate::render::{render, RenderInput};
+
+/// Why a command stopped.
+#[derive(Debug)]
+pub enum Failure {
+    Kubeconfig(KubeconfigError),
+    /// A core builder refused the node's profile or a body.
+    Body(BodyError),
+    /// A flag value that passed clap but not a later check.
+    Usage(String),
+    /// Writing the output failed.
+    Output(std::io::Error),
+    /// The agent is not wired into the binary yet.
+    NotWired {
+        command: &'static str,
+    },
+}
+
+impl Failure {
+    /// The process exit status: 2 for usage errors and unwired commands (as clap), else 1.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Usage(_) | Failure::NotWired { .. } => 2,
+            Failure::Kubeconfig(_) | Failure::Body(_) | Failure::Output(_) => 1,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Kubeconfig(e) => write!(f, "{e}"),
+            Failure::Body(e) => write!(f, "the node's body cannot be built: {e}"),
+            Failure::Usage(m) => f.write_str(m),
+            Failure::Output(e) => write!(f, "cannot write the output: {e}"),
+            Failure::NotWired { command } => write!(
+                f,
+                "`{command}` is not wired yet: every flag and the kubeconfig were checked, \
+                 but the agent does not run from this binary yet"
+            ),
+        }
+    }
+}
+
+impl From<KubeconfigError> for Failure {
+    fn from(e: KubeconfigError) -> Self {
+        Failure::Kubeconfig(e)
+    }
+}
+
+/// Runs the parsed command. `env` is the environment the kubeconfig lookup reads.
+pub fn execute(cli: &Cli, env: &LookupEnv) -> Result<(), Failure> {
+    match &cli.command {
+        Command::Render(args) => render_command(args, env),
+        Command::Run(args) => {
+            agent_command("run", &args.cluster, &args.node, &args.agent, None, env)
+        }
+        Command::Fleet(args) => agent_command(
+            "fleet",
+            &args.cluster,
+            &args.node,
+            &args.agent,
+            Some(args.count),
+            env,
+        ),
+    }
+}
+
+/// `--node-name`, else `vb-<hostname>`.
+fn base_node_name(node: &NodeArgs) -> String {
+    node.node_name
+        .clone()
+        .unwrap_or_else(|| board::default_node_name(&board::hostname()))
+}
+
+fn now_micros() -> UnixMicros {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    UnixMicros(u64::try_from(since.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// Prints the loud warning for an unverified server; says how the server is checked otherwise.
+fn announce_trust(cluster: &ClusterConfig) {
+    match &cluster.trust {
+        ServerTrust::InsecureSkipVerify(source) => {
+            let why = match source {
+                InsecureSource::Flag => "--insecure-skip-tls-verify",
+                InsecureSource::Kubeconfig => "the kubeconfig sets insecure-skip-tls-verify: true",
+            };
+            insecure_banner(why, Some(&cluster.server));
+        }
+        ServerTrust::Ca { source, .. } => match cluster.verify_name() {
+            Some(name) => {
+                info!(ca = ?source, name, "the server certificate is verified against the CA")
+            }
+            None => warn!(
+                server = %cluster.server,
+                "the server is an IP address and the kubeconfig sets no tls-server-name: the \
+                 certificate must then match the IP, which embedded-tls does not check (DESIGN §4); set \
+                 tls-server-name (k3s: kubernetes)"
+            ),
+        },
+    }
+}
+
+fn insecure_banner(why: &str, server: Option<&ServerUrl>) {
+    let server = server.map_or("the API server".to_owned(), |s| s.to_string());
+    eprintln!(
+        "\n\
+         !!! WARNING: TLS SERVER VERIFICATION IS OFF ({why}).\n\
+         !!! The certificate of {server} is NOT checked: anyone on the network path can\n\
+         !!! impersonate it and read this node's token. Use this for tests only.\n"
+    );
+    warn!(reason = why, "TLS server verification is off");
+}
+
+fn report_located(located: &crate::kubeconfig::Located) {
+    for skipped in &located.skipped {
+        warn!(path = %skipped.display(), "KUBECONFIG names a file that does not exist; skipped");
+    }
+    let files: Vec<String> = located
+        .files
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    match (located.origin, files.len()) {
+        (Origin::Env, n) if n > 1 => {
+            info!(files = ?files, "KUBECONFIG: merging {n} files, the first to set a value wins")
+        }
+        (origin, _) => info!(files = ?files, ?origin, "kubeconfig"),
+    }
+}
+
+fn report_internal_ip(ip: InternalIp) {
+    match ip {
+        InternalIp::Routed(a) => {
+            info!(internal_ip = %a, "InternalIP: the address routing to the server")
+        }
+        InternalIp::Loopback => info!("InternalIP: 127.0.0.1 (no kubeconfig given)"),
+        InternalIp::Ipv6Only(a) => warn!(
+            local = %a,
+            "the server is reachable over IPv6 only; the Node reports IPv4 InternalIPs only, so none is sent"
+        ),
+        InternalIp::Unknown => {
+            warn!("no route to the server (or its name did not resolve): no InternalIP is sent")
+        }
+    }
+}
+
+fn render_command(args: &RenderArgs, env: &LookupEnv) -> Result<(), Failure> {
+    if args.cluster.insecure_skip_tls_verify {
+        insecure_banner("--insecure-skip-tls-verify", None);
+    }
+    let name = base_node_name(&args.node);
+    // A kubeconfig only when one is named (flag or KUBECONFIG): render must work anywhere.
+    let named =
+        args.cluster.kubeconfig.is_some() || env.kubeconfig.as_ref().is_some_and(|v| !v.is_empty());
+    let server = if named {
+        let located = locate(args.cluster.kubeconfig.as_deref(), env)?;
+        report_located(&located);
+        let config = Kubeconfig::load(&located)?;
+        let selection = config.select(args.cluster.context.as_deref())?;
+        let cluster = config.cluster(&selection, args.cluster.insecure_skip_tls_verify)?;
+        if cluster.trust != ServerTrust::InsecureSkipVerify(InsecureSource::Flag) {
+            announce_trust(&cluster);
+        }
+        if let Err(e) = config.credentials(&selection) {
+            warn!("`run` would refuse this kubeconfig: {e}");
+        }
+        Some(cluster.server)
+    } else {
+        None
+    };
+    let ip = board::internal_ip(server.as_ref());
+    report_internal_ip(ip);
+    let node_name =
+        NodeName::new(&name).map_err(|e| Failure::Usage(format!("node name {name:?}: {e}")))?;
+    let ids = NodeIds::new(
+        board::mac_from_name(&name),
+        args.boot_random.unwrap_or_else(board::boot_random),
+    );
+    let labels = args.node.label_pairs();
+    let mut profile = args.node.profile.node_profile(node_name, ids, ip.address());
+    profile.extra_labels = &labels;
+    let input = RenderInput {
+        profile,
+        signals: args.signals.signals(),
+        now: args.now.unwrap_or_else(now_micros),
+        node_uid: &args.node_uid,
+    };
+    let body = render(args.body, &input).map_err(Failure::Body)?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(&body)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush())
+        .map_err(Failure::Output)?;
+    eprintln!(
+        "{}: {} bytes (buffer {} bytes)",
+        args.body.name(),
+        body.len(),
+        args.body.buffer_len()
+    );
+    Ok(())
+}
+
+fn agent_command(
+    command: &'static str,
+    cluster: &ClusterArgs,
+    node: &NodeArgs,
+    agent: &AgentArgs,
+    count: Option<u32>,
+    env: &LookupEnv,
+) -> Result<(), Failure> {
+    if cluster.insecure_skip_tls_verify {
+        insecure_banner("--insecure-skip-tls-verify", None);
+    }
+    let base = base_node_name(node);
+    let names = match count {
+        Some(n) => fleet_names(&base, n).map_err(Failure::Usage)?,
+        None => vec![base],
+    };
+    let located = locate(cluster.kubeconfig.as_deref(), env)?;
+    report_located(&located);
+    let config = Kubeconfig::load(&located)?;
+    let resolved = config.resolve(&ResolveOptions {
+        context: cluster.context.clone(),
+        insecure_skip_tls_verify: cluster.insecure_skip_tls_verify,
+    })?;
+    if resolved.cluster.trust != ServerTrust::InsecureSkipVerify(InsecureSource::Flag) {
+        announce_trust(&resolved.cluster);
+    }
+    info!(
+        context = %resolved.selection.context,
+        cluster = %resolved.selection.cluster,
+        user = %resolved.selection.user,
+        server = %resolved.cluster.server,
+        token = ?resolved.credentials.source,
+        "kubeconfig resolved"
+    );
+    let ip = board::internal_ip(Some(&resolved.cluster.server));
+    report_internal_ip(ip);
+    let labels = node.label_pairs();
+    for name in &names {
+        let node_name =
+            NodeName::new(name).map_err(|e| Failure::Usage(format!("node name {name:?}: {e}")))?;
+        let ids = NodeIds::new(board::mac_from_name(name), board::boot_random());
+        let mut profile = node.profile.node_profile(node_name, ids, ip.address());
+        profile.extra_labels = &labels;
+        profile.validate().map_err(Failure::Body)?;
+    }
+    info!(
+        boards = names.len(),
+        first = %names.first().map_or("", String::as_str),
+        profile = ?node.profile,
+        lease_renew_interval = %humantime::format_duration(agent.lease_renew_interval),
+        status_interval = %humantime::format_duration(agent.status_interval),
+        metrics_addr = ?agent.metrics_addr,
+        "configuration checked"
+    );
+    Err(Failure::NotWired { command })
+}

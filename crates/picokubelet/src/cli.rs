@@ -1,0 +1,332 @@
+//! The command line: `picokubelet render|run|fleet`. Every flag is checked here, with the core's
+//! own rules, so a bad name or a label NodeRestriction would refuse never reaches a cluster.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use picokubelet_core::k8s::identity::{validate_node_label, NodeIds, NodeName};
+use picokubelet_core::k8s::lease::DEFAULT_LEASE_DURATION_SECONDS;
+use picokubelet_core::k8s::node::{
+    NodeProfile, LABEL_ARCH, LABEL_HOSTNAME, LABEL_INSTANCE_TYPE, LABEL_OS, MAX_EXTRA_LABELS,
+};
+use picokubelet_core::time::{parse_rfc3339, UnixMicros};
+
+use crate::render::BodyKind;
+
+/// Most boards one `fleet` process runs.
+pub const MAX_FLEET_SIZE: u32 = 10_000;
+
+/// Kubernetes node agent for ESP32 microcontrollers: the host binary (virtual board).
+#[derive(Debug, Parser)]
+#[command(name = "picokubelet", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the exact JSON body the agent would send (no cluster needed); its size goes to
+    /// stderr.
+    Render(RenderArgs),
+    /// Run one virtual board against the cluster in the kubeconfig.
+    Run(RunArgs),
+    /// Run many virtual boards (`<node-name>-<n>`) in one process.
+    Fleet(FleetArgs),
+}
+
+/// Where the cluster is and how to trust it.
+#[derive(Clone, Debug, Args)]
+pub struct ClusterArgs {
+    /// kubeconfig file [default: $KUBECONFIG (':'-separated files are merged), else
+    /// ~/.kube/config]
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// kubeconfig context [default: its current-context]
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Do NOT verify the API server's certificate. Anyone on the path can then impersonate the
+    /// server and read the token. For tests only.
+    #[arg(long)]
+    pub insecure_skip_tls_verify: bool,
+}
+
+/// Who the node is.
+#[derive(Clone, Debug, Args)]
+pub struct NodeArgs {
+    /// Node name, a DNS-1123 subdomain [default: vb-<hostname>, made valid]
+    #[arg(long, value_name = "NAME", value_parser = parse_node_name)]
+    pub node_name: Option<String>,
+    /// Board: sets arch, instance type and capacity
+    #[arg(long, value_enum, default_value_t = BoardProfile::Esp32s3)]
+    pub profile: BoardProfile,
+    /// Extra node label (repeatable, at most 4); NodeRestriction's rules apply
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
+    pub labels: Vec<Label>,
+}
+
+/// How the agent paces itself.
+#[derive(Clone, Debug, Args)]
+pub struct AgentArgs {
+    /// Lease renewal period (below the 40 s lease duration)
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_lease_interval)]
+    pub lease_renew_interval: Duration,
+    /// Status report period (a condition flip reports at once)
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_positive_duration)]
+    pub status_interval: Duration,
+    /// Serve Prometheus metrics on this address (off unless given)
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub node: NodeArgs,
+    #[command(flatten)]
+    pub agent: AgentArgs,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct FleetArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub node: NodeArgs,
+    #[command(flatten)]
+    pub agent: AgentArgs,
+    /// Number of virtual boards
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_FLEET_SIZE)))]
+    pub count: u32,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct RenderArgs {
+    /// Which body
+    #[arg(value_enum)]
+    pub body: BodyKind,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub node: NodeArgs,
+    #[command(flatten)]
+    pub signals: SignalArgs,
+    /// The wall-clock time to render with, RFC 3339 [default: now]
+    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    pub now: Option<UnixMicros>,
+    /// The 16 random bytes behind bootID, as 32 hex digits [default: fresh]
+    #[arg(long, value_name = "HEX", value_parser = parse_boot_random)]
+    pub boot_random: Option<[u8; 16]>,
+    /// The Node's uid for the Lease's ownerReference (the agent uses the one the server returns)
+    #[arg(long, value_name = "UID", default_value = SAMPLE_NODE_UID)]
+    pub node_uid: String,
+}
+
+/// Placeholder uid for rendering a Lease without a server.
+pub const SAMPLE_NODE_UID: &str = "00000000-0000-4000-8000-000000000000";
+
+/// Simulated board signals for `render`; the defaults are a board 3 minutes after boot.
+#[derive(Clone, Debug, Args)]
+pub struct SignalArgs {
+    /// Free heap, bytes
+    #[arg(long, value_name = "BYTES", default_value_t = 178 * 1024)]
+    pub heap_free: u32,
+    /// Total heap, bytes (0: unknown)
+    #[arg(long, value_name = "BYTES", default_value_t = 250 * 1024)]
+    pub heap_total: u32,
+    /// Time since boot
+    #[arg(long, value_name = "DURATION", default_value = "3m", value_parser = humantime::parse_duration)]
+    pub uptime: Duration,
+    /// Consecutive successful lease renewals
+    #[arg(long, value_name = "N", default_value_t = 12)]
+    pub renewals: u32,
+    /// Wi-Fi associations in the last 5 minutes
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub associations: u32,
+    /// API reconnects in the last 5 minutes
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub reconnects: u32,
+    /// The access point changed since the last status push
+    #[arg(long)]
+    pub bssid_changed: bool,
+    /// Clock skew at the last re-anchoring, milliseconds (may be negative)
+    #[arg(long, value_name = "MS", allow_negative_numbers = true)]
+    pub skew_ms: Option<i64>,
+}
+
+/// The boards the core has profiles for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BoardProfile {
+    /// ESP32-S3 (Xtensa), e.g. Waveshare ESP32-S3-ETH
+    Esp32s3,
+    /// ESP32-C6 (RISC-V)
+    Esp32c6,
+    /// ESP32-C3 (RISC-V)
+    Esp32c3,
+}
+
+impl BoardProfile {
+    /// The core's profile for this board.
+    pub fn node_profile<'a>(
+        self,
+        name: NodeName<'a>,
+        ids: NodeIds,
+        internal_ip: Option<std::net::Ipv4Addr>,
+    ) -> NodeProfile<'a> {
+        let ip = internal_ip.unwrap_or(std::net::Ipv4Addr::LOCALHOST);
+        let mut profile = match self {
+            BoardProfile::Esp32s3 => NodeProfile::esp32s3(name, ids, ip),
+            BoardProfile::Esp32c6 => NodeProfile::esp32c6(name, ids, ip),
+            BoardProfile::Esp32c3 => NodeProfile::esp32c3(name, ids, ip),
+        };
+        profile.internal_ip = internal_ip;
+        profile
+    }
+}
+
+/// One `--label key=value`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Label {
+    pub key: String,
+    pub value: String,
+}
+
+/// Checks a node name with the core's rules.
+pub fn parse_node_name(s: &str) -> Result<String, String> {
+    NodeName::new(s)
+        .map(|n| n.as_str().to_owned())
+        .map_err(|e| {
+            format!("{e} (a node name is a DNS-1123 subdomain: lowercase a-z, 0-9, '-', '.')")
+        })
+}
+
+/// Parses `key=value` and checks it with the core's label and NodeRestriction rules.
+pub fn parse_label(s: &str) -> Result<Label, String> {
+    let (key, value) = s
+        .split_once('=')
+        .ok_or_else(|| "expected KEY=VALUE".to_owned())?;
+    if [LABEL_HOSTNAME, LABEL_ARCH, LABEL_OS, LABEL_INSTANCE_TYPE].contains(&key) {
+        return Err(format!(
+            "{key} is set by picokubelet itself (from --node-name and --profile)"
+        ));
+    }
+    validate_node_label(key, value).map_err(|e| e.to_string())?;
+    Ok(Label {
+        key: key.to_owned(),
+        value: value.to_owned(),
+    })
+}
+
+fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(d)
+}
+
+fn parse_lease_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_positive_duration(s)?;
+    let lease = Duration::from_secs(u64::from(DEFAULT_LEASE_DURATION_SECONDS));
+    if d >= lease {
+        return Err(format!(
+            "must be shorter than the {DEFAULT_LEASE_DURATION_SECONDS} s lease duration, or the node flaps to NotReady"
+        ));
+    }
+    Ok(d)
+}
+
+fn parse_time(s: &str) -> Result<UnixMicros, String> {
+    parse_rfc3339(s.as_bytes()).map_err(|e| format!("{e:?} (expected e.g. 2026-11-24T13:04:12Z)"))
+}
+
+fn parse_boot_random(s: &str) -> Result<[u8; 16], String> {
+    let bad = || "expected 32 hex digits".to_owned();
+    if s.len() != 32 || !s.is_ascii() {
+        return Err(bad());
+    }
+    let mut out = [0u8; 16];
+    for (i, byte) in out.iter_mut().enumerate() {
+        let pair = s.get(2 * i..2 * i + 2).ok_or_else(bad)?;
+        *byte = u8::from_str_radix(pair, 16).map_err(|_| bad())?;
+    }
+    Ok(out)
+}
+
+impl NodeArgs {
+    /// Checks what a single flag cannot: the number of labels and repeated keys.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.labels.len() > MAX_EXTRA_LABELS {
+            return Err(format!(
+                "{} --label flags given, at most {MAX_EXTRA_LABELS} allowed",
+                self.labels.len()
+            ));
+        }
+        for (i, l) in self.labels.iter().enumerate() {
+            if self.labels.iter().take(i).any(|e| e.key == l.key) {
+                return Err(format!("--label {} is given twice", l.key));
+            }
+        }
+        Ok(())
+    }
+
+    /// The labels as the core takes them.
+    pub fn label_pairs(&self) -> Vec<(&str, &str)> {
+        self.labels
+            .iter()
+            .map(|l| (l.key.as_str(), l.value.as_str()))
+            .collect()
+    }
+}
+
+/// `<base>-<n>` for n in 1..=count, zero-padded to the width of `count`; checked as node names.
+pub fn fleet_names(base: &str, count: u32) -> Result<Vec<String>, String> {
+    let width = count.to_string().len();
+    let names: Vec<String> = (1..=count).map(|i| format!("{base}-{i:0width$}")).collect();
+    for name in &names {
+        NodeName::new(name).map_err(|e| format!("fleet node name {name:?}: {e}"))?;
+    }
+    Ok(names)
+}
+
+impl Cli {
+    /// Parses the process arguments and checks the cross-flag rules; on error prints clap's
+    /// message and exits with status 2.
+    pub fn parse_checked() -> Self {
+        let cli = Cli::parse();
+        if let Err(e) = cli.check() {
+            e.exit();
+        }
+        cli
+    }
+
+    /// The checks clap's per-flag parsers cannot do, as clap errors (exit status 2).
+    pub fn check(&self) -> Result<(), clap::Error> {
+        let (sub, node) = match &self.command {
+            Command::Render(a) => ("render", &a.node),
+            Command::Run(a) => ("run", &a.node),
+            Command::Fleet(a) => ("fleet", &a.node),
+        };
+        // Report against the subcommand, so the usage line shows its flags.
+        let invalid = |msg: String| {
+            let mut cmd = Cli::command();
+            cmd.build();
+            match cmd.find_subcommand_mut(sub) {
+                Some(sub_cmd) => sub_cmd.error(ErrorKind::ValueValidation, msg),
+                None => cmd.error(ErrorKind::ValueValidation, msg),
+            }
+        };
+        node.validate().map_err(invalid)?;
+        if let Command::Fleet(a) = &self.command {
+            if let Some(base) = &a.node.node_name {
+                fleet_names(base, a.count).map_err(invalid)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,11 @@
+//! picokubelet, the host binary: command line, kubeconfig, and the virtual board that runs the
+//! core's agent on Linux.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod board;
+pub mod cli;
+pub mod kubeconfig;
+pub mod logging;
+pub mod render;
+pub mod secret;
