@@ -58,8 +58,10 @@ where
             app_data.truncate(index + 1);
         };
 
+        // PATCH(picokubelet L1): an empty inner plaintext is an error, not a panic.
         let content_type =
-            ContentType::of(*app_data.as_slice().last().unwrap()).ok_or(TlsError::InvalidRecord)?;
+            ContentType::of(*app_data.as_slice().last().ok_or(TlsError::InvalidRecord)?)
+                .ok_or(TlsError::InvalidRecord)?;
 
         trace!("Decrypting: content type = {:?}", content_type);
 
@@ -135,6 +137,10 @@ where
     traffic_hash: Option<CipherSuite::Hash>,
     secret: Option<EphemeralSecret>,
     certificate_request: Option<CertificateRequest>,
+    // PATCH(picokubelet L3): without a PSK the server must authenticate (RFC 8446 4.4.2, 4.4.3).
+    certificate_required: bool,
+    certificate_seen: bool,
+    certificate_verify_seen: bool,
 }
 
 impl<CipherSuite> Handshake<CipherSuite>
@@ -146,6 +152,9 @@ where
             traffic_hash: None,
             secret: None,
             certificate_request: None,
+            certificate_required: true,
+            certificate_seen: false,
+            certificate_verify_seen: false,
         }
     }
 }
@@ -395,6 +404,7 @@ where
     Provider: CryptoProvider,
 {
     key_schedule.initialize_early_secret(config.psk.as_ref().map(|p| p.0))?;
+    handshake.certificate_required = config.psk.is_none();
     let (write_key_schedule, read_key_schedule) = key_schedule.as_split();
     let client_hello = ClientRecord::client_hello(config, crypto_provider);
     let slice = tx_buf.write_record(&client_hello, write_key_schedule, Some(read_key_schedule))?;
@@ -448,9 +458,17 @@ where
     decrypt_record(key_schedule.read_state(), record, |key_schedule, record| {
         match record {
             ServerRecord::Handshake(server_handshake) => {
+                // PATCH(picokubelet L3): Finished ends the server's flight.
+                if state != State::ServerVerify {
+                    return Err(TlsError::InvalidHandshake);
+                }
                 match server_handshake {
                     ServerHandshake::EncryptedExtensions(_) => {}
                     ServerHandshake::Certificate(certificate) => {
+                        if handshake.certificate_seen {
+                            return Err(TlsError::InvalidHandshake);
+                        }
+                        handshake.certificate_seen = true;
                         let transcript = key_schedule.transcript_hash();
                         if let Ok(verifier) = crypto_provider.verifier() {
                             verifier.verify_certificate(transcript, certificate)?;
@@ -460,6 +478,10 @@ where
                         }
                     }
                     ServerHandshake::CertificateVerify(verify) => {
+                        if !handshake.certificate_seen || handshake.certificate_verify_seen {
+                            return Err(TlsError::InvalidHandshake);
+                        }
+                        handshake.certificate_verify_seen = true;
                         if let Ok(verifier) = crypto_provider.verifier() {
                             verifier.verify_signature(verify)?;
                             debug!("Signature verified!");
@@ -471,6 +493,11 @@ where
                         handshake.certificate_request.replace(request.try_into()?);
                     }
                     ServerHandshake::Finished(finished) => {
+                        if handshake.certificate_required
+                            && !(handshake.certificate_seen && handshake.certificate_verify_seen)
+                        {
+                            return Err(TlsError::InvalidHandshake);
+                        }
                         if !key_schedule.verify_server_finished(&finished)? {
                             warn!("Server signature verification failed");
                             return Err(TlsError::InvalidSignature);

@@ -185,7 +185,8 @@ async fn advance(
 ) -> Result<(), TlsError> {
     ensure_contiguous(buf, decoded, pending, amount)?;
 
-    let mut remain: usize = amount;
+    // PATCH(picokubelet L4): read only what is missing; `pending` is > 0 after an interrupted read.
+    let mut remain: usize = amount.saturating_sub(*pending);
     while *pending < amount {
         let read = transport
             .read(&mut buf[*decoded + *pending..][..remain])
@@ -210,7 +211,8 @@ fn advance_blocking(
 ) -> Result<(), TlsError> {
     ensure_contiguous(buf, decoded, pending, amount)?;
 
-    let mut remain: usize = amount;
+    // PATCH(picokubelet L4): read only what is missing; `pending` is > 0 after an interrupted read.
+    let mut remain: usize = amount.saturating_sub(*pending);
     while *pending < amount {
         let read = transport
             .read(&mut buf[*decoded + *pending..][..remain])

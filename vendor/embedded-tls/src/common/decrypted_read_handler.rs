@@ -56,9 +56,8 @@ impl DecryptedReadHandler<'_> {
                 // by the user.
                 Ok(())
             }
-            ServerRecord::Handshake(_) => {
-                unimplemented!()
-            }
+            // PATCH(picokubelet L2): any other post-handshake message is an error, not a panic.
+            ServerRecord::Handshake(_) => Err(TlsError::InvalidHandshake),
         }
     }
 }
