@@ -208,7 +208,10 @@ mod tests {
     #[test]
     fn rejects_non_minimal_and_indefinite_lengths() {
         let err = |b: &[u8]| Reader::new(b).read_any().err();
-        assert_eq!(err(&[0x30, 0x81, 0x05, 0, 0, 0, 0, 0]), Some(DerError::BadLength));
+        assert_eq!(
+            err(&[0x30, 0x81, 0x05, 0, 0, 0, 0, 0]),
+            Some(DerError::BadLength)
+        );
         assert_eq!(err(&[0x30, 0x82, 0x00, 0x80]), Some(DerError::BadLength));
         assert_eq!(err(&[0x30, 0x80, 0, 0]), Some(DerError::BadLength));
         assert_eq!(err(&[0x30, 0x83, 1, 0, 0]), Some(DerError::BadLength));
@@ -232,7 +235,13 @@ mod tests {
 
     #[test]
     fn parses_times() {
-        let t = |tag, s: &[u8]| time(Tlv { tag, value: s, raw: s });
+        let t = |tag, s: &[u8]| {
+            time(Tlv {
+                tag,
+                value: s,
+                raw: s,
+            })
+        };
         assert_eq!(t(UTC_TIME, b"700101000000Z"), Ok(0));
         assert_eq!(t(GENERALIZED_TIME, b"20380119031408Z"), Ok(2_147_483_648));
         assert_eq!(t(UTC_TIME, b"491231235959Z"), Ok(2_524_607_999));

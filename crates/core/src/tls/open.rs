@@ -3,8 +3,8 @@
 
 use embedded_io_async::{Read, Write};
 use embedded_tls::{
-    Aes128GcmSha256, CryptoProvider, CryptoRngCore, TlsConfig, TlsConnection, TlsContext,
-    TlsError, TlsVerifier,
+    Aes128GcmSha256, CryptoProvider, CryptoRngCore, TlsConfig, TlsConnection, TlsContext, TlsError,
+    TlsVerifier,
 };
 
 use super::verifier::{K8sVerifier, Rejection, ServerIdentity};
@@ -94,18 +94,25 @@ impl<R: CryptoRngCore> CryptoProvider for K8sProvider<'_, R> {
     }
 }
 
-/// Provider for [`TlsVerification::InsecureSkipVerify`]: no verifier, so embedded-tls checks
-/// nothing (it still requires the Certificate and CertificateVerify messages, patch L3).
-struct InsecureSkipVerifyProvider<R> {
+/// What [`open`] hands embedded-tls: ONE provider type for both modes, so the handshake code
+/// is instantiated once (a second provider type costs ~4 KiB of flash). `verifier: None` is
+/// [`TlsVerification::InsecureSkipVerify`]: embedded-tls then checks nothing (it still
+/// requires the Certificate and CertificateVerify messages, patch L3).
+struct SessionProvider<'a, R> {
     rng: R,
+    verifier: Option<K8sVerifier<'a, Aes128GcmSha256>>,
 }
 
-impl<R: CryptoRngCore> CryptoProvider for InsecureSkipVerifyProvider<R> {
+impl<R: CryptoRngCore> CryptoProvider for SessionProvider<'_, R> {
     type CipherSuite = Aes128GcmSha256;
     type Signature = p256::ecdsa::DerSignature;
 
     fn rng(&mut self) -> impl CryptoRngCore {
         &mut self.rng
+    }
+
+    fn verifier(&mut self) -> Result<&mut impl TlsVerifier<Aes128GcmSha256>, TlsError> {
+        self.verifier.as_mut().ok_or(TlsError::Unimplemented)
     }
 }
 
@@ -140,35 +147,27 @@ where
     if let Some(sni) = identity.sni() {
         config = config.with_server_name(sni);
     }
-    let mut tls = TlsConnection::new(socket, rx, tx);
-    match verification {
+    let verifier = match verification {
         TlsVerification::Verify { ca_der, now, .. } => {
-            let mut provider = K8sProvider {
-                rng,
-                verifier: K8sVerifier::new(ca_der, identity, now),
-            };
-            // `&mut provider`: CryptoProvider is implemented for &mut T, so the verifier stays
-            // ours and can be asked afterwards.
-            let result = tls.open(TlsContext::new(&config, &mut provider)).await;
-            let rejection = provider.verifier.last_rejection();
-            match result {
-                Err(error) => Err(TlsOpenError::Handshake { error, rejection }),
-                Ok(()) if !provider.verifier.is_authenticated() => {
-                    Err(TlsOpenError::NotAuthenticated)
-                }
-                Ok(()) => Ok(tls),
-            }
+            Some(K8sVerifier::new(ca_der, identity, now))
         }
-        TlsVerification::InsecureSkipVerify { .. } => {
-            let mut provider = InsecureSkipVerifyProvider { rng };
-            match tls.open(TlsContext::new(&config, &mut provider)).await {
-                Err(error) => Err(TlsOpenError::Handshake {
-                    error,
-                    rejection: None,
-                }),
-                Ok(()) => Ok(tls),
-            }
-        }
+        TlsVerification::InsecureSkipVerify { .. } => None,
+    };
+    let mut provider = SessionProvider { rng, verifier };
+    let mut tls = TlsConnection::new(socket, rx, tx);
+    // `&mut provider`: CryptoProvider is implemented for &mut T, so the verifier stays ours
+    // and can be asked afterwards.
+    let result = tls.open(TlsContext::new(&config, &mut provider)).await;
+    let rejection = provider
+        .verifier
+        .as_ref()
+        .and_then(K8sVerifier::last_rejection);
+    if let Err(error) = result {
+        return Err(TlsOpenError::Handshake { error, rejection });
+    }
+    match provider.verifier {
+        Some(ref v) if !v.is_authenticated() => Err(TlsOpenError::NotAuthenticated),
+        _ => Ok(tls),
     }
 }
 

@@ -407,7 +407,10 @@ mod tests {
             ServerIdentity::parse("kubernetes"),
             ServerIdentity::Dns("kubernetes")
         );
-        assert_eq!(ServerIdentity::parse("kubernetes").sni(), Some("kubernetes"));
+        assert_eq!(
+            ServerIdentity::parse("kubernetes").sni(),
+            Some("kubernetes")
+        );
         assert_eq!(ServerIdentity::parse("::1").sni(), None);
     }
 }
