@@ -17,6 +17,10 @@ mod open;
 pub mod verifier;
 pub mod x509;
 
+/// The TLS crate, for callers that need more of it (e.g. `TlsConfig`, `FlushPolicy`) at the
+/// exact version and patch level the core uses.
+pub use embedded_tls;
+
 pub use ca::{base64_pem_to_der, decode_ca, pem_to_der, CaError, CA_DER_MAX};
 pub use embedded_tls::{Aes128GcmSha256, CryptoRngCore, TlsConnection, TlsError};
 pub use open::{
