@@ -32,3 +32,4 @@ pub mod json;
 pub mod k8s;
 pub mod led;
 pub mod time;
+pub mod tls;

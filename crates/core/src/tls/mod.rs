@@ -1,0 +1,36 @@
+//! TLS 1.3 to the API server with the server certificate verified (embedded-tls 0.19, vendored
+//! and patched: vendor/embedded-tls/PATCHES.md).
+//!
+//! - [`ca`]: the configured CA (PEM, base64 of PEM, DER) → DER in a caller buffer.
+//! - [`verifier`]: [`K8sVerifier`], our X.509 path + SAN + CertificateVerify checks
+//!   (embedded-tls' own verifiers compare the CN or only the first 3 DNS SANs, never IPs,
+//!   and do not check CA flags or EKU).
+//! - [`open()`]: handshake + the rule "no session unless the server authenticated".
+//! - [`der`], [`x509`]: the strict DER/X.509 subset the verifier reads.
+//!
+//! Supported servers: ECDSA P-256 certificates and CAs (k3s; kubeadm with
+//! `encryptionAlgorithm: ECDSA-P256`), TLS_AES_128_GCM_SHA256. RSA is not (no alloc).
+//!
+//! Flash on riscv32imac (opt-level "s", fat LTO, panic=abort; one open + write + flush + read):
+//! embedded-tls alone (handshake, AES-128-GCM, SHA-256, P-256 ECDH) 60 216 bytes; with
+//! [`open()`] and the verifier (DER/X.509, ECDSA P-256 verify) 79 456 (+18.8 KiB); with
+//! [`decode_ca`] too 81 896 (+2.4 KiB). RAM: the caller's [`RX_RECORD_BUFFER`] +
+//! [`TX_RECORD_BUFFER`] plus ~1.3 KiB of connection state.
+
+pub mod ca;
+pub mod der;
+mod open;
+pub mod verifier;
+pub mod x509;
+
+/// The TLS crate, for callers that need more of it (e.g. `TlsConfig`, `FlushPolicy`) at the
+/// exact version and patch level the core uses.
+pub use embedded_tls;
+
+pub use ca::{base64_pem_to_der, decode_ca, pem_to_der, CaError, CA_DER_MAX};
+pub use embedded_tls::{Aes128GcmSha256, CryptoRngCore, TlsConnection, TlsError};
+pub use open::{
+    open, open_verified, K8sProvider, TlsOpenError, TlsVerification, RX_RECORD_BUFFER,
+    TX_RECORD_BUFFER,
+};
+pub use verifier::{K8sVerifier, Rejection, ServerIdentity};

@@ -1,0 +1,194 @@
+//! Opening a TLS 1.3 session to the API server: the one place that decides whether a
+//! handshake counts as authenticated.
+
+use embedded_io_async::{Read, Write};
+use embedded_tls::{
+    Aes128GcmSha256, CryptoProvider, CryptoRngCore, TlsConfig, TlsConnection, TlsContext, TlsError,
+    TlsVerifier,
+};
+
+use super::verifier::{K8sVerifier, Rejection, ServerIdentity};
+use crate::time::UnixMicros;
+
+/// Read buffer for [`open`]: one whole TLS record must fit, and the largest a peer may send is
+/// 2^14 bytes of plaintext + 256 bytes of expansion (RFC 8446 5.2) = 16 640. embedded-tls does
+/// not reassemble records; a smaller buffer fails with `InsufficientSpace` on the first big
+/// response. (The max_fragment_length extension could shrink it, but Go's crypto/tls, i.e.
+/// kube-apiserver, ignores it.)
+pub const RX_RECORD_BUFFER: usize = 16_640;
+
+/// Write buffer for [`open`]: writes are split into records of at most this size minus 128
+/// bytes of overhead, so it only has to hold the ClientHello (~250 bytes with SNI) and a
+/// request head; 4 KiB sends a typical request (head + JSON body) as one record.
+pub const TX_RECORD_BUFFER: usize = 4_096;
+
+/// How the server is checked.
+#[derive(Debug, Clone, Copy)]
+pub enum TlsVerification<'a> {
+    /// Verify the chain up to `ca_der`, the `identity` in the SANs and the handshake signature.
+    Verify {
+        /// The cluster CA, DER (see [`super::ca::decode_ca`]).
+        ca_der: &'a [u8],
+        /// Name or IP the certificate must be issued for.
+        identity: ServerIdentity<'a>,
+        /// Wall clock if anchored; `None` skips the validity-period check.
+        now: Option<UnixMicros>,
+    },
+    /// NO VERIFICATION AT ALL: anyone on the network path can read and change everything,
+    /// including the node's bearer token. Only for a user who asked for it in plain words
+    /// (kubeconfig `insecure-skip-tls-verify: true`). The caller MUST log it loudly on every
+    /// connect (and should show it on the LED/status); this module does not log.
+    /// `identity` only decides the SNI.
+    InsecureSkipVerify {
+        /// Sent as SNI when it is a DNS name; not checked.
+        identity: ServerIdentity<'a>,
+    },
+}
+
+/// Why [`open`] gave no session. The socket is dropped in every case.
+#[derive(Debug, Clone, Copy)]
+pub enum TlsOpenError {
+    /// `rx` is shorter than [`RX_RECORD_BUFFER`] or `tx` shorter than [`TX_RECORD_BUFFER`].
+    BufferTooSmall,
+    /// The handshake failed: I/O, protocol, or the verifier refused the server.
+    Handshake {
+        /// What embedded-tls reported.
+        error: TlsError,
+        /// The verifier's reason, when it was the verifier that refused.
+        rejection: Option<Rejection>,
+    },
+    /// The handshake completed but the server never proved it holds the certificate key
+    /// (no Certificate or no CertificateVerify was verified): an impostor.
+    NotAuthenticated,
+}
+
+impl TlsOpenError {
+    /// The verifier's reason, if the verifier refused the server.
+    pub const fn rejection(&self) -> Option<Rejection> {
+        match *self {
+            TlsOpenError::Handshake { rejection, .. } => rejection,
+            _ => None,
+        }
+    }
+}
+
+/// embedded-tls [`CryptoProvider`]: the body's RNG and our [`K8sVerifier`]; the cipher suite
+/// kube-apiserver negotiates (TLS_AES_128_GCM_SHA256). No client certificate.
+pub struct K8sProvider<'a, R> {
+    /// Cryptographically secure RNG (esp-hal's Trng on the board, OsRng on Linux).
+    pub rng: R,
+    /// The verifier, kept so the caller can ask it afterwards.
+    pub verifier: K8sVerifier<'a, Aes128GcmSha256>,
+}
+
+impl<R: CryptoRngCore> CryptoProvider for K8sProvider<'_, R> {
+    type CipherSuite = Aes128GcmSha256;
+    type Signature = p256::ecdsa::DerSignature;
+
+    fn rng(&mut self) -> impl CryptoRngCore {
+        &mut self.rng
+    }
+
+    fn verifier(&mut self) -> Result<&mut impl TlsVerifier<Aes128GcmSha256>, TlsError> {
+        Ok(&mut self.verifier)
+    }
+}
+
+/// What [`open`] hands embedded-tls: ONE provider type for both modes, so the handshake code
+/// is instantiated once (a second provider type costs ~4 KiB of flash). `verifier: None` is
+/// [`TlsVerification::InsecureSkipVerify`]: embedded-tls then checks nothing (it still
+/// requires the Certificate and CertificateVerify messages, patch L3).
+struct SessionProvider<'a, R> {
+    rng: R,
+    verifier: Option<K8sVerifier<'a, Aes128GcmSha256>>,
+}
+
+impl<R: CryptoRngCore> CryptoProvider for SessionProvider<'_, R> {
+    type CipherSuite = Aes128GcmSha256;
+    type Signature = p256::ecdsa::DerSignature;
+
+    fn rng(&mut self) -> impl CryptoRngCore {
+        &mut self.rng
+    }
+
+    fn verifier(&mut self) -> Result<&mut impl TlsVerifier<Aes128GcmSha256>, TlsError> {
+        self.verifier.as_mut().ok_or(TlsError::Unimplemented)
+    }
+}
+
+/// Opens a TLS 1.3 session over `socket` and refuses it unless the server authenticated as
+/// `verification` demands. SNI is sent only for DNS identities.
+///
+/// `rx`/`tx` must be at least [`RX_RECORD_BUFFER`]/[`TX_RECORD_BUFFER`] long. On any later
+/// error of the returned connection, drop it and open a new one (no resumption: every open
+/// is a full handshake, so keep the session alive).
+///
+/// The future is `!Send` (embedded-tls holds raw pointers across awaits): run it on a
+/// current-thread executor / `LocalSet` (Embassy does not care).
+pub async fn open<'a, S, R>(
+    socket: S,
+    rx: &'a mut [u8],
+    tx: &'a mut [u8],
+    verification: TlsVerification<'_>,
+    rng: R,
+) -> Result<TlsConnection<'a, S, Aes128GcmSha256>, TlsOpenError>
+where
+    S: Read + Write + 'a,
+    R: CryptoRngCore,
+{
+    if rx.len() < RX_RECORD_BUFFER || tx.len() < TX_RECORD_BUFFER {
+        return Err(TlsOpenError::BufferTooSmall);
+    }
+    let identity = match verification {
+        TlsVerification::Verify { identity, .. }
+        | TlsVerification::InsecureSkipVerify { identity } => identity,
+    };
+    let mut config = TlsConfig::new();
+    if let Some(sni) = identity.sni() {
+        config = config.with_server_name(sni);
+    }
+    let verifier = match verification {
+        TlsVerification::Verify { ca_der, now, .. } => {
+            Some(K8sVerifier::new(ca_der, identity, now))
+        }
+        TlsVerification::InsecureSkipVerify { .. } => None,
+    };
+    let mut provider = SessionProvider { rng, verifier };
+    let mut tls = TlsConnection::new(socket, rx, tx);
+    // `&mut provider`: CryptoProvider is implemented for &mut T, so the verifier stays ours
+    // and can be asked afterwards.
+    let result = tls.open(TlsContext::new(&config, &mut provider)).await;
+    let rejection = provider
+        .verifier
+        .as_ref()
+        .and_then(K8sVerifier::last_rejection);
+    if let Err(error) = result {
+        return Err(TlsOpenError::Handshake { error, rejection });
+    }
+    match provider.verifier {
+        Some(ref v) if !v.is_authenticated() => Err(TlsOpenError::NotAuthenticated),
+        _ => Ok(tls),
+    }
+}
+
+/// [`open`] with [`TlsVerification::Verify`]: the normal way to reach the API server.
+pub async fn open_verified<'a, S, R>(
+    socket: S,
+    rx: &'a mut [u8],
+    tx: &'a mut [u8],
+    ca_der: &[u8],
+    identity: ServerIdentity<'_>,
+    now: Option<UnixMicros>,
+    rng: R,
+) -> Result<TlsConnection<'a, S, Aes128GcmSha256>, TlsOpenError>
+where
+    S: Read + Write + 'a,
+    R: CryptoRngCore,
+{
+    let verification = TlsVerification::Verify {
+        ca_der,
+        identity,
+        now,
+    };
+    open(socket, rx, tx, verification, rng).await
+}
