@@ -1,11 +1,9 @@
-//! picokubelet firmware, step 1: a link proof.
+//! picokubelet firmware.
 //!
-//! Brings up the whole networking stack the agent will need and exercises it once a minute:
+//! Brings up the whole networking stack the agent needs and exercises it once a minute:
 //! heap → esp-rtos scheduler → Wi-Fi station (reconnect loop) → embassy-net with DHCP →
-//! DNS → TCP to port 6443 → TLS 1.3 (TLS_AES_128_GCM_SHA256, P-256) → `GET /version` → status line.
-//!
-//! The agent itself (picokubelet-core's ApiClient with certificate verification, the Node/Lease
-//! reconcilers, the LED task) is added in later steps.
+//! DNS → TCP to port 6443 → TLS 1.3 with the server certificate VERIFIED against the
+//! compiled-in cluster CA (picokubelet-core's `tls::open_verified`) → `GET /version` → status line.
 
 #![no_std]
 #![no_main]
@@ -18,7 +16,6 @@ use embassy_executor::Spawner;
 use embassy_net::{dns::DnsQueryType, tcp::TcpSocket, IpAddress, Runner, Stack, StackResources};
 use embassy_time::{Duration, Timer};
 use embedded_io_async::Write;
-use embedded_tls::{Aes128GcmSha256, TlsConfig, TlsConnection, TlsContext, UnsecureProvider};
 use esp_backtrace as _;
 use esp_hal::{
     clock::CpuClock,
@@ -31,6 +28,7 @@ use esp_println::println;
 use esp_radio::wifi::{
     sta::StationConfig, Config as WifiConfig, ControllerConfig, Interface, WifiController,
 };
+use picokubelet_core::tls::{self, ServerIdentity, TlsOpenError, CA_DER_MAX};
 use static_cell::StaticCell;
 
 esp_bootloader_esp_idf::esp_app_desc!();
@@ -50,6 +48,15 @@ const WIFI_PASSWORD: &str = env_or!("PK_WIFI_PASSWORD", "picokubelet");
 /// API server host name (or IPv4 literal); `Stack::dns_query` passes literals through.
 const API_HOST: &str = env_or!("PK_API_HOST", "kubernetes.local");
 const API_PORT: u16 = 6443;
+/// The name the server certificate must carry (kubeconfig `tls-server-name`); defaults to the
+/// host we dial. An IPv4/IPv6 literal is matched against the certificate's IP SANs.
+const TLS_SERVER_NAME: &str = match option_env!("PK_TLS_SERVER_NAME") {
+    Some(name) => name,
+    None => API_HOST,
+};
+/// The cluster CA as configured at build time (see build.rs): PEM, DER or base64 of PEM; empty
+/// when none was given, and then the firmware does not connect at all.
+static CLUSTER_CA: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cluster-ca"));
 
 /// Reclaimed 2nd-stage-bootloader RAM (64 KiB on C6 and C3) plus this much of ordinary RAM.
 const HEAP_MAIN_BYTES: usize = 36 * 1024;
@@ -57,9 +64,9 @@ const HEAP_MAIN_BYTES: usize = 36 * 1024;
 const TCP_RX_BYTES: usize = 4096;
 const TCP_TX_BYTES: usize = 4096;
 /// A TLS record can carry 16 KiB of plaintext plus overhead: the read buffer must hold one.
-const TLS_READ_BYTES: usize = 16_640;
+const TLS_READ_BYTES: usize = tls::RX_RECORD_BUFFER;
 /// Writes are split into records of at most this size (requests are small).
-const TLS_WRITE_BYTES: usize = 4096;
+const TLS_WRITE_BYTES: usize = tls::TX_RECORD_BUFFER;
 /// Enough for the status line and then some; the rest of the response is discarded.
 const HEAD_BYTES: usize = 512;
 /// Sockets: DHCP, DNS, one TCP connection, one spare.
@@ -74,6 +81,7 @@ static TCP_RX: StaticCell<[u8; TCP_RX_BYTES]> = StaticCell::new();
 static TCP_TX: StaticCell<[u8; TCP_TX_BYTES]> = StaticCell::new();
 static TLS_READ: StaticCell<[u8; TLS_READ_BYTES]> = StaticCell::new();
 static TLS_WRITE: StaticCell<[u8; TLS_WRITE_BYTES]> = StaticCell::new();
+static CA_DER: StaticCell<[u8; CA_DER_MAX]> = StaticCell::new();
 
 #[esp_rtos::main]
 async fn main(spawner: Spawner) -> ! {
@@ -96,6 +104,24 @@ async fn main(spawner: Spawner) -> ! {
             Err(e) => println!("W5500 SPI config rejected: {:?}", e),
         }
     }
+
+    // Secure by default: without a usable CA there is nothing to verify the server against.
+    let ca_der: &'static [u8] = match tls::decode_ca(CLUSTER_CA, CA_DER.init([0; CA_DER_MAX])) {
+        Ok(der) => {
+            println!("cluster CA: {} bytes of DER", der.len());
+            der
+        }
+        Err(e) if CLUSTER_CA.is_empty() => {
+            halt(
+                "no cluster CA compiled in (set PK_CA_PEM_FILE or PK_CA_B64 at build time)",
+                e,
+            )
+            .await
+        }
+        Err(e) => halt("the compiled-in cluster CA does not decode", e).await,
+    };
+    let identity = ServerIdentity::parse(TLS_SERVER_NAME);
+    println!("TLS: server must prove {:?}", identity);
 
     let timg0 = TimerGroup::new(peripherals.TIMG0);
     let sw_int = SoftwareInterruptControl::new(peripherals.SW_INTERRUPT);
@@ -143,7 +169,7 @@ async fn main(spawner: Spawner) -> ! {
                 config.address, config.gateway
             );
         }
-        match probe_version(stack, tcp_rx, tcp_tx, tls_read, tls_write).await {
+        match probe_version(stack, tcp_rx, tcp_tx, tls_read, tls_write, ca_der, identity).await {
             Ok(()) => {}
             Err(e) => println!("probe failed: {:?}", e),
         }
@@ -167,7 +193,8 @@ enum ProbeError {
     NoAddress,
     Connect(embassy_net::tcp::ConnectError),
     NoEntropy,
-    Tls(embedded_tls::TlsError),
+    Handshake(TlsOpenError),
+    Tls(tls::TlsError),
     NoStatusLine,
 }
 
@@ -178,6 +205,8 @@ async fn probe_version(
     tcp_tx: &mut [u8],
     tls_read: &mut [u8],
     tls_write: &mut [u8],
+    ca_der: &[u8],
+    identity: ServerIdentity<'_>,
 ) -> Result<(), ProbeError> {
     let addresses = stack
         .dns_query(API_HOST, DnsQueryType::A)
@@ -198,21 +227,12 @@ async fn probe_version(
     // as an entropy source). With Ethernet only, a `TrngSource` (ADC) must be enabled instead.
     let trng = Trng::try_new().map_err(|_| ProbeError::NoEntropy)?;
 
-    // !!! NOT THE PRODUCT PATH !!!
-    // `UnsecureProvider` performs the full TLS 1.3 handshake (ECDHE P-256, AES-128-GCM) but does
-    // NOT verify the server certificate. It is here only to prove that the TLS stack links and
-    // fits. The agent will use picokubelet-core's ApiClient, which verifies the server against
-    // the configured CA (DESIGN.md §1.5); this function goes away then.
-    let config = TlsConfig::new().with_server_name(API_HOST);
-    let mut tls: TlsConnection<'_, _, Aes128GcmSha256> =
-        TlsConnection::new(socket, tls_read, tls_write);
-    tls.open(TlsContext::new(
-        &config,
-        UnsecureProvider::new::<Aes128GcmSha256>(trng),
-    ))
-    .await
-    .map_err(ProbeError::Tls)?;
-    println!("TLS 1.3 session open (certificate NOT verified: link proof only)");
+    // The wall clock is not anchored yet (it comes from the server's Date), so the validity
+    // period is not checked on this first handshake: `now = None`.
+    let mut tls = tls::open_verified(socket, tls_read, tls_write, ca_der, identity, None, trng)
+        .await
+        .map_err(ProbeError::Handshake)?;
+    println!("TLS 1.3 session open, server certificate verified");
 
     // TLS buffers writes into one record until `flush`, so the pieces go out together.
     for part in [
