@@ -10,13 +10,14 @@
 
 use esp_hal::{
     gpio::{AnyPin, Input, InputConfig, Level, Output, OutputConfig, Pull},
-    peripherals::SPI2,
+    peripherals::{RMT, SPI2},
+    rmt::{Channel, ConfigError as RmtConfigError, Rmt, Tx, TxChannelConfig, TxChannelCreator},
     spi::{
         master::{Config as SpiConfig, ConfigError as SpiConfigError, Spi},
         Mode as SpiMode,
     },
     time::Rate,
-    Blocking,
+    Async, Blocking,
 };
 
 /// A W5500 Ethernet controller on an SPI bus (SPI2 on every board we support).
@@ -155,15 +156,31 @@ const _: () = {
     }
 };
 
-/// Claims the status LED data pin, driven low (WS2812 idle / reset level).
-///
-/// The WS2812 driver (RMT) comes in a later step; until then the line is held idle.
-pub fn status_led_idle(profile: &BoardProfile) -> Output<'static> {
+/// RMT source clock: 80 MHz on the C3 (APB), C6 (PLL_F80M) and S3 (APB). With channel divider
+/// 1 a tick is 12.5 ns, the resolution `crate::led` encodes the WS2812 timing in.
+pub const RMT_TICK_HZ: u32 = 80_000_000;
+
+/// Claims the status LED data pin as the output of RMT TX channel 0 (async), idle low (the
+/// WS2812 reset level).
+pub fn status_led_rmt(
+    rmt: RMT<'static>,
+    profile: &BoardProfile,
+) -> Result<Channel<'static, Async, Tx>, RmtConfigError> {
     // SAFETY: board.rs is the only module that touches board GPIOs, main never takes the
     // `peripherals.GPIOn` singletons named by a profile, and `validate` guarantees that a
     // profile names each pin once.
     let pin = unsafe { AnyPin::steal(profile.status_led) };
-    Output::new(pin, Level::Low, OutputConfig::default())
+    let config = TxChannelConfig::default()
+        .with_clk_divider(1)
+        .with_idle_output(true)
+        .with_idle_output_level(Level::Low)
+        .with_carrier_modulation(false);
+    let channel = Rmt::new(rmt, Rate::from_hz(RMT_TICK_HZ))?
+        .into_async()
+        .channel0
+        .configure_tx(&config)?
+        .with_pin(pin);
+    Ok(channel)
 }
 
 /// The W5500's SPI bus and control lines, claimed from a profile.
@@ -185,7 +202,7 @@ pub struct W5500Io {
 /// Claims the W5500 bus of a profile. Shared by every profile, so the S3 board's wiring is
 /// type-checked on the C6 target as well.
 pub fn w5500_io(spi2: SPI2<'static>, pins: &W5500Pins) -> Result<W5500Io, SpiConfigError> {
-    // SAFETY: as in `status_led_idle`: pins are distinct (validated) and used only here.
+    // SAFETY: as in `status_led_rmt`: pins are distinct (validated) and used only here.
     let (sck, mosi, miso, cs, int, rst) = unsafe {
         (
             AnyPin::steal(pins.sck),

@@ -11,6 +11,8 @@
 extern crate alloc;
 
 mod board;
+mod led;
+mod signals;
 
 use embassy_executor::Spawner;
 use embassy_net::{dns::DnsQueryType, tcp::TcpSocket, IpAddress, Runner, Stack, StackResources};
@@ -28,7 +30,10 @@ use esp_println::println;
 use esp_radio::wifi::{
     sta::StationConfig, Config as WifiConfig, ControllerConfig, Interface, WifiController,
 };
-use picokubelet_core::tls::{self, ServerIdentity, TlsOpenError, CA_DER_MAX};
+use picokubelet_core::{
+    led::{AgentPhase, ApiErrorClass},
+    tls::{self, ServerIdentity, TlsOpenError, CA_DER_MAX},
+};
 use static_cell::StaticCell;
 
 esp_bootloader_esp_idf::esp_app_desc!();
@@ -96,13 +101,26 @@ async fn main(spawner: Spawner) -> ! {
         env!("CARGO_PKG_VERSION"),
         profile.name
     );
-    let _led = board::status_led_idle(&profile);
     if let Some(pins) = profile.w5500 {
         // Wired Ethernet is a later step; claiming the bus proves the wiring compiles.
         match board::w5500_io(peripherals.SPI2, &pins) {
             Ok(_io) => println!("W5500 bus claimed (driver not yet enabled), using Wi-Fi"),
             Err(e) => println!("W5500 SPI config rejected: {:?}", e),
         }
+    }
+
+    let timg0 = TimerGroup::new(peripherals.TIMG0);
+    let sw_int = SoftwareInterruptControl::new(peripherals.SW_INTERRUPT);
+    // The scheduler must run before the radio is initialised.
+    esp_rtos::start(timg0.timer0, sw_int.software_interrupt0);
+
+    // The LED task starts as soon as there is a scheduler, so the board shows Booting while the radio comes up.
+    match board::status_led_rmt(peripherals.RMT, &profile) {
+        Ok(channel) => spawner.spawn(led::led_task(channel).expect("led_task spawned once")),
+        Err(e) => println!(
+            "status LED: RMT setup failed: {:?} (running without LED)",
+            e
+        ),
     }
 
     // Secure by default: without a usable CA there is nothing to verify the server against.
@@ -123,11 +141,6 @@ async fn main(spawner: Spawner) -> ! {
     let identity = ServerIdentity::parse(TLS_SERVER_NAME);
     println!("TLS: server must prove {:?}", identity);
 
-    let timg0 = TimerGroup::new(peripherals.TIMG0);
-    let sw_int = SoftwareInterruptControl::new(peripherals.SW_INTERRUPT);
-    // The scheduler must run before the radio is initialised.
-    esp_rtos::start(timg0.timer0, sw_int.software_interrupt0);
-
     let station = WifiConfig::Station(
         StationConfig::default()
             .with_ssid(WIFI_SSID)
@@ -140,6 +153,7 @@ async fn main(spawner: Spawner) -> ! {
         Ok(pair) => pair,
         Err(e) => halt("Wi-Fi init failed", e).await,
     };
+    signals::record_link_down();
     let mac = interfaces.station.mac_address();
     println!("Wi-Fi station MAC {}", Mac(&mac));
 
@@ -169,14 +183,40 @@ async fn main(spawner: Spawner) -> ! {
                 config.address, config.gateway
             );
         }
-        match probe_version(stack, tcp_rx, tcp_tx, tls_read, tls_write, ca_der, identity).await {
-            Ok(()) => {}
-            Err(e) => println!("probe failed: {:?}", e),
+        signals::update_led(|led| led.request_in_flight = true);
+        let result =
+            probe_version(stack, tcp_rx, tcp_tx, tls_read, tls_write, ca_der, identity).await;
+        signals::update_led(|led| {
+            led.request_in_flight = false;
+            match result {
+                Ok(status) => {
+                    led.last_api_error = ApiErrorClass::from_status(status);
+                    // The probe has no Node to register; a working round trip is the most
+                    // it can prove. The agent replaces this with its real phase.
+                    if led.phase == AgentPhase::Connecting {
+                        led.phase = AgentPhase::Registered;
+                    }
+                }
+                Err(_) => {
+                    led.last_api_error = Some(ApiErrorClass::Transport);
+                    if led.phase == AgentPhase::Registered {
+                        led.phase = AgentPhase::Connecting;
+                    }
+                }
+            }
+        });
+        if let Err(e) = result {
+            println!("probe failed: {:?}", e);
         }
+        let board = signals::snapshot();
         println!(
-            "heap: {} bytes free, {} used",
-            esp_alloc::HEAP.free(),
-            esp_alloc::HEAP.used()
+            "board: heap {} of {} bytes free, up {} s, {} association(s) in 5 min ({} total), {} BSSID change(s)",
+            board.heap_free,
+            board.heap_total,
+            board.uptime.as_secs(),
+            board.associations_in_window,
+            board.associations_total,
+            board.bssid_changes
         );
         Timer::after(PROBE_INTERVAL).await;
     }
@@ -198,7 +238,7 @@ enum ProbeError {
     NoStatusLine,
 }
 
-/// DNS → TCP → TLS 1.3 → `GET /version` → print the status line.
+/// DNS → TCP → TLS 1.3 → `GET /version` → print the status line; returns the status code.
 async fn probe_version(
     stack: Stack<'static>,
     tcp_rx: &mut [u8],
@@ -207,7 +247,7 @@ async fn probe_version(
     tls_write: &mut [u8],
     ca_der: &[u8],
     identity: ServerIdentity<'_>,
-) -> Result<(), ProbeError> {
+) -> Result<u16, ProbeError> {
     let addresses = stack
         .dns_query(API_HOST, DnsQueryType::A)
         .await
@@ -262,16 +302,24 @@ async fn probe_version(
         }
         filled += n;
     };
-    match core::str::from_utf8(&head[..status_end]) {
+    let status_line = &head[..status_end];
+    match core::str::from_utf8(status_line) {
         Ok(line) => println!("GET /version -> {}", line),
         Err(_) => println!("GET /version -> (status line is not UTF-8)"),
     }
+    // "HTTP/1.1 200 OK": the three digits after the first space.
+    let status = status_line
+        .split(|b| *b == b' ')
+        .nth(1)
+        .and_then(|code| core::str::from_utf8(code).ok())
+        .and_then(|code| code.parse::<u16>().ok())
+        .ok_or(ProbeError::NoStatusLine)?;
 
     // Best effort: the server closes anyway (Connection: close).
     if let Err((_socket, e)) = tls.close().await {
         println!("TLS close: {:?}", e);
     }
-    Ok(())
+    Ok(status)
 }
 
 /// Keeps the station associated: connect, log BSSID/RSSI, wait for the drop, back off, repeat.
@@ -281,6 +329,7 @@ async fn wifi_task(mut controller: WifiController<'static>) {
         println!("Wi-Fi: connecting to '{}'", WIFI_SSID);
         match controller.connect_async().await {
             Ok(info) => {
+                signals::record_association(info.bssid);
                 let rssi = controller.rssi();
                 println!(
                     "Wi-Fi: associated, BSSID {} channel {} RSSI {:?} dBm",
@@ -295,6 +344,7 @@ async fn wifi_task(mut controller: WifiController<'static>) {
             }
             Err(e) => println!("Wi-Fi: connect failed: {:?}", e),
         }
+        signals::record_link_down();
         Timer::after(RECONNECT_DELAY).await;
     }
 }
