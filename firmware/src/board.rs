@@ -183,6 +183,27 @@ pub fn status_led_rmt(
     Ok(channel)
 }
 
+/// For the panic handler only: takes the RMT peripheral and the LED pin over from whatever owns
+/// them (the LED task is dead or frozen by then) and drives the pin from TX channel 1, blocking.
+/// Channel 1 because the LED task's channel 0 still holds its RMT memory block.
+pub fn panic_led_rmt(
+    profile: &BoardProfile,
+) -> Result<Channel<'static, Blocking, Tx>, RmtConfigError> {
+    // SAFETY: called only from the panic path, where nothing else runs any more (interrupts
+    // are off); the pin is the profile's LED pin, used by nobody else (see `status_led_rmt`).
+    let (rmt, pin) = unsafe { (RMT::steal(), AnyPin::steal(profile.status_led)) };
+    let config = TxChannelConfig::default()
+        .with_clk_divider(1)
+        .with_idle_output(true)
+        .with_idle_output_level(Level::Low)
+        .with_carrier_modulation(false);
+    let channel = Rmt::new(rmt, Rate::from_hz(RMT_TICK_HZ))?
+        .channel1
+        .configure_tx(&config)?
+        .with_pin(pin);
+    Ok(channel)
+}
+
 /// The W5500's SPI bus and control lines, claimed from a profile.
 #[allow(
     dead_code,

@@ -14,7 +14,10 @@ use esp_hal::{
 use esp_println::println;
 use picokubelet_core::led::{led_frame, LedState, Rgb};
 
-use crate::signals;
+use crate::{board, signals};
+
+/// How long the panic handler shows the Panic pattern before it resets the chip.
+const PANIC_DISPLAY_MS: u32 = 5_000;
 
 /// How often the colour is recomputed and sent: 50 frames/s, smooth enough for breathing.
 pub const FRAME_INTERVAL: Duration = Duration::from_millis(20);
@@ -73,4 +76,30 @@ pub async fn led_task(mut channel: Channel<'static, Async, Tx>) -> ! {
         }
         ticker.next().await;
     }
+}
+
+/// esp-backtrace's `custom-halt` hook, called after the panic message and backtrace are
+/// printed: shows the Panic pattern (bright red, 5 Hz) for [`PANIC_DISPLAY_MS`], then resets.
+/// Runs with interrupts off, so it busy-waits; the watchdog (10 s) is a backstop if the RMT
+/// hangs.
+#[no_mangle]
+fn custom_halt() -> ! {
+    critical_section::with(|_| {
+        let delay = esp_hal::delay::Delay::new();
+        let mut channel = board::panic_led_rmt(&board::SELECTED).ok();
+        let frame_ms = u32::try_from(FRAME_INTERVAL.as_millis()).unwrap_or(20);
+        let mut t_ms: u32 = 0;
+        while t_ms < PANIC_DISPLAY_MS {
+            if let Some(ch) = channel.take() {
+                let codes = encode_pixel(led_frame(LedState::Panic, u64::from(t_ms)));
+                channel = match ch.transmit(&codes) {
+                    Ok(transaction) => transaction.wait().ok(),
+                    Err(_) => None,
+                };
+            }
+            delay.delay_millis(frame_ms);
+            t_ms += frame_ms;
+        }
+    });
+    esp_hal::system::software_reset()
 }

@@ -13,6 +13,7 @@ extern crate alloc;
 mod board;
 mod led;
 mod signals;
+mod watchdog;
 
 use embassy_executor::Spawner;
 use embassy_net::{dns::DnsQueryType, tcp::TcpSocket, IpAddress, Runner, Stack, StackResources};
@@ -113,6 +114,12 @@ async fn main(spawner: Spawner) -> ! {
     let sw_int = SoftwareInterruptControl::new(peripherals.SW_INTERRUPT);
     // The scheduler must run before the radio is initialised.
     esp_rtos::start(timg0.timer0, sw_int.software_interrupt0);
+
+    // Armed after the scheduler starts: its feeding task needs the executor.
+    spawner.spawn(
+        watchdog::watchdog_task(watchdog::arm(peripherals.TIMG1))
+            .expect("watchdog_task spawned once"),
+    );
 
     // The LED task starts as soon as there is a scheduler, so the board shows Booting while the radio comes up.
     match board::status_led_rmt(peripherals.RMT, &profile) {
@@ -354,7 +361,8 @@ async fn net_task(mut runner: Runner<'static, Interface<'static>>) -> ! {
     runner.run().await
 }
 
-/// Prints why the firmware cannot go on and parks forever (the watchdog is not armed).
+/// Prints why the firmware cannot go on and parks forever. The executor keeps running (LED,
+/// watchdog), so the watchdog does not reset a board that is merely misconfigured.
 async fn halt(what: &str, error: impl core::fmt::Debug) -> ! {
     println!("{}: {:?}", what, error);
     loop {
