@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! let state = AgentState::new();              // readable meanwhile: counters, stats, LED inputs
-//! let mut bufs = AgentBuffers::new();          // 26 880 bytes, reused by every reconnect
+//! let mut bufs = AgentBuffers::new();          // 27 904 bytes, reused by every reconnect
 //! let mut rt = Runtime { clock, connector, opener, rng, board, log };
 //! run_agent(&mut rt, &config, &state, &mut bufs).await   // returns only for a bad config
 //! ```

@@ -46,7 +46,7 @@ pub(crate) enum TaskExit {
 }
 
 /// The buffers the agent needs, owned by the body: 20 736 bytes of TLS records
-/// ([`SessionBuffers`]) and 6 144 bytes for HTTP ([`HttpBuffers`]).
+/// ([`SessionBuffers`]) and 7 168 bytes for HTTP ([`HttpBuffers`]).
 pub struct AgentBuffers {
     pub session: SessionBuffers,
     pub http: HttpBuffers,

@@ -33,10 +33,11 @@ use core::time::Duration;
 /// bodies stream through it in pieces.
 pub const HTTP_RX_LEN: usize = 2_048;
 /// Transmit buffer: request body, path and head together. The largest body of a realistic
-/// profile is the registration (~2.6 KB); the head is ~250 bytes plus the bearer token. A
-/// body or head that does not fit is a typed error ([`ClientError::Body`],
-/// [`ClientError::Request`]) and nothing is sent.
-pub const HTTP_TX_LEN: usize = 4_096;
+/// profile is the registration (~2.6 KB with all nine conditions); a head is ~250 bytes plus the
+/// bearer token, so service-account tokens up to ~1.9 KB fit
+/// ([`crate::agent::AgentConfig::check_fits`] says for a given config). A body or head that does
+/// not fit is a typed error ([`ClientError::Body`], [`ClientError::Request`]) and nothing is sent.
+pub const HTTP_TX_LEN: usize = 5_120;
 
 /// The client's buffers: [`HTTP_RX_LEN`] + [`HTTP_TX_LEN`] bytes.
 pub struct HttpBuffers {
@@ -185,13 +186,13 @@ impl<'s, T: Read + Write, C: Clock> ApiClient<'s, T, C> {
         let result = if self.usable {
             let clock = self.clock;
             let deadline = clock.now().saturating_add(self.timeout);
-            self.metrics.set_in_flight(true);
+            let in_flight = InFlight::new(self.metrics);
             let raced = select(
                 self.exchange_inner(req, body, visitor),
                 clock.sleep_until(deadline),
             )
             .await;
-            self.metrics.set_in_flight(false);
+            drop(in_flight);
             match raced {
                 Either::First(result) => result,
                 Either::Second(()) => {
@@ -361,6 +362,23 @@ impl<'s, T: Read + Write, C: Clock> ApiClient<'s, T, C> {
             received,
             reusable,
         })
+    }
+}
+
+/// Sets the in-flight bit for as long as it lives: also when the exchange is dropped half-way
+/// by a caller that cancels the agent.
+struct InFlight<'m>(&'m ClientMetrics);
+
+impl<'m> InFlight<'m> {
+    fn new(metrics: &'m ClientMetrics) -> Self {
+        metrics.set_in_flight(true);
+        InFlight(metrics)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.set_in_flight(false);
     }
 }
 
