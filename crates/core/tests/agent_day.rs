@@ -118,3 +118,48 @@ async fn a_quiet_day_costs_one_connection_and_the_expected_requests() {
     })
     .await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_hour_with_a_service_account_sized_token() {
+    // A bound service-account token is a ~1 KB JWT; every request head carries it.
+    let token = format!(
+        "eyJhbGciOiJSUzI1NiIsImtpZCI6Im5vZGUifQ.{}.sig",
+        "x".repeat(960)
+    );
+    local(async {
+        let w = World::new();
+        w.server.st.borrow_mut().token = token.clone();
+        let mut cfg = config();
+        cfg.token = Some(picokubelet_core::http::request::BearerToken::new(&token));
+        let state = AgentState::new();
+        // Skip the start-up hour: measure a steady one, between two quiet instants.
+        let samples = std::cell::RefCell::new(Vec::new());
+        w.run(&cfg, &state, 2 * HOUR + 10 * SECOND, async {
+            for t in [HOUR + 5 * SECOND, 2 * HOUR + 5 * SECOND] {
+                w.at(t).await;
+                samples.borrow_mut().push(state.counters());
+            }
+        })
+        .await;
+        let (before, after) = (samples.borrow()[0], samples.borrow()[1]);
+        let (out, inb) = (
+            after.bytes_out - before.bytes_out,
+            after.bytes_in - before.bytes_in,
+        );
+        let requests = after.requests - before.requests;
+        println!(
+            "steady hour, {}-byte token: {requests} requests, {out} B out + {inb} B in = {} B",
+            token.len(),
+            out + inb
+        );
+        // 360 renewals, 12 status pushes, 2 re-anchorings.
+        assert_eq!(requests, 374);
+        assert!(w
+            .server
+            .records(Route::RenewLease)
+            .iter()
+            .all(|r| r.status == 200));
+        assert_eq!(after.handshakes, 1);
+    })
+    .await;
+}

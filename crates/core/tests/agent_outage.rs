@@ -256,3 +256,81 @@ async fn a_reboot_keeps_transition_times_and_never_renews_backward() {
     })
     .await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn after_a_reboot_a_missing_taint_is_reported_and_labels_are_put_back() {
+    local(async {
+        let w = World::new();
+        let first = AgentState::new();
+        w.run(&config(), &first, 10 * MINUTE, async {}).await;
+        {
+            // Someone removed our taint and changed a label we own.
+            let mut st = w.server.st.borrow_mut();
+            let node = st.node.as_mut().unwrap();
+            node["spec"]["taints"] = serde_json::json!([]);
+            node["metadata"]["labels"]["kubernetes.io/arch"] = serde_json::json!("wrong");
+        }
+        w.reboot();
+        let second = AgentState::new();
+        w.run(&config(), &second, 20 * MINUTE, async {}).await;
+        let s = &w.server;
+        assert_eq!(second.stats().taint_missing, 1);
+        assert_eq!(
+            w.log
+                .count("TaintMissing { key: \"picokubelet.dev/microcontroller\" }"),
+            1
+        );
+        // Taints are create-only: the agent never tries to patch them.
+        assert!(s
+            .records(Route::PatchNode)
+            .iter()
+            .all(|r| !r.body.contains("taints")));
+        let labels = s.records(Route::PatchNode);
+        assert_eq!(labels.len(), 1);
+        assert_eq!(labels[0].status, 200);
+        let arch = s.st.borrow().node.as_ref().unwrap()["metadata"]["labels"]["kubernetes.io/arch"]
+            .clone();
+        assert_eq!(arch, "xtensa");
+        assert_eq!(w.log.count("LabelsPatched"), 1);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn node_ready_events_are_rate_limited() {
+    local(async {
+        let w = World::new();
+        let state = AgentState::new();
+        // Two outages long enough for Unknown, five minutes apart.
+        w.run(&config(), &state, 2 * HOUR, async {
+            for start in [HOUR, HOUR + 7 * MINUTE] {
+                w.at(start + 3 * SECOND).await;
+                w.server.set_down(true);
+                w.at(start + 123 * SECOND).await;
+                w.server.set_down(false);
+            }
+        })
+        .await;
+        let s = &w.server;
+        assert_eq!(s.st.borrow().unknown_marks, 2);
+        let ready: Vec<_> = s
+            .records(Route::PostEvent)
+            .into_iter()
+            .filter(|r| r.body.contains("\"NodeReady\""))
+            .collect();
+        // At registration and after the first recovery; the second recovery came within
+        // 10 minutes of the first and was dropped.
+        assert_eq!(
+            ready.len(),
+            2,
+            "{:?}",
+            ready.iter().map(|r| r.at).collect::<Vec<_>>()
+        );
+        assert!(ready[1].at > HOUR && ready[1].at < HOUR + 3 * MINUTE);
+        assert_eq!(w.log.count("EventDropped { reason: \"NodeReady\" }"), 1);
+        assert_eq!(state.events_pending(), (0, 1));
+        assert_eq!(state.stats().recoveries, 2);
+        assert_eq!(s.condition("Ready").unwrap().0, "True");
+    })
+    .await;
+}

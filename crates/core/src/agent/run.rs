@@ -175,6 +175,12 @@ where
             state.with(|s| s.board.reconnects.record(now.as_micros()));
         }
         log.log(&LogEvent::SessionOpened { handshakes });
+        // A reconnect of a registered node is not news for the LED.
+        state.with(|s| {
+            if s.node.registered {
+                s.phase = AgentPhase::Registered;
+            }
+        });
         let ctx = Ctx::new(clock, config, state, &*board, &*log, rng.next_u64());
         let client = Mutex::new(ApiClient::new(
             session,

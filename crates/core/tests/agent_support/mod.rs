@@ -274,7 +274,8 @@ pub struct ServerState {
     pub down: bool,
     epoch: u32,
     pub rules: Vec<Rule>,
-    /// Tokens are checked; a revoked one gets 401.
+    /// The token the server accepts; a revoked one gets 401.
+    pub token: String,
     pub token_revoked: bool,
     /// Times the emulated lifecycle controller marked the node Unknown.
     pub unknown_marks: u32,
@@ -325,6 +326,7 @@ impl Server {
                 down: false,
                 epoch: 0,
                 rules: Vec::new(),
+                token: TOKEN.to_string(),
                 token_revoked: false,
                 unknown_marks: 0,
                 renew_not_later: 0,
@@ -611,7 +613,7 @@ impl ServerState {
                 }
             }
         }
-        if self.token_revoked || auth != Some(&format!("Bearer {TOKEN}")) {
+        if self.token_revoked || auth != Some(&format!("Bearer {}", self.token)) {
             return (
                 r,
                 Outcome::Reply(Answer::status(401, "Unauthorized", "Unauthorized")),
