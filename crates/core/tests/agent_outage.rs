@@ -334,3 +334,31 @@ async fn node_ready_events_are_rate_limited() {
     })
     .await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_deleted_lease_of_a_live_node_is_created_again_without_registering() {
+    local(async {
+        let w = World::new();
+        let state = AgentState::new();
+        let deleted = HOUR + 5 * SECOND;
+        w.run(&config(), &state, HOUR + 5 * MINUTE, async {
+            w.at(deleted).await;
+            w.server.st.borrow_mut().lease = None;
+        })
+        .await;
+        let s = &w.server;
+        assert_eq!(s.count(Route::CreateNode, 201), 1);
+        let creates = s.records(Route::CreateLease);
+        assert_eq!(creates.len(), 2);
+        // 404 on the renewal at 1 h 10 s, the Node is still there, the Lease is back within
+        // the fast backoff's first step.
+        assert!(
+            creates[1].at >= HOUR + 10 * SECOND && creates[1].at <= HOUR + 10 * SECOND + SECOND / 2
+        );
+        assert!(creates[1].body.contains(&s.node_uid().unwrap()));
+        assert_eq!(s.count(Route::RenewLease, 404), 1);
+        assert_eq!(s.st.borrow().unknown_marks, 0);
+        assert_eq!(state.stats().registrations, 1);
+    })
+    .await;
+}

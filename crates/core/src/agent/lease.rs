@@ -142,10 +142,10 @@ async fn create<T: Read + Write, C: Clock>(
                 ctx.log.log(&LogEvent::LeaseCreated);
                 Ok(())
             }
-            // Someone created it first: read it.
+            // Someone created it first: read it (after a short backoff, so a server that
+            // answers 409 to the create and 404 to the read is not hammered).
             Action::AdoptExisting => {
-                let now = ctx.now();
-                ctx.state.with(|s| s.lease.next_at = now);
+                retry_later(ctx, Setback::Refused(Action::AdoptExisting));
                 Ok(())
             }
             other => {
@@ -269,14 +269,15 @@ async fn node_still_there<T: Read + Write, C: Clock>(
         }
         Ok(a) => match a.action {
             Action::Done => {
-                let now = ctx.now();
                 ctx.state.with(|s| {
                     if !meta.uid.is_empty() && !meta.uid.is_truncated() {
                         s.node.uid = meta.uid.clone();
                     }
                     s.lease.known = false;
-                    s.lease.next_at = now;
                 });
+                // Create it again after the fast backoff's first step (≤ 0.5 s): a Lease that
+                // keeps vanishing must not become a tight loop.
+                retry_later(ctx, Setback::Refused(Action::RecreateLease));
                 Ok(())
             }
             Action::Reregister => {

@@ -10,11 +10,11 @@
 //! run_agent(&mut rt, &config, &state, &mut bufs).await   // returns only for a bad config
 //! ```
 //!
-//! Inside, per session: the clock is anchored on `/version` ([`clock`]), the Node registered
-//! ([`registration`]), then four tasks run side by side, each on its own cadence and each
-//! holding the shared client for exactly one exchange: re-anchoring, the Lease ([`lease`]), the
-//! status ([`status`]) and Node Events ([`events`]). Every response goes through
-//! [`policy::decide`]; retries use [`backoff`] via [`retry`].
+//! Inside, per session: the clock is anchored on `/version` (`clock.rs`), the Node registered
+//! (`registration.rs`), then four tasks run side by side, each on its own cadence and each
+//! holding the shared client for exactly one exchange: re-anchoring, the Lease (`lease.rs`), the
+//! status (`status.rs`) and Node Events ([`events`], `event_task.rs`). Every response goes
+//! through [`policy::decide`]; retries use [`backoff`] via [`retry`].
 pub mod backoff;
 pub(crate) mod call;
 pub(crate) mod clock;

@@ -22,15 +22,19 @@ impl Retry {
     };
 
     /// The delay in ms after a response the policy answered with `action`:
-    /// `Retry-After` as given (429/503), the slow backoff for 401, 403 and rejected requests
-    /// (nothing changes until a human acts), the fast one for everything else.
+    /// `Retry-After` as given (429/503; never less than the fast backoff, so a server that keeps
+    /// saying `Retry-After: 0` is not hammered), the slow backoff for 401, 403 and rejected
+    /// requests (nothing changes until a human acts), the fast one for everything else.
     pub fn after_action(&mut self, action: Action, random: u32) -> u64 {
         match action {
             Action::Throttled {
                 retry_after_secs: Some(secs),
-            } => u64::from(secs)
-                .saturating_mul(1_000)
-                .min(MAX_RETRY_AFTER_MS),
+            } => {
+                let asked = u64::from(secs)
+                    .saturating_mul(1_000)
+                    .min(MAX_RETRY_AFTER_MS);
+                asked.max(u64::from(self.fast.next_delay_ms(random)))
+            }
             Action::CredentialsRejected | Action::Forbidden { .. } | Action::Rejected => {
                 u64::from(self.slow.next_delay_ms(random))
             }
@@ -81,8 +85,12 @@ mod tests {
             retry_after_secs: Some(s),
         };
         assert_eq!(r.after_action(throttled(1), 0), 1_000);
-        assert_eq!(r.after_action(throttled(0), 0), 0);
+        assert_eq!(r.after_action(throttled(3), u32::MAX), 3_000);
         assert_eq!(r.after_action(throttled(u32::MAX), 0), MAX_RETRY_AFTER_MS);
+        // Retry-After: 0 again and again: the fast backoff still spaces the attempts.
+        let mut r = Retry::NEW;
+        let delays: std::vec::Vec<u64> = (0..6).map(|_| r.after_action(throttled(0), 0)).collect();
+        assert_eq!(delays, [250, 500, 1_000, 2_000, 2_000, 2_000]);
     }
 
     #[test]

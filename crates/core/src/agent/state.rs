@@ -3,7 +3,7 @@
 //! [`crate::agent::run_agent`] and to whatever reads metrics or drives the LED on the same
 //! executor.
 //!
-//! Interior mutability: a `RefCell` borrowed only inside [`AgentState::with`], a synchronous
+//! Interior mutability: a `RefCell` borrowed only inside `AgentState::with`, a synchronous
 //! closure, so no borrow is ever held across an `.await`.
 use core::cell::RefCell;
 
