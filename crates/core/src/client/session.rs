@@ -12,13 +12,10 @@ use rand_core::{CryptoRng, RngCore};
 
 use crate::time::UnixMicros;
 
-/// Size of the TLS receive record buffer: one full TLS 1.3 record (16 384 bytes of plaintext
-/// plus 256 bytes of header, content type and AEAD tag). The server chooses record sizes, so
-/// a smaller buffer fails on the first large record.
-pub const TLS_RX_LEN: usize = 16_640;
-/// Size of the TLS transmit record buffer. We choose our record sizes: requests go out in
-/// records of at most this size.
-pub const TLS_TX_LEN: usize = 4_096;
+/// Size of the TLS receive record buffer (see [`crate::tls::RX_RECORD_BUFFER`]).
+pub const TLS_RX_LEN: usize = crate::tls::RX_RECORD_BUFFER;
+/// Size of the TLS transmit record buffer (see [`crate::tls::TX_RECORD_BUFFER`]).
+pub const TLS_TX_LEN: usize = crate::tls::TX_RECORD_BUFFER;
 
 /// The record buffers of one session: [`TLS_RX_LEN`] + [`TLS_TX_LEN`] = 20 736 bytes. Unused by
 /// [`PlainOpener`].
