@@ -26,10 +26,12 @@ extern crate std;
 
 pub mod agent;
 pub mod bounded;
+pub mod client;
 pub mod conditions;
 pub mod http;
 pub mod json;
 pub mod k8s;
 pub mod led;
+pub mod runtime;
 pub mod time;
 pub mod tls;

@@ -20,6 +20,7 @@
 pub mod ca;
 pub mod der;
 mod open;
+pub mod opener;
 pub mod verifier;
 pub mod x509;
 
@@ -33,4 +34,5 @@ pub use open::{
     open, open_verified, K8sProvider, TlsOpenError, TlsVerification, RX_RECORD_BUFFER,
     TX_RECORD_BUFFER,
 };
+pub use opener::{ServerTrust, TlsOpener};
 pub use verifier::{K8sVerifier, Rejection, ServerIdentity};

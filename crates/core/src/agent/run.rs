@@ -1,0 +1,249 @@
+//! The connection scope: connect, open, run the reconcilers over the session until it ends,
+//! reconnect. State lives in [`AgentState`], so every reconciler resumes where it was.
+use core::convert::Infallible;
+
+use embassy_futures::select::{select, select4, Either, Either4};
+use embassy_sync::mutex::Mutex;
+use rand_core::{CryptoRng, RngCore};
+
+use crate::agent::backoff::FAST;
+use crate::agent::call::{Ctx, SharedClient};
+use crate::agent::clock::{ensure_anchored, reanchor_task};
+use crate::agent::config::{AgentConfig, ConfigError};
+use crate::agent::event_task::event_task;
+use crate::agent::lease::lease_task;
+use crate::agent::log::{Log, LogEvent};
+use crate::agent::registration::ensure_registered;
+use crate::agent::state::AgentState;
+use crate::agent::status::status_task;
+use crate::client::api::{ApiClient, Endpoint, HttpBuffers};
+use crate::client::counters::ClientError;
+use crate::client::session::{OpenContext, SessionBuffers, SessionOpener};
+use crate::led::AgentPhase;
+use crate::runtime::{Board, Clock, Connector};
+use embedded_io_async::{Read, Write};
+
+/// Why a session ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// The server closed it after a complete response (`Connection: close`, or an idle
+    /// keep-alive connection it timed out). Reconnect at once.
+    Closed,
+    /// An exchange failed: timeout, transport error, broken framing. Reconnect at once if the
+    /// session had worked, else after a backoff.
+    Failed(ClientError),
+    /// The server answered 5xx (other than 503) or a code the policy does not know: reconnect
+    /// after a backoff.
+    ServerError(u16),
+}
+
+/// Why a reconciler task returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TaskExit {
+    /// The Node is gone: register again on the same session.
+    Reregister,
+    End(SessionEnd),
+}
+
+/// The buffers the agent needs, owned by the body: 20 736 bytes of TLS records
+/// ([`SessionBuffers`]) and 7 168 bytes for HTTP ([`HttpBuffers`]).
+pub struct AgentBuffers {
+    pub session: SessionBuffers,
+    pub http: HttpBuffers,
+}
+
+impl AgentBuffers {
+    pub const fn new() -> Self {
+        AgentBuffers {
+            session: SessionBuffers::new(),
+            http: HttpBuffers::new(),
+        }
+    }
+}
+
+impl Default for AgentBuffers {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What a body provides: see [`crate::runtime`].
+pub struct Runtime<C, N, O, R, B, L> {
+    pub clock: C,
+    pub connector: N,
+    pub opener: O,
+    pub rng: R,
+    pub board: B,
+    pub log: L,
+}
+
+/// Runs the agent for ever: validates `config` (the only way it returns), then connects,
+/// anchors the clock, registers the Node and keeps Lease, status and events current, reconnecting
+/// whenever the session ends. `state` may be read meanwhile (metrics, LED) from the same
+/// executor. Cancel-safe: dropping the future drops the session; `state` stays consistent.
+pub async fn run_agent<C, N, O, R, B, L>(
+    rt: &mut Runtime<C, N, O, R, B, L>,
+    config: &AgentConfig<'_>,
+    state: &AgentState,
+    bufs: &mut AgentBuffers,
+) -> Result<Infallible, ConfigError>
+where
+    C: Clock,
+    N: Connector,
+    O: SessionOpener<N::Socket>,
+    R: RngCore + CryptoRng,
+    B: Board,
+    L: Log,
+{
+    config.validate()?;
+    config.check_fits(&mut bufs.http.tx)?;
+    let Runtime {
+        clock,
+        connector,
+        opener,
+        rng,
+        board,
+        log,
+    } = rt;
+    let clock = &*clock;
+    let metrics = state.metrics();
+    let endpoint = Endpoint {
+        host: config.host,
+        token: config.token,
+    };
+    let mut reconnect = FAST;
+    let mut next_connect = clock.now();
+    loop {
+        clock.sleep_until(next_connect).await;
+        let snapshot = board.snapshot();
+        state.with(|s| {
+            s.phase = if snapshot.link_up {
+                AgentPhase::Connecting
+            } else {
+                AgentPhase::LinkDown
+            }
+        });
+        let started = clock.now();
+        let deadline = started.saturating_add(config.timing.connect_timeout);
+        let socket = match select(connector.connect(), clock.sleep_until(deadline)).await {
+            Either::First(Ok(socket)) => Ok(socket),
+            Either::First(Err(error)) => {
+                log.log(&LogEvent::ConnectFailed { error: &error });
+                Err(ClientError::Connect)
+            }
+            Either::Second(()) => Err(ClientError::ConnectTimeout),
+        };
+        let opened = match socket {
+            Ok(socket) => {
+                let ctx = OpenContext {
+                    server_name: config.server_name,
+                    wall_now: state.wall_now(clock.now()),
+                };
+                let open = opener.open(socket, &mut bufs.session, ctx, rng);
+                match select(open, clock.sleep_until(deadline)).await {
+                    Either::First(Ok(session)) => Ok(session),
+                    Either::First(Err(error)) => {
+                        log.log(&LogEvent::OpenFailed { error });
+                        Err(ClientError::Open(error))
+                    }
+                    Either::Second(()) => Err(ClientError::ConnectTimeout),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        let session = match opened {
+            Ok(session) => session,
+            Err(error) => {
+                if error == ClientError::ConnectTimeout {
+                    log.log(&LogEvent::ConnectTimedOut);
+                }
+                metrics.record_error(error);
+                let delay = u64::from(reconnect.next_delay_ms(rng.next_u32()));
+                next_connect = clock.now().add_millis(delay);
+                continue;
+            }
+        };
+        let now = clock.now();
+        metrics.update(|c| {
+            c.handshakes = c.handshakes.saturating_add(1);
+            if c.handshakes > 1 {
+                c.reconnects = c.reconnects.saturating_add(1);
+            }
+        });
+        let handshakes = metrics.snapshot().handshakes;
+        if handshakes > 1 {
+            state.with(|s| s.board.reconnects.record(now.as_micros()));
+        }
+        log.log(&LogEvent::SessionOpened { handshakes });
+        // A reconnect of a registered node is not news for the LED.
+        state.with(|s| {
+            if s.node.registered {
+                s.phase = AgentPhase::Registered;
+            }
+        });
+        let ctx = Ctx::new(clock, config, state, &*board, &*log, rng.next_u64());
+        let client = Mutex::new(ApiClient::new(
+            session,
+            clock,
+            endpoint,
+            &mut bufs.http,
+            metrics,
+            config.timing.request_timeout,
+        ));
+        let end = run_session(&ctx, &client).await;
+        drop(client);
+        if ctx.progressed.get() {
+            reconnect.reset();
+        }
+        let delay = match end {
+            SessionEnd::Closed => 0,
+            SessionEnd::Failed(_) if ctx.progressed.get() => 0,
+            SessionEnd::Failed(_) | SessionEnd::ServerError(_) => {
+                u64::from(reconnect.next_delay_ms(rng.next_u32()))
+            }
+        };
+        log.log(&LogEvent::SessionEnded {
+            why: end,
+            retry_in_ms: delay,
+        });
+        next_connect = clock.now().add_millis(delay);
+    }
+}
+
+/// The reconcilers over one session: anchor, register, then clock, lease, status and events
+/// side by side, each holding the client for one exchange at a time.
+async fn run_session<T: Read + Write, C: Clock>(
+    ctx: &Ctx<'_, C>,
+    client: &SharedClient<'_, T, C>,
+) -> SessionEnd {
+    loop {
+        if let Err(end) = ensure_anchored(ctx, client).await {
+            return end;
+        }
+        if let Err(end) = ensure_registered(ctx, client).await {
+            return end;
+        }
+        let exit = match select4(
+            reanchor_task(ctx, client),
+            lease_task(ctx, client),
+            status_task(ctx, client),
+            event_task(ctx, client),
+        )
+        .await
+        {
+            Either4::First(e) | Either4::Second(e) | Either4::Third(e) | Either4::Fourth(e) => e,
+        };
+        match exit {
+            TaskExit::End(end) => return end,
+            TaskExit::Reregister => {
+                let now = ctx.now();
+                ctx.state.with(|s| {
+                    s.node.registered = false;
+                    s.node.next_attempt = now;
+                    s.lease.known = false;
+                    s.phase = AgentPhase::Connecting;
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! The seam between a connected socket and the byte stream HTTP runs over: TLS on every real
+//! board, plain bytes in tests.
+//!
+//! embedded-tls borrows its record buffers for as long as a session lives and gives them back
+//! only when the session is dropped, so the session is opened inside the agent's connection
+//! scope and the buffers ([`SessionBuffers`]) are owned by the caller of
+//! [`crate::agent::run_agent`], reused by every reconnect.
+use core::future::Future;
+
+use embedded_io_async::{ErrorKind, Read, Write};
+use rand_core::{CryptoRng, RngCore};
+
+use crate::time::UnixMicros;
+
+/// Size of the TLS receive record buffer (see [`crate::tls::RX_RECORD_BUFFER`]).
+pub const TLS_RX_LEN: usize = crate::tls::RX_RECORD_BUFFER;
+/// Size of the TLS transmit record buffer (see [`crate::tls::TX_RECORD_BUFFER`]).
+pub const TLS_TX_LEN: usize = crate::tls::TX_RECORD_BUFFER;
+
+/// The record buffers of one session: [`TLS_RX_LEN`] + [`TLS_TX_LEN`] = 20 736 bytes. Unused by
+/// [`PlainOpener`].
+pub struct SessionBuffers {
+    pub rx: [u8; TLS_RX_LEN],
+    pub tx: [u8; TLS_TX_LEN],
+}
+
+impl SessionBuffers {
+    pub const fn new() -> Self {
+        SessionBuffers {
+            rx: [0; TLS_RX_LEN],
+            tx: [0; TLS_TX_LEN],
+        }
+    }
+}
+
+impl Default for SessionBuffers {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What an opener may need beyond the socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpenContext<'a> {
+    /// The name the server's certificate must carry (kubeconfig's `tls-server-name`, else the
+    /// server's host name).
+    pub server_name: &'a str,
+    /// Wall time for the certificate's validity period, once the clock is anchored. The first
+    /// session is opened before the first anchoring (the anchor comes over it), so `None` is
+    /// normal at start.
+    pub wall_now: Option<UnixMicros>,
+}
+
+/// Why a session could not be opened. Small and `Copy`: it is kept as the client's last error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenError {
+    /// The socket failed during the handshake.
+    Io(ErrorKind),
+    /// The handshake failed: an alert, an unexpected message, no common cipher suite.
+    Handshake,
+    /// The server's certificate did not verify against the configured CA or name.
+    Certificate,
+    /// Our own TLS configuration is unusable (a CA that does not parse, an identity too long).
+    Config,
+}
+
+/// Turns a connected socket into the stream HTTP runs over.
+///
+/// `open` is called once per connection; the returned session borrows `bufs` (and the opener)
+/// until it is dropped. The agent counts a successful `open` as one handshake.
+pub trait SessionOpener<S: Read + Write> {
+    type Session<'a>: Read + Write
+    where
+        Self: 'a,
+        S: 'a;
+
+    fn open<'a, R: RngCore + CryptoRng>(
+        &'a mut self,
+        socket: S,
+        bufs: &'a mut SessionBuffers,
+        ctx: OpenContext<'_>,
+        rng: &mut R,
+    ) -> impl Future<Output = Result<Self::Session<'a>, OpenError>>
+    where
+        S: 'a;
+}
+
+/// No TLS: the socket is the session. For tests and for a loopback test server only; a real
+/// API server is always reached over TLS.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PlainOpener;
+
+impl<S: Read + Write> SessionOpener<S> for PlainOpener {
+    type Session<'a>
+        = S
+    where
+        S: 'a;
+
+    async fn open<'a, R: RngCore + CryptoRng>(
+        &'a mut self,
+        socket: S,
+        _bufs: &'a mut SessionBuffers,
+        _ctx: OpenContext<'_>,
+        _rng: &mut R,
+    ) -> Result<S, OpenError>
+    where
+        S: 'a,
+    {
+        Ok(socket)
+    }
+}

@@ -1,0 +1,107 @@
+//! The agent's [`SessionOpener`] for TLS: every body (board and virtual board) opens its sessions
+//! through this one type, so verification is decided once, here.
+use embedded_io_async::{Read, Write};
+use rand_core::{CryptoRng, RngCore};
+
+use super::embedded_tls::{Aes128GcmSha256, TlsConnection};
+use super::open::{open, TlsOpenError, TlsVerification};
+use super::verifier::{Rejection, ServerIdentity};
+use crate::client::session::{OpenContext, OpenError, SessionBuffers, SessionOpener};
+
+/// How the server's certificate is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerTrust<'c> {
+    /// Against this cluster CA (DER, see [`super::ca::decode_ca`]). The default and the only
+    /// sound choice.
+    Ca(&'c [u8]),
+    /// Not at all (kubeconfig `insecure-skip-tls-verify: true`). The body must log this loudly
+    /// whenever it builds an opener with it.
+    InsecureSkipVerify,
+}
+
+/// Opens verified TLS 1.3 sessions for the agent and keeps the verifier's last reason for
+/// refusing a server (for logs, the LED and metrics; the agent itself only sees
+/// [`OpenError::Certificate`]).
+#[derive(Debug)]
+pub struct TlsOpener<'c> {
+    trust: ServerTrust<'c>,
+    last_rejection: Option<Rejection>,
+}
+
+impl<'c> TlsOpener<'c> {
+    pub const fn new(trust: ServerTrust<'c>) -> Self {
+        TlsOpener {
+            trust,
+            last_rejection: None,
+        }
+    }
+
+    /// Why the last refused handshake was refused, if the verifier said.
+    pub const fn last_rejection(&self) -> Option<Rejection> {
+        self.last_rejection
+    }
+
+    pub const fn trust(&self) -> ServerTrust<'c> {
+        self.trust
+    }
+}
+
+fn classify(e: &TlsOpenError) -> OpenError {
+    match e {
+        TlsOpenError::BufferTooSmall => OpenError::Config,
+        TlsOpenError::NotAuthenticated => OpenError::Certificate,
+        TlsOpenError::Handshake {
+            rejection: Some(_), ..
+        } => OpenError::Certificate,
+        TlsOpenError::Handshake {
+            error,
+            rejection: None,
+        } => {
+            use super::embedded_tls::TlsError;
+            match error {
+                TlsError::Io(kind) => OpenError::Io(*kind),
+                TlsError::InvalidCertificate | TlsError::InvalidSignature => OpenError::Certificate,
+                _ => OpenError::Handshake,
+            }
+        }
+    }
+}
+
+impl<S: Read + Write> SessionOpener<S> for TlsOpener<'_> {
+    type Session<'a>
+        = TlsConnection<'a, S, Aes128GcmSha256>
+    where
+        Self: 'a,
+        S: 'a;
+
+    async fn open<'a, R: RngCore + CryptoRng>(
+        &'a mut self,
+        socket: S,
+        bufs: &'a mut SessionBuffers,
+        ctx: OpenContext<'_>,
+        rng: &mut R,
+    ) -> Result<Self::Session<'a>, OpenError>
+    where
+        S: 'a,
+    {
+        let identity = ServerIdentity::parse(ctx.server_name);
+        let verification = match self.trust {
+            ServerTrust::Ca(ca_der) => TlsVerification::Verify {
+                ca_der,
+                identity,
+                now: ctx.wall_now,
+            },
+            ServerTrust::InsecureSkipVerify => TlsVerification::InsecureSkipVerify { identity },
+        };
+        match open(socket, &mut bufs.rx, &mut bufs.tx, verification, rng).await {
+            Ok(session) => {
+                self.last_rejection = None;
+                Ok(session)
+            }
+            Err(e) => {
+                self.last_rejection = e.rejection();
+                Err(classify(&e))
+            }
+        }
+    }
+}

@@ -1,0 +1,490 @@
+//! ApiClient exchanges against hand-written responses over a duplex pipe: streaming into
+//! visitors, failure bodies, the buffers' overflow behaviour, timeouts and unusable sessions.
+use std::time::Duration;
+
+use embedded_io_adapters::tokio_1::FromTokio;
+use picokubelet_core::client::{
+    no_body, ApiClient, ApiRequest, ClientError, ClientMetrics, Endpoint, HttpBuffers,
+};
+use picokubelet_core::http::reader::ReadError;
+use picokubelet_core::http::request::{BearerToken, RequestError};
+use picokubelet_core::http::response::{ContentClass, HeadError, RetryAfter};
+use picokubelet_core::json::extract::{Path, Scalar, VisitFn};
+use picokubelet_core::json::writer::JsonError;
+use picokubelet_core::k8s::identity::{BodyError, NodeName};
+use picokubelet_core::k8s::paths::{ApiPath, ApiWrite};
+use picokubelet_core::k8s::response::{NodeResponse, ObjectMeta};
+use picokubelet_core::runtime::{Clock, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+#[derive(Clone, Copy)]
+struct SimClock(tokio::time::Instant);
+
+impl Clock for SimClock {
+    fn now(&self) -> Instant {
+        Instant::from_micros((tokio::time::Instant::now() - self.0).as_micros() as u64)
+    }
+    fn sleep_until(&self, at: Instant) -> impl std::future::Future<Output = ()> {
+        tokio::time::sleep_until(self.0 + Duration::from_micros(at.as_micros()))
+    }
+}
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+const TOKEN: &str = "t0ken";
+
+fn endpoint() -> Endpoint<'static> {
+    Endpoint {
+        host: "127.0.0.1:6443",
+        token: Some(BearerToken::new(TOKEN)),
+    }
+}
+
+fn node() -> NodeName<'static> {
+    NodeName::new("esp-node-01").unwrap()
+}
+
+/// Reads one request head (and a Content-Length body) from the server side; returns its bytes.
+async fn read_request(io: &mut DuplexStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 16];
+        let mut req = httparse::Request::new(&mut headers);
+        if let Ok(httparse::Status::Complete(n)) = req.parse(&got) {
+            let len: usize = req
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                .map_or(0, |h| {
+                    std::str::from_utf8(h.value).unwrap().parse().unwrap()
+                });
+            if got.len() >= n + len {
+                return got;
+            }
+        }
+        let k = io.read(&mut buf).await.unwrap();
+        assert!(k > 0, "client closed mid-request");
+        got.extend_from_slice(&buf[..k]);
+    }
+}
+
+fn recorded(name: &str) -> Vec<u8> {
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/k8s/recorded-compact")
+            .join(name),
+    )
+    .unwrap()
+}
+
+/// The recorded 03 response (a Node, stored de-chunked) re-chunked in 100-byte chunks.
+fn chunked_node_response() -> Vec<u8> {
+    let raw = recorded("03-get-node-200.response.http");
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let (head, body) = raw.split_at(split);
+    let body = String::from_utf8(body.to_vec()).unwrap();
+    let body = body.trim_end().as_bytes();
+    let mut out = head.to_vec();
+    for c in body.chunks(100) {
+        out.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+        out.extend_from_slice(c);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    out
+}
+
+struct Rig {
+    clock: SimClock,
+    metrics: ClientMetrics,
+    bufs: Box<HttpBuffers>,
+}
+
+impl Rig {
+    fn new() -> (Rig, FromTokio<DuplexStream>, DuplexStream) {
+        let (ours, theirs) = tokio::io::duplex(64 * 1024);
+        let rig = Rig {
+            clock: SimClock(tokio::time::Instant::now()),
+            metrics: ClientMetrics::new(),
+            bufs: Box::new(HttpBuffers::new()),
+        };
+        (rig, FromTokio::new(ours), theirs)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_chunked_node_streams_into_the_visitor_and_every_byte_is_counted() {
+    let (mut rig, io, mut server) = Rig::new();
+    let response = chunked_node_response();
+    let sent = response.clone();
+    let srv = tokio::spawn(async move {
+        let req = read_request(&mut server).await;
+        server.write_all(&sent).await.unwrap();
+        (req, server)
+    });
+    let mut client = ApiClient::new(
+        io,
+        &rig.clock,
+        endpoint(),
+        &mut rig.bufs,
+        &rig.metrics,
+        TIMEOUT,
+    );
+    let mut node_seen = NodeResponse::default();
+    let reply = client
+        .exchange(
+            &ApiRequest::get(ApiPath::Node(node())),
+            no_body,
+            &mut node_seen,
+        )
+        .await
+        .unwrap();
+    let (req, _server) = srv.await.unwrap();
+    assert_eq!(reply.status, 200);
+    assert!(reply.reusable && client.is_usable());
+    assert_eq!(reply.content_class, ContentClass::Json);
+    assert!(reply.date.is_some());
+    assert_eq!(node_seen.meta.uid, "3478a007-cc90-4afa-8d33-6973abfdb2b8");
+    assert!(node_seen.has_microcontroller_taint());
+    let c = rig.metrics.snapshot();
+    assert_eq!(c.bytes_out, req.len() as u64);
+    assert_eq!(c.bytes_in, response.len() as u64);
+    assert_eq!((c.requests, c.responses_2xx), (1, 1));
+    assert!(req.starts_with(b"GET /api/v1/nodes/esp-node-01 HTTP/1.1\r\nHost: 127.0.0.1:6443\r\n"));
+    assert!(!rig.metrics.in_flight());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_body_goes_to_the_status_not_the_visitor() {
+    let (mut rig, io, mut server) = Rig::new();
+    let srv = tokio::spawn(async move {
+        read_request(&mut server).await;
+        server
+            .write_all(&recorded("13e-get-node-after-delete.response.http"))
+            .await
+            .unwrap();
+        server
+    });
+    let mut client = ApiClient::new(
+        io,
+        &rig.clock,
+        endpoint(),
+        &mut rig.bufs,
+        &rig.metrics,
+        TIMEOUT,
+    );
+    let mut values = 0;
+    let mut visitor = VisitFn(|_: &Path<'_>, _: Scalar<'_>| values += 1);
+    let reply = client
+        .exchange(
+            &ApiRequest::get(ApiPath::Node(node())),
+            no_body,
+            &mut visitor,
+        )
+        .await
+        .unwrap();
+    let _server = srv.await.unwrap();
+    assert_eq!(reply.status, 404);
+    assert_eq!(values, 0);
+    assert_eq!(client.failure().reason, "NotFound");
+    assert_eq!(client.failure().code, Some(404));
+    assert!(client.is_usable());
+    assert_eq!(rig.metrics.snapshot().responses_4xx, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_plain_text_429_keeps_its_retry_after_and_the_session() {
+    let (mut rig, io, mut server) = Rig::new();
+    let srv = tokio::spawn(async move {
+        read_request(&mut server).await;
+        server
+            .write_all(&recorded("16a-probe-under-pressure.response.http"))
+            .await
+            .unwrap();
+        server
+    });
+    let mut client = ApiClient::new(
+        io,
+        &rig.clock,
+        endpoint(),
+        &mut rig.bufs,
+        &rig.metrics,
+        TIMEOUT,
+    );
+    let mut meta = ObjectMeta::default();
+    let reply = client
+        .exchange(
+            &ApiRequest::write(ApiWrite::RenewLease, node()),
+            |buf: &mut [u8]| {
+                buf[..2].copy_from_slice(b"{}");
+                Ok(2)
+            },
+            &mut meta,
+        )
+        .await
+        .unwrap();
+    let _server = srv.await.unwrap();
+    assert_eq!(reply.status, 429);
+    assert_eq!(reply.retry_after, Some(RetryAfter::Seconds(1)));
+    assert_eq!(reply.content_class, ContentClass::Text);
+    assert!(!client.failure().is_status());
+    assert!(client.is_usable());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_body_or_head_that_does_not_fit_is_refused_before_sending() {
+    let (mut rig, io, _server) = Rig::new();
+    let long_token = "x".repeat(5_000);
+    let mut meta = ObjectMeta::default();
+    let ep = Endpoint {
+        host: "h",
+        token: Some(BearerToken::new(&long_token)),
+    };
+    let mut client = ApiClient::new(io, &rig.clock, ep, &mut rig.bufs, &rig.metrics, TIMEOUT);
+    let too_long = client
+        .exchange(&ApiRequest::get(ApiPath::Version), no_body, &mut meta)
+        .await;
+    assert_eq!(
+        too_long,
+        Err(ClientError::Request(RequestError::BufferFull))
+    );
+    assert!(client.is_usable());
+    // A body writer that reports BufferFull.
+    let full = client
+        .exchange(
+            &ApiRequest::write(ApiWrite::PatchNodeStatus, node()),
+            |_: &mut [u8]| Err(BodyError::Json(JsonError::BufferFull { needed: 9_000 })),
+            &mut meta,
+        )
+        .await;
+    assert!(matches!(full, Err(ClientError::Body(_))));
+    // A body writer that claims more than the buffer.
+    let lie = client
+        .exchange(
+            &ApiRequest::write(ApiWrite::PatchNodeStatus, node()),
+            |buf: &mut [u8]| Ok(buf.len() + 1),
+            &mut meta,
+        )
+        .await;
+    assert!(matches!(
+        lie,
+        Err(ClientError::Body(BodyError::Json(
+            JsonError::BufferFull { .. }
+        )))
+    ));
+    assert!(client.is_usable());
+    assert_eq!(rig.metrics.snapshot().requests, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn nothing_is_sent_before_a_request_that_fits() {
+    let (mut rig, io, mut server) = Rig::new();
+    let srv = tokio::spawn(async move {
+        let req = read_request(&mut server).await;
+        server
+            .write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+            )
+            .await
+            .unwrap();
+        (req, server)
+    });
+    let mut client = ApiClient::new(
+        io,
+        &rig.clock,
+        endpoint(),
+        &mut rig.bufs,
+        &rig.metrics,
+        TIMEOUT,
+    );
+    let mut meta = ObjectMeta::default();
+    let full = client
+        .exchange(
+            &ApiRequest::write(ApiWrite::PatchNodeStatus, node()),
+            |_: &mut [u8]| Err(BodyError::Json(JsonError::BufferFull { needed: 9_000 })),
+            &mut meta,
+        )
+        .await;
+    assert!(matches!(full, Err(ClientError::Body(_))));
+    let ok = client
+        .exchange(&ApiRequest::get(ApiPath::Version), no_body, &mut meta)
+        .await
+        .unwrap();
+    let (req, _server) = srv.await.unwrap();
+    assert_eq!(ok.status, 200);
+    assert!(
+        req.starts_with(b"GET /version HTTP/1.1\r\n"),
+        "{}",
+        String::from_utf8_lossy(&req)
+    );
+    assert_eq!(rig.metrics.snapshot().requests, 1);
+    assert_eq!(
+        rig.metrics.snapshot().last_error,
+        Some(ClientError::Body(BodyError::Json(JsonError::BufferFull {
+            needed: 9_000
+        })))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_head_larger_than_the_receive_buffer_ends_the_session() {
+    let (mut rig, io, mut server) = Rig::new();
+    let srv = tokio::spawn(async move {
+        read_request(&mut server).await;
+        let mut head = String::from("HTTP/1.1 200 OK\r\n");
+        for i in 0..30 {
+            head.push_str(&format!("X-Padding-{i}: {}\r\n", "p".repeat(80)));
+        }
+        head.push_str("Content-Length: 0\r\n\r\n");
+        server.write_all(head.as_bytes()).await.unwrap();
+        server
+    });
+    let mut client = ApiClient::new(
+        io,
+        &rig.clock,
+        endpoint(),
+        &mut rig.bufs,
+        &rig.metrics,
+        TIMEOUT,
+    );
+    let mut meta = ObjectMeta::default();
+    let r = client
+        .exchange(&ApiRequest::get(ApiPath::Version), no_body, &mut meta)
+        .await;
+    assert_eq!(
+        r,
+        Err(ClientError::Http(ReadError::Head(HeadError::HeadTooLarge)))
+    );
+    assert!(!client.is_usable());
+    let again = client
+        .exchange(&ApiRequest::get(ApiPath::Version), no_body, &mut meta)
+        .await;
+    assert_eq!(again, Err(ClientError::Unusable));
+    let _server = srv.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stalled_response_times_out_at_the_deadline_and_poisons_the_session() {
+    let (mut rig, io, mut server) = Rig::new();
+    let srv = tokio::spawn(async move {
+        read_request(&mut server).await;
+        // Half a head, then silence.
+        server
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Le")
+            .await
+            .unwrap();
+        server
+    });
+    let started = tokio::time::Instant::now();
+    let mut client = ApiClient::new(
+        io,
+        &rig.clock,
+        endpoint(),
+        &mut rig.bufs,
+        &rig.metrics,
+        TIMEOUT,
+    );
+    let mut meta = ObjectMeta::default();
+    let r = client
+        .exchange(&ApiRequest::get(ApiPath::Version), no_body, &mut meta)
+        .await;
+    assert_eq!(r, Err(ClientError::Timeout));
+    assert_eq!(tokio::time::Instant::now() - started, TIMEOUT);
+    assert!(!client.is_usable());
+    assert!(!rig.metrics.in_flight());
+    assert_eq!(rig.metrics.snapshot().timeouts, 1);
+    let _server = srv.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn connection_close_and_eof_make_the_session_unusable() {
+    let (mut rig, io, mut server) = Rig::new();
+    let srv = tokio::spawn(async move {
+        read_request(&mut server).await;
+        server
+            .write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+            .await
+            .unwrap();
+        server
+    });
+    let mut client = ApiClient::new(
+        io,
+        &rig.clock,
+        endpoint(),
+        &mut rig.bufs,
+        &rig.metrics,
+        TIMEOUT,
+    );
+    let mut meta = ObjectMeta::default();
+    let reply = client
+        .exchange(&ApiRequest::get(ApiPath::Version), no_body, &mut meta)
+        .await
+        .unwrap();
+    assert!(!reply.reusable && !client.is_usable());
+    assert_eq!(
+        client
+            .exchange(&ApiRequest::get(ApiPath::Version), no_body, &mut meta)
+            .await,
+        Err(ClientError::Unusable)
+    );
+    drop(srv.await.unwrap());
+
+    // A server that reads the request and hangs up.
+    let (mut rig, io, mut server) = Rig::new();
+    let srv = tokio::spawn(async move {
+        read_request(&mut server).await;
+    });
+    let mut client = ApiClient::new(
+        io,
+        &rig.clock,
+        endpoint(),
+        &mut rig.bufs,
+        &rig.metrics,
+        TIMEOUT,
+    );
+    let r = client
+        .exchange(&ApiRequest::get(ApiPath::Version), no_body, &mut meta)
+        .await;
+    srv.await.unwrap();
+    assert_eq!(r, Err(ClientError::Http(ReadError::ClosedBeforeResponse)));
+    assert!(r.unwrap_err().ends_session());
+}
+
+#[tokio::test(start_paused = true)]
+async fn broken_json_in_a_success_is_an_error_but_the_session_lives_on() {
+    let (mut rig, io, mut server) = Rig::new();
+    let srv = tokio::spawn(async move {
+        for body in ["{\"kind\":", "{\"kind\":\"Lease\"}"] {
+            read_request(&mut server).await;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
+            server.write_all(head.as_bytes()).await.unwrap();
+            server.write_all(body.as_bytes()).await.unwrap();
+        }
+        server
+    });
+    let mut client = ApiClient::new(
+        io,
+        &rig.clock,
+        endpoint(),
+        &mut rig.bufs,
+        &rig.metrics,
+        TIMEOUT,
+    );
+    let mut meta = ObjectMeta::default();
+    let r = client
+        .exchange(&ApiRequest::get(ApiPath::Version), no_body, &mut meta)
+        .await;
+    assert!(matches!(r, Err(ClientError::Json(_))));
+    assert!(client.is_usable());
+    let mut meta = ObjectMeta::default();
+    let ok = client
+        .exchange(&ApiRequest::get(ApiPath::Version), no_body, &mut meta)
+        .await
+        .unwrap();
+    assert_eq!(ok.status, 200);
+    assert_eq!(meta.kind, "Lease");
+    let _server = srv.await.unwrap();
+}
