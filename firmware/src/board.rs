@@ -46,6 +46,10 @@ pub struct BoardProfile {
     pub name: &'static str,
     /// Rust target triple the board's chip needs.
     pub target: &'static str,
+    /// The chip, as the Node's `node.kubernetes.io/instance-type` label.
+    pub chip: &'static str,
+    /// `kubernetes.io/arch` of the Node: `riscv32` or `xtensa`.
+    pub architecture: &'static str,
     /// Data pin of the WS2812 status LED.
     pub status_led: u8,
     /// Wired Ethernet, if the board has a W5500.
@@ -56,6 +60,8 @@ pub struct BoardProfile {
 pub const WAVESHARE_ESP32_S3_ETH: BoardProfile = BoardProfile {
     name: "Waveshare ESP32-S3-ETH",
     target: "xtensa-esp32s3-none-elf",
+    chip: "esp32s3",
+    architecture: "xtensa",
     status_led: 21,
     w5500: Some(W5500Pins {
         sck: 13,
@@ -72,6 +78,8 @@ pub const WAVESHARE_ESP32_S3_ETH: BoardProfile = BoardProfile {
 pub const ESP32_C6_DEVKITC_1: BoardProfile = BoardProfile {
     name: "ESP32-C6-DevKitC-1",
     target: "riscv32imac-unknown-none-elf",
+    chip: "esp32c6",
+    architecture: "riscv32",
     status_led: 8,
     w5500: None,
 };
@@ -81,6 +89,8 @@ pub const ESP32_C6_DEVKITC_1: BoardProfile = BoardProfile {
 pub const ESP32_C3_DEVKITM_1: BoardProfile = BoardProfile {
     name: "ESP32-C3 (DevKitM-1 style)",
     target: "riscv32imc-unknown-none-elf",
+    chip: "esp32c3",
+    architecture: "riscv32",
     status_led: 8,
     w5500: None,
 };

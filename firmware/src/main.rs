@@ -1,9 +1,11 @@
-//! picokubelet firmware.
+//! picokubelet firmware: the ESP32 body around picokubelet-core's agent.
 //!
-//! Brings up the whole networking stack the agent needs and exercises it once a minute:
-//! heap → esp-rtos scheduler → Wi-Fi station (reconnect loop) → embassy-net with DHCP →
-//! DNS → TCP to port 6443 → TLS 1.3 with the server certificate VERIFIED against the
-//! compiled-in cluster CA (picokubelet-core's `tls::open_verified`) → `GET /version` → status line.
+//! heap → esp-rtos scheduler → watchdog → status LED → Wi-Fi station (reconnect loop) →
+//! embassy-net with DHCP → the agent (`picokubelet_core::agent::run_agent`): DNS + TCP to the
+//! API server, TLS 1.3 with the server certificate VERIFIED against the compiled-in cluster
+//! CA, clock anchoring, Node registration, Lease renewal, status and events — reconnecting
+//! whenever the session ends. Every protocol decision is the core's; this crate provides the
+//! seams (`body`, `signals`), the drivers (`led`, `watchdog`) and the pins (`board`).
 
 #![no_std]
 #![no_main]
@@ -11,14 +13,17 @@
 extern crate alloc;
 
 mod board;
+mod body;
 mod led;
 mod signals;
 mod watchdog;
 
+use core::{convert::Infallible, net::Ipv4Addr};
+
 use embassy_executor::Spawner;
-use embassy_net::{dns::DnsQueryType, tcp::TcpSocket, IpAddress, Runner, Stack, StackResources};
-use embassy_time::{Duration, Timer};
-use embedded_io_async::Write;
+use embassy_futures::select::{select, Either};
+use embassy_net::{tcp::client::TcpClientState, Runner, StackResources};
+use embassy_time::{Duration, Instant, Timer};
 use esp_backtrace as _;
 use esp_hal::{
     clock::CpuClock,
@@ -32,16 +37,21 @@ use esp_radio::wifi::{
     sta::StationConfig, Config as WifiConfig, ControllerConfig, Interface, WifiController,
 };
 use picokubelet_core::{
-    led::{AgentPhase, ApiErrorClass},
-    tls::{self, ServerIdentity, TlsOpenError, CA_DER_MAX},
+    agent::{run_agent, AgentBuffers, AgentConfig, AgentState, Runtime},
+    http::request::BearerToken,
+    k8s::{
+        identity::{NodeIds, NodeName},
+        node::NodeProfile,
+    },
+    tls::{self, ServerTrust, TlsOpener, CA_DER_MAX},
 };
-use static_cell::StaticCell;
+use static_cell::{ConstStaticCell, StaticCell};
 
 esp_bootloader_esp_idf::esp_app_desc!();
 
 /// Compile-time setting with a default: `env_or!("NAME", "default")`.
 macro_rules! env_or {
-    ($name:literal, $default:literal) => {
+    ($name:literal, $default:expr) => {
         match option_env!($name) {
             Some(value) => value,
             None => $default,
@@ -51,43 +61,38 @@ macro_rules! env_or {
 
 const WIFI_SSID: &str = env_or!("PK_WIFI_SSID", "picokubelet");
 const WIFI_PASSWORD: &str = env_or!("PK_WIFI_PASSWORD", "picokubelet");
-/// API server host name (or IPv4 literal); `Stack::dns_query` passes literals through.
+/// API server host name (or IPv4 literal); also the `Host` header.
 const API_HOST: &str = env_or!("PK_API_HOST", "kubernetes.local");
 const API_PORT: u16 = 6443;
 /// The name the server certificate must carry (kubeconfig `tls-server-name`); defaults to the
-/// host we dial. An IPv4/IPv6 literal is matched against the certificate's IP SANs.
-const TLS_SERVER_NAME: &str = match option_env!("PK_TLS_SERVER_NAME") {
-    Some(name) => name,
-    None => API_HOST,
-};
+/// host we dial. An IP literal is matched against the certificate's IP SANs.
+const TLS_SERVER_NAME: &str = env_or!("PK_TLS_SERVER_NAME", API_HOST);
+/// The Node's name (the token must belong to `system:node:<name>`).
+const NODE_NAME: &str = env_or!("PK_NODE_NAME", "picokubelet");
+/// Bearer token of the node identity; without one the server answers 401 and the LED says so.
+const NODE_TOKEN: Option<&str> = option_env!("PK_NODE_TOKEN");
 /// The cluster CA as configured at build time (see build.rs): PEM, DER or base64 of PEM; empty
 /// when none was given, and then the firmware does not connect at all.
 static CLUSTER_CA: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cluster-ca"));
 
 /// Reclaimed 2nd-stage-bootloader RAM (64 KiB on C6 and C3) plus this much of ordinary RAM.
 const HEAP_MAIN_BYTES: usize = 36 * 1024;
-/// TCP socket buffers of the one API connection.
-const TCP_RX_BYTES: usize = 4096;
-const TCP_TX_BYTES: usize = 4096;
-/// A TLS record can carry 16 KiB of plaintext plus overhead: the read buffer must hold one.
-const TLS_READ_BYTES: usize = tls::RX_RECORD_BUFFER;
-/// Writes are split into records of at most this size (requests are small).
-const TLS_WRITE_BYTES: usize = tls::TX_RECORD_BUFFER;
-/// Enough for the status line and then some; the rest of the response is discarded.
-const HEAD_BYTES: usize = 512;
 /// Sockets: DHCP, DNS, one TCP connection, one spare.
 const STACK_SOCKETS: usize = 4;
-
-const RECONNECT_DELAY: Duration = Duration::from_secs(5);
-const PROBE_INTERVAL: Duration = Duration::from_secs(60);
-const TCP_TIMEOUT: Duration = Duration::from_secs(15);
+/// How often the agent's LED inputs are copied to the LED task.
+const LED_MIRROR_INTERVAL: Duration = Duration::from_millis(50);
+/// How often a one-line summary of the agent and the board is printed.
+const SUMMARY_INTERVAL: Duration = Duration::from_secs(300);
+const WIFI_RECONNECT_DELAY: Duration = Duration::from_secs(5);
 
 static STACK_RESOURCES: StaticCell<StackResources<STACK_SOCKETS>> = StaticCell::new();
-static TCP_RX: StaticCell<[u8; TCP_RX_BYTES]> = StaticCell::new();
-static TCP_TX: StaticCell<[u8; TCP_TX_BYTES]> = StaticCell::new();
-static TLS_READ: StaticCell<[u8; TLS_READ_BYTES]> = StaticCell::new();
-static TLS_WRITE: StaticCell<[u8; TLS_WRITE_BYTES]> = StaticCell::new();
-static CA_DER: StaticCell<[u8; CA_DER_MAX]> = StaticCell::new();
+static TCP_STATE: ConstStaticCell<
+    TcpClientState<{ body::TCP_CONNECTIONS }, { body::TCP_TX_BYTES }, { body::TCP_RX_BYTES }>,
+> = ConstStaticCell::new(TcpClientState::new());
+static TCP_CLIENT: StaticCell<body::ApiTcpClient> = StaticCell::new();
+static CA_DER: ConstStaticCell<[u8; CA_DER_MAX]> = ConstStaticCell::new([0; CA_DER_MAX]);
+/// TLS records (20 KiB) and HTTP buffers (7 KiB): const-initialised in place, never on a stack.
+static AGENT_BUFFERS: ConstStaticCell<AgentBuffers> = ConstStaticCell::new(AgentBuffers::new());
 
 #[esp_rtos::main]
 async fn main(spawner: Spawner) -> ! {
@@ -102,13 +107,6 @@ async fn main(spawner: Spawner) -> ! {
         env!("CARGO_PKG_VERSION"),
         profile.name
     );
-    if let Some(pins) = profile.w5500 {
-        // Wired Ethernet is a later step; claiming the bus proves the wiring compiles.
-        match board::w5500_io(peripherals.SPI2, &pins) {
-            Ok(_io) => println!("W5500 bus claimed (driver not yet enabled), using Wi-Fi"),
-            Err(e) => println!("W5500 SPI config rejected: {:?}", e),
-        }
-    }
 
     let timg0 = TimerGroup::new(peripherals.TIMG0);
     let sw_int = SoftwareInterruptControl::new(peripherals.SW_INTERRUPT);
@@ -120,8 +118,7 @@ async fn main(spawner: Spawner) -> ! {
         watchdog::watchdog_task(watchdog::arm(peripherals.TIMG1))
             .expect("watchdog_task spawned once"),
     );
-
-    // The LED task starts as soon as there is a scheduler, so the board shows Booting while the radio comes up.
+    // The LED task starts as soon as there is a scheduler: Booting shows while the radio comes up.
     match board::status_led_rmt(peripherals.RMT, &profile) {
         Ok(channel) => spawner.spawn(led::led_task(channel).expect("led_task spawned once")),
         Err(e) => println!(
@@ -129,9 +126,16 @@ async fn main(spawner: Spawner) -> ! {
             e
         ),
     }
+    if let Some(pins) = profile.w5500 {
+        // Wired Ethernet is a later step; claiming the bus proves the wiring compiles.
+        match board::w5500_io(peripherals.SPI2, &pins) {
+            Ok(_io) => println!("W5500 bus claimed (driver not yet enabled), using Wi-Fi"),
+            Err(e) => println!("W5500 SPI config rejected: {:?}", e),
+        }
+    }
 
     // Secure by default: without a usable CA there is nothing to verify the server against.
-    let ca_der: &'static [u8] = match tls::decode_ca(CLUSTER_CA, CA_DER.init([0; CA_DER_MAX])) {
+    let ca_der: &'static [u8] = match tls::decode_ca(CLUSTER_CA, CA_DER.take()) {
         Ok(der) => {
             println!("cluster CA: {} bytes of DER", der.len());
             der
@@ -145,8 +149,13 @@ async fn main(spawner: Spawner) -> ! {
         }
         Err(e) => halt("the compiled-in cluster CA does not decode", e).await,
     };
-    let identity = ServerIdentity::parse(TLS_SERVER_NAME);
-    println!("TLS: server must prove {:?}", identity);
+    let node_name = match NodeName::new(NODE_NAME) {
+        Ok(name) => name,
+        Err(e) => halt("PK_NODE_NAME is not a valid Node name", e).await,
+    };
+    if NODE_TOKEN.is_none() {
+        println!("no PK_NODE_TOKEN compiled in: the server will refuse the agent (401)");
+    }
 
     let station = WifiConfig::Station(
         StationConfig::default()
@@ -177,156 +186,86 @@ async fn main(spawner: Spawner) -> ! {
     spawner.spawn(wifi_task(controller).expect("wifi_task spawned once"));
     spawner.spawn(net_task(runner).expect("net_task spawned once"));
 
-    let tcp_rx = TCP_RX.init([0; TCP_RX_BYTES]);
-    let tcp_tx = TCP_TX.init([0; TCP_TX_BYTES]);
-    let tls_read = TLS_READ.init([0; TLS_READ_BYTES]);
-    let tls_write = TLS_WRITE.init([0; TLS_WRITE_BYTES]);
-
-    loop {
-        stack.wait_config_up().await;
-        if let Some(config) = stack.config_v4() {
-            println!(
-                "DHCP: address {} gateway {:?}",
-                config.address, config.gateway
-            );
-        }
-        signals::update_led(|led| led.request_in_flight = true);
-        let result =
-            probe_version(stack, tcp_rx, tcp_tx, tls_read, tls_write, ca_der, identity).await;
-        signals::update_led(|led| {
-            led.request_in_flight = false;
-            match result {
-                Ok(status) => {
-                    led.last_api_error = ApiErrorClass::from_status(status);
-                    // The probe has no Node to register; a working round trip is the most
-                    // it can prove. The agent replaces this with its real phase.
-                    if led.phase == AgentPhase::Connecting {
-                        led.phase = AgentPhase::Registered;
-                    }
-                }
-                Err(_) => {
-                    led.last_api_error = Some(ApiErrorClass::Transport);
-                    if led.phase == AgentPhase::Registered {
-                        led.phase = AgentPhase::Connecting;
-                    }
-                }
-            }
-        });
-        if let Err(e) = result {
-            println!("probe failed: {:?}", e);
-        }
-        let board = signals::snapshot();
-        println!(
-            "board: heap {} of {} bytes free, up {} s, {} association(s) in 5 min ({} total), {} BSSID change(s)",
-            board.heap_free,
-            board.heap_total,
-            board.uptime.as_secs(),
-            board.associations_in_window,
-            board.associations_total,
-            board.bssid_changes
-        );
-        Timer::after(PROBE_INTERVAL).await;
-    }
-}
-
-/// Why one `GET /version` probe failed.
-#[derive(Debug)]
-#[allow(
-    dead_code,
-    reason = "the payloads are read through Debug when the failure is printed"
-)]
-enum ProbeError {
-    Dns(embassy_net::dns::Error),
-    NoAddress,
-    Connect(embassy_net::tcp::ConnectError),
-    NoEntropy,
-    Handshake(TlsOpenError),
-    Tls(tls::TlsError),
-    NoStatusLine,
-}
-
-/// DNS → TCP → TLS 1.3 → `GET /version` → print the status line; returns the status code.
-async fn probe_version(
-    stack: Stack<'static>,
-    tcp_rx: &mut [u8],
-    tcp_tx: &mut [u8],
-    tls_read: &mut [u8],
-    tls_write: &mut [u8],
-    ca_der: &[u8],
-    identity: ServerIdentity<'_>,
-) -> Result<u16, ProbeError> {
-    let addresses = stack
-        .dns_query(API_HOST, DnsQueryType::A)
-        .await
-        .map_err(ProbeError::Dns)?;
-    let address: IpAddress = *addresses.first().ok_or(ProbeError::NoAddress)?;
-    println!("{} resolves to {}", API_HOST, address);
-
-    let mut socket = TcpSocket::new(stack, tcp_rx, tcp_tx);
-    socket.set_timeout(Some(TCP_TIMEOUT));
-    socket
-        .connect((address, API_PORT))
-        .await
-        .map_err(ProbeError::Connect)?;
-    println!("TCP connected to {}:{}", address, API_PORT);
-
     // The radio is running, so the hardware RNG is a true RNG here (esp-radio registers itself
     // as an entropy source). With Ethernet only, a `TrngSource` (ADC) must be enabled instead.
-    let trng = Trng::try_new().map_err(|_| ProbeError::NoEntropy)?;
-
-    // The wall clock is not anchored yet (it comes from the server's Date), so the validity
-    // period is not checked on this first handshake: `now = None`.
-    let mut tls = tls::open_verified(socket, tls_read, tls_write, ca_der, identity, None, trng)
-        .await
-        .map_err(ProbeError::Handshake)?;
-    println!("TLS 1.3 session open, server certificate verified");
-
-    // TLS buffers writes into one record until `flush`, so the pieces go out together.
-    for part in [
-        b"GET /version HTTP/1.1\r\nHost: ".as_slice(),
-        API_HOST.as_bytes(),
-        b"\r\nAccept: application/json\r\nUser-Agent: picokubelet-firmware\r\nConnection: close\r\n\r\n",
-    ] {
-        tls.write_all(part).await.map_err(ProbeError::Tls)?;
-    }
-    tls.flush().await.map_err(ProbeError::Tls)?;
-
-    let mut head = [0u8; HEAD_BYTES];
-    let mut filled = 0;
-    let status_end = loop {
-        if let Some(end) = head[..filled].windows(2).position(|w| w == b"\r\n") {
-            break end;
-        }
-        if filled == head.len() {
-            return Err(ProbeError::NoStatusLine);
-        }
-        let n = tls
-            .read(&mut head[filled..])
-            .await
-            .map_err(ProbeError::Tls)?;
-        if n == 0 {
-            return Err(ProbeError::NoStatusLine);
-        }
-        filled += n;
+    let trng = match Trng::try_new() {
+        Ok(trng) => trng,
+        Err(e) => halt("no entropy source for TLS", e).await,
     };
-    let status_line = &head[..status_end];
-    match core::str::from_utf8(status_line) {
-        Ok(line) => println!("GET /version -> {}", line),
-        Err(_) => println!("GET /version -> (status line is not UTF-8)"),
-    }
-    // "HTTP/1.1 200 OK": the three digits after the first space.
-    let status = status_line
-        .split(|b| *b == b' ')
-        .nth(1)
-        .and_then(|code| core::str::from_utf8(code).ok())
-        .and_then(|code| code.parse::<u16>().ok())
-        .ok_or(ProbeError::NoStatusLine)?;
+    let mut boot_random = [0u8; 16];
+    trng.read(&mut boot_random);
 
-    // Best effort: the server closes anyway (Connection: close).
-    if let Err((_socket, e)) = tls.close().await {
-        println!("TLS close: {:?}", e);
+    // The Node reports the address DHCP gave us at boot.
+    stack.wait_config_up().await;
+    let address = stack
+        .config_v4()
+        .map_or(Ipv4Addr::UNSPECIFIED, |c| c.address.address());
+    println!("DHCP: address {}", address);
+
+    let node = NodeProfile::new(
+        node_name,
+        profile.architecture,
+        profile.chip,
+        NodeIds::new(mac, boot_random),
+        address,
+    );
+    let config = AgentConfig {
+        server_name: TLS_SERVER_NAME,
+        ..AgentConfig::new(API_HOST, NODE_TOKEN.map(BearerToken::new), node)
+    };
+    let mut runtime = Runtime {
+        clock: body::EmbassyClock,
+        connector: body::NetConnector {
+            stack,
+            client: TCP_CLIENT.init(body::ApiTcpClient::new(stack, TCP_STATE.take())),
+            host: API_HOST,
+            port: API_PORT,
+        },
+        opener: TlsOpener::new(ServerTrust::Ca(ca_der)),
+        rng: trng,
+        board: signals::EspBoard,
+        log: body::PrintLog,
+    };
+    let state = AgentState::new();
+    println!(
+        "agent: node {} → https://{}:{} (certificate must name {})",
+        NODE_NAME, API_HOST, API_PORT, TLS_SERVER_NAME
+    );
+    let agent = run_agent(&mut runtime, &config, &state, AGENT_BUFFERS.take());
+    match select(agent, mirror(&state)).await {
+        Either::First(Ok(never)) => match never {},
+        Either::First(Err(e)) => halt("the agent refused its configuration", e).await,
+        Either::Second(never) => match never {},
     }
-    Ok(status)
+}
+
+/// Copies the agent's LED inputs to the LED task and prints a summary now and then. Runs
+/// beside the agent on the same executor (`AgentState` is single-executor by design).
+async fn mirror(state: &AgentState) -> Infallible {
+    let mut next_summary = Instant::now() + SUMMARY_INTERVAL;
+    loop {
+        let inputs = state.led_inputs();
+        signals::update_led(|led| {
+            let panicked = led.panicked;
+            *led = inputs;
+            led.panicked = panicked;
+        });
+        if Instant::now() >= next_summary {
+            next_summary += SUMMARY_INTERVAL;
+            let board = signals::snapshot();
+            println!(
+                "summary: up {} s, heap {} of {} B free, {} association(s), {} BSSID change(s); {:?}; {:?}",
+                Instant::now().as_secs(),
+                board.heap_free_bytes,
+                board.heap_total_bytes,
+                board.wifi_associations,
+                board.bssid_changes,
+                state.stats(),
+                state.counters()
+            );
+        }
+        Timer::after(LED_MIRROR_INTERVAL).await;
+    }
 }
 
 /// Keeps the station associated: connect, log BSSID/RSSI, wait for the drop, back off, repeat.
@@ -352,7 +291,7 @@ async fn wifi_task(mut controller: WifiController<'static>) {
             Err(e) => println!("Wi-Fi: connect failed: {:?}", e),
         }
         signals::record_link_down();
-        Timer::after(RECONNECT_DELAY).await;
+        Timer::after(WIFI_RECONNECT_DELAY).await;
     }
 }
 

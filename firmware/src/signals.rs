@@ -1,9 +1,11 @@
 //! What the board knows about itself, in one place: the LED inputs and the sensor readings the
 //! agent turns into conditions (DESIGN.md §8).
 //!
-//! Writers are the Wi-Fi task (associations, BSSID, link state) and the agent/probe (phase, API
-//! errors, requests in flight); readers are the LED task and the agent. Everything sits behind
-//! a critical-section mutex and is copied out, so no reader ever holds a lock across an await.
+//! Writers are the Wi-Fi task (associations, BSSID, link state) and the agent's LED mirror
+//! (phase, API errors, requests in flight); readers are the LED task and the agent (through
+//! [`EspBoard`], the core's `runtime::Board`). Everything sits behind a critical-section mutex
+//! and is copied out, so no reader holds a lock across an await. Wi-Fi figures are running
+//! totals: the core turns them into its rolling window and "since the last push" flags.
 
 use core::cell::RefCell;
 
@@ -11,55 +13,26 @@ use embassy_sync::{
     blocking_mutex::{raw::CriticalSectionRawMutex, Mutex},
     signal::Signal,
 };
-use embassy_time::{Duration, Instant};
-use picokubelet_core::led::{led_state, AgentPhase, LedInputs, LedState};
+use picokubelet_core::{
+    led::{led_state, AgentPhase, LedInputs, LedState},
+    runtime::{Board, BoardSnapshot},
+};
 
-/// The rolling window Vibes counts associations in.
-pub const ASSOCIATION_WINDOW: Duration = Duration::from_secs(5 * 60);
-/// Associations remembered for the window. The conditions only distinguish "< 3" from "≥ 3",
-/// so 8 is plenty; more than 8 in 5 minutes reads as 8.
-pub const ASSOCIATION_HISTORY: usize = 8;
-
-/// A copy of the board's readings at one moment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BoardSnapshot {
-    /// Free heap (esp-alloc, all regions), bytes.
-    pub heap_free: usize,
-    /// Heap size (esp-alloc, all regions), bytes.
-    pub heap_total: usize,
-    /// Time since boot (embassy-time).
-    pub uptime: Duration,
-    /// Wi-Fi associations within the last [`ASSOCIATION_WINDOW`] (at most [`ASSOCIATION_HISTORY`]).
-    pub associations_in_window: u8,
-    /// Wi-Fi associations since boot.
-    pub associations_total: u32,
-    /// Times the station associated with a different BSSID than the previous time, since
-    /// boot. Monotonic: the agent remembers the value it last pushed and compares.
-    pub bssid_changes: u32,
-    /// The station is associated now.
-    pub link_up: bool,
-}
-
-struct WifiHistory {
-    /// Ring of the most recent association times; `None` = never.
-    recent: [Option<Instant>; ASSOCIATION_HISTORY],
-    next: usize,
-    total: u32,
+struct Wifi {
+    associations: u32,
     bssid: Option<[u8; 6]>,
     bssid_changes: u32,
     link_up: bool,
 }
 
-struct Board {
-    wifi: WifiHistory,
+struct Shared {
+    wifi: Wifi,
     led: LedInputs,
 }
 
-static BOARD: Mutex<CriticalSectionRawMutex, RefCell<Board>> = Mutex::new(RefCell::new(Board {
-    wifi: WifiHistory {
-        recent: [None; ASSOCIATION_HISTORY],
-        next: 0,
-        total: 0,
+static SHARED: Mutex<CriticalSectionRawMutex, RefCell<Shared>> = Mutex::new(RefCell::new(Shared {
+    wifi: Wifi {
+        associations: 0,
         bssid: None,
         bssid_changes: 0,
         link_up: false,
@@ -78,11 +51,15 @@ static LED_STATE: Signal<CriticalSectionRawMutex, LedState> = Signal::new();
 
 /// Changes the LED inputs; the LED task picks up the resulting state within one frame.
 pub fn update_led(change: impl FnOnce(&mut LedInputs)) {
-    let (before, after) = BOARD.lock(|board| {
-        let mut board = board.borrow_mut();
-        let before = led_state(&board.led);
-        change(&mut board.led);
-        (before, led_state(&board.led))
+    let (before, after) = SHARED.lock(|shared| {
+        let mut shared = shared.borrow_mut();
+        let before = led_state(&shared.led);
+        change(&mut shared.led);
+        // However the agent sees it, a board without a link shows "disconnected".
+        if !shared.wifi.link_up && shared.led.phase != AgentPhase::Booting {
+            shared.led.phase = AgentPhase::LinkDown;
+        }
+        (before, led_state(&shared.led))
     });
     if before != after {
         LED_STATE.signal(after);
@@ -96,14 +73,9 @@ pub(crate) fn led_state_changed() -> Option<LedState> {
 
 /// The Wi-Fi task associated with `bssid`.
 pub fn record_association(bssid: [u8; 6]) {
-    let now = Instant::now();
-    BOARD.lock(|board| {
-        let wifi = &mut board.borrow_mut().wifi;
-        if let Some(slot) = wifi.recent.get_mut(wifi.next) {
-            *slot = Some(now);
-        }
-        wifi.next = (wifi.next + 1) % ASSOCIATION_HISTORY;
-        wifi.total = wifi.total.saturating_add(1);
+    SHARED.lock(|shared| {
+        let wifi = &mut shared.borrow_mut().wifi;
+        wifi.associations = wifi.associations.saturating_add(1);
         if wifi.bssid.is_some_and(|previous| previous != bssid) {
             wifi.bssid_changes = wifi.bssid_changes.saturating_add(1);
         }
@@ -119,32 +91,33 @@ pub fn record_association(bssid: [u8; 6]) {
 
 /// The Wi-Fi task lost (or failed to get) the association.
 pub fn record_link_down() {
-    BOARD.lock(|board| board.borrow_mut().wifi.link_up = false);
+    SHARED.lock(|shared| shared.borrow_mut().wifi.link_up = false);
     update_led(|led| led.phase = AgentPhase::LinkDown);
 }
 
-/// The board's readings now.
+/// The board's readings now: esp-alloc heap statistics (all regions) and the Wi-Fi counters.
 pub fn snapshot() -> BoardSnapshot {
-    let now = Instant::now();
     let heap = esp_alloc::HEAP.stats();
-    let heap_total = heap.size;
-    let heap_free = heap_total.saturating_sub(heap.current_usage);
-    BOARD.lock(|board| {
-        let wifi = &board.borrow().wifi;
-        let in_window = wifi
-            .recent
-            .iter()
-            .flatten()
-            .filter(|at| now.saturating_duration_since(**at) < ASSOCIATION_WINDOW)
-            .count();
+    let total = heap.size;
+    let free = total.saturating_sub(heap.current_usage);
+    SHARED.lock(|shared| {
+        let wifi = &shared.borrow().wifi;
         BoardSnapshot {
-            heap_free,
-            heap_total,
-            uptime: Duration::from_ticks(now.as_ticks()),
-            associations_in_window: u8::try_from(in_window).unwrap_or(u8::MAX),
-            associations_total: wifi.total,
+            heap_free_bytes: u32::try_from(free).unwrap_or(u32::MAX),
+            heap_total_bytes: u32::try_from(total).unwrap_or(u32::MAX),
+            wifi_associations: wifi.associations,
             bssid_changes: wifi.bssid_changes,
             link_up: wifi.link_up,
         }
     })
+}
+
+/// The core's view of this board (`runtime::Board`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EspBoard;
+
+impl Board for EspBoard {
+    fn snapshot(&self) -> BoardSnapshot {
+        snapshot()
+    }
 }
