@@ -587,3 +587,51 @@ fn agent_config_refuses_intervals_the_agent_cannot_run() {
         Err(picokubelet_core::agent::config::ConfigError::RenewNotBelowLeaseDuration)
     );
 }
+
+#[test]
+fn the_largest_record_of_known_fields_fits_the_stated_maximum() {
+    let ssid = "s".repeat(MAX_SSID_LEN);
+    let password = "p".repeat(MAX_WIFI_PASSWORD_LEN);
+    let long_name = [
+        "a".repeat(63),
+        "b".repeat(63),
+        "c".repeat(63),
+        "d".repeat(61),
+    ]
+    .join(".");
+    let mut ca = vec![0x30u8; MAX_CA_LEN];
+    ca[1] = 0x82;
+    let token = "t".repeat(MAX_TOKEN_LEN);
+    let keys: Vec<String> = (0..4)
+        .map(|i| format!("{long_name}/{}{i}", "k".repeat(62)))
+        .collect();
+    let value = "v".repeat(63);
+    let mut labels = Labels::EMPTY;
+    for k in &keys {
+        assert_eq!(k.len() + 1 + value.len(), MAX_LABEL_ENTRY_LEN);
+        assert!(labels.push(k, &value));
+    }
+    assert!(!labels.push("one", "too-many"));
+    let record = ProvisionRecord {
+        wifi: Some(WifiCredentials {
+            ssid: &ssid,
+            password: &password,
+        }),
+        host: &long_name,
+        port: 1,
+        tls_server_name: Some(&long_name),
+        trust: ServerTrust::Ca(&ca),
+        token: BearerToken::new(&token),
+        node_name: Some(NodeName::new(&long_name).unwrap()),
+        profile: Some(BoardProfile::Esp32c3),
+        labels,
+        lease_renew_interval_secs: Some(MAX_INTERVAL_SECS),
+        status_interval_secs: Some(MAX_INTERVAL_SECS),
+        memory_pressure_below_bytes: Some(MAX_MEMORY_PRESSURE_BYTES),
+    };
+    let mut buf = vec![0u8; MAX_RECORD_LEN];
+    let n = write(&record, &mut buf).unwrap();
+    assert_eq!(n, 6_549, "update the module docs if this changes");
+    assert!(n <= MAX_RECORD_LEN);
+    assert_eq!(parse(&buf[..n]).unwrap(), record);
+}
