@@ -1,6 +1,6 @@
 //! The provisioning record: the board's runtime configuration, stored in a flash partition (or a
 //! file) so one firmware image serves every board. The host's `picokubelet provision` writes it
-//! with [`write`]; the firmware reads it with [`parse`] and turns it into an
+//! with [`write()`]; the firmware reads it with [`parse`] and turns it into an
 //! [`AgentConfig`](crate::agent::config::AgentConfig) with [`ProvisionRecord::agent_config`].
 //!
 //! # Byte layout (version 1; all integers little-endian)
@@ -36,7 +36,7 @@
 //! | 0x0E | insecure-skip-tls-verify       | u8, exactly 1                                      |
 //!
 //! Exactly one of ca-certificate and insecure-skip-tls-verify is required. Every field but
-//! label appears at most once. Entries may come in any order; [`write`] writes them by tag.
+//! label appears at most once. Entries may come in any order; [`write()`] writes them by tag.
 //!
 //! # Forward compatibility
 //!

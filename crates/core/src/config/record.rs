@@ -1,4 +1,4 @@
-//! The provisioning record: its types, [`parse`] and [`write`]. The byte layout and the
+//! The provisioning record: its types, [`parse`] and [`write()`]. The byte layout and the
 //! forward-compatibility rule are documented in the module above ([`super`]).
 use core::fmt;
 use core::net::{Ipv4Addr, Ipv6Addr};
@@ -275,7 +275,7 @@ impl<'a> ProvisionRecord<'a> {
         }
     }
 
-    /// Checks every field as [`parse`] does; [`write`] calls it first.
+    /// Checks every field as [`parse`] does; [`write()`] calls it first.
     pub fn validate(&self) -> Result<(), RecordError> {
         if let Some(w) = self.wifi {
             check_len(Field::WifiSsid, w.ssid.len())?;
@@ -398,7 +398,7 @@ pub enum RecordError {
     PasswordWithoutSsid,
     /// A CA and `insecure-skip-tls-verify` together: the user must pick one.
     CaWithInsecure,
-    /// The output buffer of [`write`] is too small; `needed` bytes would do.
+    /// The output buffer of [`write()`] is too small; `needed` bytes would do.
     BufferTooSmall { needed: usize },
     /// The record would exceed [`MAX_RECORD_LEN`].
     TooLarge { len: usize },
