@@ -28,6 +28,7 @@ pub mod agent;
 pub mod bounded;
 pub mod client;
 pub mod conditions;
+pub mod config;
 pub mod http;
 pub mod json;
 pub mod k8s;
