@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use picokubelet_core::http::body::{BodyDecoder, BodyFraming};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&sel, rest)) = data.split_first() else { return };
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
     let framing = match sel % 3 {
         0 => BodyFraming::Chunked,
         1 => BodyFraming::ContentLength(u64::from(sel)),

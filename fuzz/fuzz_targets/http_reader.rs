@@ -5,9 +5,14 @@ use libfuzzer_sys::fuzz_target;
 use picokubelet_core::http::reader::{Event, ReaderLimits, ResponseReader};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&sel, wire)) = data.split_first() else { return };
+    let Some((&sel, wire)) = data.split_first() else {
+        return;
+    };
     let piece = usize::from(sel % 61) + 1;
-    let mut reader = ResponseReader::new(ReaderLimits { max_head_len: 2048, max_body_len: Some(1 << 16) });
+    let mut reader = ResponseReader::new(ReaderLimits {
+        max_head_len: 2048,
+        max_body_len: Some(1 << 16),
+    });
     let mut buf = [0u8; 2048];
     let mut filled = 0usize;
     let mut offered = 0usize;

@@ -4,7 +4,9 @@
 //! fields as feeding the body whole — and never panic.
 use libfuzzer_sys::fuzz_target;
 use picokubelet_core::json::extract::{Extractor, Visitor};
-use picokubelet_core::k8s::response::{LeaseResponse, NodeResponse, StatusResponse, VersionResponse};
+use picokubelet_core::k8s::response::{
+    LeaseResponse, NodeResponse, StatusResponse, VersionResponse,
+};
 
 #[derive(Default, Clone, PartialEq, Debug)]
 struct All {
@@ -15,7 +17,11 @@ struct All {
 }
 
 impl Visitor for All {
-    fn value(&mut self, path: &picokubelet_core::json::extract::Path, value: picokubelet_core::json::extract::Scalar<'_>) {
+    fn value(
+        &mut self,
+        path: &picokubelet_core::json::extract::Path,
+        value: picokubelet_core::json::extract::Scalar<'_>,
+    ) {
         self.node.value(path, value);
         self.lease.value(path, value);
         self.status.value(path, value);
@@ -23,7 +29,13 @@ impl Visitor for All {
     }
 }
 
-fn run(body: &[u8], piece: usize) -> (Result<(), picokubelet_core::json::extract::ExtractError>, All) {
+fn run(
+    body: &[u8],
+    piece: usize,
+) -> (
+    Result<(), picokubelet_core::json::extract::ExtractError>,
+    All,
+) {
     let mut ex = Extractor::<256>::new();
     let mut all = All::default();
     for chunk in body.chunks(piece) {
@@ -36,7 +48,9 @@ fn run(body: &[u8], piece: usize) -> (Result<(), picokubelet_core::json::extract
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&sel, body)) = data.split_first() else { return };
+    let Some((&sel, body)) = data.split_first() else {
+        return;
+    };
     let (whole_verdict, whole) = run(body, body.len().max(1));
     let (piece_verdict, pieces) = run(body, usize::from(sel % 17) + 1);
     assert_eq!(whole_verdict.is_ok(), piece_verdict.is_ok());

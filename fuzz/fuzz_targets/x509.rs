@@ -7,8 +7,8 @@
 //! to 5) the certificate chain, the rest of the input the CertificateVerify signature.
 use libfuzzer_sys::fuzz_target;
 use picokubelet_core::tls::embedded_tls::{
-    Aes128GcmSha256, CertificateEntryRef, CertificateRef, CertificateVerifyRef, SignatureScheme,
-    Sha256, TlsVerifier,
+    Aes128GcmSha256, CertificateEntryRef, CertificateRef, CertificateVerifyRef, Sha256,
+    SignatureScheme, TlsVerifier,
 };
 use picokubelet_core::tls::{decode_ca, x509, K8sVerifier, ServerIdentity, CA_DER_MAX};
 
@@ -39,8 +39,13 @@ fuzz_target!(|data: &[u8]| {
     }
 
     let (parts, signature) = split(data);
-    let Some((ca, chain)) = parts.split_first() else { return };
-    for identity in [ServerIdentity::parse("kubernetes"), ServerIdentity::parse("127.0.0.1")] {
+    let Some((ca, chain)) = parts.split_first() else {
+        return;
+    };
+    for identity in [
+        ServerIdentity::parse("kubernetes"),
+        ServerIdentity::parse("127.0.0.1"),
+    ] {
         let mut v: K8sVerifier<'_, Aes128GcmSha256> = K8sVerifier::new(ca, identity, None);
         let mut cert = CertificateRef::with_context(&[]);
         for der in chain {
