@@ -284,7 +284,7 @@ fn fleet_checks_everything_then_says_not_wired() {
     // `run` runs the agent (tests/e2e_run.rs); `fleet` is not wired yet.
     let kubeconfig = fixture("token.yaml");
     let k = kubeconfig.to_str().unwrap();
-    for args in [vec![
+    let args = vec![
         "fleet",
         "--kubeconfig",
         k,
@@ -296,7 +296,8 @@ fn fleet_checks_everything_then_says_not_wired() {
         "2s",
         "--metrics-addr",
         "127.0.0.1:9100",
-    ]] {
+    ];
+    {
         let out = picokubelet(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
         assert!(stderr(&out).contains("not wired yet"), "{}", stderr(&out));
