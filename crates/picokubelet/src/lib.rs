@@ -8,4 +8,5 @@ pub mod cli;
 pub mod kubeconfig;
 pub mod logging;
 pub mod render;
+pub mod runtime;
 pub mod secret;

@@ -1,0 +1,470 @@
+//! The agent over real TLS (embedded-tls through `tls::TlsOpener`, verified against the
+//! testkit's CA) talking to the Kubernetes API test server, over `tokio::io::duplex` pipes under
+//! tokio's paused clock: a steady day on one handshake, an outage the lifecycle controller
+//! notices, an admin deleting the Node, a revoked token, and certificates that must be refused
+//! before any request is written.
+mod agent_support;
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use agent_support::{
+    local, profile, roomy_board, LogRef, SimClock, TestBoard, TestLog, BOOT_WALL_SECS, DAY, HOUR,
+    MINUTE, NODE, SECOND,
+};
+use embedded_io_adapters::tokio_1::FromTokio;
+use picokubelet_core::agent::{run_agent, AgentBuffers, AgentConfig, AgentState, Runtime};
+use picokubelet_core::http::request::BearerToken;
+use picokubelet_core::k8s::node::MICROCONTROLLER_TAINT;
+use picokubelet_core::runtime::Connector;
+use picokubelet_core::tls::{Rejection, ServerTrust, TlsOpener};
+use picokubelet_testkit::{ServerOptions, TestApiServer, TokioClock};
+use serde_json::Value;
+use tokio::io::DuplexStream;
+
+const LEASE_PATH: &str = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/";
+const UNREACHABLE: &str = "node.kubernetes.io/unreachable";
+
+/// Bytes through the client's end of the pipe: the TLS records, both ways.
+#[derive(Default)]
+struct Wire {
+    tx: Cell<u64>,
+    rx: Cell<u64>,
+}
+
+impl Wire {
+    fn total(&self) -> u64 {
+        self.tx.get() + self.rx.get()
+    }
+}
+
+/// The client's end of one connection, counting what crosses it.
+struct Counted {
+    inner: FromTokio<DuplexStream>,
+    wire: Rc<Wire>,
+}
+
+impl embedded_io_async::ErrorType for Counted {
+    type Error = std::io::Error;
+}
+
+impl embedded_io_async::Read for Counted {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        let n = self.inner.read(buf).await?;
+        self.wire.rx.set(self.wire.rx.get() + n as u64);
+        Ok(n)
+    }
+}
+
+impl embedded_io_async::Write for Counted {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        let n = self.inner.write(buf).await?;
+        self.wire.tx.set(self.wire.tx.get() + n as u64);
+        Ok(n)
+    }
+    async fn flush(&mut self) -> Result<(), Self::Error> {
+        self.inner.flush().await
+    }
+}
+
+/// Dials the test server through a fresh duplex pipe; `down` refuses like a dead network.
+struct PipeConnector {
+    server: Rc<TestApiServer>,
+    down: Rc<Cell<bool>>,
+    wire: Rc<Wire>,
+    connects: Rc<Cell<u32>>,
+}
+
+impl Connector for PipeConnector {
+    type Socket = Counted;
+    type Error = &'static str;
+
+    async fn connect(&mut self) -> Result<Counted, &'static str> {
+        if self.down.get() {
+            return Err("network unreachable");
+        }
+        self.connects.set(self.connects.get() + 1);
+        let (ours, theirs) = tokio::io::duplex(64 * 1024);
+        let server = self.server.clone();
+        tokio::task::spawn_local(async move {
+            let _ = server.serve_connection(theirs).await;
+        });
+        Ok(Counted {
+            inner: FromTokio::new(ours),
+            wire: self.wire.clone(),
+        })
+    }
+}
+
+/// A CSPRNG: embedded-tls draws its key shares and randoms from it.
+struct Os;
+
+impl rand_core::RngCore for Os {
+    fn next_u32(&mut self) -> u32 {
+        rand_core::OsRng.next_u32()
+    }
+    fn next_u64(&mut self) -> u64 {
+        rand_core::OsRng.next_u64()
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        rand_core::OsRng.fill_bytes(dest)
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        rand_core::OsRng.try_fill_bytes(dest)
+    }
+}
+
+impl rand_core::CryptoRng for Os {}
+
+/// The test server on tokio's clock, and what the agent's body shares with the test.
+struct World {
+    start: tokio::time::Instant,
+    server: Rc<TestApiServer>,
+    token: String,
+    down: Rc<Cell<bool>>,
+    wire: Rc<Wire>,
+    connects: Rc<Cell<u32>>,
+    log: Rc<TestLog>,
+}
+
+impl World {
+    fn new() -> World {
+        let wall = UNIX_EPOCH + Duration::from_secs(BOOT_WALL_SECS);
+        let server = TestApiServer::new(
+            ServerOptions::default()
+                .with_clock(TokioClock::new(wall))
+                .with_seed(7),
+        );
+        let token = server.node_token(NODE);
+        let start = tokio::time::Instant::now();
+        let log = Rc::new(TestLog::default());
+        log.start.set(Some(start));
+        World {
+            start,
+            server: Rc::new(server),
+            token,
+            down: Rc::new(Cell::new(false)),
+            wire: Rc::new(Wire::default()),
+            connects: Rc::new(Cell::new(0)),
+            log,
+        }
+    }
+
+    fn config(&self) -> AgentConfig<'_> {
+        let mut cfg = AgentConfig::new(
+            "127.0.0.1:6443",
+            Some(BearerToken::new(&self.token)),
+            profile(),
+        );
+        cfg.server_name = "127.0.0.1";
+        cfg
+    }
+
+    async fn at(&self, at: Duration) {
+        tokio::time::sleep_until(self.start + at).await;
+    }
+
+    /// Runs the agent until `until` (from the world's start) beside `script`; returns the
+    /// opener so the test can read its last rejection.
+    async fn run<'c>(
+        &self,
+        cfg: &AgentConfig<'_>,
+        trust: ServerTrust<'c>,
+        state: &AgentState,
+        until: Duration,
+        script: impl std::future::Future<Output = ()>,
+    ) -> TlsOpener<'c> {
+        let mut rt = Runtime {
+            clock: SimClock { start: self.start },
+            connector: PipeConnector {
+                server: self.server.clone(),
+                down: self.down.clone(),
+                wire: self.wire.clone(),
+                connects: self.connects.clone(),
+            },
+            opener: TlsOpener::new(trust),
+            rng: Os,
+            board: TestBoard(roomy_board()),
+            log: LogRef(self.log.clone()),
+        };
+        let mut bufs = Box::new(AgentBuffers::new());
+        {
+            let agent = Box::pin(run_agent(&mut rt, cfg, state, &mut bufs));
+            let end = tokio::time::sleep_until(self.start + until);
+            tokio::select! {
+                r = agent => panic!("the agent returned: {r:?}"),
+                _ = async { tokio::join!(script, end); } => {}
+            }
+        }
+        for (_, line) in self.log.lines.borrow().iter() {
+            assert!(!line.contains(&self.token), "token in the log: {line}");
+        }
+        rt.opener
+    }
+
+    fn node(&self) -> Value {
+        self.server.node(NODE).expect("the Node exists")
+    }
+
+    fn condition(&self, kind: &str) -> Option<String> {
+        let node = self.server.node(NODE)?;
+        node["status"]["conditions"]
+            .as_array()?
+            .iter()
+            .find(|c| c["type"] == kind)
+            .and_then(|c| c["status"].as_str().map(str::to_string))
+    }
+
+    fn has_taint(&self, key: &str) -> bool {
+        self.server.node(NODE).is_some_and(|n| {
+            n["spec"]["taints"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|t| t["key"] == key))
+        })
+    }
+
+    /// Successful renewals of our Lease seen by the server up to `t` (from the world's start).
+    fn renewals_until(&self, t: Duration) -> usize {
+        let until = self.wall(t);
+        self.server
+            .requests()
+            .iter()
+            .filter(|r| {
+                r.method == "PATCH"
+                    && r.target == format!("{LEASE_PATH}{NODE}")
+                    && r.status == Some(200)
+                    && r.at <= until
+            })
+            .count()
+    }
+
+    fn wall(&self, t: Duration) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(BOOT_WALL_SECS) + t
+    }
+
+    fn ca(&self) -> Vec<u8> {
+        self.server.ca_der()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_day_over_tls_costs_one_handshake() {
+    local(async {
+        let w = World::new();
+        let ca = w.ca();
+        let cfg = w.config();
+        let state = AgentState::new();
+        let wire_at = Rc::new(Cell::new(0u64));
+        let wire_mark = wire_at.clone();
+        let wire = w.wire.clone();
+        w.run(&cfg, ServerTrust::Ca(&ca), &state, DAY + SECOND, async {
+            // Steady state begins once registration and the first status pushes are over.
+            w.at(HOUR + 5 * SECOND).await;
+            wire_mark.set(wire.total());
+        })
+        .await;
+
+        let node = w.node();
+        assert_eq!(w.condition("Ready").as_deref(), Some("True"));
+        assert!(w.has_taint(MICROCONTROLLER_TAINT.key), "{node}");
+        assert_eq!(node["status"]["nodeInfo"]["architecture"], "xtensa");
+        assert_eq!(w.server.tls_handshakes(), 1, "one handshake all day");
+        assert_eq!(w.connects.get(), 1);
+        let counters = state.counters();
+        assert_eq!((counters.handshakes, counters.reconnects), (1, 0));
+
+        // A renewal every 10 s, each answered 200, and the agent counted each.
+        let renewals = w.renewals_until(DAY);
+        assert_eq!(renewals, 8_640);
+        assert_eq!(state.stats().renewals, w.renewals_until(DAY + SECOND) as u64);
+        assert_eq!(state.stats().renewal_failures, 0);
+
+        let steady = w.wire.total() - wire_at.get();
+        let hours = (DAY + SECOND - HOUR - 5 * SECOND).as_secs_f64() / 3600.0;
+        let per_hour = steady as f64 / hours;
+        println!(
+            "TLS day: {} handshake(s), {} B on the wire ({} out, {} in); steady {:.0} B per node-hour over TLS; HTTP layer {} B",
+            w.server.tls_handshakes(),
+            w.wire.total(),
+            w.wire.tx.get(),
+            w.wire.rx.get(),
+            per_hour,
+            counters.bytes_in + counters.bytes_out,
+        );
+        assert!(per_hour > 0.0);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_outage_is_noticed_and_recovered_within_a_lease_period() {
+    local(async {
+        let w = World::new();
+        let ca = w.ca();
+        let cfg = w.config();
+        let state = AgentState::new();
+        let outage_start = 10 * MINUTE + 5 * SECOND;
+        let outage_end = outage_start + 120 * SECOND;
+        w.run(
+            &cfg,
+            ServerTrust::Ca(&ca),
+            &state,
+            outage_end + 5 * MINUTE,
+            async {
+                w.at(outage_start).await;
+                assert_eq!(w.condition("Ready").as_deref(), Some("True"));
+                w.down.set(true);
+                w.server.drop_connections();
+                w.at(outage_end - SECOND).await;
+                w.server.settle();
+                assert_eq!(w.condition("Ready").as_deref(), Some("Unknown"));
+                assert!(w.has_taint(UNREACHABLE), "the controller tainted the node");
+                w.down.set(false);
+                // Ready again within one lease period (40 s), and the taint gone.
+                w.at(outage_end + 40 * SECOND).await;
+                w.server.settle();
+                assert_eq!(w.condition("Ready").as_deref(), Some("True"));
+                assert!(!w.has_taint(UNREACHABLE));
+            },
+        )
+        .await;
+        assert_eq!(w.condition("Ready").as_deref(), Some("True"));
+        assert!(w.has_taint(MICROCONTROLLER_TAINT.key));
+        assert_eq!(
+            w.server.tls_handshakes(),
+            2,
+            "one before, one after the outage"
+        );
+        assert!(state.stats().recoveries >= 1);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_node_deleted_by_an_admin_registers_again() {
+    local(async {
+        let w = World::new();
+        let ca = w.ca();
+        let cfg = w.config();
+        let state = AgentState::new();
+        let first_uid = Rc::new(std::cell::RefCell::new(String::new()));
+        let uid = first_uid.clone();
+        w.run(&cfg, ServerTrust::Ca(&ca), &state, 30 * MINUTE, async {
+            w.at(10 * MINUTE + 5 * SECOND).await;
+            *uid.borrow_mut() = w.node()["metadata"]["uid"].as_str().unwrap().to_string();
+            assert!(w.server.delete_node(NODE));
+        })
+        .await;
+        let node = w.node();
+        assert_ne!(
+            node["metadata"]["uid"].as_str().unwrap(),
+            *first_uid.borrow()
+        );
+        assert_eq!(w.condition("Ready").as_deref(), Some("True"));
+        assert!(w.has_taint(MICROCONTROLLER_TAINT.key));
+        assert_eq!(state.stats().registrations, 2);
+        // The Lease came back, owned by the new Node.
+        let lease = w.server.lease(NODE).expect("the Lease exists again");
+        assert_eq!(
+            lease["metadata"]["ownerReferences"][0]["uid"],
+            node["metadata"]["uid"]
+        );
+        assert!(w.renewals_until(30 * MINUTE) > w.renewals_until(10 * MINUTE + 5 * SECOND));
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_revoked_token_is_retried_and_counted() {
+    local(async {
+        let w = World::new();
+        let ca = w.ca();
+        let cfg = w.config();
+        let state = AgentState::new();
+        let before = Rc::new(Cell::new((0u64, 0u64)));
+        let mark = before.clone();
+        let revoked_at = 10 * MINUTE + 5 * SECOND;
+        w.run(
+            &cfg,
+            ServerTrust::Ca(&ca),
+            &state,
+            revoked_at + 20 * MINUTE,
+            async {
+                w.at(revoked_at).await;
+                mark.set((
+                    state.counters().responses_4xx,
+                    state.stats().renewal_failures,
+                ));
+                w.server.revoke_token(&w.token);
+            },
+        )
+        .await;
+        let (fourxx, failures) = before.get();
+        let after = state.counters();
+        let unauthorized = w
+            .server
+            .requests()
+            .iter()
+            .filter(|r| r.status == Some(401))
+            .count();
+        assert!(unauthorized >= 2, "the agent kept trying: {unauthorized}");
+        assert!(after.responses_4xx >= fourxx + unauthorized as u64);
+        assert!(state.stats().renewal_failures > failures);
+        assert_eq!(
+            w.renewals_until(revoked_at + 20 * MINUTE),
+            w.renewals_until(revoked_at)
+        );
+        // It keeps to a slow pace: 20 minutes do not become hundreds of requests.
+        assert!(unauthorized < 100, "{unauthorized} requests in 20 minutes");
+    })
+    .await;
+}
+
+/// A CA the server's certificate does not chain to.
+fn other_ca() -> Vec<u8> {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let key = rcgen::KeyPair::generate().unwrap();
+    params.self_signed(&key).unwrap().der().to_vec()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_server_signed_by_another_ca_gets_no_request() {
+    local(async {
+        let w = World::new();
+        let ca = other_ca();
+        let cfg = w.config();
+        let state = AgentState::new();
+        let opener = w
+            .run(&cfg, ServerTrust::Ca(&ca), &state, 5 * MINUTE, async {})
+            .await;
+        assert_eq!(opener.last_rejection(), Some(Rejection::UntrustedChain));
+        assert!(w.server.requests().is_empty(), "{:?}", w.server.requests());
+        assert!(w.server.node(NODE).is_none());
+        assert!(w.connects.get() >= 2, "the agent keeps trying");
+        assert_eq!(state.counters().handshakes, 0);
+        assert_eq!(state.counters().requests, 0);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_server_without_our_name_gets_no_request() {
+    local(async {
+        let w = World::new();
+        let ca = w.ca();
+        let mut cfg = w.config();
+        cfg.server_name = "api.cluster.example";
+        let state = AgentState::new();
+        let opener = w
+            .run(&cfg, ServerTrust::Ca(&ca), &state, 5 * MINUTE, async {})
+            .await;
+        assert_eq!(opener.last_rejection(), Some(Rejection::NameMismatch));
+        assert!(w.server.requests().is_empty(), "{:?}", w.server.requests());
+        assert!(w.server.node(NODE).is_none());
+        assert_eq!(state.counters().handshakes, 0);
+        assert_eq!(state.counters().requests, 0);
+    })
+    .await;
+}

@@ -1,0 +1,164 @@
+//! The host bodies of the core's runtime seams: tokio time, TCP sockets, the OS RNG, a simulated
+//! board and a `tracing` log. One board runs on one current-thread runtime inside a `LocalSet`
+//! (embedded-tls futures are `!Send`).
+
+use std::cell::Cell;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use embedded_io_adapters::tokio_1::FromTokio;
+use picokubelet_core::agent::{Log, LogEvent};
+use picokubelet_core::runtime::{Board, BoardSnapshot, Clock, Connector, Instant};
+use tokio::net::TcpStream;
+
+use crate::kubeconfig::{ServerHost, ServerUrl};
+
+/// Monotonic time since the board started, from tokio's clock (so `tokio::time::pause` gives
+/// tests simulated time).
+#[derive(Clone, Copy, Debug)]
+pub struct TokioClock {
+    start: tokio::time::Instant,
+}
+
+impl TokioClock {
+    /// A clock whose zero is now. Must be called inside a tokio runtime.
+    pub fn start() -> Self {
+        TokioClock {
+            start: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> Instant {
+        let micros = u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX);
+        Instant::from_micros(micros)
+    }
+
+    fn sleep_until(&self, at: Instant) -> impl Future<Output = ()> {
+        tokio::time::sleep_until(self.start + Duration::from_micros(at.as_micros()))
+    }
+}
+
+/// TCP to the kubeconfig's server (name resolution through the OS resolver on every connect,
+/// so a moved server is found again).
+#[derive(Clone, Debug)]
+pub struct TcpConnector {
+    server: ServerUrl,
+}
+
+impl TcpConnector {
+    pub fn new(server: ServerUrl) -> Self {
+        TcpConnector { server }
+    }
+}
+
+impl Connector for TcpConnector {
+    type Socket = FromTokio<TcpStream>;
+    type Error = std::io::Error;
+
+    async fn connect(&mut self) -> Result<Self::Socket, Self::Error> {
+        let port = self.server.port;
+        let stream = match &self.server.host {
+            ServerHost::Ipv4(a) => TcpStream::connect(SocketAddr::from((*a, port))).await?,
+            ServerHost::Ipv6(a) => TcpStream::connect(SocketAddr::from((*a, port))).await?,
+            ServerHost::Dns(name) => TcpStream::connect((name.as_str(), port)).await?,
+        };
+        // Requests are small and each waits for its answer: no Nagle delay.
+        stream.set_nodelay(true)?;
+        Ok(FromTokio::new(stream))
+    }
+}
+
+/// The OS's CSPRNG (embedded-tls draws key shares and randoms from it).
+pub type OsRng = rand_core::OsRng;
+
+/// A board whose figures move like an ESP32-S3's on a home Wi-Fi: free heap drifts in
+/// 180–280 KB of 320 KB (a random walk of ±2 KB per reading, clamped), and about once in 2 000
+/// readings (≈ 5.5 h at the 10 s condition check) the station reassociates, sometimes to another
+/// access point. Seeded, so a run can be repeated; the agent's conditions then move as on a
+/// real board (MemoryPressure never fires in that range; Wi-Fi conditions do occasionally).
+#[derive(Debug)]
+pub struct SimulatedBoard {
+    state: Cell<u64>,
+    snapshot: Cell<BoardSnapshot>,
+}
+
+const HEAP_TOTAL: u32 = 320_000;
+const HEAP_MIN: u32 = 180_000;
+const HEAP_MAX: u32 = 280_000;
+
+impl SimulatedBoard {
+    pub fn new(seed: u64) -> Self {
+        SimulatedBoard {
+            // xorshift must not start at 0.
+            state: Cell::new(seed | 1),
+            snapshot: Cell::new(BoardSnapshot {
+                heap_free_bytes: 250_000,
+                heap_total_bytes: HEAP_TOTAL,
+                wifi_associations: 1,
+                bssid_changes: 0,
+                link_up: true,
+            }),
+        }
+    }
+
+    fn next(&self) -> u64 {
+        let mut x = self.state.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.state.set(x);
+        x
+    }
+}
+
+impl Board for SimulatedBoard {
+    fn snapshot(&self) -> BoardSnapshot {
+        let mut s = self.snapshot.get();
+        let step = (self.next() % 4_001) as i64 - 2_000;
+        let heap =
+            (i64::from(s.heap_free_bytes) + step).clamp(i64::from(HEAP_MIN), i64::from(HEAP_MAX));
+        s.heap_free_bytes = u32::try_from(heap).unwrap_or(HEAP_MIN);
+        if self.next() % 2_000 == 0 {
+            s.wifi_associations = s.wifi_associations.saturating_add(1);
+            if self.next() % 4 == 0 {
+                s.bssid_changes = s.bssid_changes.saturating_add(1);
+            }
+        }
+        self.snapshot.set(s);
+        s
+    }
+}
+
+/// The agent's log events as `tracing` records, tagged with the board's name. The events carry
+/// no secrets (the token never enters them).
+#[derive(Clone, Debug)]
+pub struct TracingLog {
+    node: String,
+}
+
+impl TracingLog {
+    pub fn new(node: &str) -> Self {
+        TracingLog {
+            node: node.to_owned(),
+        }
+    }
+}
+
+impl Log for TracingLog {
+    fn log(&self, event: &LogEvent<'_>) {
+        match event {
+            LogEvent::ConnectFailed { .. }
+            | LogEvent::ConnectTimedOut
+            | LogEvent::OpenFailed { .. }
+            | LogEvent::NoDate
+            | LogEvent::TaintMissing { .. }
+            | LogEvent::NodeMissing => {
+                tracing::warn!(node = %self.node, "{event:?}")
+            }
+            _ => tracing::info!(node = %self.node, "{event:?}"),
+        }
+    }
+}
