@@ -110,11 +110,11 @@ fn announce_trust(cluster: &ClusterConfig) {
             Some(name) => {
                 info!(ca = ?source, name, "the server certificate is verified against the CA")
             }
-            None => warn!(
+            None => info!(
+                ca = ?source,
                 server = %cluster.server,
-                "the server is an IP address and the kubeconfig sets no tls-server-name: the \
-                 certificate must then match the IP, which embedded-tls does not check (DESIGN §4); set \
-                 tls-server-name (k3s: kubernetes)"
+                "the server certificate is verified against the CA and must carry the server's IP \
+                 address as a SAN (k3s and kubeadm certificates do; else set tls-server-name)"
             ),
         },
     }

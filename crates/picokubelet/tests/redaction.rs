@@ -46,9 +46,17 @@ fn resolved_config_and_kubeconfig_debug_hide_the_token() {
 
 #[test]
 fn the_binary_never_prints_the_token() {
-    // `run` resolves the whole kubeconfig and logs a summary, then stops (not wired yet).
+    // `fleet` resolves the whole kubeconfig and logs a summary, then stops (not wired yet);
+    // `run` keeps running, and tests/e2e_run.rs checks its output for the token.
     let out = Command::new(env!("CARGO_BIN_EXE_picokubelet"))
-        .args(["run", "--node-name", "vb-test", "--kubeconfig"])
+        .args([
+            "fleet",
+            "--count",
+            "1",
+            "--node-name",
+            "vb-test",
+            "--kubeconfig",
+        ])
         .arg(fixture("token.yaml"))
         .env("RUST_LOG", "trace")
         .output()
