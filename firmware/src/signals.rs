@@ -108,6 +108,8 @@ pub fn snapshot() -> BoardSnapshot {
             wifi_associations: wifi.associations,
             bssid_changes: wifi.bssid_changes,
             link_up: wifi.link_up,
+            // Filled from the uplink's DHCP lease once the network module reports it.
+            ipv4: None,
         }
     })
 }

@@ -100,6 +100,7 @@ impl SimulatedBoard {
                 wifi_associations: 1,
                 bssid_changes: 0,
                 link_up: true,
+                ipv4: None,
             }),
         }
     }

@@ -6,6 +6,7 @@
 //! Interior mutability: a `RefCell` borrowed only inside `AgentState::with`, a synchronous
 //! closure, so no borrow is ever held across an `.await`.
 use core::cell::RefCell;
+use core::net::Ipv4Addr;
 
 use embassy_sync::blocking_mutex::raw::NoopRawMutex;
 use embassy_sync::signal::Signal;
@@ -98,6 +99,9 @@ pub(crate) struct StatusState {
     pub stale_flagged: bool,
     /// The board's BSSID change count at the last accepted push.
     pub bssid_changes_at_push: u32,
+    /// The `InternalIP` the Node carries, as far as we know (set by registration and by every
+    /// accepted push that sent addresses).
+    pub address_on_server: Option<Ipv4Addr>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -182,6 +186,7 @@ impl AgentState {
                     announce_ready: false,
                     stale_flagged: false,
                     bssid_changes_at_push: 0,
+                    address_on_server: None,
                 },
                 board: BoardTrack {
                     seen_associations: 0,
@@ -193,6 +198,7 @@ impl AgentState {
                         wifi_associations: 0,
                         bssid_changes: 0,
                         link_up: false,
+                        ipv4: None,
                     },
                 },
                 events: EventState {
@@ -305,6 +311,14 @@ impl Inner {
             last_reanchor_skew_micros: self.clock.last_skew,
             reconnects_recent: b.reconnects.count_recent(now.as_micros()),
         }
+    }
+
+    /// The board's address when the Node does not carry it yet.
+    pub fn address_to_push(&self) -> Option<Ipv4Addr> {
+        self.board
+            .latest
+            .ipv4
+            .filter(|ip| Some(*ip) != self.status.address_on_server)
     }
 
     pub fn wall_now(&self, now: Instant) -> Option<UnixMicros> {
