@@ -1,7 +1,8 @@
 //! `picokubelet run` end to end through the chaos proxy: the real binary, real TLS on
-//! 127.0.0.1, faults from the proxy (resets, TLS garbage, a stall) and from the test server
-//! (500 and 429 bursts, a revoked token), each followed by renewals on the server. The agent
-//! must ride them all out without exiting and stop on SIGTERM.
+//! 127.0.0.1, faults from the proxy (resets, TLS garbage, a stall, refused and reset dials) and
+//! from the test server (500 and 429 bursts, a revoked token, the Lease and the Node deleted, a
+//! restart), each followed by renewals on the server. The agent must ride them all out without
+//! exiting, end with a Ready Node, and stop on SIGTERM.
 //!
 //! Every wait polls an outcome at the server (or the proxy) with a generous limit; nothing is
 //! timed.
@@ -41,6 +42,21 @@ fn answered(server: &TestApiServer, status: u16) -> usize {
         .requests()
         .iter()
         .filter(|r| r.status == Some(status))
+        .count()
+}
+
+fn agent_log_count(stderr: &std::path::Path, needle: &str) -> usize {
+    std::fs::read_to_string(stderr)
+        .unwrap_or_default()
+        .matches(needle)
+        .count()
+}
+
+fn rejected_renewals(server: &TestApiServer) -> usize {
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PATCH" && r.target == LEASE && r.status == Some(401))
         .count()
 }
 
@@ -143,13 +159,14 @@ fn phase(server: &TestApiServer, proxy: &ChaosProxy, name: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn run_rides_out_resets_garbage_stalls_bursts_and_a_revoked_token() {
+async fn run_rides_out_every_fault_through_the_chaos_proxy() {
     let server = TestApiServer::start(ServerOptions::default().with_seed(42))
         .await
         .unwrap();
     let proxy = ChaosProxy::in_front_of(&server).await.unwrap();
     let token = server.node_token(NODE);
     let mut agent = Agent::spawn(&proxy.kubeconfig(&server, &token));
+    let agent_stderr = agent.stderr.clone();
 
     agent
         .wait_for("the Node Ready and 3 renewals", || {
@@ -210,7 +227,28 @@ async fn run_rides_out_resets_garbage_stalls_bursts_and_a_revoked_token() {
         .await;
     phase(&server, &proxy, "after the stall");
 
-    // 4. HTTP bursts: the server's own fault hooks (the proxy cannot see inside TLS).
+    // 4. The port refused (the open session reset too), then the first two dials reset on
+    // accept: the agent keeps dialling.
+    let last = last_connection(&server);
+    let failed_dials = agent.log().matches("ConnectFailed").count();
+    proxy.refuse(true).await.unwrap();
+    proxy.reset_all();
+    agent
+        .wait_for("a refused dial", || {
+            agent_log_count(&agent_stderr, "ConnectFailed") > failed_dials
+        })
+        .await;
+    let resets = proxy.stats().resets;
+    proxy.reset_next_connections(2);
+    proxy.refuse(false).await.unwrap();
+    agent
+        .wait_for("3 renewals after two dials reset on accept", || {
+            proxy.stats().resets >= resets + 2 && renewals_after(&server, last) >= 3
+        })
+        .await;
+    phase(&server, &proxy, "after refusals");
+
+    // 5. HTTP bursts: the server's own fault hooks (the proxy cannot see inside TLS).
     let errors = answered(&server, 500);
     burst(&server, Fault::status(500), 3);
     agent
@@ -234,12 +272,13 @@ async fn run_rides_out_resets_garbage_stalls_bursts_and_a_revoked_token() {
         .await;
     phase(&server, &proxy, "after the bursts");
 
-    // 5. The token revoked (401), then valid again.
+    // 6. The token revoked: a renewal gets 401 (then the slow backoff), then valid again.
     let rejected = answered(&server, 401);
+    let renewals_rejected = rejected_renewals(&server);
     server.revoke_token(&token);
     agent
-        .wait_for("a 401 for the revoked token", || {
-            answered(&server, 401) > rejected
+        .wait_for("a renewal answered 401", || {
+            rejected_renewals(&server) > renewals_rejected
         })
         .await;
     server.add_token(&token, &format!("system:node:{NODE}"), &["system:nodes"]);
@@ -251,6 +290,44 @@ async fn run_rides_out_resets_garbage_stalls_bursts_and_a_revoked_token() {
         .await;
     phase(&server, &proxy, "after the token came back");
     println!("401 answers: {}", answered(&server, 401) - rejected);
+
+    // 7. The Lease, then the Node deleted behind the agent's back: both come back.
+    assert!(server.delete_lease(NODE));
+    let renewed = renewals_after(&server, 0);
+    agent
+        .wait_for("the Lease recreated and renewed", || {
+            server.lease(NODE).is_some() && renewals_after(&server, 0) >= renewed + 2
+        })
+        .await;
+    let uid = server.node(NODE).unwrap()["metadata"]["uid"].clone();
+    assert!(server.delete_node(NODE));
+    let renewed = renewals_after(&server, 0);
+    agent
+        .wait_for("the Node registered again, Ready, and renewing", || {
+            server
+                .node(NODE)
+                .is_some_and(|n| n["metadata"]["uid"] != uid)
+                && ready(&server)
+                && renewals_after(&server, 0) >= renewed + 2
+        })
+        .await;
+    let lease = server.lease(NODE).unwrap();
+    let node = server.node(NODE).unwrap();
+    assert_eq!(
+        lease["metadata"]["ownerReferences"][0]["uid"], node["metadata"]["uid"],
+        "the new Lease belongs to the new Node"
+    );
+    phase(&server, &proxy, "after the deletions");
+
+    // 8. A server restart behind the proxy (same port, TLS tickets forgotten).
+    let last = last_connection(&server);
+    server.restart(true).await.unwrap();
+    agent
+        .wait_for("3 renewals on a new session after the restart", || {
+            renewals_after(&server, last) >= 3
+        })
+        .await;
+    phase(&server, &proxy, "after the restart");
 
     assert!(ready(&server), "the Node is not Ready at the end");
     assert!(
