@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use picokubelet_testkit::{burst, ChaosProxy, Fault, ServerOptions, TestApiServer};
+use picokubelet_testkit::{burst, ChaosProxy, Fault, Handshake, ServerOptions, TestApiServer};
 
 const NODE: &str = "esp-node-01";
 const LEASE: &str = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/esp-node-01";
@@ -147,8 +147,13 @@ impl Drop for Agent {
 
 fn phase(server: &TestApiServer, proxy: &ChaosProxy, name: &str) {
     let s = proxy.stats();
+    let resumed = server
+        .connections()
+        .iter()
+        .filter(|c| matches!(c.handshake, Handshake::Resumed { .. }))
+        .count();
     println!(
-        "{name}: {} TLS handshakes, {} requests at the server; proxy: {} accepted, {} resets, {} passed-on resets, {} garbage",
+        "{name}: {} TLS handshakes ({resumed} resumed), {} requests at the server; proxy: {} accepted, {} resets, {} passed-on resets, {} garbage",
         server.tls_handshakes(),
         server.requests().len(),
         s.accepted,
