@@ -75,8 +75,6 @@ struct Slot {
 
 impl Slot {
     fn report(&self) -> BoardReport {
-        let stats = self.state.stats();
-        self.telemetry.sync_renewals(stats.renewals);
         BoardReport::read(&self.name, self.started.get(), &self.state, &self.telemetry)
     }
 }

@@ -204,6 +204,8 @@ impl Log for TracingLog {
             | LogEvent::NodeMissing => {
                 tracing::warn!(node = %self.node, "{event:?}")
             }
+            // Every 10 s per board: routine even for one board.
+            LogEvent::LeaseRenewed { .. } => tracing::debug!(node = %self.node, "{event:?}"),
             _ if self.quiet => tracing::debug!(node = %self.node, "{event:?}"),
             _ => tracing::info!(node = %self.node, "{event:?}"),
         }

@@ -57,8 +57,6 @@ impl Lateness {
 pub struct BoardTelemetry {
     last_renewal: Cell<Option<Instant>>,
     lateness: Cell<Lateness>,
-    /// Renewals counted by `sync_renewals`.
-    seen_renewals: Cell<u64>,
 }
 
 impl BoardTelemetry {
@@ -68,18 +66,8 @@ impl BoardTelemetry {
 
     /// Feeds one log event.
     pub fn observe(&self, event: &LogEvent<'_>) {
-        // Until the core reports each renewal (`LeaseRenewed`), nothing here is per renewal;
-        // see `sync_renewals` for the fallback.
-        let _ = event;
-    }
-
-    /// Fallback while no per-renewal event exists: when the agent's renewal count grew since
-    /// the last call, a renewal happened since then (its age is then known to the reading
-    /// interval only).
-    pub fn sync_renewals(&self, renewals: u64) {
-        if renewals > self.seen_renewals.get() {
-            self.seen_renewals.set(renewals);
-            self.last_renewal.set(Some(Instant::now()));
+        if let LogEvent::LeaseRenewed { late_us } = event {
+            self.renewed(*late_us);
         }
     }
 
@@ -198,10 +186,12 @@ mod tests {
     }
 
     #[test]
-    fn a_renewal_sets_the_age_and_the_histogram() {
+    fn a_renewal_event_sets_the_age_and_the_histogram() {
         let t = BoardTelemetry::new();
         assert_eq!(t.last_renewal_age(), None);
-        t.renewed(30_000);
+        t.observe(&LogEvent::LeaseCreated);
+        assert_eq!(t.lateness().count, 0);
+        t.observe(&LogEvent::LeaseRenewed { late_us: 30_000 });
         assert!(t.last_renewal_age().is_some());
         assert_eq!(t.lateness().count, 1);
         assert_eq!(t.lateness().buckets[3], 1);

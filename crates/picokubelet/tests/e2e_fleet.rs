@@ -89,12 +89,22 @@ async fn five_boards_register_renew_and_report_metrics() {
     assert!(sample(&samples, "picokubelet_lease_renewals_total").unwrap() >= 5.0);
     assert!(sample(&samples, "picokubelet_tls_handshakes_total").unwrap() >= 5.0);
     assert!(sample(&samples, "picokubelet_process_start_time_seconds").unwrap() > 1.7e9);
+    // Every renewal is in the lateness histogram, and the +Inf bucket holds them all.
+    let lateness = "picokubelet_lease_renewal_lateness_seconds";
+    let observed = sample(&samples, &format!("{lateness}_count")).unwrap();
+    assert!(observed >= 5.0);
+    assert_eq!(
+        sample(&samples, &format!("{lateness}_bucket{{le=\"+Inf\"}}")),
+        Some(observed)
+    );
     for n in NAMES {
         let ready =
             format!("picokubelet_board_condition{{node=\"{n}\",type=\"Ready\",status=\"True\"}}");
         assert_eq!(sample(&samples, &ready), Some(1.0), "{n}");
         let phase = format!("picokubelet_board_phase{{node=\"{n}\",phase=\"Registered\"}}");
         assert_eq!(sample(&samples, &phase), Some(1.0), "{n}");
+        let age = format!("picokubelet_board_last_renewal_age_seconds{{node=\"{n}\"}}");
+        assert!(sample(&samples, &age).is_some_and(|a| a >= 0.0), "{n}");
         let ok = format!("picokubelet_board_responses_total{{node=\"{n}\",class=\"2xx\"}}");
         assert!(sample(&samples, &ok).unwrap() > 0.0, "{n}");
     }
