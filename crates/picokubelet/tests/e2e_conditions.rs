@@ -4,7 +4,9 @@
 //! lastTransitionTime; Ready stays True throughout.
 mod agent_process;
 
-use agent_process::{condition, status_of, write_atomically, Agent};
+use agent_process::{
+    condition, http_get, metrics_addr, parse_exposition, status_of, write_atomically, Agent,
+};
 use picokubelet_testkit::{ServerOptions, TestApiServer};
 
 const NODE: &str = "esp-node-01";
@@ -53,6 +55,8 @@ async fn heap_from_the_signals_file_flips_memory_pressure_and_back() {
             "200ms",
             "--signals-file",
             &signals_arg,
+            "--metrics-addr",
+            "127.0.0.1:0",
         ],
         "info",
     );
@@ -79,6 +83,14 @@ async fn heap_from_the_signals_file_flips_memory_pressure_and_back() {
         })
         .await;
     let (_, _, pressure_since) = read(&server, "MemoryPressure").unwrap();
+    // The metrics say so too (`run` serves them like `fleet`).
+    let addr = metrics_addr(&agent.stderr_text()).expect("metrics address in the log");
+    let (code, _, body) = http_get(&addr, "/metrics").await;
+    assert_eq!(code, 200);
+    let pressure = format!(
+        "picokubelet_board_condition{{node=\"{NODE}\",type=\"MemoryPressure\",status=\"True\"}}"
+    );
+    assert!(parse_exposition(&body).contains(&(pressure, 1.0)), "{body}");
 
     // lastTransitionTime has second resolution: let a few renewals (1 s apart) pass first.
     let before = renewals(&server);
