@@ -118,8 +118,8 @@ pub struct FleetArgs {
     /// Worker threads, each running its share of the boards [default: the available CPUs]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: Option<u32>,
-    /// The boards' starts are spread evenly over this period, so their handshakes do not all
-    /// land at once [default: the lease duration]
+    /// The boards' starts are spread evenly over this period (default: one lease duration), so
+    /// their handshakes do not all land at once
     #[arg(long, value_name = "DURATION", default_value = "40s", value_parser = humantime::parse_duration)]
     pub start_spread: Duration,
 }

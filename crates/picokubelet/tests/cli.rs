@@ -274,6 +274,20 @@ fn interval_and_flag_checks() {
     );
     assert_usage_error(&["run", "--status-interval", "soon"], "--status-interval");
     assert_usage_error(&["run", "--metrics-addr", "nowhere"], "--metrics-addr");
+    assert_usage_error(
+        &["run", "--condition-check-interval", "0s"],
+        "longer than zero",
+    );
+    assert_usage_error(&["fleet", "--count", "2", "--threads", "0"], "--threads");
+    assert_usage_error(
+        &["fleet", "--count", "2", "--start-spread", "soon"],
+        "--start-spread",
+    );
+    // Fleet-only flags are not `run` flags.
+    assert_usage_error(
+        &["run", "--threads", "2"],
+        "unexpected argument '--threads'",
+    );
     // No abbreviations: skipping verification must be spelled out.
     assert_usage_error(&["run", "--insecure"], "unexpected argument '--insecure'");
     assert_usage_error(&["render", "nodes"], "invalid value 'nodes'");
