@@ -79,6 +79,7 @@ pub fn execute(cli: &Cli, env: &LookupEnv) -> Result<(), Failure> {
             Some(args.count),
             env,
         ),
+        Command::Provision(args) => crate::provision::execute(args, env),
     }
 }
 

@@ -7,6 +7,7 @@ pub mod board;
 pub mod cli;
 pub mod kubeconfig;
 pub mod logging;
+pub mod provision;
 pub mod render;
 pub mod runtime;
 pub mod secret;
