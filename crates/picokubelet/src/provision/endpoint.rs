@@ -173,4 +173,29 @@ mod tests {
             );
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_reachable_ipv4_with_or_without_a_port_is_taken(
+            octets in proptest::array::uniform4(0u8..=255),
+            port in proptest::option::of(1u16..=65535),
+        ) {
+            let ip = std::net::Ipv4Addr::from(octets);
+            proptest::prop_assume!(!ip.is_loopback() && !ip.is_unspecified());
+            let flag = match port {
+                Some(p) => format!("{ip}:{p}"),
+                None => ip.to_string(),
+            };
+            let e = endpoint(&url("https://127.0.0.1:6443"), Some(&flag)).unwrap();
+            proptest::prop_assert_eq!(e.record_host(), ip.to_string());
+            proptest::prop_assert_eq!(e.server.port, port.unwrap_or(6443));
+        }
+
+        #[test]
+        fn dns_names_are_lowercased(name in "[a-zA-Z][a-zA-Z0-9-]{0,20}[a-zA-Z0-9](\\.[a-zA-Z][a-zA-Z0-9]{0,10}){1,3}") {
+            proptest::prop_assume!(!name.to_ascii_lowercase().ends_with(".localhost"));
+            let e = endpoint(&url("https://127.0.0.1:6443"), Some(&name)).unwrap();
+            proptest::prop_assert_eq!(e.record_host(), name.to_ascii_lowercase());
+        }
+    }
 }

@@ -192,9 +192,32 @@ mod tests {
         assert!(!err.to_string().contains("with space"));
     }
 
+    /// The record allows 2048-byte tokens, but the board's registration request must fit its
+    /// 5120-byte transmit buffer: the longest tokens are refused here, not at every boot.
+    #[test]
+    fn a_registration_too_large_for_the_board_buffer_is_caught_here() {
+        let mut i = inputs();
+        i.token = Secret::new("t".repeat(1500));
+        check_board_accepts(&encode(&i).unwrap()).unwrap();
+        i.token = Secret::new("t".repeat(MAX_TOKEN_LEN));
+        let err = check_board_accepts(&encode(&i).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("buffer holds 5120"), "{err}");
+    }
+
     #[test]
     fn the_partition_image_is_the_record_then_erased_flash() {
         let image = partition_image(&[1, 2, 3], 8);
         assert_eq!(image, [1, 2, 3, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_visible_ascii_token_round_trips(token in "[!-~]{1,2048}") {
+            let mut i = inputs();
+            i.token = Secret::new(token.clone());
+            let bytes = encode(&i).unwrap();
+            let record = config::parse(&bytes).unwrap();
+            proptest::prop_assert_eq!(record.token.expose(), token.as_str());
+        }
     }
 }
