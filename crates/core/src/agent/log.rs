@@ -43,6 +43,10 @@ pub enum LogEvent<'a> {
     LeaseCreated,
     /// The Lease existed and was adopted.
     LeaseAdopted,
+    /// A renewal succeeded; `late_us`: how long after its instant on the cadence it completed
+    /// (retries, outages and the request itself included), the figure a fleet's "renewals on
+    /// time" is judged by.
+    LeaseRenewed { late_us: u64 },
     /// A renewal succeeded after a gap longer than the lease duration.
     Recovered { gap_ms: u64 },
     /// A condition changed status.

@@ -72,6 +72,9 @@ pub(crate) struct LeaseState {
     /// The latest `renewTime` known to be on the server; renewals never go below it.
     pub last_renew_time: Option<UnixMicros>,
     pub next_at: Instant,
+    /// When the renewal in progress was due on the cadence: retries move `next_at`, not this,
+    /// so lateness counts from the cadence.
+    pub due_at: Instant,
     pub last_success: Option<Instant>,
     pub consecutive: u32,
     pub retry: Retry,
@@ -165,6 +168,7 @@ impl AgentState {
                     known: false,
                     last_renew_time: None,
                     next_at: Instant::ZERO,
+                    due_at: Instant::ZERO,
                     last_success: None,
                     consecutive: 0,
                     retry: Retry::NEW,
