@@ -31,17 +31,13 @@ pub enum Failure {
     Usage(String),
     /// Writing the output failed.
     Output(std::io::Error),
-    /// The agent is not wired into the binary yet.
-    NotWired {
-        command: &'static str,
-    },
 }
 
 impl Failure {
-    /// The process exit status: 2 for usage errors and unwired commands (as clap), else 1.
+    /// The process exit status: 2 for usage errors (as clap), else 1.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Failure::Usage(_) | Failure::NotWired { .. } => 2,
+            Failure::Usage(_) => 2,
             Failure::Kubeconfig(_) | Failure::Body(_) | Failure::Output(_) => 1,
         }
     }
@@ -54,11 +50,6 @@ impl fmt::Display for Failure {
             Failure::Body(e) => write!(f, "the node's body cannot be built: {e}"),
             Failure::Usage(m) => f.write_str(m),
             Failure::Output(e) => write!(f, "cannot write the output: {e}"),
-            Failure::NotWired { command } => write!(
-                f,
-                "`{command}` is not wired yet: every flag and the kubeconfig were checked, \
-                 but the agent does not run from this binary yet"
-            ),
         }
     }
 }
@@ -77,6 +68,7 @@ pub fn execute(cli: &Cli, env: &LookupEnv) -> Result<(), Failure> {
         Command::Fleet(args) => {
             agent_command(&args.cluster, &args.node, &args.agent, Some(args), env)
         }
+        Command::Provision(args) => crate::provision::execute(args, env),
     }
 }
 

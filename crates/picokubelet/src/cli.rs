@@ -36,6 +36,8 @@ pub enum Command {
     Run(RunArgs),
     /// Run many virtual boards (`<node-name>-<n>`) in one process.
     Fleet(FleetArgs),
+    /// Write the configuration record a board reads from its `pkconfig` flash partition.
+    Provision(crate::provision::ProvisionArgs),
 }
 
 /// Where the cluster is and how to trust it.
@@ -330,6 +332,8 @@ impl Cli {
             Command::Render(a) => ("render", &a.node),
             Command::Run(a) => ("run", &a.node),
             Command::Fleet(a) => ("fleet", &a.node),
+            // Checked by the command itself (its node flags have other defaults).
+            Command::Provision(_) => return Ok(()),
         };
         // Report against the subcommand, so the usage line shows its flags.
         let invalid = |msg: String| {

@@ -10,6 +10,7 @@ pub mod fleet;
 pub mod kubeconfig;
 pub mod logging;
 pub mod metrics;
+pub mod provision;
 pub mod render;
 pub mod runtime;
 pub mod secret;

@@ -17,6 +17,9 @@ pub struct Overrides {
     pub wifi_associations: Option<u32>,
     pub bssid_changes: Option<u32>,
     pub link_up: Option<bool>,
+    /// The interface's address (a DHCP lease on a board): a change reaches the Node's
+    /// `InternalIP`.
+    pub ipv4: Option<std::net::Ipv4Addr>,
 }
 
 impl Overrides {
@@ -36,6 +39,9 @@ impl Overrides {
         }
         if let Some(v) = self.link_up {
             snapshot.link_up = v;
+        }
+        if let Some(v) = self.ipv4 {
+            snapshot.ipv4 = Some(v);
         }
         snapshot
     }
@@ -77,9 +83,15 @@ pub fn parse(text: &str) -> (Overrides, Vec<String>) {
                     "line {number}: link_up wants true or false, not {value:?}"
                 )),
             },
+            "ipv4" => match value.parse() {
+                Ok(v) => out.ipv4 = Some(v),
+                Err(_) => problems.push(format!(
+                    "line {number}: ipv4 wants a dotted IPv4 address, not {value:?}"
+                )),
+            },
             _ => problems.push(format!(
                 "line {number}: unknown key {key:?} (known: heap_free_bytes, heap_total_bytes, \
-                 wifi_associations, bssid_changes, link_up)"
+                 wifi_associations, bssid_changes, link_up, ipv4)"
             )),
         }
     }
@@ -181,7 +193,7 @@ mod tests {
     fn every_key_parses_and_the_last_line_wins() {
         let (o, problems) = parse(
             "# demo\n heap_free_bytes = 10000\nheap_total_bytes=320000\nwifi_associations=4\n\
-             bssid_changes=2\nlink_up=false\nheap_free_bytes=12000\n\n",
+             bssid_changes=2\nlink_up=false\nheap_free_bytes=12000\nipv4 = 10.0.0.42\n\n",
         );
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(
@@ -192,6 +204,7 @@ mod tests {
                 wifi_associations: Some(4),
                 bssid_changes: Some(2),
                 link_up: Some(false),
+                ipv4: Some(std::net::Ipv4Addr::new(10, 0, 0, 42)),
             }
         );
     }
@@ -200,9 +213,9 @@ mod tests {
     fn bad_lines_are_reported_and_the_good_ones_kept() {
         let (o, problems) = parse(
             "heap_free_bytes=lots\nnonsense\ncolour=blue\nlink_up=maybe\nheap_total_bytes=-1\n\
-             bssid_changes=3\n",
+             bssid_changes=3\nipv4=10.0.0.256\n",
         );
-        assert_eq!(problems.len(), 5, "{problems:?}");
+        assert_eq!(problems.len(), 6, "{problems:?}");
         assert!(problems[0].starts_with("line 1:"));
         assert!(problems[2].contains("colour"));
         assert_eq!(
@@ -222,6 +235,7 @@ mod tests {
             wifi_associations: 3,
             bssid_changes: 4,
             link_up: true,
+            ipv4: None,
         };
         let o = Overrides {
             heap_free_bytes: Some(9),

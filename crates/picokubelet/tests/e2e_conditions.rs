@@ -1,7 +1,8 @@
 //! Conditions end to end: the real binary `run`, its board's heap set through
 //! `--signals-file`, against the Kubernetes API test server. Low heap flips MemoryPressure True
 //! and Vibes to False `Strained` (DESIGN.md §8); high heap flips them back, with a later
-//! lastTransitionTime; Ready stays True throughout.
+//! lastTransitionTime; Ready stays True throughout. A new address in the file (a DHCP lease on
+//! a board) becomes the Node's InternalIP.
 mod agent_process;
 
 use agent_process::{
@@ -18,6 +19,17 @@ fn renewals(server: &TestApiServer) -> usize {
         .iter()
         .filter(|r| r.method == "PATCH" && r.target == LEASE && r.status == Some(200))
         .count()
+}
+
+/// The Node's `InternalIP` address.
+fn internal_ip(server: &TestApiServer) -> Option<String> {
+    let node = server.node(NODE)?;
+    node["status"]["addresses"]
+        .as_array()?
+        .iter()
+        .find(|a| a["type"] == "InternalIP")
+        .and_then(|a| a["address"].as_str())
+        .map(str::to_owned)
 }
 
 /// The Node's condition `kind` as (status, reason, lastTransitionTime).
@@ -113,6 +125,19 @@ async fn heap_from_the_signals_file_flips_memory_pressure_and_back() {
         })
         .await;
     let (_, _, relieved_at) = read(&server, "MemoryPressure").unwrap();
+
+    // A new DHCP lease: the Node's InternalIP follows.
+    assert_eq!(internal_ip(&server).as_deref(), Some("127.0.0.1"));
+    write_atomically(
+        &signals,
+        "heap_free_bytes=300000\nheap_total_bytes=320000\nipv4=10.9.8.7\n",
+    );
+    agent
+        .wait_for("the Node's InternalIP to be 10.9.8.7", || {
+            internal_ip(&server).as_deref() == Some("10.9.8.7")
+        })
+        .await;
+    assert!(ready(&server));
     // RFC 3339 in one format and zone: the string order is the time order.
     assert!(
         relieved_at > pressure_since,

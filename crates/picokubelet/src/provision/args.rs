@@ -1,0 +1,108 @@
+//! The flags of `picokubelet provision`. The kubeconfig flags, node names and labels are parsed
+//! exactly as for `run`; the Wi-Fi password has no flag on purpose (it would show in `ps`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use picokubelet_core::config::{MAX_INTERVAL_SECS, MIN_INTERVAL_SECS};
+
+use crate::cli::{parse_label, parse_node_name, BoardProfile, ClusterArgs, Label};
+
+/// `picokubelet provision`: the configuration record a board reads from its `pkconfig` flash
+/// partition, so one firmware image serves a fleet.
+#[derive(Clone, Debug, Args)]
+pub struct ProvisionArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// The API server as the board dials it, HOST or HOST:PORT ([v6]:PORT for IPv6), instead
+    /// of the kubeconfig's (required when the kubeconfig names a loopback address, as k3s's
+    /// does)
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub api_host: Option<String>,
+    /// Wi-Fi network to join [default: none, the board uses Ethernet]
+    #[arg(long, value_name = "SSID")]
+    pub wifi_ssid: Option<String>,
+    /// File holding the Wi-Fi password (one trailing newline is ignored) [default:
+    /// $PK_WIFI_PASSWORD]
+    #[arg(long, value_name = "PATH", requires = "wifi_ssid")]
+    pub wifi_password_file: Option<PathBuf>,
+    /// The Wi-Fi network is open (no password)
+    #[arg(long, requires = "wifi_ssid", conflicts_with = "wifi_password_file")]
+    pub wifi_open: bool,
+    /// Node name, a DNS-1123 subdomain [default: the board derives <chip>-<mac> from its MAC]
+    #[arg(long, value_name = "NAME", value_parser = parse_node_name)]
+    pub node_name: Option<String>,
+    /// Board profile [default: the chip the firmware was built for]
+    #[arg(long, value_enum)]
+    pub profile: Option<BoardProfile>,
+    /// Extra node label (repeatable, at most 4); NodeRestriction's rules apply
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
+    pub labels: Vec<Label>,
+    /// Lease renewal period, whole seconds, e.g. 10s [default: the firmware's, 10 s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval_secs)]
+    pub lease_renew_interval: Option<u32>,
+    /// Status report period, whole seconds, e.g. 5m [default: the firmware's, 5 min]
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval_secs)]
+    pub status_interval: Option<u32>,
+    /// What to write: the whole partition image (8192 bytes, padded with 0xFF as erased
+    /// flash) or the record bytes alone
+    #[arg(long, value_enum, default_value_t = OutputFormat::Partition)]
+    pub format: OutputFormat,
+    /// Output file (written with mode 0600: it holds the token and the Wi-Fi password)
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    /// Overwrite --out if it exists
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// The shape of the output file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// The `pkconfig` partition image: the record, then 0xFF up to the partition size
+    Partition,
+    /// The record bytes only
+    Record,
+}
+
+/// A period in whole seconds within the record's bounds: `90`, `90s`, `1m30s`.
+pub fn parse_interval_secs(text: &str) -> Result<u32, String> {
+    let duration = if text.bytes().all(|b| b.is_ascii_digit()) && !text.is_empty() {
+        Duration::from_secs(text.parse::<u64>().map_err(|e| e.to_string())?)
+    } else {
+        humantime::parse_duration(text).map_err(|e| e.to_string())?
+    };
+    if duration.subsec_nanos() != 0 {
+        return Err("must be whole seconds (the record stores seconds)".into());
+    }
+    let secs = duration.as_secs();
+    u32::try_from(secs)
+        .ok()
+        .filter(|s| (MIN_INTERVAL_SECS..=MAX_INTERVAL_SECS).contains(s))
+        .ok_or_else(|| {
+            format!(
+                "must be {MIN_INTERVAL_SECS} s to {MAX_INTERVAL_SECS} s (one day), not {secs} s"
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_interval_secs;
+
+    #[test]
+    fn intervals_are_whole_seconds_within_a_day() {
+        assert_eq!(parse_interval_secs("10"), Ok(10));
+        assert_eq!(parse_interval_secs("10s"), Ok(10));
+        assert_eq!(parse_interval_secs("1m30s"), Ok(90));
+        assert_eq!(parse_interval_secs("24h"), Ok(86_400));
+        assert!(parse_interval_secs("0").is_err());
+        assert!(parse_interval_secs("0s").is_err());
+        assert!(parse_interval_secs("1500ms").is_err());
+        assert!(parse_interval_secs("24h1s").is_err());
+        assert!(parse_interval_secs("99999999999999999999").is_err());
+        assert!(parse_interval_secs("").is_err());
+        assert!(parse_interval_secs("ten").is_err());
+    }
+}

@@ -1,0 +1,164 @@
+//! `picokubelet provision`: the configuration record a board reads from its `pkconfig` flash
+//! partition (format: `picokubelet_core::config`), so one firmware image serves a fleet.
+//!
+//! The server, its CA and the token come from the kubeconfig, resolved exactly as for `run`
+//! (same lookup, same refusals of client certificates and exec plugins); the rest from flags.
+//! The Wi-Fi password comes from a file or `$PK_WIFI_PASSWORD` only. The record is checked by
+//! building the agent configuration from the written bytes, as the firmware does at boot.
+//!
+//! - [`args`]: the flags.
+//! - [`endpoint`]: the host the board dials (`--api-host`; loopback refused).
+//! - [`wifi`]: SSID and password sources.
+//! - [`ca`]: CA PEM → DER, its CN and fingerprint.
+//! - [`record`]: the record bytes, the boot-time check, the partition image.
+//! - [`output`]: the 0600, no-overwrite file write.
+//! - [`summary`]: the secret-free report and the flash commands.
+
+pub mod args;
+pub mod ca;
+pub mod endpoint;
+pub mod error;
+pub mod output;
+pub mod record;
+pub mod summary;
+pub mod wifi;
+
+use std::ffi::OsString;
+
+use picokubelet_core::config::{BoardProfile, MAX_RECORD_LEN};
+
+pub use args::{OutputFormat, ProvisionArgs};
+pub use error::ProvisionError;
+
+use crate::app::Failure;
+use crate::cli::{self, NodeArgs};
+use crate::kubeconfig::{
+    locate, InsecureSource, Kubeconfig, LookupEnv, ResolveOptions, ResolvedConfig, ServerTrust,
+};
+use record::{RecordInputs, Trust};
+use summary::Written;
+use wifi::{WifiInputs, PASSWORD_ENV};
+
+/// The partition the firmware reads the record from (firmware/partitions.csv).
+pub const PARTITION_NAME: &str = "pkconfig";
+/// Its flash offset.
+pub const PARTITION_OFFSET: u32 = 0xd000;
+/// Its size: exactly the largest record.
+pub const PARTITION_SIZE: usize = 0x2000;
+const _: () = assert!(PARTITION_SIZE == MAX_RECORD_LEN);
+
+/// Runs `provision` with this process's `$PK_WIFI_PASSWORD`.
+pub fn execute(args: &ProvisionArgs, env: &LookupEnv) -> Result<(), Failure> {
+    let password = std::env::var_os(PASSWORD_ENV);
+    let report = provision(args, env, password.as_ref()).map_err(into_failure)?;
+    eprint!("{report}");
+    Ok(())
+}
+
+/// Builds, checks and writes the record; returns the summary to print.
+pub fn provision(
+    args: &ProvisionArgs,
+    env: &LookupEnv,
+    env_password: Option<&OsString>,
+) -> Result<String, ProvisionError> {
+    let node = NodeArgs {
+        node_name: args.node_name.clone(),
+        profile: args.profile.unwrap_or(cli::BoardProfile::Esp32s3),
+        labels: args.labels.clone(),
+    };
+    node.validate().map_err(ProvisionError::Node)?;
+    let wifi = wifi::wifi(WifiInputs {
+        ssid: args.wifi_ssid.as_deref(),
+        password_file: args.wifi_password_file.as_deref(),
+        open: args.wifi_open,
+        env_password,
+    })?;
+    let located = locate(args.cluster.kubeconfig.as_deref(), env)?;
+    let resolved = Kubeconfig::load(&located)?.resolve(&ResolveOptions {
+        context: args.cluster.context.clone(),
+        insecure_skip_tls_verify: args.cluster.insecure_skip_tls_verify,
+    })?;
+    let endpoint = endpoint::endpoint(&resolved.cluster.server, args.api_host.as_deref())?;
+    let trust = trust(&resolved)?;
+    let inputs = RecordInputs {
+        endpoint,
+        tls_server_name: resolved.cluster.tls_server_name.clone(),
+        trust,
+        token: resolved.credentials.token.clone(),
+        wifi,
+        node_name: args.node_name.clone(),
+        profile: args.profile.map(core_profile),
+        labels: args.labels.clone(),
+        lease_renew_interval_secs: args.lease_renew_interval,
+        status_interval_secs: args.status_interval,
+    };
+    let record = record::encode(&inputs)?;
+    record::check_board_accepts(&record)?;
+    let file = match args.format {
+        OutputFormat::Partition => record::partition_image(&record, PARTITION_SIZE),
+        OutputFormat::Record => record.clone(),
+    };
+    output::write_private(&args.out, &file, args.force)?;
+    let mut report = String::new();
+    if inputs.trust == Trust::Insecure {
+        report.push_str(INSECURE_BANNER);
+    }
+    report.push_str(&summary::summary(
+        &inputs,
+        &Written {
+            path: &args.out,
+            format: args.format,
+            record_len: record.len(),
+            file_len: file.len(),
+            token_source: &resolved.credentials.source,
+        },
+    ));
+    Ok(report)
+}
+
+const INSECURE_BANNER: &str = "\n\
+    !!! WARNING: THIS RECORD TURNS TLS SERVER VERIFICATION OFF (--insecure-skip-tls-verify).\n\
+    !!! Every board flashed with it sends its token to whoever answers at the server's\n\
+    !!! address. Use it for tests only; put the cluster's CA in the kubeconfig instead.\n\n";
+
+/// The CA, or insecure only when the flag asked for it.
+fn trust(resolved: &ResolvedConfig) -> Result<Trust, ProvisionError> {
+    match &resolved.cluster.trust {
+        ServerTrust::Ca { pem, .. } => {
+            let der = ca::ca_der(pem)?;
+            if !ca::board_supports(&der) {
+                tracing::warn!(
+                    "the cluster CA's key is not ECDSA P-256: the board's verifier checks P-256 \
+                     chains only and will refuse this server (k3s CAs are P-256; kubeadm needs \
+                     encryptionAlgorithm: ECDSA-P256)"
+                );
+            }
+            Ok(Trust::Ca(der))
+        }
+        ServerTrust::InsecureSkipVerify(InsecureSource::Flag) => Ok(Trust::Insecure),
+        ServerTrust::InsecureSkipVerify(InsecureSource::Kubeconfig) => {
+            Err(ProvisionError::InsecureNotRequested)
+        }
+    }
+}
+
+fn core_profile(p: cli::BoardProfile) -> BoardProfile {
+    match p {
+        cli::BoardProfile::Esp32s3 => BoardProfile::Esp32s3,
+        cli::BoardProfile::Esp32c6 => BoardProfile::Esp32c6,
+        cli::BoardProfile::Esp32c3 => BoardProfile::Esp32c3,
+    }
+}
+
+/// Kubeconfig problems keep their own failure; write errors exit 1 with the path; everything
+/// else is a usage error (exit 2).
+fn into_failure(e: ProvisionError) -> Failure {
+    match e {
+        ProvisionError::Kubeconfig(k) => Failure::Kubeconfig(k),
+        ProvisionError::Write { path, source } => Failure::Output(std::io::Error::new(
+            source.kind(),
+            format!("{}: {source}", path.display()),
+        )),
+        other => Failure::Usage(other.to_string()),
+    }
+}

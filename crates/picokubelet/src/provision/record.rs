@@ -1,0 +1,223 @@
+//! From the resolved inputs to the record bytes, checked twice: by the core's writer and by
+//! building the agent configuration from the parsed bytes exactly as the firmware does at boot.
+
+use std::net::Ipv4Addr;
+
+use picokubelet_core::agent::ConfigError;
+use picokubelet_core::client::HTTP_TX_LEN;
+use picokubelet_core::config::{
+    self, BoardProfile, Labels, ProvisionRecord, WifiCredentials, MAX_RECORD_LEN, MAX_TOKEN_LEN,
+};
+use picokubelet_core::http::request::BearerToken;
+use picokubelet_core::k8s::identity::{NodeIds, NodeName};
+use picokubelet_core::tls::ServerTrust;
+
+use super::endpoint::Endpoint;
+use super::error::ProvisionError;
+use super::wifi::WifiSetting;
+use crate::cli::Label;
+use crate::secret::Secret;
+
+/// How the board checks the server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Trust {
+    /// Against this CA certificate (DER).
+    Ca(Vec<u8>),
+    /// Not at all (explicit `--insecure-skip-tls-verify`).
+    Insecure,
+}
+
+/// Everything the record holds, owned and already checked field by field.
+#[derive(Clone, Debug)]
+pub struct RecordInputs {
+    pub endpoint: Endpoint,
+    pub tls_server_name: Option<String>,
+    pub trust: Trust,
+    pub token: Secret,
+    pub wifi: Option<WifiSetting>,
+    pub node_name: Option<String>,
+    pub profile: Option<BoardProfile>,
+    pub labels: Vec<Label>,
+    pub lease_renew_interval_secs: Option<u32>,
+    pub status_interval_secs: Option<u32>,
+}
+
+/// The record bytes (exactly its total length).
+pub fn encode(inputs: &RecordInputs) -> Result<Vec<u8>, ProvisionError> {
+    let token = inputs.token.expose();
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(ProvisionError::TokenTooLong { len: token.len() });
+    }
+    if !token.bytes().all(|b| matches!(b, 0x21..=0x7e)) {
+        return Err(ProvisionError::TokenChars);
+    }
+    let host = inputs.endpoint.record_host();
+    let trust = match &inputs.trust {
+        Trust::Ca(der) => ServerTrust::Ca(der),
+        Trust::Insecure => ServerTrust::InsecureSkipVerify,
+    };
+    let mut record = ProvisionRecord::new(&host, trust, BearerToken::new(token));
+    record.port = inputs.endpoint.server.port;
+    record.tls_server_name = inputs.tls_server_name.as_deref();
+    record.wifi = inputs.wifi.as_ref().map(|w| WifiCredentials {
+        ssid: &w.ssid,
+        password: w.password.expose(),
+    });
+    record.node_name = match &inputs.node_name {
+        Some(name) => Some(
+            NodeName::new(name)
+                .map_err(|e| ProvisionError::Node(format!("--node-name {name:?}: {e}")))?,
+        ),
+        None => None,
+    };
+    record.profile = inputs.profile;
+    let mut labels = Labels::EMPTY;
+    for l in &inputs.labels {
+        if !labels.push(&l.key, &l.value) {
+            return Err(ProvisionError::Node("too many --label flags".into()));
+        }
+    }
+    record.labels = labels;
+    record.lease_renew_interval_secs = inputs.lease_renew_interval_secs;
+    record.status_interval_secs = inputs.status_interval_secs;
+    let mut out = vec![0; MAX_RECORD_LEN];
+    let len = config::write(&record, &mut out).map_err(ProvisionError::Record)?;
+    out.truncate(len);
+    Ok(out)
+}
+
+/// Parses `bytes` and builds the agent configuration from them as the firmware does at boot
+/// (with a sample MAC when the name is derived), including the check that the registration
+/// request fits the client's transmit buffer. What fails here would fail on every board.
+pub fn check_board_accepts(bytes: &[u8]) -> Result<(), ProvisionError> {
+    let refuse = ProvisionError::BoardWouldRefuse;
+    let record = config::parse(bytes).map_err(ProvisionError::Record)?;
+    let mac = [0x02, 0, 0, 0, 0, 1];
+    let built_for = BoardProfile::Esp32s3;
+    let strings = record
+        .agent_strings(mac, built_for)
+        .map_err(|e| refuse(format!("node name: {e}")))?;
+    let ids = NodeIds::new(mac, [0; 16]);
+    // The longest IPv4 text: the registration body is measured at its largest.
+    let ip = Ipv4Addr::new(255, 255, 255, 254);
+    let agent = record
+        .agent_config(&strings, built_for, ids, ip)
+        .map_err(|e| refuse(describe(&e)))?;
+    agent
+        .check_fits(&mut vec![0; HTTP_TX_LEN])
+        .map_err(|e| refuse(describe(&e)))
+}
+
+/// The `pkconfig` partition image: the record, then 0xFF (erased flash) up to `size`.
+pub fn partition_image(record: &[u8], size: usize) -> Vec<u8> {
+    let mut image = vec![0xFF; size.max(record.len())];
+    if let Some(head) = image.get_mut(..record.len()) {
+        head.copy_from_slice(record);
+    }
+    image
+}
+
+fn describe(e: &ConfigError) -> String {
+    match e {
+        ConfigError::RenewNotBelowLeaseDuration => {
+            "--lease-renew-interval must be shorter than the 40 s lease duration".into()
+        }
+        ConfigError::TimeoutNotBelowRenewInterval => {
+            "--lease-renew-interval must be longer than the 5 s request timeout".into()
+        }
+        ConfigError::RegistrationTooLarge { needed, available } => format!(
+            "the Node registration request would need {needed} bytes, the board's buffer \
+             holds {available} (a shorter token, node name or fewer labels)"
+        ),
+        other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kubeconfig::parse_server_url;
+
+    const CA: &str = include_str!("../../tests/fixtures/ca.crt");
+
+    fn inputs() -> RecordInputs {
+        RecordInputs {
+            endpoint: Endpoint {
+                server: parse_server_url("https://k3s.lab:6443").unwrap(),
+                from_flag: false,
+            },
+            tls_server_name: Some("kubernetes".into()),
+            trust: Trust::Ca(super::super::ca::ca_der(CA.as_bytes()).unwrap()),
+            token: Secret::new("abc.def"),
+            wifi: None,
+            node_name: None,
+            profile: None,
+            labels: Vec::new(),
+            lease_renew_interval_secs: None,
+            status_interval_secs: None,
+        }
+    }
+
+    #[test]
+    fn a_minimal_record_round_trips_and_the_board_accepts_it() {
+        let bytes = encode(&inputs()).unwrap();
+        let record = config::parse(&bytes).unwrap();
+        assert_eq!(record.host, "k3s.lab");
+        assert_eq!(record.server_name(), "kubernetes");
+        assert_eq!(record.token.expose(), "abc.def");
+        check_board_accepts(&bytes).unwrap();
+    }
+
+    #[test]
+    fn a_renew_interval_the_agent_refuses_is_caught_here() {
+        for (secs, text) in [(40, "40 s lease"), (5, "5 s request timeout")] {
+            let mut i = inputs();
+            i.lease_renew_interval_secs = Some(secs);
+            let err = check_board_accepts(&encode(&i).unwrap()).unwrap_err();
+            assert!(err.to_string().contains(text), "{err}");
+        }
+    }
+
+    #[test]
+    fn tokens_are_checked_with_messages_that_do_not_echo_them() {
+        let mut i = inputs();
+        i.token = Secret::new("a".repeat(MAX_TOKEN_LEN + 1));
+        assert!(matches!(
+            encode(&i),
+            Err(ProvisionError::TokenTooLong { len: 2049 })
+        ));
+        i.token = Secret::new("with space");
+        let err = encode(&i).unwrap_err();
+        assert!(matches!(err, ProvisionError::TokenChars));
+        assert!(!err.to_string().contains("with space"));
+    }
+
+    /// The record allows 2048-byte tokens, but the board's registration request must fit its
+    /// 5120-byte transmit buffer: the longest tokens are refused here, not at every boot.
+    #[test]
+    fn a_registration_too_large_for_the_board_buffer_is_caught_here() {
+        let mut i = inputs();
+        i.token = Secret::new("t".repeat(1500));
+        check_board_accepts(&encode(&i).unwrap()).unwrap();
+        i.token = Secret::new("t".repeat(MAX_TOKEN_LEN));
+        let err = check_board_accepts(&encode(&i).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("buffer holds 5120"), "{err}");
+    }
+
+    #[test]
+    fn the_partition_image_is_the_record_then_erased_flash() {
+        let image = partition_image(&[1, 2, 3], 8);
+        assert_eq!(image, [1, 2, 3, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_visible_ascii_token_round_trips(token in "[!-~]{1,2048}") {
+            let mut i = inputs();
+            i.token = Secret::new(token.clone());
+            let bytes = encode(&i).unwrap();
+            let record = config::parse(&bytes).unwrap();
+            proptest::prop_assert_eq!(record.token.expose(), token.as_str());
+        }
+    }
+}
