@@ -1,7 +1,8 @@
 //! What the board knows about itself, in one place: the LED inputs and the sensor readings the
 //! agent turns into conditions (DESIGN.md §8).
 //!
-//! Writers are the Wi-Fi task (associations, BSSID, link state) and the agent's LED mirror
+//! Writers are the Wi-Fi task (associations, BSSID, link state), the Ethernet link task, the
+//! configuration (its health) and the agent's LED mirror
 //! (phase, API errors, requests in flight); readers are the LED task and the agent (through
 //! [`EspBoard`], the core's `runtime::Board`). Everything sits behind a critical-section mutex
 //! and is copied out, so no reader holds a lock across an await. Wi-Fi figures are running
@@ -9,6 +10,7 @@
 
 use core::cell::RefCell;
 
+use crate::net::policy::UplinkKind;
 use embassy_sync::{
     blocking_mutex::{raw::CriticalSectionRawMutex, Mutex},
     signal::Signal,
@@ -25,9 +27,58 @@ struct Wifi {
     link_up: bool,
 }
 
+/// How the configuration went (see `crate::config`); shown on the LED on top of the agent's
+/// state because the core's LED model has no state of its own for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigHealth {
+    /// A valid record, or the defaults of an unprovisioned board.
+    Fine,
+    /// The flash record is unusable; the complete compile-time defaults stand in. Shown as
+    /// Warning (amber) once registered.
+    Degraded,
+    /// No usable configuration at all: the firmware does not run. Shown as AuthFailed (red
+    /// double blink: a human must act), whatever else happens.
+    Refused,
+}
+
 struct Shared {
     wifi: Wifi,
+    /// The uplink the agent's last connection went through.
+    uplink: Option<UplinkKind>,
+    /// Carrier of the W5500 (false on boards without one).
+    ethernet_link_up: bool,
+    config: ConfigHealth,
     led: LedInputs,
+}
+
+impl Shared {
+    fn link_up(&self) -> bool {
+        self.wifi.link_up || self.ethernet_link_up
+    }
+
+    /// The LED state: the core's choice, adjusted for the configuration's health.
+    fn shown(&self) -> LedState {
+        match self.config {
+            ConfigHealth::Refused if !self.led.panicked => LedState::AuthFailed,
+            ConfigHealth::Degraded => led_state(&LedInputs {
+                warning: true,
+                ..self.led
+            }),
+            _ => led_state(&self.led),
+        }
+    }
+
+    /// A board without any link shows "disconnected", however the agent sees it; one that
+    /// gets a link leaves Booting/LinkDown for Connecting.
+    fn settle_phase(&mut self) {
+        if !self.link_up() {
+            if self.led.phase != AgentPhase::Booting {
+                self.led.phase = AgentPhase::LinkDown;
+            }
+        } else if self.led.phase == AgentPhase::LinkDown {
+            self.led.phase = AgentPhase::Connecting;
+        }
+    }
 }
 
 static SHARED: Mutex<CriticalSectionRawMutex, RefCell<Shared>> = Mutex::new(RefCell::new(Shared {
@@ -37,6 +88,9 @@ static SHARED: Mutex<CriticalSectionRawMutex, RefCell<Shared>> = Mutex::new(RefC
         bssid_changes: 0,
         link_up: false,
     },
+    uplink: None,
+    ethernet_link_up: false,
+    config: ConfigHealth::Fine,
     led: LedInputs {
         phase: AgentPhase::Booting,
         last_api_error: None,
@@ -49,21 +103,28 @@ static SHARED: Mutex<CriticalSectionRawMutex, RefCell<Shared>> = Mutex::new(RefC
 /// Latest LED state for the LED task (a newer value overwrites an unread one).
 static LED_STATE: Signal<CriticalSectionRawMutex, LedState> = Signal::new();
 
-/// Changes the LED inputs; the LED task picks up the resulting state within one frame.
-pub fn update_led(change: impl FnOnce(&mut LedInputs)) {
+/// Changes the shared state; the LED task picks up the resulting state within one frame.
+fn update(change: impl FnOnce(&mut Shared)) {
     let (before, after) = SHARED.lock(|shared| {
         let mut shared = shared.borrow_mut();
-        let before = led_state(&shared.led);
-        change(&mut shared.led);
-        // However the agent sees it, a board without a link shows "disconnected".
-        if !shared.wifi.link_up && shared.led.phase != AgentPhase::Booting {
-            shared.led.phase = AgentPhase::LinkDown;
-        }
-        (before, led_state(&shared.led))
+        let before = shared.shown();
+        change(&mut shared);
+        shared.settle_phase();
+        (before, shared.shown())
     });
     if before != after {
         LED_STATE.signal(after);
     }
+}
+
+/// Changes the LED inputs (the agent's mirror, the Wi-Fi task).
+pub fn update_led(change: impl FnOnce(&mut LedInputs)) {
+    update(|shared| change(&mut shared.led));
+}
+
+/// Records how the configuration went (once, at boot).
+pub fn record_config_health(health: ConfigHealth) {
+    update(|shared| shared.config = health);
 }
 
 /// For the LED task: the new state if it changed since the last call.
@@ -80,19 +141,37 @@ pub fn record_association(bssid: [u8; 6]) {
             wifi.bssid_changes = wifi.bssid_changes.saturating_add(1);
         }
         wifi.bssid = Some(bssid);
-        wifi.link_up = true;
     });
-    update_led(|led| {
-        if matches!(led.phase, AgentPhase::Booting | AgentPhase::LinkDown) {
-            led.phase = AgentPhase::Connecting;
-        }
-    });
+    record_link(|shared| shared.wifi.link_up = true);
 }
 
 /// The Wi-Fi task lost (or failed to get) the association.
-pub fn record_link_down() {
-    SHARED.lock(|shared| shared.borrow_mut().wifi.link_up = false);
-    update_led(|led| led.phase = AgentPhase::LinkDown);
+pub fn record_wifi_down() {
+    record_link(|shared| shared.wifi.link_up = false);
+}
+
+/// The W5500's carrier changed.
+pub fn record_ethernet_link(up: bool) {
+    record_link(|shared| shared.ethernet_link_up = up);
+}
+
+/// The agent's connector chose `kind` for its connection.
+pub fn record_uplink(kind: UplinkKind) {
+    SHARED.lock(|shared| shared.borrow_mut().uplink = Some(kind));
+}
+
+/// The network is being brought up: Booting ends, the LED follows the links from now on.
+pub fn record_network_starting() {
+    record_link(|_| {});
+}
+
+fn record_link(change: impl FnOnce(&mut Shared)) {
+    update(|shared| {
+        change(shared);
+        if shared.led.phase == AgentPhase::Booting {
+            shared.led.phase = AgentPhase::LinkDown;
+        }
+    });
 }
 
 /// The board's readings now: esp-alloc heap statistics (all regions) and the Wi-Fi counters.
@@ -101,13 +180,13 @@ pub fn snapshot() -> BoardSnapshot {
     let total = heap.size;
     let free = total.saturating_sub(heap.current_usage);
     SHARED.lock(|shared| {
-        let wifi = &shared.borrow().wifi;
+        let shared = shared.borrow();
         BoardSnapshot {
             heap_free_bytes: u32::try_from(free).unwrap_or(u32::MAX),
             heap_total_bytes: u32::try_from(total).unwrap_or(u32::MAX),
-            wifi_associations: wifi.associations,
-            bssid_changes: wifi.bssid_changes,
-            link_up: wifi.link_up,
+            wifi_associations: shared.wifi.associations,
+            bssid_changes: shared.wifi.bssid_changes,
+            link_up: shared.link_up(),
         }
     })
 }
