@@ -219,7 +219,7 @@ async fn main(spawner: Spawner) -> ! {
         connector: body::NetConnector::new(uplinks, record.host, record.port),
         opener: TlsOpener::new(record.trust),
         rng: trng,
-        board: signals::EspBoard,
+        board: signals::EspBoard { uplinks },
         log: body::PrintLog,
     };
     let state = AgentState::new();
@@ -231,7 +231,7 @@ async fn main(spawner: Spawner) -> ! {
         config.server_name
     );
     let agent = run_agent(&mut runtime, &config, &state, AGENT_BUFFERS.take());
-    match select(agent, mirror(&state)).await {
+    match select(agent, mirror(&state, signals::EspBoard { uplinks })).await {
         Either::First(Ok(never)) => match never {},
         Either::First(Err(e)) => halt("the agent refused its configuration", e).await,
         Either::Second(never) => match never {},
@@ -240,7 +240,7 @@ async fn main(spawner: Spawner) -> ! {
 
 /// Copies the agent's LED inputs to the LED task and prints a summary now and then. Runs
 /// beside the agent on the same executor (`AgentState` is single-executor by design).
-async fn mirror(state: &AgentState) -> Infallible {
+async fn mirror(state: &AgentState, board: signals::EspBoard) -> Infallible {
     let mut next_summary = Instant::now() + SUMMARY_INTERVAL;
     loop {
         let inputs = state.led_inputs();
@@ -251,14 +251,15 @@ async fn mirror(state: &AgentState) -> Infallible {
         });
         if Instant::now() >= next_summary {
             next_summary += SUMMARY_INTERVAL;
-            let board = signals::snapshot();
+            let snapshot = signals::snapshot();
             println!(
-                "summary: up {} s, heap {} of {} B free, {} association(s), {} BSSID change(s); {:?}; {:?}",
+                "summary: up {} s, heap {} of {} B free, uplink {:?}, {} association(s), {} BSSID change(s); {:?}; {:?}",
                 Instant::now().as_secs(),
-                board.heap_free_bytes,
-                board.heap_total_bytes,
-                board.wifi_associations,
-                board.bssid_changes,
+                snapshot.heap_free_bytes,
+                snapshot.heap_total_bytes,
+                board.uplink(),
+                snapshot.wifi_associations,
+                snapshot.bssid_changes,
                 state.stats(),
                 state.counters()
             );

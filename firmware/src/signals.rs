@@ -8,9 +8,8 @@
 //! and is copied out, so no reader holds a lock across an await. Wi-Fi figures are running
 //! totals: the core turns them into its rolling window and "since the last push" flags.
 
-use core::cell::RefCell;
+use core::{cell::RefCell, net::Ipv4Addr};
 
-use crate::net::policy::UplinkKind;
 use embassy_sync::{
     blocking_mutex::{raw::CriticalSectionRawMutex, Mutex},
     signal::Signal,
@@ -19,6 +18,8 @@ use picokubelet_core::{
     led::{led_state, AgentPhase, LedInputs, LedState},
     runtime::{Board, BoardSnapshot},
 };
+
+use crate::net::{policy::UplinkKind, uplink::Uplinks};
 
 struct Wifi {
     associations: u32,
@@ -191,9 +192,26 @@ pub fn snapshot() -> BoardSnapshot {
     })
 }
 
-/// The core's view of this board (`runtime::Board`).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct EspBoard;
+/// The uplink the agent's last connection went through, if it connected yet.
+pub fn uplink_in_use() -> Option<UplinkKind> {
+    SHARED.lock(|shared| shared.borrow().uplink)
+}
+
+/// The core's view of this board (`runtime::Board`). Holds the stacks (not `Send`, so not in
+/// the shared static) to read the current DHCP address.
+#[derive(Clone, Copy)]
+pub struct EspBoard {
+    pub uplinks: Uplinks,
+}
+
+impl EspBoard {
+    /// The uplink the agent uses (before its first connect: the one it would pick) and that
+    /// uplink's DHCP address now.
+    pub fn uplink(&self) -> Option<(UplinkKind, Option<Ipv4Addr>)> {
+        let kind = uplink_in_use().or_else(|| self.uplinks.active().map(|(kind, _)| kind))?;
+        Some((kind, self.uplinks.ipv4(kind)))
+    }
+}
 
 impl Board for EspBoard {
     fn snapshot(&self) -> BoardSnapshot {
