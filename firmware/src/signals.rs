@@ -188,6 +188,8 @@ pub fn snapshot() -> BoardSnapshot {
             wifi_associations: shared.wifi.associations,
             bssid_changes: shared.wifi.bssid_changes,
             link_up: shared.link_up(),
+            // Needs the stacks, which are not in this static: `EspBoard::snapshot` fills it.
+            ipv4: None,
         }
     })
 }
@@ -214,7 +216,12 @@ impl EspBoard {
 }
 
 impl Board for EspBoard {
+    /// The shared readings plus the DHCP address of the uplink in use: when Ethernet and Wi-Fi
+    /// trade places (or DHCP moves the board) the core pushes the new `InternalIP`.
     fn snapshot(&self) -> BoardSnapshot {
-        snapshot()
+        BoardSnapshot {
+            ipv4: self.uplink().and_then(|(_, address)| address),
+            ..snapshot()
+        }
     }
 }

@@ -13,6 +13,7 @@
 //! The RNG is any `rand_core` 0.6 `RngCore + CryptoRng` (embedded-tls needs a cryptographic one).
 use core::fmt::Debug;
 use core::future::Future;
+use core::net::Ipv4Addr;
 use core::time::Duration;
 
 /// A monotonic instant: microseconds since boot. Never goes backward; 2⁶⁴ µs is 584 542 years.
@@ -92,6 +93,10 @@ pub struct BoardSnapshot {
     pub bssid_changes: u32,
     /// The network link is up (Wi-Fi associated, or Ethernet carrier). Only feeds the LED.
     pub link_up: bool,
+    /// The address of the interface in use (its DHCP lease). When it differs from the Node's
+    /// `InternalIP`, the next status patch carries the new one; `None` (unknown) keeps what the
+    /// Node has.
+    pub ipv4: Option<Ipv4Addr>,
 }
 
 /// The board's own figures. `&self`: the body keeps them in cells or atomics.

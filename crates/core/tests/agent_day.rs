@@ -52,6 +52,9 @@ async fn a_quiet_day_costs_one_connection_and_the_expected_requests() {
         assert_eq!(s.st.borrow().renew_not_later, 0);
         assert_eq!(s.st.borrow().renew_bad_format, 0);
         assert_eq!(state.stats().renewals, renewals.len() as u64);
+        // Every renewal is reported, and on a server that answers at once none is late.
+        assert_eq!(w.log.count("LeaseRenewed {"), renewals.len());
+        assert_eq!(w.log.count("LeaseRenewed { late_us: 0 }"), renewals.len());
 
         // 288 regular pushes (every 5 min from registration) plus one per flip: Caffeinated
         // (10 min 10 s), Existential (100th renewal, 1000 s), and the heap dip and recovery

@@ -172,6 +172,13 @@ async fn throttling_waits_exactly_as_long_as_retry_after_says() {
         // Throttling is no reason to drop the session.
         assert_eq!(s.st.borrow().connections, 1);
         assert_eq!(state.counters().responses_5xx, 1);
+        // The throttled renewal counts as 6 s late (from its cadence instant, not the retry's);
+        // every other one was on time.
+        assert_eq!(w.log.count("LeaseRenewed { late_us: 6000000 }"), 1);
+        assert_eq!(
+            w.log.count("LeaseRenewed { late_us: 0 }") + 1,
+            w.log.count("LeaseRenewed {")
+        );
     })
     .await;
 }

@@ -2,14 +2,19 @@
 
 use std::fmt;
 use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use picokubelet_core::k8s::identity::{BodyError, NodeIds, NodeName};
 use picokubelet_core::time::UnixMicros;
 use tracing::{info, warn};
 
+use crate::agent_setup::AgentSetup;
 use crate::board::{self, InternalIp};
-use crate::cli::{fleet_names, AgentArgs, Cli, ClusterArgs, Command, NodeArgs, RenderArgs};
+use crate::cli::{
+    fleet_names, AgentArgs, Cli, ClusterArgs, Command, FleetArgs, NodeArgs, RenderArgs,
+};
+use crate::fleet;
 use crate::kubeconfig::{
     locate, ClusterConfig, InsecureSource, Kubeconfig, KubeconfigError, LookupEnv, Origin,
     ResolveOptions, ServerTrust, ServerUrl,
@@ -68,17 +73,10 @@ impl From<KubeconfigError> for Failure {
 pub fn execute(cli: &Cli, env: &LookupEnv) -> Result<(), Failure> {
     match &cli.command {
         Command::Render(args) => render_command(args, env),
-        Command::Run(args) => {
-            agent_command("run", &args.cluster, &args.node, &args.agent, None, env)
+        Command::Run(args) => agent_command(&args.cluster, &args.node, &args.agent, None, env),
+        Command::Fleet(args) => {
+            agent_command(&args.cluster, &args.node, &args.agent, Some(args), env)
         }
-        Command::Fleet(args) => agent_command(
-            "fleet",
-            &args.cluster,
-            &args.node,
-            &args.agent,
-            Some(args.count),
-            env,
-        ),
     }
 }
 
@@ -221,13 +219,13 @@ fn render_command(args: &RenderArgs, env: &LookupEnv) -> Result<(), Failure> {
 }
 
 fn agent_command(
-    command: &'static str,
     cluster: &ClusterArgs,
     node: &NodeArgs,
     agent: &AgentArgs,
-    count: Option<u32>,
+    fleet: Option<&FleetArgs>,
     env: &LookupEnv,
 ) -> Result<(), Failure> {
+    let count = fleet.map(|f| f.count);
     if cluster.insecure_skip_tls_verify {
         insecure_banner("--insecure-skip-tls-verify", None);
     }
@@ -256,14 +254,13 @@ fn agent_command(
     );
     let ip = board::internal_ip(Some(&resolved.cluster.server));
     report_internal_ip(ip);
+    let setup = AgentSetup::new(&resolved, node, agent, ip)?;
+    if setup.is_insecure() {
+        insecure_banner("insecure-skip-tls-verify", Some(&resolved.cluster.server));
+    }
     let labels = node.label_pairs();
     for name in &names {
-        let node_name =
-            NodeName::new(name).map_err(|e| Failure::Usage(format!("node name {name:?}: {e}")))?;
-        let ids = NodeIds::new(board::mac_from_name(name), board::boot_random());
-        let mut profile = node.profile.node_profile(node_name, ids, ip.address());
-        profile.extra_labels = &labels;
-        profile.validate().map_err(Failure::Body)?;
+        setup.config(name, &labels)?;
     }
     info!(
         boards = names.len(),
@@ -274,123 +271,30 @@ fn agent_command(
         metrics_addr = ?agent.metrics_addr,
         "configuration checked"
     );
-    if count.is_some() {
-        return Err(Failure::NotWired { command });
+    if agent.dry_run {
+        return Ok(());
     }
-    let name = names.first().cloned().unwrap_or_default();
-    run_one(&name, &resolved, node, agent, ip)
-}
-
-/// Runs one board until SIGINT/SIGTERM, on a current-thread runtime (the agent is `!Send`).
-fn run_one(
-    name: &str,
-    resolved: &crate::kubeconfig::ResolvedConfig,
-    node: &NodeArgs,
-    agent: &AgentArgs,
-    ip: InternalIp,
-) -> Result<(), Failure> {
-    use picokubelet_core::agent::{run_agent, AgentBuffers, AgentConfig, AgentState, Runtime};
-    use picokubelet_core::http::request::BearerToken;
-    use picokubelet_core::tls::{decode_ca, TlsOpener};
-
-    use crate::runtime::{SimulatedBoard, TcpConnector, TokioClock, TracingLog};
-
-    let cluster = &resolved.cluster;
-    let mut ca_buf;
-    let trust = match &cluster.trust {
-        ServerTrust::Ca { pem, .. } => {
-            ca_buf = vec![0; pem.len()];
-            let der = decode_ca(pem, &mut ca_buf)
-                .map_err(|e| Failure::Usage(format!("the cluster CA cannot be used: {e:?}")))?;
-            picokubelet_core::tls::ServerTrust::Ca(der)
-        }
-        ServerTrust::InsecureSkipVerify(_) => {
-            insecure_banner("insecure-skip-tls-verify", Some(&cluster.server));
-            picokubelet_core::tls::ServerTrust::InsecureSkipVerify
-        }
+    let available = std::thread::available_parallelism().map_or(1, usize::from);
+    let plan = match fleet {
+        Some(f) => fleet::Plan {
+            names,
+            threads: f.threads.map_or(available, |t| t as usize),
+            start_spread: f.start_spread,
+            quiet: true,
+            summary_every: Some(FLEET_SUMMARY_EVERY),
+            metrics_addr: agent.metrics_addr,
+        },
+        None => fleet::Plan {
+            names,
+            threads: 1,
+            start_spread: Duration::ZERO,
+            quiet: false,
+            summary_every: None,
+            metrics_addr: agent.metrics_addr,
+        },
     };
-    let host = format!("{}:{}", cluster.server.host, cluster.server.port);
-    let ip_name = cluster.server.host.to_string();
-    let server_name = cluster.verify_name().unwrap_or(&ip_name).to_owned();
-    let node_name =
-        NodeName::new(name).map_err(|e| Failure::Usage(format!("node name {name:?}: {e}")))?;
-    let ids = NodeIds::new(board::mac_from_name(name), board::boot_random());
-    let labels = node.label_pairs();
-    let mut profile = node.profile.node_profile(node_name, ids, ip.address());
-    profile.extra_labels = &labels;
-    let token = resolved.credentials.token.expose();
-    let mut config = AgentConfig::new(&host, Some(BearerToken::new(token)), profile);
-    config.server_name = &server_name;
-    config.timing.lease_renew_interval = agent.lease_renew_interval;
-    config.timing.status_interval = agent.status_interval;
-    // A request must give up before the next renewal is due (short intervals are for tests).
-    if config.timing.request_timeout >= agent.lease_renew_interval {
-        config.timing.request_timeout = agent.lease_renew_interval / 2;
-    }
-    config
-        .validate()
-        .map_err(|e| Failure::Usage(format!("agent configuration: {e:?}")))?;
-
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(Failure::Output)?;
-    let local = tokio::task::LocalSet::new();
-    let mac = board::mac_from_name(name);
-    let seed = mac.iter().fold(0x9e37_79b9_7f4a_7c15_u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
-    });
-    local.block_on(&runtime, async {
-        let mut rt = Runtime {
-            clock: TokioClock::start(),
-            connector: TcpConnector::new(cluster.server.clone()),
-            opener: TlsOpener::new(trust),
-            rng: rand_core::OsRng,
-            board: SimulatedBoard::new(seed),
-            log: TracingLog::new(name),
-        };
-        let state = AgentState::new();
-        let mut bufs = Box::new(AgentBuffers::new());
-        info!(node = name, server = %cluster.server, "agent starting");
-        let agent = run_agent(&mut rt, &config, &state, &mut bufs);
-        tokio::select! {
-            r = agent => match r {
-                Ok(never) => match never {},
-                Err(e) => Err(Failure::Usage(format!("agent configuration: {e:?}"))),
-            },
-            () = shutdown_signal() => {
-                let c = state.counters();
-                info!(
-                    renewals = state.stats().renewals,
-                    handshakes = c.handshakes,
-                    requests = c.requests,
-                    "stopping"
-                );
-                Ok(())
-            }
-        }
-    })
+    fleet::run(Arc::new(setup), plan)
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
+/// How often `fleet` logs its summary line.
+const FLEET_SUMMARY_EVERY: Duration = Duration::from_secs(60);

@@ -77,9 +77,21 @@ pub struct AgentArgs {
     /// Status report period (a condition flip reports at once)
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_positive_duration)]
     pub status_interval: Duration,
-    /// Serve Prometheus metrics on this address (off unless given)
+    /// How often the board's signals are read and the conditions re-evaluated
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_positive_duration)]
+    pub condition_check_interval: Duration,
+    /// Serve Prometheus metrics (GET /metrics) on this address (off unless given; port 0 picks
+    /// a free port, logged at start)
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics_addr: Option<SocketAddr>,
+    /// A file of `key=value` lines (heap_free_bytes, heap_total_bytes, wifi_associations,
+    /// bssid_changes, link_up) that override the simulated board's signals; re-read whenever it
+    /// changes
+    #[arg(long, value_name = "PATH")]
+    pub signals_file: Option<PathBuf>,
+    /// Check every flag and the kubeconfig, then exit without connecting
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -103,6 +115,13 @@ pub struct FleetArgs {
     /// Number of virtual boards
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_FLEET_SIZE)))]
     pub count: u32,
+    /// Worker threads, each running its share of the boards [default: the available CPUs]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub threads: Option<u32>,
+    /// The boards' starts are spread evenly over this period (default: one lease duration), so
+    /// their handshakes do not all land at once
+    #[arg(long, value_name = "DURATION", default_value = "40s", value_parser = humantime::parse_duration)]
+    pub start_spread: Duration,
 }
 
 #[derive(Clone, Debug, Args)]

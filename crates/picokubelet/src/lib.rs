@@ -2,11 +2,16 @@
 //! core's agent on Linux.
 #![forbid(unsafe_code)]
 
+pub mod agent_setup;
 pub mod app;
 pub mod board;
 pub mod cli;
+pub mod fleet;
 pub mod kubeconfig;
 pub mod logging;
+pub mod metrics;
 pub mod render;
 pub mod runtime;
 pub mod secret;
+pub mod signals_file;
+pub mod telemetry;

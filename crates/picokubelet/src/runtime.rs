@@ -5,6 +5,7 @@
 use std::cell::Cell;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::time::Duration;
 
 use embedded_io_adapters::tokio_1::FromTokio;
@@ -13,6 +14,8 @@ use picokubelet_core::runtime::{Board, BoardSnapshot, Clock, Connector, Instant}
 use tokio::net::TcpStream;
 
 use crate::kubeconfig::{ServerHost, ServerUrl};
+use crate::signals_file::SignalsFile;
+use crate::telemetry::BoardTelemetry;
 
 /// Monotonic time since the board started, from tokio's clock (so `tokio::time::pause` gives
 /// tests simulated time).
@@ -79,10 +82,14 @@ pub type OsRng = rand_core::OsRng;
 /// readings (≈ 5.5 h at the 10 s condition check) the station reassociates, sometimes to another
 /// access point. Seeded, so a run can be repeated; the agent's conditions then move as on a
 /// real board (MemoryPressure never fires in that range; Wi-Fi conditions do occasionally).
+///
+/// With a [`SignalsFile`], the figures the file sets replace the simulated ones (the walk goes
+/// on underneath, so removing a key resumes it).
 #[derive(Debug)]
 pub struct SimulatedBoard {
     state: Cell<u64>,
     snapshot: Cell<BoardSnapshot>,
+    signals: Option<SignalsFile>,
 }
 
 const HEAP_TOTAL: u32 = 320_000;
@@ -100,8 +107,24 @@ impl SimulatedBoard {
                 wifi_associations: 1,
                 bssid_changes: 0,
                 link_up: true,
+                ipv4: None,
             }),
+            signals: None,
         }
+    }
+
+    /// A board seeded from its name: the same name walks the same way.
+    pub fn for_name(name: &str) -> Self {
+        let seed = name.bytes().fold(0x9e37_79b9_7f4a_7c15_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        Self::new(seed)
+    }
+
+    /// Overrides the figures with those `file` sets.
+    pub fn with_signals_file(mut self, file: SignalsFile) -> Self {
+        self.signals = Some(file);
+        self
     }
 
     fn next(&self) -> u64 {
@@ -128,27 +151,51 @@ impl Board for SimulatedBoard {
             }
         }
         self.snapshot.set(s);
-        s
+        match &self.signals {
+            Some(file) => file.current().apply(s),
+            None => s,
+        }
     }
 }
 
 /// The agent's log events as `tracing` records, tagged with the board's name. The events carry
-/// no secrets (the token never enters them).
+/// no secrets (the token never enters them). Also feeds the board's [`BoardTelemetry`].
 #[derive(Clone, Debug)]
 pub struct TracingLog {
     node: String,
+    /// Routine events at debug instead of info (a fleet of 2 000 boards would drown the log);
+    /// warnings stay warnings.
+    quiet: bool,
+    telemetry: Option<Rc<BoardTelemetry>>,
 }
 
 impl TracingLog {
     pub fn new(node: &str) -> Self {
         TracingLog {
             node: node.to_owned(),
+            quiet: false,
+            telemetry: None,
         }
+    }
+
+    /// Routine events at debug (fleet mode).
+    pub fn quiet(mut self, quiet: bool) -> Self {
+        self.quiet = quiet;
+        self
+    }
+
+    /// Records renewals into `telemetry`.
+    pub fn with_telemetry(mut self, telemetry: Rc<BoardTelemetry>) -> Self {
+        self.telemetry = Some(telemetry);
+        self
     }
 }
 
 impl Log for TracingLog {
     fn log(&self, event: &LogEvent<'_>) {
+        if let Some(t) = &self.telemetry {
+            t.observe(event);
+        }
         match event {
             LogEvent::ConnectFailed { .. }
             | LogEvent::ConnectTimedOut
@@ -158,6 +205,9 @@ impl Log for TracingLog {
             | LogEvent::NodeMissing => {
                 tracing::warn!(node = %self.node, "{event:?}")
             }
+            // Every 10 s per board: routine even for one board.
+            LogEvent::LeaseRenewed { .. } => tracing::debug!(node = %self.node, "{event:?}"),
+            _ if self.quiet => tracing::debug!(node = %self.node, "{event:?}"),
             _ => tracing::info!(node = %self.node, "{event:?}"),
         }
     }

@@ -274,14 +274,28 @@ fn interval_and_flag_checks() {
     );
     assert_usage_error(&["run", "--status-interval", "soon"], "--status-interval");
     assert_usage_error(&["run", "--metrics-addr", "nowhere"], "--metrics-addr");
+    assert_usage_error(
+        &["run", "--condition-check-interval", "0s"],
+        "longer than zero",
+    );
+    assert_usage_error(&["fleet", "--count", "2", "--threads", "0"], "--threads");
+    assert_usage_error(
+        &["fleet", "--count", "2", "--start-spread", "soon"],
+        "--start-spread",
+    );
+    // Fleet-only flags are not `run` flags.
+    assert_usage_error(
+        &["run", "--threads", "2"],
+        "unexpected argument '--threads'",
+    );
     // No abbreviations: skipping verification must be spelled out.
     assert_usage_error(&["run", "--insecure"], "unexpected argument '--insecure'");
     assert_usage_error(&["render", "nodes"], "invalid value 'nodes'");
 }
 
 #[test]
-fn fleet_checks_everything_then_says_not_wired() {
-    // `run` runs the agent (tests/e2e_run.rs); `fleet` is not wired yet.
+fn fleet_dry_run_checks_everything_then_stops() {
+    // The agents themselves run in tests/e2e_run.rs and tests/e2e_conditions.rs.
     let kubeconfig = fixture("token.yaml");
     let k = kubeconfig.to_str().unwrap();
     let args = vec![
@@ -296,11 +310,20 @@ fn fleet_checks_everything_then_says_not_wired() {
         "2s",
         "--metrics-addr",
         "127.0.0.1:9100",
+        "--threads",
+        "2",
+        "--start-spread",
+        "1s",
+        "--dry-run",
     ];
     {
         let out = picokubelet(&args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
-        assert!(stderr(&out).contains("not wired yet"), "{}", stderr(&out));
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("configuration checked"),
+            "{}",
+            stderr(&out)
+        );
         assert!(
             stderr(&out).contains("kubeconfig resolved"),
             "{}",
@@ -328,7 +351,7 @@ fn run_refuses_an_unsupported_kubeconfig_with_status_1() {
 #[test]
 fn insecure_is_printed_loudly() {
     let kubeconfig = fixture("token.yaml");
-    // `fleet` stops after the checks (not wired yet), so the banner is all it does.
+    // `--dry-run` stops after the checks, so the banner is all it does.
     let out = picokubelet(&[
         "fleet",
         "--count",
@@ -336,8 +359,9 @@ fn insecure_is_printed_loudly() {
         "--kubeconfig",
         kubeconfig.to_str().unwrap(),
         "--insecure-skip-tls-verify",
+        "--dry-run",
     ]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(0));
     assert!(
         stderr(&out).contains("!!! WARNING: TLS SERVER VERIFICATION IS OFF"),
         "{}",

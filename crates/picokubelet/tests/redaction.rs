@@ -46,8 +46,8 @@ fn resolved_config_and_kubeconfig_debug_hide_the_token() {
 
 #[test]
 fn the_binary_never_prints_the_token() {
-    // `fleet` resolves the whole kubeconfig and logs a summary, then stops (not wired yet);
-    // `run` keeps running, and tests/e2e_run.rs checks its output for the token.
+    // `--dry-run` resolves the whole kubeconfig, logs a summary and stops; the running agents'
+    // output is checked for the token by tests/e2e_run.rs and tests/e2e_conditions.rs.
     let out = Command::new(env!("CARGO_BIN_EXE_picokubelet"))
         .args([
             "fleet",
@@ -55,6 +55,7 @@ fn the_binary_never_prints_the_token() {
             "1",
             "--node-name",
             "vb-test",
+            "--dry-run",
             "--kubeconfig",
         ])
         .arg(fixture("token.yaml"))

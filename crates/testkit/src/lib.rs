@@ -9,6 +9,10 @@
 //! injected clock. Heads and bodies follow the recordings byte for byte (see the README for what
 //! differs).
 //!
+//! [`ChaosProxy`] sits between a client and the server and breaks the byte stream on command
+//! (resets, refused connects, stalls, TLS garbage, cuts); HTTP-level faults stay the server's
+//! ([`TestApiServer::fail_next`], [`burst`]).
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use picokubelet_testkit::{ServerOptions, SimClock, TestApiServer, Fault};
@@ -26,6 +30,7 @@
 
 mod api;
 mod auth;
+mod chaos;
 mod clock;
 mod controller;
 mod faults;
@@ -40,6 +45,7 @@ mod store;
 mod tls;
 
 pub use auth::User;
+pub use chaos::{burst, ChaosProxy, ChaosStats, DEFAULT_CHAOS_SEED};
 pub use clock::{
     format_http_date, format_micro_time, format_time, parse_rfc3339, Clock, SimClock, Sleep,
     SystemClock, TokioClock,

@@ -87,6 +87,7 @@ async fn acquire<T: Read + Write, C: Clock>(
                     s.lease.retry.reset();
                     // Renew at once: after a reboot the Lease may be close to expiry.
                     s.lease.next_at = now;
+                    s.lease.due_at = now;
                 });
                 ctx.log.log(&LogEvent::LeaseAdopted);
                 Ok(())
@@ -137,6 +138,7 @@ async fn create<T: Read + Write, C: Clock>(
                     s.lease.retry.reset();
                     s.lease.last_success = Some(now);
                     s.lease.next_at = now.saturating_add(interval);
+                    s.lease.due_at = s.lease.next_at;
                     s.stats.lease_creations = s.stats.lease_creations.saturating_add(1);
                 });
                 ctx.log.log(&LogEvent::LeaseCreated);
@@ -204,7 +206,8 @@ async fn renew<T: Read + Write, C: Clock>(
 fn renewed<C: Clock>(ctx: &Ctx<'_, C>, sent: UnixMicros, scheduled: Instant) {
     let now = ctx.now();
     let timing = ctx.config.timing;
-    let gap = ctx.state.with(|s| {
+    let (gap, late) = ctx.state.with(|s| {
+        let late = now.saturating_since(s.lease.due_at);
         let gap = s.lease.last_success.map(|t| now.saturating_since(t));
         s.lease.last_renew_time = Some(sent);
         s.lease.last_success = Some(now);
@@ -220,12 +223,16 @@ fn renewed<C: Clock>(ctx: &Ctx<'_, C>, sent: UnixMicros, scheduled: Instant) {
         } else {
             now.saturating_add(timing.lease_renew_interval)
         };
+        s.lease.due_at = s.lease.next_at;
         let long = gap.filter(|g| *g > timing.lease_duration());
         if long.is_some() {
             s.stats.recoveries = s.stats.recoveries.saturating_add(1);
             s.status.suspect_unknown = true;
         }
-        long
+        (long, late)
+    });
+    ctx.log.log(&LogEvent::LeaseRenewed {
+        late_us: u64::try_from(late.as_micros()).unwrap_or(u64::MAX),
     });
     if let Some(gap) = gap {
         ctx.log.log(&LogEvent::Recovered {

@@ -2,6 +2,7 @@
 //! on the host). No event carries the bearer token: the types that could hold it
 //! ([`crate::http::request::BearerToken`]) are never part of one.
 use core::fmt::Debug;
+use core::net::Ipv4Addr;
 
 use crate::agent::policy::{Action, Operation};
 use crate::agent::run::SessionEnd;
@@ -43,10 +44,16 @@ pub enum LogEvent<'a> {
     LeaseCreated,
     /// The Lease existed and was adopted.
     LeaseAdopted,
+    /// A renewal succeeded; `late_us`: how long after its instant on the cadence it completed
+    /// (retries, outages and the request itself included), the figure a fleet's "renewals on
+    /// time" is judged by.
+    LeaseRenewed { late_us: u64 },
     /// A renewal succeeded after a gap longer than the lease duration.
     Recovered { gap_ms: u64 },
     /// A condition changed status.
     ConditionFlipped { kind: ConditionType },
+    /// The board's address changed and the Node's `InternalIP` was updated to it.
+    AddressPushed { internal_ip: Ipv4Addr },
     /// The status patch was accepted; `periodic`: it was the regular one, not a flip.
     StatusPushed { periodic: bool },
     /// A Node Event was posted.

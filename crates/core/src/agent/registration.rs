@@ -60,12 +60,22 @@ fn with_conditions<C: Clock, R>(
         .unwrap_or(Err(NO_CONDITIONS))
 }
 
+/// The configured profile with the board's current address (a DHCP lease may differ from the
+/// configured one, and may change while the board runs).
+pub(crate) fn current_profile<'a, C: Clock>(ctx: &Ctx<'a, C>) -> NodeProfile<'a> {
+    let mut profile = ctx.config.profile;
+    if let Some(ip) = ctx.state.with(|s| s.board.latest.ipv4) {
+        profile.internal_ip = Some(ip);
+    }
+    profile
+}
+
 /// One attempt: `Ok(Ok(()))` registered, `Ok(Err(_))` try again later, `Err` session over.
 async fn register<T: Read + Write, C: Clock>(
     ctx: &Ctx<'_, C>,
     client: &SharedClient<'_, T, C>,
 ) -> Result<Result<(), Setback>, SessionEnd> {
-    let profile = &ctx.config.profile;
+    let profile = &current_profile(ctx);
     let mut meta = ObjectMeta::default();
     let mut generation = 0;
     let answer = call(
@@ -92,6 +102,7 @@ async fn register<T: Read + Write, C: Clock>(
                     if let Some(c) = s.conditions.as_mut() {
                         c.mark_pushed(generation);
                     }
+                    s.status.address_on_server = profile.internal_ip;
                 });
                 finish(ctx, &meta.uid, true);
                 Ok(Ok(()))
@@ -112,7 +123,7 @@ async fn adopt<T: Read + Write, C: Clock>(
     ctx: &Ctx<'_, C>,
     client: &SharedClient<'_, T, C>,
 ) -> Result<Result<(), Setback>, SessionEnd> {
-    let profile = &ctx.config.profile;
+    let profile = &current_profile(ctx);
     let mut node = NodeResponse::default();
     let answer = call(
         ctx,
@@ -186,6 +197,7 @@ async fn adopt<T: Read + Write, C: Clock>(
                 if let Some(c) = s.conditions.as_mut() {
                     c.mark_pushed(generation);
                 }
+                s.status.address_on_server = profile.internal_ip;
             });
             finish(ctx, &node.meta.uid, false);
             Ok(Ok(()))

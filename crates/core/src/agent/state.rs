@@ -6,6 +6,7 @@
 //! Interior mutability: a `RefCell` borrowed only inside `AgentState::with`, a synchronous
 //! closure, so no borrow is ever held across an `.await`.
 use core::cell::RefCell;
+use core::net::Ipv4Addr;
 
 use embassy_sync::blocking_mutex::raw::NoopRawMutex;
 use embassy_sync::signal::Signal;
@@ -72,6 +73,9 @@ pub(crate) struct LeaseState {
     /// The latest `renewTime` known to be on the server; renewals never go below it.
     pub last_renew_time: Option<UnixMicros>,
     pub next_at: Instant,
+    /// When the renewal in progress was due on the cadence: retries move `next_at`, not this,
+    /// so lateness counts from the cadence.
+    pub due_at: Instant,
     pub last_success: Option<Instant>,
     pub consecutive: u32,
     pub retry: Retry,
@@ -95,6 +99,9 @@ pub(crate) struct StatusState {
     pub stale_flagged: bool,
     /// The board's BSSID change count at the last accepted push.
     pub bssid_changes_at_push: u32,
+    /// The `InternalIP` the Node carries, as far as we know (set by registration and by every
+    /// accepted push that sent addresses).
+    pub address_on_server: Option<Ipv4Addr>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -165,6 +172,7 @@ impl AgentState {
                     known: false,
                     last_renew_time: None,
                     next_at: Instant::ZERO,
+                    due_at: Instant::ZERO,
                     last_success: None,
                     consecutive: 0,
                     retry: Retry::NEW,
@@ -178,6 +186,7 @@ impl AgentState {
                     announce_ready: false,
                     stale_flagged: false,
                     bssid_changes_at_push: 0,
+                    address_on_server: None,
                 },
                 board: BoardTrack {
                     seen_associations: 0,
@@ -189,6 +198,7 @@ impl AgentState {
                         wifi_associations: 0,
                         bssid_changes: 0,
                         link_up: false,
+                        ipv4: None,
                     },
                 },
                 events: EventState {
@@ -301,6 +311,14 @@ impl Inner {
             last_reanchor_skew_micros: self.clock.last_skew,
             reconnects_recent: b.reconnects.count_recent(now.as_micros()),
         }
+    }
+
+    /// The board's address when the Node does not carry it yet.
+    pub fn address_to_push(&self) -> Option<Ipv4Addr> {
+        self.board
+            .latest
+            .ipv4
+            .filter(|ip| Some(*ip) != self.status.address_on_server)
     }
 
     pub fn wall_now(&self, now: Instant) -> Option<UnixMicros> {

@@ -14,7 +14,7 @@ use crate::agent::call::{call, Ctx, Failure, Setback, SharedClient};
 use crate::agent::events::EventReason;
 use crate::agent::log::LogEvent;
 use crate::agent::policy::{Action, Operation};
-use crate::agent::registration::adopt_conditions;
+use crate::agent::registration::{adopt_conditions, current_profile};
 use crate::agent::run::TaskExit;
 use crate::client::api::{no_body, ApiRequest};
 use crate::conditions::ConditionType;
@@ -45,7 +45,9 @@ pub(crate) async fn status_task<T: Read + Write, C: Clock>(
     loop {
         let wake_at = ctx.state.with(|s| {
             let st = &s.status;
-            let pending = st.suspect_unknown || s.conditions.is_some_and(|c| c.needs_push());
+            let pending = st.suspect_unknown
+                || s.conditions.is_some_and(|c| c.needs_push())
+                || s.address_to_push().is_some();
             let push_at = if pending {
                 st.retry_at
             } else {
@@ -88,7 +90,8 @@ pub(crate) async fn status_task<T: Read + Write, C: Clock>(
         let (push, periodic) = ctx.state.with(|s| {
             let periodic = now >= s.status.periodic_at;
             let flipped = s.conditions.is_some_and(|c| c.needs_push());
-            (periodic || flipped, periodic)
+            let moved = s.address_to_push().is_some();
+            (periodic || flipped || moved, periodic)
         });
         if push {
             if let Err(exit) = push_status(ctx, client, periodic).await {
@@ -181,6 +184,10 @@ async fn push_status<T: Read + Write, C: Clock>(
 ) -> Result<(), TaskExit> {
     let mut meta = ObjectMeta::default();
     let mut generation = 0;
+    // A new address goes out with the board details (the addresses list is replaced whole).
+    let moved = ctx.state.with(|s| s.address_to_push());
+    let profile = current_profile(ctx);
+    let details = moved.map(|_| &profile);
     let answer = call(
         ctx,
         client,
@@ -195,7 +202,7 @@ async fn push_status<T: Read + Write, C: Clock>(
                     field: "status.conditions",
                 })?;
                 generation = set.generation();
-                write_status_patch(set.conditions(), wall, Some(heap), None, buf)
+                write_status_patch(set.conditions(), wall, Some(heap), details, buf)
             })
         },
         &mut meta,
@@ -216,6 +223,9 @@ async fn push_status<T: Read + Write, C: Clock>(
                         c.mark_pushed(generation);
                     }
                     s.status.bssid_changes_at_push = s.board.latest.bssid_changes;
+                    if moved.is_some() {
+                        s.status.address_on_server = profile.internal_ip;
+                    }
                     if periodic {
                         s.status.periodic_at = advance(s.status.periodic_at, interval, now);
                     }
@@ -228,6 +238,9 @@ async fn push_status<T: Read + Write, C: Clock>(
                     core::mem::take(&mut s.status.announce_ready) && ready
                 });
                 ctx.log.log(&LogEvent::StatusPushed { periodic });
+                if let Some(internal_ip) = moved {
+                    ctx.log.log(&LogEvent::AddressPushed { internal_ip });
+                }
                 if announce {
                     ctx.queue_event(EventReason::NodeReady);
                 }

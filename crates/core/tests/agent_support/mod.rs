@@ -88,6 +88,7 @@ pub fn roomy_board() -> Rc<Cell<BoardSnapshot>> {
         wifi_associations: 1,
         bssid_changes: 0,
         link_up: true,
+        ipv4: None,
     }))
 }
 

@@ -1,0 +1,403 @@
+//! Fleet benchmark: the release `picokubelet fleet --count N` against the Kubernetes API test
+//! server (in this process, on a multi-thread runtime), measured over a steady window.
+//!
+//!     cargo bench -p picokubelet --bench fleet -- --boards 2000 --seconds 120
+//!
+//! Flags: `--boards N` (2000), `--seconds S` steady window (120), `--warmup S` after the last
+//! board is Ready (10), `--spread S` start spread (40), `--interval S` lease renewal (10),
+//! `--threads N` agent worker threads (the agent's default).
+//!
+//! Identity: every board uses the test server's admin token (`system:masters`). A node token
+//! acts only for its own Node and Lease (NodeRestriction), and a fleet shares one kubeconfig.
+//!
+//! Linux only: CPU and RSS come from /proc.
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use picokubelet_testkit::{RequestRecord, ServerOptions, TestApiServer};
+
+const LEASE_PREFIX: &str = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/";
+const BOUNDS: [&str; 12] = [
+    "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf",
+];
+
+struct Options {
+    boards: u32,
+    seconds: u64,
+    warmup: u64,
+    spread: u64,
+    interval: u64,
+    threads: Option<u32>,
+}
+
+fn options() -> Options {
+    let mut o = Options {
+        boards: 2000,
+        seconds: 120,
+        warmup: 10,
+        spread: 40,
+        interval: 10,
+        threads: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = |name: &str| -> u64 {
+            args.next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{name} wants a number"))
+        };
+        match a.as_str() {
+            "--boards" => o.boards = value("--boards") as u32,
+            "--seconds" => o.seconds = value("--seconds"),
+            "--warmup" => o.warmup = value("--warmup"),
+            "--spread" => o.spread = value("--spread"),
+            "--interval" => o.interval = value("--interval"),
+            "--threads" => o.threads = Some(value("--threads") as u32),
+            // cargo bench passes --bench to every bench target.
+            "--bench" => {}
+            other => panic!("unknown argument {other:?}"),
+        }
+    }
+    o
+}
+
+/// utime + stime of `/proc/<pid>/stat`, in clock ticks.
+fn cpu_ticks(stat: &Path) -> u64 {
+    let text = std::fs::read_to_string(stat).unwrap();
+    let rest = &text[text.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After the command: state is field 3, utime 14, stime 15.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+fn ticks_per_second() -> u64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100)
+}
+
+/// VmRSS of a process, KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = text.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+fn open_files_limit() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+fn spawn_fleet(kubeconfig: &Path, log: &Path, args: &[String]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_picokubelet"))
+        .arg("fleet")
+        .args(args)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .env("RUST_LOG", "info")
+        .env_remove("KUBECONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(log).unwrap()))
+        .spawn()
+        .unwrap()
+}
+
+fn terminate(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "the fleet exited with {exit:?}");
+}
+
+fn ready(server: &TestApiServer, name: &str) -> bool {
+    server.node(name).is_some_and(|n| {
+        n["status"]["conditions"].as_array().is_some_and(|c| {
+            c.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
+    })
+}
+
+async fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "gave up waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// `GET /metrics` (plain HTTP/1.1, `Connection: close`).
+async fn scrape(addr: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8(out).unwrap();
+    text.split_once("\r\n\r\n").unwrap().1.to_owned()
+}
+
+/// The process-wide renewals total and the cumulative lateness buckets.
+fn renewals_and_buckets(text: &str) -> (f64, [f64; 12]) {
+    let mut renewals = 0.0;
+    let mut buckets = [0.0; 12];
+    for line in text.lines() {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let value: f64 = value.parse().unwrap_or(0.0);
+        if series == "picokubelet_lease_renewals_total" {
+            renewals = value;
+        } else if let Some(le) = series
+            .strip_prefix("picokubelet_lease_renewal_lateness_seconds_bucket{le=\"")
+            .and_then(|s| s.strip_suffix("\"}"))
+        {
+            if let Some(i) = BOUNDS.iter().position(|b| *b == le) {
+                buckets[i] = value;
+            }
+        }
+    }
+    (renewals, buckets)
+}
+
+/// The upper bound of the bucket holding quantile `q` of the (cumulative) counts.
+fn quantile(cumulative: &[f64; 12], q: f64) -> &'static str {
+    let total = cumulative[11];
+    if total <= 0.0 {
+        return "n/a";
+    }
+    let rank = (q * total).ceil().max(1.0);
+    let i = cumulative.iter().position(|c| *c >= rank).unwrap_or(11);
+    BOUNDS[i]
+}
+
+fn highest(cumulative: &[f64; 12]) -> &'static str {
+    let mut previous = 0.0;
+    let mut top = "n/a";
+    for (c, b) in cumulative.iter().zip(BOUNDS) {
+        if *c > previous {
+            top = b;
+        }
+        previous = *c;
+    }
+    top
+}
+
+/// Last accepted renewal per node in `records`, and the gaps longer than `allowed` between
+/// consecutive ones (`last` carries the previous window's last renewals in).
+fn late_at_server(
+    records: &[RequestRecord],
+    last: &mut HashMap<String, SystemTime>,
+    allowed: Duration,
+) -> (usize, usize) {
+    let mut renewals = 0;
+    let mut late = 0;
+    for r in records {
+        let Some(node) = r.target.strip_prefix(LEASE_PREFIX) else {
+            continue;
+        };
+        if r.method != "PATCH" || r.status != Some(200) {
+            continue;
+        }
+        renewals += 1;
+        if let Some(prev) = last.insert(node.to_owned(), r.at) {
+            if r.at.duration_since(prev).unwrap_or_default() > allowed {
+                late += 1;
+            }
+        }
+    }
+    (renewals, late)
+}
+
+fn main() {
+    let o = options();
+    let needed = u64::from(o.boards) * 2 + 200;
+    if let Some(limit) = open_files_limit() {
+        assert!(
+            limit >= needed,
+            "open files limit {limit} is below the {needed} this run needs (a socket per board on \
+             both sides): run `ulimit -n {needed}` first"
+        );
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(bench(o));
+}
+
+async fn bench(o: Options) {
+    let server = TestApiServer::start(ServerOptions::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, server.kubeconfig(&server.admin_token())).unwrap();
+    let tck = ticks_per_second();
+    let interval = format!("{}s", o.interval);
+    let limit = Duration::from_secs(o.spread + 300);
+
+    // One board: time to Ready, and the RSS baseline.
+    let solo_log = dir.path().join("solo.log");
+    let spawned = Instant::now();
+    let mut solo = spawn_fleet(
+        &kubeconfig,
+        &solo_log,
+        &[
+            "--count",
+            "1",
+            "--node-name",
+            "solo",
+            "--start-spread",
+            "0s",
+            "--lease-renew-interval",
+            &interval,
+        ]
+        .map(String::from),
+    );
+    wait_until("the solo board Ready", limit, || ready(&server, "solo-1")).await;
+    let to_ready = spawned.elapsed();
+    let before = server.requests().len();
+    wait_until("two solo renewals", limit, || {
+        server.requests()[before..]
+            .iter()
+            .filter(|r| r.method == "PATCH" && r.target.starts_with(LEASE_PREFIX))
+            .count()
+            >= 2
+    })
+    .await;
+    let solo_rss = rss_kib(solo.id());
+    terminate(&mut solo);
+
+    // N boards.
+    let log = dir.path().join("fleet.log");
+    let count = o.boards.to_string();
+    let spread = format!("{}s", o.spread);
+    let mut args: Vec<String> = [
+        "--count",
+        &count,
+        "--node-name",
+        "bench",
+        "--start-spread",
+        &spread,
+        "--lease-renew-interval",
+        &interval,
+        "--metrics-addr",
+        "127.0.0.1:0",
+    ]
+    .map(String::from)
+    .to_vec();
+    if let Some(t) = o.threads {
+        args.extend(["--threads".to_owned(), t.to_string()]);
+    }
+    let mut fleet = spawn_fleet(&kubeconfig, &log, &args);
+    let pid = fleet.id();
+    let stat = format!("/proc/{pid}/stat");
+    let mut addr = String::new();
+    wait_until("the metrics address", limit, || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        match text.split_once("metrics listening on ") {
+            Some((_, rest)) => {
+                addr = rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                true
+            }
+            None => false,
+        }
+    })
+    .await;
+    let width = count.len();
+    let names: Vec<String> = (1..=o.boards)
+        .map(|i| format!("bench-{i:0width$}"))
+        .collect();
+    let mut pending = names.clone();
+    let start = Instant::now();
+    while !pending.is_empty() {
+        assert!(
+            start.elapsed() < limit,
+            "{} boards never Ready",
+            pending.len()
+        );
+        pending.retain(|n| !ready(&server, n));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    println!(
+        "all {} boards Ready {:?} after the spawn",
+        o.boards,
+        start.elapsed()
+    );
+    tokio::time::sleep(Duration::from_secs(o.warmup)).await;
+
+    // The steady window. Scrapes fall outside the CPU samples.
+    let allowed = Duration::from_secs(o.interval + 1);
+    let mut last = HashMap::new();
+    late_at_server(&server.take_requests(), &mut last, allowed);
+    let (renewals_0, buckets_0) = renewals_and_buckets(&scrape(&addr).await);
+    let agent_cpu_0 = cpu_ticks(Path::new(&stat));
+    let server_cpu_0 = cpu_ticks(Path::new("/proc/self/stat"));
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs(o.seconds)).await;
+    let agent_cpu_1 = cpu_ticks(Path::new(&stat));
+    let server_cpu_1 = cpu_ticks(Path::new("/proc/self/stat"));
+    let window = t0.elapsed().as_secs_f64();
+    let rss = rss_kib(pid);
+    let (renewals_1, buckets_1) = renewals_and_buckets(&scrape(&addr).await);
+    let (server_renewals, server_late) =
+        late_at_server(&server.take_requests(), &mut last, allowed);
+    terminate(&mut fleet);
+
+    let mut lateness = [0.0; 12];
+    for (d, (a, b)) in lateness.iter_mut().zip(buckets_1.iter().zip(buckets_0)) {
+        *d = a - b;
+    }
+    let renewals = renewals_1 - renewals_0;
+    let agent_cpu_s = (agent_cpu_1 - agent_cpu_0) as f64 / tck as f64;
+    let server_cpu_s = (server_cpu_1 - server_cpu_0) as f64 / tck as f64;
+    let rss_per_board = rss.saturating_sub(solo_rss) as f64 / f64::from(o.boards);
+    println!("boards                         {}", o.boards);
+    println!("steady window                  {window:.1} s");
+    println!(
+        "renewals (agent /metrics)      {renewals} ({:.1}/s)",
+        renewals / window
+    );
+    println!(
+        "renewals (server log)          {server_renewals} ({:.1}/s)",
+        server_renewals as f64 / window
+    );
+    println!(
+        "renewal lateness (bucket bound) p50 <= {} s, p99 <= {} s, max <= {} s",
+        quantile(&lateness, 0.50),
+        quantile(&lateness, 0.99),
+        highest(&lateness)
+    );
+    println!(
+        "late at the server (gap > {} s) {server_late}",
+        allowed.as_secs()
+    );
+    println!(
+        "agent CPU                      {agent_cpu_s:.2} s ({:.0} µs per renewal, {:.1} % of a core)",
+        agent_cpu_s * 1e6 / renewals.max(1.0),
+        agent_cpu_s * 100.0 / window
+    );
+    println!(
+        "agent RSS                      {rss} KiB; 1 board {solo_rss} KiB; {rss_per_board:.1} KiB per board"
+    );
+    println!("spawn to first Node Ready      {to_ready:?} (1 board, polled every 10 ms)");
+    println!(
+        "server CPU (this process)      {server_cpu_s:.2} s ({:.1} % of a core)",
+        server_cpu_s * 100.0 / window
+    );
+}
