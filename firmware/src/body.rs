@@ -1,12 +1,13 @@
 //! The agent's seams on the board (picokubelet-core `runtime`): monotonic time from
-//! embassy-time, TCP connections from embassy-net (with DNS), and the log printed by
-//! esp-println. Board signals are in `crate::signals`, the RNG is esp-hal's `Trng`.
+//! embassy-time, TCP connections from embassy-net (with DNS) over the uplink in use, and the
+//! log printed by esp-println. Board signals are in `crate::signals`, the RNG is esp-hal's
+//! `Trng`.
 
 use core::{future::Future, net::SocketAddr};
 
 use embassy_net::{
     dns::DnsQueryType,
-    tcp::client::{TcpClient, TcpConnection},
+    tcp::client::{TcpClient, TcpClientState, TcpConnection},
     Stack,
 };
 use embedded_nal_async::TcpConnect;
@@ -14,6 +15,12 @@ use esp_println::println;
 use picokubelet_core::{
     agent::{Log, LogEvent},
     runtime::{Clock, Connector, Instant},
+};
+use static_cell::{ConstStaticCell, StaticCell};
+
+use crate::{
+    net::{policy::UplinkKind, uplink::Uplinks},
+    signals,
 };
 
 /// TCP socket buffers of the one API connection.
@@ -24,6 +31,13 @@ pub const TCP_CONNECTIONS: usize = 1;
 
 /// The socket pool the connector draws from (its buffers return to the pool on drop).
 pub type ApiTcpClient = TcpClient<'static, TCP_CONNECTIONS, TCP_TX_BYTES, TCP_RX_BYTES>;
+
+/// The one connection's buffers (4 + 4 KiB), shared by the Ethernet and the Wi-Fi client: the
+/// agent holds one session at a time, so a second uplink costs no socket RAM.
+static TCP_STATE: ConstStaticCell<TcpClientState<TCP_CONNECTIONS, TCP_TX_BYTES, TCP_RX_BYTES>> =
+    ConstStaticCell::new(TcpClientState::new());
+static ETHERNET_CLIENT: StaticCell<ApiTcpClient> = StaticCell::new();
+static WIFI_CLIENT: StaticCell<ApiTcpClient> = StaticCell::new();
 
 /// embassy-time as the agent's clock: µs since boot.
 #[derive(Clone, Copy, Debug, Default)]
@@ -47,18 +61,43 @@ impl Clock for EmbassyClock {
     reason = "the payloads are read through Debug when the agent logs the failure"
 )]
 pub enum ConnectError {
+    /// No uplink has a link and an IPv4 address right now.
+    NoUplink,
     Dns(embassy_net::dns::Error),
     NoAddress,
     Tcp(embassy_net::tcp::Error),
 }
 
-/// TCP to the API server; resolves `host` on every connect (DHCP may have changed the DNS
-/// server, the server may have moved). IPv4 literals pass through `dns_query` unchanged.
+/// TCP to the API server over the uplink `Uplinks::active` picks at each connect (Ethernet
+/// first); resolves `host` every time (DHCP may have changed the DNS server, the server may
+/// have moved). IPv4 literals pass through `dns_query` unchanged.
 pub struct NetConnector {
-    pub stack: Stack<'static>,
-    pub client: &'static ApiTcpClient,
-    pub host: &'static str,
-    pub port: u16,
+    uplinks: Uplinks,
+    ethernet_client: Option<&'static ApiTcpClient>,
+    wifi_client: Option<&'static ApiTcpClient>,
+    host: &'static str,
+    port: u16,
+    /// The uplink of the previous connect, to log switches.
+    last: Option<UplinkKind>,
+}
+
+impl NetConnector {
+    /// One TCP client per uplink, over the shared connection buffers. Call once.
+    pub fn new(uplinks: Uplinks, host: &'static str, port: u16) -> Self {
+        let state: &'static TcpClientState<TCP_CONNECTIONS, TCP_TX_BYTES, TCP_RX_BYTES> =
+            TCP_STATE.take();
+        let client = |cell: &'static StaticCell<ApiTcpClient>, stack: Stack<'static>| {
+            &*cell.init(ApiTcpClient::new(stack, state))
+        };
+        NetConnector {
+            uplinks,
+            ethernet_client: uplinks.ethernet.map(|s| client(&ETHERNET_CLIENT, s)),
+            wifi_client: uplinks.wifi.map(|s| client(&WIFI_CLIENT, s)),
+            host,
+            port,
+            last: None,
+        }
+    }
 }
 
 impl Connector for NetConnector {
@@ -66,13 +105,27 @@ impl Connector for NetConnector {
     type Error = ConnectError;
 
     async fn connect(&mut self) -> Result<Self::Socket, Self::Error> {
-        let addresses = self
-            .stack
+        let (kind, stack) = self.uplinks.active().ok_or(ConnectError::NoUplink)?;
+        let client = match kind {
+            UplinkKind::Ethernet => self.ethernet_client,
+            UplinkKind::Wifi => self.wifi_client,
+        }
+        .ok_or(ConnectError::NoUplink)?;
+        if self.last != Some(kind) {
+            println!(
+                "uplink: {:?} now (was {:?}), address {:?}",
+                kind,
+                self.last,
+                self.uplinks.ipv4(kind)
+            );
+            self.last = Some(kind);
+            signals::record_uplink(kind);
+        }
+        let addresses = stack
             .dns_query(self.host, DnsQueryType::A)
             .await
             .map_err(ConnectError::Dns)?;
         let address = *addresses.first().ok_or(ConnectError::NoAddress)?;
-        let client: &'static ApiTcpClient = self.client;
         client
             .connect(SocketAddr::new(address.into(), self.port))
             .await

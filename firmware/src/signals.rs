@@ -1,13 +1,14 @@
 //! What the board knows about itself, in one place: the LED inputs and the sensor readings the
 //! agent turns into conditions (DESIGN.md §8).
 //!
-//! Writers are the Wi-Fi task (associations, BSSID, link state) and the agent's LED mirror
+//! Writers are the Wi-Fi task (associations, BSSID, link state), the Ethernet link task, the
+//! configuration (its health) and the agent's LED mirror
 //! (phase, API errors, requests in flight); readers are the LED task and the agent (through
 //! [`EspBoard`], the core's `runtime::Board`). Everything sits behind a critical-section mutex
 //! and is copied out, so no reader holds a lock across an await. Wi-Fi figures are running
 //! totals: the core turns them into its rolling window and "since the last push" flags.
 
-use core::cell::RefCell;
+use core::{cell::RefCell, net::Ipv4Addr};
 
 use embassy_sync::{
     blocking_mutex::{raw::CriticalSectionRawMutex, Mutex},
@@ -18,6 +19,8 @@ use picokubelet_core::{
     runtime::{Board, BoardSnapshot},
 };
 
+use crate::net::{policy::UplinkKind, uplink::Uplinks};
+
 struct Wifi {
     associations: u32,
     bssid: Option<[u8; 6]>,
@@ -25,9 +28,58 @@ struct Wifi {
     link_up: bool,
 }
 
+/// How the configuration went (see `crate::config`); shown on the LED on top of the agent's
+/// state because the core's LED model has no state of its own for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigHealth {
+    /// A valid record, or the defaults of an unprovisioned board.
+    Fine,
+    /// The flash record is unusable; the complete compile-time defaults stand in. Shown as
+    /// Warning (amber) once registered.
+    Degraded,
+    /// No usable configuration at all: the firmware does not run. Shown as AuthFailed (red
+    /// double blink: a human must act), whatever else happens.
+    Refused,
+}
+
 struct Shared {
     wifi: Wifi,
+    /// The uplink the agent's last connection went through.
+    uplink: Option<UplinkKind>,
+    /// Carrier of the W5500 (false on boards without one).
+    ethernet_link_up: bool,
+    config: ConfigHealth,
     led: LedInputs,
+}
+
+impl Shared {
+    fn link_up(&self) -> bool {
+        self.wifi.link_up || self.ethernet_link_up
+    }
+
+    /// The LED state: the core's choice, adjusted for the configuration's health.
+    fn shown(&self) -> LedState {
+        match self.config {
+            ConfigHealth::Refused if !self.led.panicked => LedState::AuthFailed,
+            ConfigHealth::Degraded => led_state(&LedInputs {
+                warning: true,
+                ..self.led
+            }),
+            _ => led_state(&self.led),
+        }
+    }
+
+    /// A board without any link shows "disconnected", however the agent sees it; one that
+    /// gets a link leaves Booting/LinkDown for Connecting.
+    fn settle_phase(&mut self) {
+        if !self.link_up() {
+            if self.led.phase != AgentPhase::Booting {
+                self.led.phase = AgentPhase::LinkDown;
+            }
+        } else if self.led.phase == AgentPhase::LinkDown {
+            self.led.phase = AgentPhase::Connecting;
+        }
+    }
 }
 
 static SHARED: Mutex<CriticalSectionRawMutex, RefCell<Shared>> = Mutex::new(RefCell::new(Shared {
@@ -37,6 +89,9 @@ static SHARED: Mutex<CriticalSectionRawMutex, RefCell<Shared>> = Mutex::new(RefC
         bssid_changes: 0,
         link_up: false,
     },
+    uplink: None,
+    ethernet_link_up: false,
+    config: ConfigHealth::Fine,
     led: LedInputs {
         phase: AgentPhase::Booting,
         last_api_error: None,
@@ -49,21 +104,28 @@ static SHARED: Mutex<CriticalSectionRawMutex, RefCell<Shared>> = Mutex::new(RefC
 /// Latest LED state for the LED task (a newer value overwrites an unread one).
 static LED_STATE: Signal<CriticalSectionRawMutex, LedState> = Signal::new();
 
-/// Changes the LED inputs; the LED task picks up the resulting state within one frame.
-pub fn update_led(change: impl FnOnce(&mut LedInputs)) {
+/// Changes the shared state; the LED task picks up the resulting state within one frame.
+fn update(change: impl FnOnce(&mut Shared)) {
     let (before, after) = SHARED.lock(|shared| {
         let mut shared = shared.borrow_mut();
-        let before = led_state(&shared.led);
-        change(&mut shared.led);
-        // However the agent sees it, a board without a link shows "disconnected".
-        if !shared.wifi.link_up && shared.led.phase != AgentPhase::Booting {
-            shared.led.phase = AgentPhase::LinkDown;
-        }
-        (before, led_state(&shared.led))
+        let before = shared.shown();
+        change(&mut shared);
+        shared.settle_phase();
+        (before, shared.shown())
     });
     if before != after {
         LED_STATE.signal(after);
     }
+}
+
+/// Changes the LED inputs (the agent's mirror, the Wi-Fi task).
+pub fn update_led(change: impl FnOnce(&mut LedInputs)) {
+    update(|shared| change(&mut shared.led));
+}
+
+/// Records how the configuration went (once, at boot).
+pub fn record_config_health(health: ConfigHealth) {
+    update(|shared| shared.config = health);
 }
 
 /// For the LED task: the new state if it changed since the last call.
@@ -80,19 +142,37 @@ pub fn record_association(bssid: [u8; 6]) {
             wifi.bssid_changes = wifi.bssid_changes.saturating_add(1);
         }
         wifi.bssid = Some(bssid);
-        wifi.link_up = true;
     });
-    update_led(|led| {
-        if matches!(led.phase, AgentPhase::Booting | AgentPhase::LinkDown) {
-            led.phase = AgentPhase::Connecting;
-        }
-    });
+    record_link(|shared| shared.wifi.link_up = true);
 }
 
 /// The Wi-Fi task lost (or failed to get) the association.
-pub fn record_link_down() {
-    SHARED.lock(|shared| shared.borrow_mut().wifi.link_up = false);
-    update_led(|led| led.phase = AgentPhase::LinkDown);
+pub fn record_wifi_down() {
+    record_link(|shared| shared.wifi.link_up = false);
+}
+
+/// The W5500's carrier changed.
+pub fn record_ethernet_link(up: bool) {
+    record_link(|shared| shared.ethernet_link_up = up);
+}
+
+/// The agent's connector chose `kind` for its connection.
+pub fn record_uplink(kind: UplinkKind) {
+    SHARED.lock(|shared| shared.borrow_mut().uplink = Some(kind));
+}
+
+/// The network is being brought up: Booting ends, the LED follows the links from now on.
+pub fn record_network_starting() {
+    record_link(|_| {});
+}
+
+fn record_link(change: impl FnOnce(&mut Shared)) {
+    update(|shared| {
+        change(shared);
+        if shared.led.phase == AgentPhase::Booting {
+            shared.led.phase = AgentPhase::LinkDown;
+        }
+    });
 }
 
 /// The board's readings now: esp-alloc heap statistics (all regions) and the Wi-Fi counters.
@@ -101,25 +181,47 @@ pub fn snapshot() -> BoardSnapshot {
     let total = heap.size;
     let free = total.saturating_sub(heap.current_usage);
     SHARED.lock(|shared| {
-        let wifi = &shared.borrow().wifi;
+        let shared = shared.borrow();
         BoardSnapshot {
             heap_free_bytes: u32::try_from(free).unwrap_or(u32::MAX),
             heap_total_bytes: u32::try_from(total).unwrap_or(u32::MAX),
-            wifi_associations: wifi.associations,
-            bssid_changes: wifi.bssid_changes,
-            link_up: wifi.link_up,
-            // Filled from the uplink's DHCP lease once the network module reports it.
+            wifi_associations: shared.wifi.associations,
+            bssid_changes: shared.wifi.bssid_changes,
+            link_up: shared.link_up(),
+            // Needs the stacks, which are not in this static: `EspBoard::snapshot` fills it.
             ipv4: None,
         }
     })
 }
 
-/// The core's view of this board (`runtime::Board`).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct EspBoard;
+/// The uplink the agent's last connection went through, if it connected yet.
+pub fn uplink_in_use() -> Option<UplinkKind> {
+    SHARED.lock(|shared| shared.borrow().uplink)
+}
+
+/// The core's view of this board (`runtime::Board`). Holds the stacks (not `Send`, so not in
+/// the shared static) to read the current DHCP address.
+#[derive(Clone, Copy)]
+pub struct EspBoard {
+    pub uplinks: Uplinks,
+}
+
+impl EspBoard {
+    /// The uplink the agent uses (before its first connect: the one it would pick) and that
+    /// uplink's DHCP address now.
+    pub fn uplink(&self) -> Option<(UplinkKind, Option<Ipv4Addr>)> {
+        let kind = uplink_in_use().or_else(|| self.uplinks.active().map(|(kind, _)| kind))?;
+        Some((kind, self.uplinks.ipv4(kind)))
+    }
+}
 
 impl Board for EspBoard {
+    /// The shared readings plus the DHCP address of the uplink in use: when Ethernet and Wi-Fi
+    /// trade places (or DHCP moves the board) the core pushes the new `InternalIP`.
     fn snapshot(&self) -> BoardSnapshot {
-        snapshot()
+        BoardSnapshot {
+            ipv4: self.uplink().and_then(|(_, address)| address),
+            ..snapshot()
+        }
     }
 }

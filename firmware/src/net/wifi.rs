@@ -1,0 +1,96 @@
+//! The Wi-Fi uplink: esp-radio station, a reconnect task, and its own embassy-net stack (DHCP).
+
+use alloc::string::String;
+
+use embassy_executor::{SpawnError, Spawner};
+use embassy_net::{Runner, Stack, StackResources};
+use embassy_time::{Duration, Timer};
+use esp_hal::peripherals::WIFI;
+use esp_println::println;
+use esp_radio::wifi::{
+    sta::StationConfig, AuthenticationMethod, Config as WifiConfig, ControllerConfig, Interface,
+    WifiController, WifiError,
+};
+use picokubelet_core::config::WifiCredentials;
+use static_cell::StaticCell;
+
+use super::{Mac, STACK_SOCKETS};
+use crate::signals;
+
+const RECONNECT_DELAY: Duration = Duration::from_secs(5);
+
+static RESOURCES: StaticCell<StackResources<STACK_SOCKETS>> = StaticCell::new();
+
+/// Why the Wi-Fi uplink could not be started.
+#[derive(Debug)]
+#[allow(dead_code, reason = "read through Debug when main logs it")]
+pub enum StartError {
+    Radio(WifiError),
+    Spawn(SpawnError),
+}
+
+/// Starts the radio as a station of `credentials` and spawns its reconnect and network tasks.
+/// Call once (the stack resources are a single static).
+pub fn start(
+    spawner: Spawner,
+    wifi: WIFI<'static>,
+    credentials: WifiCredentials<'static>,
+    seed: u64,
+) -> Result<Stack<'static>, StartError> {
+    let mut station = StationConfig::default()
+        .with_ssid(credentials.ssid)
+        .with_password(String::from(credentials.password));
+    if credentials.password.is_empty() {
+        station = station.with_auth_method(AuthenticationMethod::None);
+    }
+    let (controller, interfaces) = esp_radio::wifi::new(
+        wifi,
+        ControllerConfig::default().with_initial_config(WifiConfig::Station(station)),
+    )
+    .map_err(StartError::Radio)?;
+    println!(
+        "Wi-Fi: station MAC {}",
+        Mac(&interfaces.station.mac_address())
+    );
+    let (stack, runner) = embassy_net::new(
+        interfaces.station,
+        embassy_net::Config::dhcpv4(Default::default()),
+        RESOURCES.init(StackResources::new()),
+        seed,
+    );
+    spawner.spawn(wifi_task(controller, credentials.ssid).map_err(StartError::Spawn)?);
+    spawner.spawn(net_task(runner).map_err(StartError::Spawn)?);
+    Ok(stack)
+}
+
+/// Keeps the station associated: connect, log BSSID/RSSI, wait for the drop, back off, repeat.
+#[embassy_executor::task]
+async fn wifi_task(mut controller: WifiController<'static>, ssid: &'static str) {
+    loop {
+        println!("Wi-Fi: connecting to '{}'", ssid);
+        match controller.connect_async().await {
+            Ok(info) => {
+                signals::record_association(info.bssid);
+                let rssi = controller.rssi();
+                println!(
+                    "Wi-Fi: associated, BSSID {} channel {} RSSI {:?} dBm",
+                    Mac(&info.bssid),
+                    info.channel,
+                    rssi
+                );
+                match controller.wait_for_disconnect_async().await {
+                    Ok(info) => println!("Wi-Fi: disconnected, reason {:?}", info.reason),
+                    Err(e) => println!("Wi-Fi: disconnect wait failed: {:?}", e),
+                }
+            }
+            Err(e) => println!("Wi-Fi: connect failed: {:?}", e),
+        }
+        signals::record_wifi_down();
+        Timer::after(RECONNECT_DELAY).await;
+    }
+}
+
+#[embassy_executor::task]
+async fn net_task(mut runner: Runner<'static, Interface<'static>>) -> ! {
+    runner.run().await
+}
