@@ -9,8 +9,7 @@
 #   --top N       also list the N biggest contributors (Wi-Fi blobs per library from the linker
 #                 map, Rust code per crate from the symbol table)
 #   --bin         also write a flashable image with `espflash save-image --partition-table
-#                 partitions-espflash.csv` (if espflash exists; that file is partitions.csv in the
-#                 form espflash 4.7 parses, checked below to match it)
+#                 partitions.csv` (if espflash exists)
 #
 # The ESP32-S3 (Xtensa) cannot be built with Debian's rustc; use Espressif's toolchain (espup):
 #   cargo +esp build --release --target xtensa-esp32s3-none-elf --no-default-features --features esp32s3
@@ -40,15 +39,6 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ ${#chips[@]} -gt 0 ] || chips=(c6)
-
-# partitions-espflash.csv must be partitions.csv with only pkconfig's subtype spelled
-# `undefined` (espflash 4.7 cannot parse a custom data subtype).
-table_rows() { grep -v '^#' "$1" | tr -d ' '; }
-if ! diff <(table_rows partitions.csv | sed 's/^pkconfig,data,0x40,/pkconfig,data,undefined,/') \
-          <(table_rows partitions-espflash.csv) >/dev/null; then
-  echo "build.sh: partitions-espflash.csv does not match partitions.csv (see its header)" >&2
-  exit 1
-fi
 
 export RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1
 CARGO=/usr/bin/cargo
@@ -122,7 +112,7 @@ for chip in "${chips[@]}"; do
   report "$chip" "$elf" "target/$target/release/picokubelet-firmware.map"
   if [ "$want_bin" -eq 1 ]; then
     if command -v espflash >/dev/null; then
-      espflash save-image --chip "$esp" --partition-table partitions-espflash.csv "$elf" "target/$target/release/picokubelet-firmware-$chip.bin"
+      espflash save-image --chip "$esp" --partition-table partitions.csv "$elf" "target/$target/release/picokubelet-firmware-$chip.bin"
       ls -l "target/$target/release/picokubelet-firmware-$chip.bin"
     else
       echo "build.sh: espflash not installed (cargo install espflash --locked), no .bin written"

@@ -5,4 +5,6 @@ cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+# The firmware's hardware-free decisions (config source, uplink choice), on the host.
+firmware/host-tests/test.sh
 echo "test: all green"

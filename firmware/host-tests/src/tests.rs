@@ -181,7 +181,7 @@ fn invalid_compiled_node_name_is_an_error() {
 }
 
 /// The pkconfig entry of the table `espflash save-image --merge --partition-table
-/// partitions-espflash.csv` wrote at 0x8000 (type 1, subtype 6, 0xd000, 0x2000, label, flags).
+/// partitions.csv` wrote at 0x8000 (type 1, subtype 6, 0xd000, 0x2000, label, flags).
 const PKCONFIG_ENTRY: [u8; 32] = [
     0xaa, 0x50, 0x01, 0x06, 0x00, 0xd0, 0x00, 0x00, 0x00, 0x20, 0x00, 0x00, b'p', b'k', b'c',
     b'o', b'n', b'f', b'i', b'g', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,

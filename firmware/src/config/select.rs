@@ -107,8 +107,8 @@ pub const PARTITION_TYPE_DATA: u8 = 1;
 
 /// Whether a partition-table entry (raw type byte, 16-byte label field padded with NUL or
 /// 0xFF) is the configuration partition. Matched on raw bytes and not on the subtype:
-/// esp-bootloader-esp-idf's `partition_type()` panics on a custom subtype such as 0x40, and the
-/// espflash-readable table spells it `undefined` (see `partitions-espflash.csv`).
+/// esp-bootloader-esp-idf's `partition_type()` panics on custom subtypes, so a table that
+/// gives `pkconfig` one (ours uses `undefined`, see `partitions.csv`) must still be readable.
 pub fn is_config_partition(raw_type: u8, label: &[u8]) -> bool {
     raw_type == PARTITION_TYPE_DATA
         && label.split(|&b| b == 0 || b == 0xFF).next() == Some(PARTITION_LABEL)
