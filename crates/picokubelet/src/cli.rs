@@ -87,7 +87,7 @@ pub struct AgentArgs {
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics_addr: Option<SocketAddr>,
     /// A file of `key=value` lines (heap_free_bytes, heap_total_bytes, wifi_associations,
-    /// bssid_changes, link_up) that override the simulated board's signals; re-read whenever it
+    /// bssid_changes, link_up, ipv4) that override the simulated board's signals; re-read whenever it
     /// changes
     #[arg(long, value_name = "PATH")]
     pub signals_file: Option<PathBuf>,
