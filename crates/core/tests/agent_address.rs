@@ -9,14 +9,6 @@ use std::time::Duration;
 use agent_support::*;
 use picokubelet_core::agent::AgentState;
 
-fn between(records: &[Record], from: Duration, until: Duration) -> Vec<Record> {
-    records
-        .iter()
-        .filter(|r| r.at >= from && r.at < until)
-        .cloned()
-        .collect()
-}
-
 const FIRST: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 7);
 const SECOND_LEASE: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 42);
 

@@ -8,14 +8,6 @@ use agent_support::*;
 use picokubelet_core::agent::AgentState;
 use picokubelet_core::led::{led_state, LedState};
 
-fn between(records: &[Record], from: Duration, until: Duration) -> Vec<Record> {
-    records
-        .iter()
-        .filter(|r| r.at >= from && r.at < until)
-        .cloned()
-        .collect()
-}
-
 fn rule(
     route: Option<Route>,
     from: Duration,

@@ -7,6 +7,8 @@
 //! Every wait polls an outcome at the server (or the proxy) with a generous limit; nothing is
 //! timed.
 
+mod agent_process;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,23 +16,13 @@ use std::time::{Duration, Instant};
 use picokubelet_testkit::{burst, ChaosProxy, Fault, Handshake, ServerOptions, TestApiServer};
 
 const NODE: &str = "esp-node-01";
-const LEASE: &str = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/esp-node-01";
 /// Per wait: an outcome that normally comes within a few seconds (the slow 401 backoff waits
 /// up to 10 s), bounded generously for a loaded CI machine.
 const LIMIT: Duration = Duration::from_secs(90);
 
 /// Successful renewals on connections opened after connection `after` (0: all).
 fn renewals_after(server: &TestApiServer, after: u64) -> usize {
-    server
-        .requests()
-        .iter()
-        .filter(|r| {
-            r.method == "PATCH"
-                && r.target == LEASE
-                && r.status == Some(200)
-                && r.connection > after
-        })
-        .count()
+    agent_process::renewals_after(server, NODE, after)
 }
 
 fn last_connection(server: &TestApiServer) -> u64 {
@@ -53,10 +45,11 @@ fn agent_log_count(stderr: &std::path::Path, needle: &str) -> usize {
 }
 
 fn rejected_renewals(server: &TestApiServer) -> usize {
+    let lease = agent_process::lease_path(NODE);
     server
         .requests()
         .iter()
-        .filter(|r| r.method == "PATCH" && r.target == LEASE && r.status == Some(401))
+        .filter(|r| r.method == "PATCH" && r.target == lease && r.status == Some(401))
         .count()
 }
 

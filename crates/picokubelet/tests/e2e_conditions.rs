@@ -11,14 +11,9 @@ use agent_process::{
 use picokubelet_testkit::{ServerOptions, TestApiServer};
 
 const NODE: &str = "esp-node-01";
-const LEASE: &str = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/esp-node-01";
 
 fn renewals(server: &TestApiServer) -> usize {
-    server
-        .requests()
-        .iter()
-        .filter(|r| r.method == "PATCH" && r.target == LEASE && r.status == Some(200))
-        .count()
+    agent_process::renewals_after(server, NODE, 0)
 }
 
 /// The Node's `InternalIP` address.

@@ -1,19 +1,16 @@
 //! `picokubelet run` end to end: the real binary against the Kubernetes API test server over
 //! real TLS on 127.0.0.1, through a server restart, stopped by SIGTERM.
+mod agent_process;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use picokubelet_testkit::{ServerOptions, TestApiServer};
 
 const NODE: &str = "esp-node-01";
-const LEASE: &str = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/esp-node-01";
 
 fn renewals(server: &TestApiServer) -> usize {
-    server
-        .requests()
-        .iter()
-        .filter(|r| r.method == "PATCH" && r.target == LEASE && r.status == Some(200))
-        .count()
+    agent_process::renewals_after(server, NODE, 0)
 }
 
 /// Polls `done` every 100 ms until it holds; fails after `limit` (a generous bound for a loaded

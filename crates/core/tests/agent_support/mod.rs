@@ -261,6 +261,15 @@ pub struct Record {
     pub body: String,
 }
 
+/// The records at `from` or later and before `until`.
+pub fn between(records: &[Record], from: Duration, until: Duration) -> Vec<Record> {
+    records
+        .iter()
+        .filter(|r| r.at >= from && r.at < until)
+        .cloned()
+        .collect()
+}
+
 pub struct ServerState {
     pub start: tokio::time::Instant,
     /// Added to the server's clock (for the clock-skew tests).

@@ -6,7 +6,29 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use picokubelet_testkit::TestApiServer;
 use serde_json::Value;
+
+/// The path of `node`'s Lease.
+pub fn lease_path(node: &str) -> String {
+    format!("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{node}")
+}
+
+/// Successful renewals of `node`'s Lease on connections opened after connection `after`
+/// (0: all).
+pub fn renewals_after(server: &TestApiServer, node: &str, after: u64) -> usize {
+    let lease = lease_path(node);
+    server
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.method == "PATCH"
+                && r.target == lease
+                && r.status == Some(200)
+                && r.connection > after
+        })
+        .count()
+}
 
 /// A generous bound for a loaded machine: the tests wait for outcomes, they time nothing.
 pub const LIMIT: Duration = Duration::from_secs(90);
