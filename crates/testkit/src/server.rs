@@ -15,12 +15,14 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
-use crate::api::{self, Handled, Request, Rng, State};
+use crate::api;
 use crate::auth::{Tokens, User};
-use crate::clock::{format_http_date, lock, Clock, SystemClock};
+use crate::clock::{lock, Clock, Sleep, SystemClock};
 use crate::controller::{Controller, LifecycleOptions};
 use crate::faults::{ConnectionRecord, Fault, FaultRule, Handshake, RequestRecord};
-use crate::http::{self, ConnCtx};
+use crate::http::{self, ConnCtx, Dispatch, Outcome};
+use crate::message::Request;
+use crate::state::{Rng, State};
 use crate::store::{key, render, Coll, Kind, Store};
 use crate::tls::{self, ClientCert, Pki, TlsOptions};
 
@@ -100,23 +102,13 @@ impl ServerOptions {
     }
 }
 
-/// What the HTTP layer does with one request.
-pub(crate) enum Outcome {
-    Respond(Handled, Option<Fault>),
-    Delay(Duration, Handled, Fault),
-    Truncate(usize, Handled, Fault),
-    Reset(Fault),
-    Close(Fault),
-    Stall(Fault),
-}
-
 struct Listening {
     addr: SocketAddr,
     task: JoinHandle<()>,
 }
 
 /// State shared by the handle and every connection task.
-pub(crate) struct Shared {
+struct Shared {
     clock: Arc<dyn Clock>,
     state: Mutex<State>,
     faults: Mutex<Vec<FaultRule>>,
@@ -136,14 +128,6 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
-        &self.clock
-    }
-
-    pub(crate) fn record(&self, r: RequestRecord) {
-        lock(&self.requests).push(r);
-    }
-
     fn take_fault(&self, req: &Request) -> Option<Fault> {
         let mut rules = lock(&self.faults);
         let rule = rules
@@ -153,31 +137,6 @@ impl Shared {
         let fault = rule.fault.clone();
         rules.retain(|r| r.times > 0);
         Some(fault)
-    }
-
-    /// Handles a request at the clock's current time; returns the outcome, the `Date` text and
-    /// the time.
-    pub(crate) fn dispatch(&self, req: &Request) -> (Outcome, String, SystemTime) {
-        let now = self.clock.now();
-        let date = format_http_date(now);
-        let fault = self.take_fault(req);
-        let mut st = lock(&self.state);
-        let outcome = match fault {
-            None => Outcome::Respond(api::handle(&mut st, req, now), None),
-            Some(f @ Fault::Status { code, retry_after }) => Outcome::Respond(
-                api::injected_error(&mut st, req, code, retry_after),
-                Some(f),
-            ),
-            Some(f @ Fault::TooManyRequests) => {
-                Outcome::Respond(api::apf_rejection(&mut st, req), Some(f))
-            }
-            Some(f @ Fault::Delay(d)) => Outcome::Delay(d, api::handle(&mut st, req, now), f),
-            Some(f @ Fault::Truncate(n)) => Outcome::Truncate(n, api::handle(&mut st, req, now), f),
-            Some(f @ Fault::Reset) => Outcome::Reset(f),
-            Some(f @ Fault::Close) => Outcome::Close(f),
-            Some(f @ Fault::Stall) => Outcome::Stall(f),
-        };
-        (outcome, date, now)
     }
 
     fn log_connection(&self, handshake: Handshake, client_cert_user: Option<String>) -> u64 {
@@ -240,7 +199,7 @@ impl Shared {
             header_timeout: self.header_timeout,
             opened,
         };
-        http::serve(self.clone(), stream, ctx).await
+        http::serve(&*self, stream, ctx).await
     }
 
     async fn serve_tcp(self: Arc<Self>, tcp: TcpStream) -> io::Result<()> {
@@ -296,6 +255,42 @@ impl Shared {
             l.task.abort();
             let _ = l.task.await;
         }
+    }
+}
+
+impl Dispatch for Shared {
+    fn now(&self) -> SystemTime {
+        self.clock.now()
+    }
+
+    fn sleep_until(&self, at: SystemTime) -> Sleep {
+        self.clock.sleep_until(at)
+    }
+
+    fn dispatch(&self, req: &Request) -> (Outcome, SystemTime) {
+        let now = self.clock.now();
+        let fault = self.take_fault(req);
+        let mut st = lock(&self.state);
+        let outcome = match fault {
+            None => Outcome::Respond(api::handle(&mut st, req, now), None),
+            Some(f @ Fault::Status { code, retry_after }) => Outcome::Respond(
+                api::injected_error(&mut st, req, code, retry_after),
+                Some(f),
+            ),
+            Some(f @ Fault::TooManyRequests) => {
+                Outcome::Respond(api::apf_rejection(&mut st, req), Some(f))
+            }
+            Some(f @ Fault::Delay(d)) => Outcome::Delay(d, api::handle(&mut st, req, now), f),
+            Some(f @ Fault::Truncate(n)) => Outcome::Truncate(n, api::handle(&mut st, req, now), f),
+            Some(f @ Fault::Reset) => Outcome::Reset(f),
+            Some(f @ Fault::Close) => Outcome::Close(f),
+            Some(f @ Fault::Stall) => Outcome::Stall(f),
+        };
+        (outcome, now)
+    }
+
+    fn record(&self, r: RequestRecord) {
+        lock(&self.requests).push(r);
     }
 }
 
@@ -428,7 +423,7 @@ impl TestApiServer {
             header_timeout: self.shared.header_timeout,
             opened: self.shared.clock.now(),
         };
-        http::serve(self.shared.clone(), io, ctx).await
+        http::serve(&*self.shared, io, ctx).await
     }
 
     /// The listening address, if listening.
