@@ -647,6 +647,12 @@ impl TestApiServer {
             .collect()
     }
 
+    /// How many Nodes the lifecycle controller's last monitor tick looked at (those whose Node or
+    /// Lease changed, or whose grace ran out, since the tick before).
+    pub fn controller_tick_visits(&self) -> usize {
+        lock(&self.shared.state).controller.last_tick_visits()
+    }
+
     /// The last resourceVersion handed out.
     pub fn resource_version(&self) -> u64 {
         lock(&self.shared.state).store.rv
