@@ -47,6 +47,9 @@ pub struct Response {
     pub headers: Vec<(String, String)>,
     /// Body bytes.
     pub body: Vec<u8>,
+    /// A `Content-Type` the handler did not set and Go's server sniffed from the body: written
+    /// after `Content-Length`, as Go writes its own headers (recorded G3k).
+    pub sniffed_type: Option<&'static str>,
 }
 
 /// A handled request plus who made it (for the request log).

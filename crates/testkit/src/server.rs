@@ -20,9 +20,9 @@ use crate::auth::{Tokens, User};
 use crate::clock::{lock, Clock, Sleep, SystemClock};
 use crate::controller::{Controller, LifecycleOptions};
 use crate::faults::{ConnectionRecord, Fault, FaultRule, Handshake, RequestRecord};
-use crate::http::{self, ConnCtx, Dispatch, Outcome};
-use crate::message::Request;
-use crate::state::{Rng, State};
+use crate::http::{self, ConnCtx, Dispatch, Outcome, Stop};
+use crate::message::{Handled, Request};
+use crate::state::{Rng, ServerHealth, State};
 use crate::store::{key, render, Coll, Kind, Store};
 use crate::tls::{self, ClientCert, Pki, TlsOptions};
 
@@ -49,6 +49,11 @@ pub struct ServerOptions {
     /// kube-apiserver's `ReadHeaderTimeout`: a request head (also the first one on a new
     /// connection) must arrive within this much clock time (default 32 s).
     pub header_timeout: Option<Duration>,
+    /// Clock time from a start (also a restart or [`TestApiServer::resume_listening`]) until the
+    /// port accepts connections: before, connects are refused (the port is bound, not
+    /// listening). Recorded G1b: ~1.2 s from process start; G1/G1c: refused, then normal
+    /// answers, no 429/503 window. Default: none.
+    pub startup_delay: Option<Duration>,
 }
 
 impl std::fmt::Debug for ServerOptions {
@@ -62,6 +67,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("port", &self.port)
             .field("idle_timeout", &self.idle_timeout)
             .field("header_timeout", &self.header_timeout)
+            .field("startup_delay", &self.startup_delay)
             .finish()
     }
 }
@@ -78,6 +84,7 @@ impl Default for ServerOptions {
             port: 0,
             idle_timeout: Some(Duration::from_secs(90)),
             header_timeout: Some(Duration::from_secs(32)),
+            startup_delay: None,
         }
     }
 }
@@ -92,6 +99,12 @@ impl ServerOptions {
     /// Fixes the random seed (reproducible uids and tokens).
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
+        self
+    }
+
+    /// Refuses connections for `delay` of clock time after every start.
+    pub fn with_startup_delay(mut self, delay: Duration) -> Self {
+        self.startup_delay = Some(delay);
         self
     }
 
@@ -119,7 +132,14 @@ struct Shared {
     tls_opts: TlsOptions,
     tls: Mutex<Arc<ServerConfig>>,
     client_certs: Mutex<HashMap<Vec<u8>, User>>,
-    generation: watch::Sender<u64>,
+    generation: watch::Sender<Stop>,
+    /// True while etcd is stalled; held requests wait for it to turn false.
+    storage_stalled: watch::Sender<bool>,
+    /// True once the listener accepts connections.
+    accepting: watch::Sender<bool>,
+    /// How many requests have been held for stalled storage so far.
+    held: watch::Sender<usize>,
+    startup_delay: Option<Duration>,
     listener: Mutex<Option<Listening>>,
     last_port: Mutex<Option<u16>>,
     admin_token: String,
@@ -217,24 +237,51 @@ impl Shared {
         self.serve_tls(tcp, Some(on_reset)).await
     }
 
+    fn stop_connections(&self, graceful: bool) {
+        self.generation.send_modify(|s| {
+            s.generation += 1;
+            s.graceful = graceful;
+        });
+    }
+
+    async fn accept_loop(self: Arc<Self>, listener: TcpListener) {
+        self.accepting.send_replace(true);
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            let conn = self.clone();
+            tokio::spawn(async move {
+                let _ = conn.serve_tcp(tcp).await;
+            });
+        }
+    }
+
+    /// Binds `127.0.0.1:port`; listens at once, or after the start-up delay of clock time
+    /// (bound but not listening meanwhile, so connects are refused).
     async fn bind(self: &Arc<Self>, port: u16) -> io::Result<SocketAddr> {
+        self.accepting.send_replace(false);
+        lock(&self.state).health.shutting_down = false;
         let mut last_err = None;
         for _ in 0..50 {
-            match TcpListener::bind(("127.0.0.1", port)).await {
-                Ok(listener) => {
-                    let addr = listener.local_addr()?;
-                    let shared = self.clone();
-                    let task = tokio::spawn(async move {
-                        loop {
-                            let Ok((tcp, _)) = listener.accept().await else {
-                                continue;
-                            };
-                            let conn = shared.clone();
+            let socket = TcpSocket::new_v4()?;
+            socket.set_reuseaddr(true)?;
+            match socket.bind(SocketAddr::from(([127, 0, 0, 1], port))) {
+                Ok(()) => {
+                    let addr = socket.local_addr()?;
+                    let task = match self.startup_delay {
+                        None => tokio::spawn(self.clone().accept_loop(socket.listen(1024)?)),
+                        Some(delay) => {
+                            let ready = self.clock.sleep_until(self.clock.now() + delay);
+                            let shared = self.clone();
                             tokio::spawn(async move {
-                                let _ = conn.serve_tcp(tcp).await;
-                            });
+                                ready.await;
+                                if let Ok(listener) = socket.listen(1024) {
+                                    shared.accept_loop(listener).await;
+                                }
+                            })
                         }
-                    });
+                    };
                     *lock(&self.listener) = Some(Listening { addr, task });
                     *lock(&self.last_port) = Some(addr.port());
                     return Ok(addr);
@@ -255,6 +302,7 @@ impl Shared {
             l.task.abort();
             let _ = l.task.await;
         }
+        self.accepting.send_replace(false);
     }
 }
 
@@ -271,6 +319,13 @@ impl Dispatch for Shared {
         let now = self.clock.now();
         let fault = self.take_fault(req);
         let mut st = lock(&self.state);
+        if fault.is_none() && st.health.storage_stalled {
+            if let Some(wait) = api::storage_wait(&st, req) {
+                let timeout = api::storage_timeout(&mut st, req, wait);
+                self.held.send_modify(|n| *n += 1);
+                return (Outcome::Held(now + wait.timeout(), timeout), now);
+            }
+        }
         let outcome = match fault {
             None => Outcome::Respond(api::handle(&mut st, req, now), None),
             Some(f @ Fault::Status { code, retry_after }) => Outcome::Respond(
@@ -292,6 +347,20 @@ impl Dispatch for Shared {
     fn record(&self, r: RequestRecord) {
         lock(&self.requests).push(r);
     }
+
+    fn storage_thawed(&self) -> Sleep {
+        let mut stalled = self.storage_stalled.subscribe();
+        Box::pin(async move {
+            let _ = stalled.wait_for(|s| !*s).await;
+        })
+    }
+
+    fn resume(&self, req: &Request, arrived: SystemTime) -> (Handled, SystemTime) {
+        // The apiserver computed the object when the request arrived (G3a: managedFields time
+        // before the thaw); the answer is dated when etcd committed it.
+        let handled = api::handle(&mut lock(&self.state), req, arrived);
+        (handled, self.clock.now())
+    }
 }
 
 /// A Kubernetes API test server. Dropping it stops the listener and closes every connection.
@@ -312,7 +381,7 @@ impl Drop for TestApiServer {
         if let Some(l) = lock(&self.shared.listener).take() {
             l.task.abort();
         }
-        self.shared.generation.send_modify(|g| *g += 1);
+        self.shared.stop_connections(false);
     }
 }
 
@@ -362,13 +431,17 @@ impl TestApiServer {
             rng,
             first_rv: opts.first_resource_version,
             lifecycle: opts.lifecycle.clone(),
+            health: ServerHealth::default(),
         };
         // Certificate generation only fails on an rcgen bug; a test server may panic then.
         #[allow(clippy::expect_used)]
         let pki = Pki::generate(&opts.tls).expect("generate test certificates");
         #[allow(clippy::expect_used)]
         let config = tls::server_config(&pki, &opts.tls).expect("build TLS server config");
-        let (generation, _) = watch::channel(0);
+        let (generation, _) = watch::channel(Stop::default());
+        let (storage_stalled, _) = watch::channel(false);
+        let (accepting, _) = watch::channel(false);
+        let (held, _) = watch::channel(0);
         TestApiServer {
             shared: Arc::new(Shared {
                 clock: opts.clock.clone(),
@@ -382,6 +455,10 @@ impl TestApiServer {
                 tls: Mutex::new(config),
                 client_certs: Mutex::new(HashMap::new()),
                 generation,
+                storage_stalled,
+                accepting,
+                held,
+                startup_delay: opts.startup_delay,
                 listener: Mutex::new(None),
                 last_port: Mutex::new(None),
                 admin_token,
@@ -576,7 +653,55 @@ impl TestApiServer {
 
     /// Closes every open connection (no close_notify), as a crashing server would.
     pub fn drop_connections(&self) {
-        self.shared.generation.send_modify(|g| *g += 1);
+        self.shared.stop_connections(false);
+    }
+
+    /// Stalls etcd (`true`) or lets it go (`false`), as `kill -STOP`/`-CONT` did in G3: requests
+    /// that need storage hang without a byte; writes answer 504 after 34.5 s and are not
+    /// stored, quorum reads 504 after 60.5 s, `/livez` 500 after 2.3 s; `resourceVersion=0`
+    /// reads, `/version` and `/readyz` answer at once. On release every held request completes
+    /// normally at once (its write computed as of its arrival).
+    pub fn etcd_stall(&self, stalled: bool) {
+        lock(&self.shared.state).health.storage_stalled = stalled;
+        self.shared.storage_stalled.send_replace(stalled);
+    }
+
+    /// A SIGTERM as recorded in G2 (default flags): `/readyz` fails its `shutdown` check at
+    /// once, everything else is answered as usual; 0.22 s of clock time later the listener
+    /// closes (connects refused) and every HTTP/1.1 connection waiting for a request is closed
+    /// (close_notify, FIN) without an answer ([`TestApiServer::closed`] waits for that). No
+    /// HTTP/2 here, so no GOAWAY. Call it inside a tokio runtime.
+    /// [`TestApiServer::resume_listening`] or [`TestApiServer::restart`] start it again.
+    pub fn graceful_shutdown(&self) {
+        const LISTENER_CLOSES_AFTER: Duration = Duration::from_millis(220);
+        let began = self.shared.clock.now();
+        lock(&self.shared.state).health.shutting_down = true;
+        let closes = self.shared.clock.sleep_until(began + LISTENER_CLOSES_AFTER);
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            closes.await;
+            shared.unbind().await;
+            shared.stop_connections(true);
+        });
+    }
+
+    /// Waits until the listener is closed (e.g. by [`TestApiServer::graceful_shutdown`]).
+    pub async fn closed(&self) {
+        let mut accepting = self.shared.accepting.subscribe();
+        let _ = accepting.wait_for(|a| !*a).await;
+    }
+
+    /// Waits until `n` requests in all have been held for stalled storage
+    /// ([`TestApiServer::etcd_stall`]), so a test can move the clock knowing they wait.
+    pub async fn requests_held(&self, n: usize) {
+        let mut held = self.shared.held.subscribe();
+        let _ = held.wait_for(|h| *h >= n).await;
+    }
+
+    /// Waits until the listener accepts connections (after a start-up delay).
+    pub async fn accepting(&self) {
+        let mut accepting = self.shared.accepting.subscribe();
+        let _ = accepting.wait_for(|a| *a).await;
     }
 
     /// Stops accepting connections and closes the open ones (connection refused until

@@ -22,6 +22,17 @@ pub struct State {
     pub first_rv: u64,
     /// Controller timings (to rebuild the controller after a state-losing restart).
     pub lifecycle: LifecycleOptions,
+    /// What `/readyz` and `/livez` report.
+    pub health: ServerHealth,
+}
+
+/// The server's own condition, as its health checks see it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerHealth {
+    /// A graceful shutdown has begun (`/readyz` fails its `shutdown` check).
+    pub shutting_down: bool,
+    /// etcd does not answer (`/livez` fails its `etcd` check; requests that need it hang).
+    pub storage_stalled: bool,
 }
 
 impl State {

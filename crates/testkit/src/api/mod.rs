@@ -12,11 +12,13 @@ mod admission;
 mod authn;
 mod decode;
 mod faulted;
+mod health;
 mod info;
 mod op;
 mod read;
 mod respond;
 mod route;
+mod storage;
 mod validation;
 mod write;
 
@@ -37,6 +39,7 @@ use respond::{audit_id, flow_uids, wants_pretty, Ctx};
 use route::{route, Route};
 
 pub use faulted::{apf_rejection, injected_error};
+pub use storage::{storage_timeout, storage_wait};
 
 /// Handles one request at time `now`.
 pub fn handle(state: &mut State, req: &Request, now: SystemTime) -> Handled {
@@ -74,7 +77,11 @@ fn dispatch(
     let route = route(&req.path);
     let nosniff = [("X-Content-Type-Options".to_string(), "nosniff".to_string())];
     let (kind, namespace, name, subresource) = match route {
-        Route::Version | Route::Discovery | Route::NotFound | Route::UnknownApi => {
+        Route::Version
+        | Route::Health(_)
+        | Route::Discovery
+        | Route::NotFound
+        | Route::UnknownApi => {
             ctx.flow = Some(flow_uids(user, "", ""));
             let attrs = Attributes {
                 verb: &req.method.to_ascii_lowercase(),
@@ -103,7 +110,14 @@ fn dispatch(
                     r
                 }
                 Route::Discovery if req.method == "GET" => ctx.json(200, info::discovery(), &[]),
-                Route::Version | Route::Discovery => ctx.error(&status::method_not_allowed()),
+                Route::Health(check) if req.method == "GET" => {
+                    let verbose = req.query_param("verbose").is_some();
+                    let (code, body) = health::answer(check, verbose, state.health);
+                    ctx.text(code, &body, &nosniff)
+                }
+                Route::Version | Route::Discovery | Route::Health(_) => {
+                    ctx.error(&status::method_not_allowed())
+                }
                 Route::UnknownApi => ctx.error(&status::no_such_resource()),
                 _ => ctx.text(404, "404 page not found\n", &nosniff),
             };
@@ -118,16 +132,8 @@ fn dispatch(
     let r = kind.resource();
     ctx.flow = Some(flow_uids(user, r.group, r.resource));
     let watch = matches!(req.query_param("watch").as_deref(), Some("true" | "1"));
-    let verb = match (req.method.as_str(), name.is_empty()) {
-        ("GET", false) => "get",
-        ("GET", true) if watch => "watch",
-        ("GET", true) => "list",
-        ("POST", true) => "create",
-        ("PUT", false) => "update",
-        ("PATCH", false) => "patch",
-        ("DELETE", false) => "delete",
-        ("DELETE", true) => "deletecollection",
-        _ => return ctx.error(&status::method_not_allowed()),
+    let Some(verb) = route::verb(&req.method, name.is_empty(), watch) else {
+        return ctx.error(&status::method_not_allowed());
     };
     if !subresource.is_empty() && !matches!(verb, "get" | "update" | "patch") {
         return ctx.error(&status::method_not_allowed());

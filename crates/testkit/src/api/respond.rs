@@ -77,6 +77,7 @@ impl Ctx {
             status: code,
             headers,
             body,
+            sniffed_type: None,
         }
     }
 

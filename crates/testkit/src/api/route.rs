@@ -3,9 +3,35 @@
 use crate::message::percent_decode;
 use crate::store::Kind;
 
+/// The health endpoints served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Check {
+    /// `/readyz`: ready to serve (fails once a shutdown has begun).
+    Readyz,
+    /// `/livez`: alive (fails while etcd does not answer).
+    Livez,
+}
+
+/// The API verb of a method on a collection (`name` empty) or an object.
+pub(super) fn verb(method: &str, collection: bool, watch: bool) -> Option<&'static str> {
+    Some(match (method, collection) {
+        ("GET", false) => "get",
+        ("GET", true) if watch => "watch",
+        ("GET", true) => "list",
+        ("POST", true) => "create",
+        ("PUT", false) => "update",
+        ("PATCH", false) => "patch",
+        ("DELETE", false) => "delete",
+        ("DELETE", true) => "deletecollection",
+        _ => return None,
+    })
+}
+
 /// What a path names.
 pub(super) enum Route {
     Version,
+    /// `/readyz` or `/livez`.
+    Health(Check),
     Discovery,
     Resource {
         kind: Kind,
@@ -52,6 +78,8 @@ pub(super) fn route(path: &str) -> Route {
     };
     match p.as_slice() {
         ["version"] | ["version", ""] => Route::Version,
+        ["readyz"] | ["readyz", ""] => Route::Health(Check::Readyz),
+        ["livez"] | ["livez", ""] => Route::Health(Check::Livez),
         ["api", "v1"] => Route::Discovery,
         ["api", "v1", "nodes", rest @ ..] => res(Kind::Node, "", rest),
         ["api", "v1", "namespaces", ns, "events", rest @ ..] if !ns.is_empty() => {

@@ -43,6 +43,19 @@ pub(crate) enum Outcome {
     Close(Fault),
     /// Never answer.
     Stall(Fault),
+    /// Storage is stalled: wait silently until it thaws (then [`Dispatch::resume`]) or until
+    /// this clock time (then answer with the timeout answer).
+    Held(SystemTime, Handled),
+}
+
+/// Why open connections are being closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Stop {
+    /// Bumped on every close-everything event.
+    pub generation: u64,
+    /// A graceful shutdown (Go's `Server.Shutdown`): close with close_notify and FIN; otherwise
+    /// drop the stream as a crashing process would.
+    pub graceful: bool,
 }
 
 /// The server as the HTTP layer sees it: a clock, a request handler, a request log.
@@ -55,6 +68,11 @@ pub(crate) trait Dispatch {
     fn dispatch(&self, req: &Request) -> (Outcome, SystemTime);
     /// Appends to the request log.
     fn record(&self, r: RequestRecord);
+    /// Completes when storage is not stalled.
+    fn storage_thawed(&self) -> Sleep;
+    /// Handles a held request after the thaw, with the clock time it arrived; returns the
+    /// answer and the time to date it.
+    fn resume(&self, req: &Request, arrived: SystemTime) -> (Handled, SystemTime);
 }
 
 /// Per-connection context.
@@ -63,8 +81,8 @@ pub(crate) struct ConnCtx {
     pub id: u64,
     /// User of a verified client certificate.
     pub client_user: Option<User>,
-    /// Changes when the server restarts: the connection is dropped.
-    pub shutdown: watch::Receiver<u64>,
+    /// Changes when the server restarts or shuts down: the connection is closed.
+    pub shutdown: watch::Receiver<Stop>,
     /// Called before an abortive close (sets SO_LINGER 0 on TCP).
     pub on_reset: Option<Box<dyn Fn() + Send + Sync>>,
     /// Close a kept-alive connection after this much clock time without a request.
@@ -125,7 +143,13 @@ where
                     Read::Data => {
                         head_started.get_or_insert_with(|| shared.now());
                     }
-                    Read::Eof | Read::Shutdown => return Ok(()),
+                    Read::Eof => return Ok(()),
+                    Read::Shutdown => {
+                        if ctx.shutdown.borrow().graceful {
+                            let _ = io.shutdown().await;
+                        }
+                        return Ok(());
+                    }
                 },
                 None => {
                     // Timed out: close as Go does (TLS close_notify, then FIN).
@@ -254,6 +278,31 @@ where
                 record.user = handled.user;
                 record.response_bytes = bytes.len();
                 // Logged before writing, so a client that saw the answer also sees the record.
+                shared.record(record);
+                io.write_all(&bytes).await?;
+                io.flush().await?;
+                if close {
+                    let _ = io.shutdown().await;
+                    return Ok(());
+                }
+            }
+            Outcome::Held(until, timeout) => {
+                let thawed = shared.storage_thawed();
+                let deadline = shared.sleep_until(until);
+                let (handled, answered_at) = tokio::select! {
+                    _ = thawed => shared.resume(&request, at),
+                    _ = deadline => (timeout, until),
+                    _ = ctx.shutdown.changed() => {
+                        shared.record(record);
+                        return Ok(());
+                    }
+                };
+                idle_from = answered_at;
+                let date = format_http_date(answered_at);
+                let bytes = encode_response(&handled.response, &date, close, head.http10);
+                record.status = Some(handled.response.status);
+                record.user = handled.user;
+                record.response_bytes = bytes.len();
                 shared.record(record);
                 io.write_all(&bytes).await?;
                 io.flush().await?;

@@ -14,10 +14,10 @@ pub(super) enum Read {
     Shutdown,
 }
 
-pub(super) async fn read_more<IO: AsyncRead + Unpin>(
+pub(super) async fn read_more<IO: AsyncRead + Unpin, S>(
     io: &mut IO,
     buf: &mut Vec<u8>,
-    shutdown: &mut watch::Receiver<u64>,
+    shutdown: &mut watch::Receiver<S>,
 ) -> io::Result<Read> {
     let mut tmp = [0u8; 16 * 1024];
     tokio::select! {
@@ -100,11 +100,11 @@ pub(super) enum BodyError {
 }
 
 /// Reads a chunked body starting at `buf[start..]`; returns (body, end offset in buf).
-pub(super) async fn read_chunked<IO: AsyncRead + Unpin>(
+pub(super) async fn read_chunked<IO: AsyncRead + Unpin, S>(
     io: &mut IO,
     buf: &mut Vec<u8>,
     start: usize,
-    shutdown: &mut watch::Receiver<u64>,
+    shutdown: &mut watch::Receiver<S>,
 ) -> Result<(Vec<u8>, usize), BodyError> {
     let mut pos = start;
     let mut body = Vec::new();

@@ -51,6 +51,9 @@ pub fn encode_response(resp: &Response, date: &str, close: bool, http10: bool) -
     if !chunked {
         out.extend_from_slice(format!("Content-Length: {}\r\n", resp.body.len()).as_bytes());
     }
+    if let Some(sniffed) = resp.sniffed_type {
+        out.extend_from_slice(format!("Content-Type: {sniffed}\r\n").as_bytes());
+    }
     if close {
         out.extend_from_slice(b"Connection: close\r\n");
     }
@@ -90,6 +93,7 @@ mod tests {
                 ("Content-Type".into(), "application/json".into()),
             ],
             body: vec![b'x'; len],
+            sniffed_type: None,
         }
     }
 

@@ -1,0 +1,290 @@
+//! The server's own life as recorded in recorded-2 group G: an etcd stall (G3), a graceful
+//! shutdown (G2) and start-up (G1), under the simulated clock, compared with the recordings
+//! (status line, header names and order, values, body bytes).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::ErrorKind;
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::{
+    raw_request, read_responses_from, recorded_2, Client, Harness, RecordedResponse, Resp,
+};
+use picokubelet_testkit::{format_micro_time, format_time, Clock};
+use serde_json::{json, Value};
+
+const NODE: &str = "/api/v1/nodes/esp-node-01";
+const LEASES: &str = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases";
+const LEASE: &str = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/esp-node-01";
+const MERGE: Option<&str> = Some("application/merge-patch+json");
+const JSON: Option<&str> = Some("application/json");
+
+fn recorded(name: &str) -> RecordedResponse {
+    read_responses_from(&recorded_2(name)).remove(0)
+}
+
+/// Status line, header names and order, header values (but the per-cluster APF uids, the
+/// Audit-Id and the Date), body bytes.
+fn assert_like(step: &str, got: &Resp, want: &RecordedResponse) {
+    assert_eq!(got.status_line, want.status_line, "{step}: status line");
+    let names = |h: &[(String, String)]| h.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&got.headers), names(&want.headers), "{step}: headers");
+    for ((k, v), (_, w)) in got.headers.iter().zip(&want.headers) {
+        if !(k.starts_with("X-Kubernetes-Pf-") || k == "Audit-Id" || k == "Date") {
+            assert_eq!(v, w, "{step}: {k}");
+        }
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&got.body),
+        String::from_utf8_lossy(&want.body),
+        "{step}: body"
+    );
+}
+
+/// A node registered with its Lease, as the agent does it.
+fn registered(h: &Harness) -> (Client, String) {
+    let token = h.server.node_token("esp-node-01");
+    let mut c = h.client();
+    let node = json!({"apiVersion":"v1","kind":"Node","metadata":{"name":"esp-node-01"},
+        "status":{"conditions":[{"type":"Ready","status":"True",
+            "lastHeartbeatTime": format_time(h.clock.now()),
+            "lastTransitionTime": format_time(h.clock.now()),
+            "reason":"KubeletReady","message":"ok"}]}});
+    assert_eq!(
+        c.request("POST", "/api/v1/nodes", &token, JSON, &node.to_string())
+            .status,
+        201
+    );
+    let lease = json!({"apiVersion":"coordination.k8s.io/v1","kind":"Lease",
+        "metadata":{"name":"esp-node-01","namespace":"kube-node-lease"},
+        "spec":{"holderIdentity":"esp-node-01","leaseDurationSeconds":40,
+            "renewTime": format_micro_time(h.clock.now())}});
+    assert_eq!(
+        c.request("POST", LEASES, &token, JSON, &lease.to_string())
+            .status,
+        201
+    );
+    (c, token)
+}
+
+fn renewal(h: &Harness) -> String {
+    json!({"spec":{"renewTime": format_micro_time(h.clock.now())}}).to_string()
+}
+
+fn renew_time(h: &Harness) -> Value {
+    h.server.lease("esp-node-01").unwrap()["spec"]["renewTime"].clone()
+}
+
+#[test]
+fn a_write_during_an_etcd_stall_times_out_after_34_5_s_and_is_not_stored_like_g3j() {
+    let h = Harness::new("2026-12-02T15:38:46Z");
+    let (mut c, token) = registered(&h);
+    let before = renew_time(&h);
+    h.clock.advance(Duration::from_secs(1));
+    h.server.etcd_stall(true);
+    let sent = h.clock.now();
+    c.write(raw_request("PATCH", LEASE, &token, MERGE, &renewal(&h)).as_bytes());
+    h.rt.block_on(h.server.requests_held(1));
+    h.clock.advance(Duration::from_millis(34_500));
+    let got = c.read_response().unwrap();
+    assert_like(
+        "G3j",
+        &got,
+        &recorded("G3j-patch-lease-etcd-frozen-75s.response.http"),
+    );
+    assert_eq!(
+        got.header("Date").unwrap(),
+        picokubelet_testkit::format_http_date(sent + Duration::from_millis(34_500))
+    );
+    h.server.etcd_stall(false);
+    assert_eq!(renew_time(&h), before, "a timed-out write is not stored");
+    // The connection stays usable: the next renewal goes through.
+    assert_eq!(
+        c.request("PATCH", LEASE, &token, MERGE, &renewal(&h))
+            .status,
+        200
+    );
+}
+
+#[test]
+fn a_read_during_an_etcd_stall_times_out_after_60_5_s_like_g3k() {
+    let h = Harness::new("2026-12-02T15:38:46Z");
+    let (mut c, token) = registered(&h);
+    h.server.etcd_stall(true);
+    c.write(raw_request("GET", NODE, &token, None, "").as_bytes());
+    h.rt.block_on(h.server.requests_held(1));
+    h.clock.advance(Duration::from_millis(60_500));
+    let got = c.read_response().unwrap();
+    assert_like(
+        "G3k",
+        &got,
+        &recorded("G3k-get-node-etcd-frozen-75s.response.http"),
+    );
+}
+
+#[test]
+fn an_event_posted_during_a_stall_is_lost_like_g3l_and_g3n() {
+    let h = Harness::new("2026-12-02T15:38:46Z");
+    let (mut c, token) = registered(&h);
+    h.server.etcd_stall(true);
+    let event = r#"{"apiVersion":"v1","kind":"Event","metadata":{"generateName":"esp-node-01."},"involvedObject":{"kind":"Node","name":"esp-node-01","uid":"esp-node-01"},"reason":"Frozen","message":"etcd frozen","type":"Normal","source":{"component":"picokubelet"}}"#;
+    let post = raw_request(
+        "POST",
+        "/api/v1/namespaces/default/events",
+        &token,
+        JSON,
+        event,
+    );
+    c.write(post.as_bytes());
+    h.rt.block_on(h.server.requests_held(1));
+    h.clock.advance(Duration::from_millis(34_500));
+    let got = c.read_response().unwrap();
+    assert_like(
+        "G3l",
+        &got,
+        &recorded("G3l-post-event-etcd-frozen-75s.response.http"),
+    );
+    h.server.etcd_stall(false);
+    let admin = h.server.admin_token();
+    let list = h.client().request(
+        "GET",
+        "/api/v1/namespaces/default/events?fieldSelector=reason%3DFrozen",
+        &admin,
+        None,
+        "",
+    );
+    assert_eq!(list.status, 200);
+    assert_eq!(list.json()["items"], json!([]), "G3n: nothing stored");
+}
+
+#[test]
+fn held_requests_complete_when_etcd_comes_back_like_g3a() {
+    let h = Harness::new("2026-12-02T15:37:52Z");
+    let (mut c, token) = registered(&h);
+    h.server.etcd_stall(true);
+    h.clock.advance(Duration::from_secs(2));
+    let sent = h.clock.now();
+    let body = renewal(&h);
+    c.write(raw_request("PATCH", LEASE, &token, MERGE, &body).as_bytes());
+    h.rt.block_on(h.server.requests_held(1));
+    h.clock.advance(Duration::from_secs(29));
+    h.server.etcd_stall(false);
+    let got = c.read_response().unwrap();
+    assert_eq!(got.status_line, "HTTP/1.1 200 OK");
+    assert_eq!(
+        got.header("Date").unwrap(),
+        picokubelet_testkit::format_http_date(sent + Duration::from_secs(29)),
+        "answered at the thaw"
+    );
+    let lease = got.json();
+    assert_eq!(lease["spec"]["renewTime"], json!(format_micro_time(sent)));
+    assert_eq!(
+        lease["metadata"]["managedFields"][0]["time"],
+        json!(format_time(sent)),
+        "computed when it arrived (G3a)"
+    );
+}
+
+#[test]
+fn during_a_stall_cache_reads_version_and_readyz_answer_at_once_and_livez_fails_like_g3() {
+    let h = Harness::new("2026-12-02T15:37:52Z");
+    let (mut c, token) = registered(&h);
+    let admin = h.server.admin_token();
+    h.server.etcd_stall(true);
+    let cached = c.request(
+        "GET",
+        &format!("{LEASE}?resourceVersion=0"),
+        &token,
+        None,
+        "",
+    );
+    assert_eq!(
+        cached.status_line, "HTTP/1.1 200 OK",
+        "G3c: from the watch cache"
+    );
+    assert_eq!(c.request("GET", "/version", &token, None, "").status, 200);
+    let mut a = h.client();
+    let readyz = a.request("GET", "/readyz?verbose", &admin, None, "");
+    assert_like(
+        "G3e",
+        &readyz,
+        &recorded("G3e-readyz-verbose-during-etcd-freeze.response.http"),
+    );
+    a.write(raw_request("GET", "/livez?verbose", &admin, None, "").as_bytes());
+    h.rt.block_on(h.server.requests_held(1));
+    h.clock.advance(Duration::from_millis(2_300));
+    let livez = a.read_response().unwrap();
+    assert_like(
+        "G3f",
+        &livez,
+        &recorded("G3f-livez-during-etcd-freeze.response.http"),
+    );
+    h.server.etcd_stall(false);
+    let ok = a.request("GET", "/livez", &admin, None, "");
+    assert_eq!((ok.status, ok.body.as_slice()), (200, &b"ok"[..]));
+}
+
+#[test]
+fn graceful_shutdown_answers_for_0_22_s_then_closes_idle_connections_and_refuses_like_g2() {
+    let h = Harness::new("2026-12-02T15:40:43Z");
+    let (mut kept, token) = registered(&h);
+    let admin = h.server.admin_token();
+    let addr = h.server.addr().unwrap();
+    assert_eq!(
+        kept.request("GET", "/version", &token, None, "").status,
+        200
+    );
+    {
+        let _rt = h.rt.enter();
+        h.server.graceful_shutdown();
+    }
+    // T+2 ms: a kept-alive connection is still answered, without `Connection: close`.
+    h.clock.advance(Duration::from_millis(2));
+    let still = kept.request("GET", "/version", &token, None, "");
+    assert_eq!(still.status, 200);
+    assert_eq!(still.header("Connection"), None);
+    // T+21 ms: a new connection gets its answer; /readyz fails its shutdown check.
+    h.clock.advance(Duration::from_millis(19));
+    let readyz = h.client().request("GET", "/readyz", &admin, None, "");
+    assert_eq!(readyz.status_line, "HTTP/1.1 500 Internal Server Error");
+    let text = String::from_utf8_lossy(&readyz.body).to_string();
+    assert!(text.starts_with("[+]ping ok\n[+]log ok\n[+]informer-sync ok\n[+]poststarthook/start-apiserver-admission-initializer ok\n[+]poststarthook/gene"));
+    assert!(text.ends_with("[-]shutdown failed: reason withheld\nreadyz check failed\n"));
+    // T+0.22 s: the idle kept-alive connection is closed without an answer; connects refused.
+    h.clock.advance(Duration::from_millis(199));
+    h.rt.block_on(h.server.closed());
+    assert!(kept.closed_cleanly(), "EOF before any response byte");
+    let refused = TcpStream::connect(addr).unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::ConnectionRefused);
+}
+
+#[test]
+fn start_up_refuses_connections_then_answers_normally_like_g1() {
+    let h = Harness::with("2026-12-02T15:41:51Z", |o| {
+        o.with_startup_delay(Duration::from_millis(1_200))
+    });
+    let addr = h.server.addr().unwrap();
+    let refused = TcpStream::connect(addr).unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::ConnectionRefused);
+    h.clock.advance(Duration::from_millis(1_200));
+    h.rt.block_on(h.server.accepting());
+    // A fresh cluster (G1c): the first answer is the ordinary 404, no 429/503 window.
+    let token = h.server.node_token("esp-node-01");
+    let first = h.client().request("GET", NODE, &token, None, "");
+    assert_eq!(first.status_line, "HTTP/1.1 404 Not Found");
+    assert_eq!(first.json()["reason"], "NotFound");
+    registered(&h);
+    // A restart with the state kept (G1): refused again for the start-up time, then 200.
+    h.rt.block_on(h.server.restart(true)).unwrap();
+    let refused = TcpStream::connect(addr).unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::ConnectionRefused);
+    h.clock.advance(Duration::from_millis(1_200));
+    h.rt.block_on(h.server.accepting());
+    assert_eq!(
+        h.client().request("GET", NODE, &token, None, "").status,
+        200
+    );
+}
