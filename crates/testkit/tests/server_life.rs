@@ -288,3 +288,136 @@ fn start_up_refuses_connections_then_answers_normally_like_g1() {
         200
     );
 }
+
+/// The body of a recorded request file (after the blank line).
+fn request_body(name: &str) -> String {
+    let text = std::fs::read_to_string(recorded_2(name)).unwrap();
+    let (_, body) = text.split_once("\n\n").unwrap();
+    body.trim().to_string()
+}
+
+fn taints(h: &Harness, name: &str) -> Value {
+    h.server.node(name).unwrap()["spec"]["taints"].clone()
+}
+
+#[test]
+fn with_a_healthy_second_node_a_silent_one_also_gets_no_execute_like_g4() {
+    let h = Harness::new("2026-12-02T15:33:15Z");
+    // esp-boot-01 stays healthy: it posts Ready and renews every 10 s.
+    let (mut healthy, healthy_token) = registered(&h);
+    let silent_token = h.server.node_token("esp-test-02");
+    let mut silent = h.client();
+    let node = request_body("G4a-post-node-esp-test-02.request.txt");
+    assert_eq!(
+        silent
+            .request("POST", "/api/v1/nodes", &silent_token, JSON, &node)
+            .status,
+        201
+    );
+    let uid = h.server.node("esp-test-02").unwrap()["metadata"]["uid"].clone();
+    h.clock.advance(Duration::from_secs(1));
+    let mut lease: Value = serde_json::from_str(&request_body(
+        "G4b-post-lease-esp-test-02-last-renewal.request.txt",
+    ))
+    .unwrap();
+    lease["metadata"]["ownerReferences"][0]["uid"] = uid;
+    lease["spec"]["renewTime"] = json!(format_micro_time(h.clock.now()));
+    assert_eq!(
+        silent
+            .request("POST", LEASES, &silent_token, JSON, &lease.to_string())
+            .status,
+        201
+    );
+    let ready_and_renew = |c: &mut Client, h: &Harness| {
+        let now = format_time(h.clock.now());
+        let status = json!({"status":{"conditions":[{"type":"Ready","status":"True",
+            "lastHeartbeatTime": now, "lastTransitionTime": "2026-12-02T15:33:15Z",
+            "reason":"KubeletReady","message":"ok"}]}});
+        let path = "/api/v1/nodes/esp-node-01/status";
+        let smp = Some("application/strategic-merge-patch+json");
+        assert_eq!(
+            c.request("PATCH", path, &healthy_token, smp, &status.to_string())
+                .status,
+            200
+        );
+        assert_eq!(
+            c.request("PATCH", LEASE, &healthy_token, MERGE, &renewal(h))
+                .status,
+            200
+        );
+    };
+    // Observed at the tick 15:33:20; Unknown at the tick 50 s later, 15:34:10 (G4c).
+    for _ in 0..5 {
+        ready_and_renew(&mut healthy, &h);
+        h.clock.advance(Duration::from_secs(10));
+    }
+    h.clock.advance(Duration::from_secs(3)); // 15:34:09
+    ready_and_renew(&mut healthy, &h);
+    h.server.settle();
+    assert_eq!(taints(&h, "esp-test-02").as_array().unwrap().len(), 1);
+    h.clock.advance(Duration::from_secs(1)); // 15:34:10
+    let want: Value = {
+        let r = recorded("G4d-get-node-unknown.response.http");
+        serde_json::from_slice::<Value>(&r.body).unwrap()["spec"]["taints"].clone()
+    };
+    assert_eq!(
+        taints(&h, "esp-test-02"),
+        want,
+        "G4d: both unreachable taints"
+    );
+    assert!(
+        taints(&h, "esp-node-01")
+            .as_array()
+            .is_none_or(|t| t.is_empty()),
+        "the healthy node is left alone"
+    );
+    // G4f: renewing the Lease alone changes nothing.
+    for _ in 0..5 {
+        h.clock.advance(Duration::from_secs(10));
+        ready_and_renew(&mut healthy, &h);
+        let body = renewal(&h);
+        let path = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/esp-test-02";
+        assert_eq!(
+            silent
+                .request("PATCH", path, &silent_token, MERGE, &body)
+                .status,
+            200
+        );
+    }
+    assert_eq!(taints(&h, "esp-test-02"), want);
+    // G4g: Ready=True posted; NoSchedule gone after ~1 s, NoExecute at the next tick (~5 s).
+    let status = request_body("G4g-patch-status-ready-true.request.txt");
+    let smp = Some("application/strategic-merge-patch+json");
+    let posted = silent.request(
+        "PATCH",
+        "/api/v1/nodes/esp-test-02/status",
+        &silent_token,
+        smp,
+        &status,
+    );
+    assert_eq!(posted.json()["spec"]["taints"], want, "G4g: still both");
+    let keys = |h: &Harness| {
+        taints(h, "esp-test-02")
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                format!(
+                    "{}:{}",
+                    t["key"].as_str().unwrap(),
+                    t["effect"].as_str().unwrap()
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    h.clock.advance(Duration::from_secs(1));
+    assert_eq!(
+        keys(&h),
+        [
+            "picokubelet.dev/microcontroller:NoSchedule",
+            "node.kubernetes.io/unreachable:NoExecute"
+        ]
+    );
+    h.clock.advance(Duration::from_secs(4));
+    assert_eq!(keys(&h), ["picokubelet.dev/microcontroller:NoSchedule"]);
+}
