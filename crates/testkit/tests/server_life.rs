@@ -10,9 +10,7 @@ use std::io::ErrorKind;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{
-    raw_request, read_responses_from, recorded_2, Client, Harness, RecordedResponse, Resp,
-};
+use common::{assert_like, raw_request, recorded, recorded_2, Client, Harness};
 use picokubelet_testkit::{format_micro_time, format_time, Clock};
 use serde_json::{json, Value};
 
@@ -21,28 +19,6 @@ const LEASES: &str = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/le
 const LEASE: &str = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/esp-node-01";
 const MERGE: Option<&str> = Some("application/merge-patch+json");
 const JSON: Option<&str> = Some("application/json");
-
-fn recorded(name: &str) -> RecordedResponse {
-    read_responses_from(&recorded_2(name)).remove(0)
-}
-
-/// Status line, header names and order, header values (but the per-cluster APF uids, the
-/// Audit-Id and the Date), body bytes.
-fn assert_like(step: &str, got: &Resp, want: &RecordedResponse) {
-    assert_eq!(got.status_line, want.status_line, "{step}: status line");
-    let names = |h: &[(String, String)]| h.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
-    assert_eq!(names(&got.headers), names(&want.headers), "{step}: headers");
-    for ((k, v), (_, w)) in got.headers.iter().zip(&want.headers) {
-        if !(k.starts_with("X-Kubernetes-Pf-") || k == "Audit-Id" || k == "Date") {
-            assert_eq!(v, w, "{step}: {k}");
-        }
-    }
-    assert_eq!(
-        String::from_utf8_lossy(&got.body),
-        String::from_utf8_lossy(&want.body),
-        "{step}: body"
-    );
-}
 
 /// A node registered with its Lease, as the agent does it.
 fn registered(h: &Harness) -> (Client, String) {

@@ -78,6 +78,7 @@ fn dispatch(
     let nosniff = [("X-Content-Type-Options".to_string(), "nosniff".to_string())];
     let (kind, namespace, name, subresource) = match route {
         Route::Version
+        | Route::DiscoveryRoot(_)
         | Route::Health(_)
         | Route::Discovery
         | Route::NotFound
@@ -110,12 +111,13 @@ fn dispatch(
                     r
                 }
                 Route::Discovery if req.method == "GET" => ctx.json(200, info::discovery(), &[]),
+                Route::DiscoveryRoot(apis) if req.method == "GET" => discovery_root(req, apis, ctx),
                 Route::Health(check) if req.method == "GET" => {
                     let verbose = req.query_param("verbose").is_some();
                     let (code, body) = health::answer(check, verbose, state.health);
                     ctx.text(code, &body, &nosniff)
                 }
-                Route::Version | Route::Discovery | Route::Health(_) => {
+                Route::Version | Route::Discovery | Route::DiscoveryRoot(_) | Route::Health(_) => {
                     ctx.error(&status::method_not_allowed())
                 }
                 Route::UnknownApi => ctx.error(&status::no_such_resource()),
@@ -188,4 +190,38 @@ fn dispatch(
         Ok((code, body)) => ctx.json(code, &body, &[]),
         Err(e) => ctx.error(&e),
     }
+}
+
+/// `/api` and `/apis`: aggregated discovery v2 when asked for (D11, D12, D20), else the legacy
+/// `APIVersions` for `/api` (D17). The legacy `APIGroupList` of `/apis` is not recorded: 404.
+fn discovery_root(req: &Request, apis: bool, ctx: &Ctx) -> Response {
+    if info::wants_aggregated(req.header("Accept")) {
+        let (body, etag) = info::aggregated(apis);
+        let extra = [
+            ("Etag".to_string(), etag.to_string()),
+            ("Vary".to_string(), "Accept".to_string()),
+        ];
+        let mut r = ctx.json(200, &Value::Null, &extra);
+        for (k, v) in r.headers.iter_mut() {
+            match k.as_str() {
+                "Cache-Control" => *v = "public".to_string(),
+                "Content-Type" => *v = info::AGGREGATED_TYPE.to_string(),
+                _ => {}
+            }
+        }
+        r.body = body.as_bytes().to_vec();
+        return r;
+    }
+    if apis {
+        return ctx.error(&status::no_such_resource());
+    }
+    // Guess: the recorded serverAddress (127.0.0.1:7443) was both the Host the client used and
+    // the advertised address; the testkit answers with the Host.
+    let address = req.header("Host").unwrap_or("127.0.0.1:443");
+    let body = serde_json::json!({
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": address}],
+    });
+    ctx.json(200, &body, &[])
 }

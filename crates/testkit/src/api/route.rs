@@ -30,6 +30,8 @@ pub(super) fn verb(method: &str, collection: bool, watch: bool) -> Option<&'stat
 /// What a path names.
 pub(super) enum Route {
     Version,
+    /// `/api` (`false`) or `/apis` (`true`): discovery roots.
+    DiscoveryRoot(bool),
     /// `/readyz` or `/livez`.
     Health(Check),
     Discovery,
@@ -80,6 +82,8 @@ pub(super) fn route(path: &str) -> Route {
         ["version"] | ["version", ""] => Route::Version,
         ["readyz"] | ["readyz", ""] => Route::Health(Check::Readyz),
         ["livez"] | ["livez", ""] => Route::Health(Check::Livez),
+        ["api"] => Route::DiscoveryRoot(false),
+        ["apis"] => Route::DiscoveryRoot(true),
         ["api", "v1"] => Route::Discovery,
         ["api", "v1", "nodes", rest @ ..] => res(Kind::Node, "", rest),
         ["api", "v1", "namespaces", ns, "events", rest @ ..] if !ns.is_empty() => {

@@ -605,3 +605,26 @@ pub fn assert_matches(step: &str, got: &Resp, want: &RecordedResponse, subst: &m
         panic!("{step}: body differs\n{}", first_difference(&ours, &theirs));
     }
 }
+
+/// The first response of a recorded-2 file.
+pub fn recorded(name: &str) -> RecordedResponse {
+    read_responses_from(&recorded_2(name)).remove(0)
+}
+
+/// Status line, header names and order, header values (but the per-cluster APF uids, the
+/// Audit-Id and the Date), body bytes.
+pub fn assert_like(step: &str, got: &Resp, want: &RecordedResponse) {
+    assert_eq!(got.status_line, want.status_line, "{step}: status line");
+    let names = |h: &[(String, String)]| h.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&got.headers), names(&want.headers), "{step}: headers");
+    for ((k, v), (_, w)) in got.headers.iter().zip(&want.headers) {
+        if !(k.starts_with("X-Kubernetes-Pf-") || k == "Audit-Id" || k == "Date") {
+            assert_eq!(v, w, "{step}: {k}");
+        }
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&got.body),
+        String::from_utf8_lossy(&want.body),
+        "{step}: body"
+    );
+}
