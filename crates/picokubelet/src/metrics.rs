@@ -14,8 +14,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use picokubelet_core::agent::AgentPhase;
 use picokubelet_core::conditions::ConditionStatus;
-use picokubelet_core::led::AgentPhase;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
