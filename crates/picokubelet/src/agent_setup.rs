@@ -10,9 +10,9 @@ use picokubelet_core::http::request::BearerToken;
 use picokubelet_core::k8s::identity::{NodeIds, NodeName};
 use picokubelet_core::tls::decode_ca;
 
-use crate::app::Failure;
+use crate::args::{AgentArgs, NodeArgs};
 use crate::board::{self, InternalIp};
-use crate::cli::{AgentArgs, NodeArgs};
+use crate::failure::Failure;
 use crate::kubeconfig::{ResolvedConfig, ServerTrust, ServerUrl};
 use crate::secret::Secret;
 
@@ -96,11 +96,9 @@ impl AgentSetup {
         let node_name =
             NodeName::new(name).map_err(|e| Failure::Usage(format!("node name {name:?}: {e}")))?;
         let ids = NodeIds::new(board::mac_from_name(name), board::boot_random());
-        let mut profile = self
+        let profile = self
             .node
-            .profile
-            .node_profile(node_name, ids, self.internal_ip);
-        profile.extra_labels = labels;
+            .node_profile(node_name, ids, self.internal_ip, labels);
         let mut config = AgentConfig::new(
             &self.host,
             Some(BearerToken::new(self.token.expose())),

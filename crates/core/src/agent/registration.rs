@@ -78,6 +78,7 @@ async fn register<T: Read + Write, C: Clock>(
     let profile = &current_profile(ctx);
     let mut meta = ObjectMeta::default();
     let mut generation = 0;
+    let heap = u64::from(ctx.board.snapshot().heap_free_bytes);
     let answer = call(
         ctx,
         client,
@@ -87,7 +88,7 @@ async fn register<T: Read + Write, C: Clock>(
             let wall = wall_now(ctx);
             with_conditions(ctx, |c| {
                 generation = c.generation();
-                write_node_registration(profile, c.conditions(), wall, buf)
+                write_node_registration(profile, c.conditions(), Some(heap), wall, buf)
             })
         },
         &mut meta,

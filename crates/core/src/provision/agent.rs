@@ -4,9 +4,10 @@ use core::fmt::Write;
 use core::net::Ipv4Addr;
 use core::time::Duration;
 
-use super::record::{BoardProfile, ProvisionRecord};
+use super::record::ProvisionRecord;
 use crate::agent::config::{AgentConfig, ConfigError};
 use crate::bounded::BoundedStr;
+use crate::k8s::chip::Chip;
 use crate::k8s::identity::{
     validate_dns_subdomain, BodyError, NameError, NodeIds, NodeName, MAX_SUBDOMAIN_LEN,
 };
@@ -59,8 +60,8 @@ impl AgentStrings {
 }
 
 impl<'a> ProvisionRecord<'a> {
-    /// The board profile: the record's, else `built_for` (the firmware's own chip).
-    pub fn board(&self, built_for: BoardProfile) -> BoardProfile {
+    /// The board's chip: the record's profile, else `built_for` (the firmware's own chip).
+    pub fn chip(&self, built_for: Chip) -> Chip {
         self.profile.unwrap_or(built_for)
     }
 
@@ -71,14 +72,10 @@ impl<'a> ProvisionRecord<'a> {
 
     /// The node name and `Host` header for this board (`mac` derives the name when the record
     /// has none; the chip of `built_for` or the record's profile is its prefix).
-    pub fn agent_strings(
-        &self,
-        mac: [u8; 6],
-        built_for: BoardProfile,
-    ) -> Result<AgentStrings, NameError> {
+    pub fn agent_strings(&self, mac: [u8; 6], built_for: Chip) -> Result<AgentStrings, NameError> {
         let node_name = match self.node_name {
             Some(n) => NodeNameBuf::from_str_truncating(n.as_str()),
-            None => derive_node_name(self.board(built_for).chip(), mac)?,
+            None => derive_node_name(self.chip(built_for).name(), mac)?,
         };
         let mut host_header = HostHeaderBuf::new();
         let ipv6 = self.host.contains(':');
@@ -103,7 +100,7 @@ impl<'a> ProvisionRecord<'a> {
     pub fn agent_config<'s>(
         &'s self,
         strings: &'s AgentStrings,
-        built_for: BoardProfile,
+        built_for: Chip,
         ids: NodeIds,
         internal_ip: Ipv4Addr,
     ) -> Result<AgentConfig<'s>, ConfigError> {
@@ -113,9 +110,7 @@ impl<'a> ProvisionRecord<'a> {
                 field: "metadata.name",
             })
         })?;
-        let board = self.board(built_for);
-        let mut profile =
-            NodeProfile::new(name, board.architecture(), board.chip(), ids, internal_ip);
+        let mut profile = NodeProfile::for_chip(self.chip(built_for), name, ids, internal_ip);
         profile.extra_labels = self.labels.as_slice();
         let mut config = AgentConfig::new(strings.host_header(), Some(self.token), profile);
         config.server_name = self.server_name();
