@@ -636,3 +636,33 @@ fn the_largest_record_of_known_fields_fits_the_stated_maximum() {
     assert!(n <= MAX_RECORD_LEN);
     assert_eq!(parse(&buf[..n]).unwrap(), record);
 }
+
+#[test]
+fn one_timing_rule_for_records_and_host_flags() {
+    use core::time::Duration;
+    // A record's 3 s renewal: the request timeout drops to half of it instead of refusing.
+    let record = ProvisionRecord {
+        lease_renew_interval_secs: Some(3),
+        ..ProvisionRecord::new("h", ServerTrust::Ca(CA), BearerToken::new("t"))
+    };
+    let strings = record.agent_strings(MAC, Chip::Esp32c3).unwrap();
+    let ids = NodeIds::new(MAC, [0; 16]);
+    let config = record
+        .agent_config(&strings, Chip::Esp32c3, ids, Ipv4Addr::UNSPECIFIED)
+        .unwrap();
+    assert_eq!(config.timing.request_timeout, Duration::from_millis(1_500));
+    // The host's sub-second flags go through the same rule.
+    let host = Cadence {
+        lease_renew_interval: Some(Duration::from_millis(500)),
+        status_interval: None,
+        condition_check_interval: Some(Duration::from_millis(200)),
+    }
+    .timing();
+    assert_eq!(host.request_timeout, Duration::from_millis(250));
+    assert_eq!(host.condition_check_interval, Duration::from_millis(200));
+    // Long renewal periods keep the default timeout.
+    assert_eq!(
+        Cadence::default().timing(),
+        picokubelet_core::agent::config::Timing::DEFAULT
+    );
+}

@@ -52,6 +52,9 @@ mod agent;
 mod crc32;
 mod record;
 
-pub use agent::{derive_node_name, AgentStrings, HostHeaderBuf, NodeNameBuf, MAX_HOST_HEADER_LEN};
+pub use agent::{
+    derive_node_name, AgentParts, AgentStrings, Cadence, HostHeaderBuf, NodeNameBuf,
+    MAX_HOST_HEADER_LEN,
+};
 pub use crc32::crc32;
 pub use record::*;

@@ -171,12 +171,30 @@ mod tests {
 
     #[test]
     fn a_renew_interval_the_agent_refuses_is_caught_here() {
-        for (secs, text) in [(40, "40 s lease"), (5, "5 s request timeout")] {
-            let mut i = inputs();
-            i.lease_renew_interval_secs = Some(secs);
-            let err = check_board_accepts(&encode(&i).unwrap()).unwrap_err();
-            assert!(err.to_string().contains(text), "{err}");
-        }
+        let mut i = inputs();
+        i.lease_renew_interval_secs = Some(40);
+        let err = check_board_accepts(&encode(&i).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("40 s lease"), "{err}");
+    }
+
+    /// Host and board share one timing rule: a renewal period at the 5 s request timeout
+    /// halves the timeout instead of refusing the record.
+    #[test]
+    fn a_renew_interval_at_the_request_timeout_halves_it() {
+        let mut i = inputs();
+        i.lease_renew_interval_secs = Some(5);
+        let bytes = encode(&i).unwrap();
+        check_board_accepts(&bytes).unwrap();
+        let record = provision::parse(&bytes).unwrap();
+        let timing = record.cadence().timing();
+        assert_eq!(
+            timing.lease_renew_interval,
+            std::time::Duration::from_secs(5)
+        );
+        assert_eq!(
+            timing.request_timeout,
+            std::time::Duration::from_millis(2_500)
+        );
     }
 
     #[test]
