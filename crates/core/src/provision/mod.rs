@@ -28,7 +28,7 @@
 //! | 0x06 | ca-certificate                 | DER (starts with 0x30), 1..=2048                   |
 //! | 0x07 | token **(required)**           | visible ASCII, 1..=2048                            |
 //! | 0x08 | node-name                      | DNS-1123 subdomain, ≤ 253 (absent: `<chip>-<mac>`) |
-//! | 0x09 | profile                        | u8: 0 esp32s3, 1 esp32c6, 2 esp32c3                |
+//! | 0x09 | profile (a `k8s::chip::Chip`)  | u8: 0 esp32s3, 1 esp32c6, 2 esp32c3                |
 //! | 0x0A | label (repeatable, ≤ 4)        | `key=value`, ≤ 381, NodeRestriction-allowed key    |
 //! | 0x0B | lease-renew-interval           | u32 seconds, 1..=86400                             |
 //! | 0x0C | status-interval                | u32 seconds, 1..=86400                             |
@@ -52,6 +52,9 @@ mod agent;
 mod crc32;
 mod record;
 
-pub use agent::{derive_node_name, AgentStrings, HostHeaderBuf, NodeNameBuf, MAX_HOST_HEADER_LEN};
+pub use agent::{
+    derive_node_name, AgentParts, AgentStrings, Cadence, HostHeaderBuf, NodeNameBuf,
+    MAX_HOST_HEADER_LEN,
+};
 pub use crc32::crc32;
 pub use record::*;

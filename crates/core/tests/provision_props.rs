@@ -1,8 +1,9 @@
 //! Property tests of the provisioning record: arbitrary valid records round-trip, and no input
 //! makes the parser panic.
-use picokubelet_core::config::*;
 use picokubelet_core::http::request::BearerToken;
+use picokubelet_core::k8s::chip::Chip;
 use picokubelet_core::k8s::identity::NodeName;
+use picokubelet_core::provision::*;
 use picokubelet_core::tls::ServerTrust;
 use proptest::prelude::*;
 
@@ -103,7 +104,7 @@ fn record(p: &Parts) -> ProvisionRecord<'_> {
             .map_or(ServerTrust::InsecureSkipVerify, ServerTrust::Ca),
         token: BearerToken::new(&p.token),
         node_name: p.node_name.as_deref().map(|n| NodeName::new(n).unwrap()),
-        profile: p.profile.map(|i| BoardProfile::ALL[usize::from(i)]),
+        profile: p.profile.map(|i| Chip::ALL[usize::from(i)]),
         labels,
         lease_renew_interval_secs: p.renew,
         status_interval_secs: p.status,

@@ -2,9 +2,10 @@
 //! record yields.
 use core::net::Ipv4Addr;
 
-use picokubelet_core::config::*;
 use picokubelet_core::http::request::BearerToken;
+use picokubelet_core::k8s::chip::Chip;
 use picokubelet_core::k8s::identity::{LabelError, NameError, NodeIds, NodeName};
+use picokubelet_core::provision::*;
 use picokubelet_core::tls::ServerTrust;
 
 const CA: &[u8] = &[0x30, 0x03, 0x02, 0x01, 0x01];
@@ -50,7 +51,7 @@ fn full() -> ProvisionRecord<'static> {
         trust: ServerTrust::Ca(CA),
         token: BearerToken::new("abc.def"),
         node_name: Some(NodeName::new("esp-node-01").unwrap()),
-        profile: Some(BoardProfile::Esp32c6),
+        profile: Some(Chip::Esp32c6),
         labels,
         lease_renew_interval_secs: Some(8),
         status_interval_secs: Some(120),
@@ -529,13 +530,13 @@ fn derived_node_names() {
 #[test]
 fn agent_config_from_a_record() {
     let record = full();
-    let strings = record.agent_strings(MAC, BoardProfile::Esp32s3).unwrap();
+    let strings = record.agent_strings(MAC, Chip::Esp32s3).unwrap();
     assert_eq!(strings.node_name(), "esp-node-01");
     assert_eq!(strings.host_header(), "10.0.0.5:6443");
     let ids = NodeIds::new(MAC, [7; 16]);
     let ip = Ipv4Addr::new(192, 168, 1, 50);
     let config = record
-        .agent_config(&strings, BoardProfile::Esp32s3, ids, ip)
+        .agent_config(&strings, Chip::Esp32s3, ids, ip)
         .unwrap();
     assert_eq!(config.host, "10.0.0.5:6443");
     assert_eq!(config.server_name, "kubernetes");
@@ -558,11 +559,11 @@ fn agent_config_from_a_record() {
             BearerToken::new("t"),
         )
     };
-    let strings = minimal.agent_strings(MAC, BoardProfile::Esp32s3).unwrap();
+    let strings = minimal.agent_strings(MAC, Chip::Esp32s3).unwrap();
     assert_eq!(strings.node_name(), "esp32s3-240ac4123456");
     assert_eq!(strings.host_header(), "[fd00::1]");
     let config = minimal
-        .agent_config(&strings, BoardProfile::Esp32s3, ids, ip)
+        .agent_config(&strings, Chip::Esp32s3, ids, ip)
         .unwrap();
     assert_eq!(config.server_name, "fd00::1");
     assert_eq!(config.profile.architecture, "xtensa");
@@ -580,10 +581,10 @@ fn agent_config_refuses_intervals_the_agent_cannot_run() {
         lease_renew_interval_secs: Some(40),
         ..ProvisionRecord::new("h", ServerTrust::Ca(CA), BearerToken::new("t"))
     };
-    let strings = record.agent_strings(MAC, BoardProfile::Esp32c3).unwrap();
+    let strings = record.agent_strings(MAC, Chip::Esp32c3).unwrap();
     let ids = NodeIds::new(MAC, [0; 16]);
     assert_eq!(
-        record.agent_config(&strings, BoardProfile::Esp32c3, ids, Ipv4Addr::UNSPECIFIED),
+        record.agent_config(&strings, Chip::Esp32c3, ids, Ipv4Addr::UNSPECIFIED),
         Err(picokubelet_core::agent::config::ConfigError::RenewNotBelowLeaseDuration)
     );
 }
@@ -623,7 +624,7 @@ fn the_largest_record_of_known_fields_fits_the_stated_maximum() {
         trust: ServerTrust::Ca(&ca),
         token: BearerToken::new(&token),
         node_name: Some(NodeName::new(&long_name).unwrap()),
-        profile: Some(BoardProfile::Esp32c3),
+        profile: Some(Chip::Esp32c3),
         labels,
         lease_renew_interval_secs: Some(MAX_INTERVAL_SECS),
         status_interval_secs: Some(MAX_INTERVAL_SECS),
@@ -634,4 +635,34 @@ fn the_largest_record_of_known_fields_fits_the_stated_maximum() {
     assert_eq!(n, 6_549, "update the module docs if this changes");
     assert!(n <= MAX_RECORD_LEN);
     assert_eq!(parse(&buf[..n]).unwrap(), record);
+}
+
+#[test]
+fn one_timing_rule_for_records_and_host_flags() {
+    use core::time::Duration;
+    // A record's 3 s renewal: the request timeout drops to half of it instead of refusing.
+    let record = ProvisionRecord {
+        lease_renew_interval_secs: Some(3),
+        ..ProvisionRecord::new("h", ServerTrust::Ca(CA), BearerToken::new("t"))
+    };
+    let strings = record.agent_strings(MAC, Chip::Esp32c3).unwrap();
+    let ids = NodeIds::new(MAC, [0; 16]);
+    let config = record
+        .agent_config(&strings, Chip::Esp32c3, ids, Ipv4Addr::UNSPECIFIED)
+        .unwrap();
+    assert_eq!(config.timing.request_timeout, Duration::from_millis(1_500));
+    // The host's sub-second flags go through the same rule.
+    let host = Cadence {
+        lease_renew_interval: Some(Duration::from_millis(500)),
+        status_interval: None,
+        condition_check_interval: Some(Duration::from_millis(200)),
+    }
+    .timing();
+    assert_eq!(host.request_timeout, Duration::from_millis(250));
+    assert_eq!(host.condition_check_interval, Duration::from_millis(200));
+    // Long renewal periods keep the default timeout.
+    assert_eq!(
+        Cadence::default().timing(),
+        picokubelet_core::agent::config::Timing::DEFAULT
+    );
 }

@@ -5,6 +5,7 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 
 use super::crc32::crc32;
 use crate::http::request::BearerToken;
+use crate::k8s::chip::Chip;
 use crate::k8s::identity::{
     validate_dns_subdomain, validate_node_label, LabelError, NameError, NodeName,
 };
@@ -136,44 +137,6 @@ impl Field {
     }
 }
 
-/// The board a record is for; picks the Node's architecture and instance type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BoardProfile {
-    Esp32s3 = 0,
-    Esp32c6 = 1,
-    Esp32c3 = 2,
-}
-
-impl BoardProfile {
-    /// Every profile.
-    pub const ALL: [BoardProfile; 3] = [
-        BoardProfile::Esp32s3,
-        BoardProfile::Esp32c6,
-        BoardProfile::Esp32c3,
-    ];
-
-    /// The chip name: `node.kubernetes.io/instance-type` and the derived node-name prefix.
-    pub const fn chip(self) -> &'static str {
-        match self {
-            BoardProfile::Esp32s3 => "esp32s3",
-            BoardProfile::Esp32c6 => "esp32c6",
-            BoardProfile::Esp32c3 => "esp32c3",
-        }
-    }
-
-    /// `kubernetes.io/arch`.
-    pub const fn architecture(self) -> &'static str {
-        match self {
-            BoardProfile::Esp32s3 => "xtensa",
-            BoardProfile::Esp32c6 | BoardProfile::Esp32c3 => "riscv32",
-        }
-    }
-
-    fn from_byte(b: u8) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| *p as u8 == b)
-    }
-}
-
 /// Wi-Fi credentials. `Debug` never shows the password.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct WifiCredentials<'a> {
@@ -249,7 +212,7 @@ pub struct ProvisionRecord<'a> {
     /// When `None` the firmware derives a name from the MAC ([`super::derive_node_name`]).
     pub node_name: Option<NodeName<'a>>,
     /// When `None` the firmware uses the board it was built for.
-    pub profile: Option<BoardProfile>,
+    pub profile: Option<Chip>,
     pub labels: Labels<'a>,
     pub lease_renew_interval_secs: Option<u32>,
     pub status_interval_secs: Option<u32>,
@@ -583,7 +546,7 @@ struct Seen<'a> {
     insecure: bool,
     token: Option<&'a str>,
     node_name: Option<NodeName<'a>>,
-    profile: Option<BoardProfile>,
+    profile: Option<Chip>,
     labels: Labels<'a>,
     lease_renew: Option<u32>,
     status: Option<u32>,
@@ -639,7 +602,7 @@ fn read_field<'a>(seen: &mut Seen<'a>, field: Field, value: &'a [u8]) -> Result<
         Field::Profile => {
             let p = value
                 .first()
-                .and_then(|&b| BoardProfile::from_byte(b))
+                .and_then(|&b| Chip::from_record_byte(b))
                 .ok_or(invalid(field, Problem::OutOfRange))?;
             set_once(&mut seen.profile, field, p)
         }
@@ -764,7 +727,7 @@ pub fn write(record: &ProvisionRecord<'_>, out: &mut [u8]) -> Result<usize, Reco
         o.entry(Field::NodeName, &[name.as_str().as_bytes()]);
     }
     if let Some(p) = record.profile {
-        o.entry(Field::Profile, &[&[p as u8]]);
+        o.entry(Field::Profile, &[&[p.record_byte()]]);
     }
     for &(key, value) in record.labels.as_slice() {
         o.entry(Field::Label, &[key.as_bytes(), b"=", value.as_bytes()]);

@@ -1,33 +1,16 @@
-//! `--metrics-addr`: Prometheus text exposition (format 0.0.4) on `GET /metrics`.
-//!
-//! Hand-written rather than `prometheus-client`: that crate's model is live metric objects
-//! (atomics) registered up front and updated where things happen, but our figures already exist
-//! as plain counters inside each board's `AgentState` (`Cell`s, readable only on the board's
-//! thread). A scrape therefore collects [`BoardReport`] copies from every worker thread and
-//! encodes them; the encoding is a page of `write!`s, and the crate would bring no HTTP server
-//! either. The responder below is a minimal HTTP/1.1 server: one request per connection,
-//! `Connection: close`, bounded head and time.
+//! The Prometheus text exposition (format 0.0.4) of the boards' reports: process totals, then
+//! one series per board (`node="…"`).
 
 use std::fmt::Write as _;
-use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use picokubelet_core::agent::AgentPhase;
 use picokubelet_core::conditions::ConditionStatus;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 use crate::telemetry::{BoardReport, FleetTotals, Lateness, LATENESS_BOUNDS_SECONDS};
 
 /// The exposition format's content type.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
-
-/// Longest request head read; a longer one is answered 431.
-const MAX_HEAD: usize = 8 * 1024;
-/// A client must send its request head within this time.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Escapes a label value (`\`, `"` and newline, as the format requires).
 fn label(value: &str) -> String {
@@ -294,148 +277,6 @@ pub fn encode(reports: &[BoardReport], started: SystemTime) -> String {
     out
 }
 
-/// Binds `addr` (port 0: any free port).
-pub async fn bind(addr: SocketAddr) -> std::io::Result<(TcpListener, SocketAddr)> {
-    let listener = TcpListener::bind(addr).await?;
-    let local = listener.local_addr()?;
-    Ok((listener, local))
-}
-
-/// Serves `/metrics` for ever; `gather` collects the reports for one scrape.
-pub async fn serve<G, F>(listener: TcpListener, gather: G, started: SystemTime)
-where
-    G: Fn() -> F + Send + Sync + 'static,
-    F: Future<Output = Vec<BoardReport>> + Send,
-{
-    let gather = Arc::new(gather);
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(s) => s,
-            Err(e) => {
-                // Out of file descriptors and the like: wait a little rather than spin.
-                tracing::warn!("metrics: accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let gather = gather.clone();
-        tokio::spawn(async move {
-            if let Err(e) = answer(stream, &*gather, started).await {
-                tracing::debug!(%peer, "metrics: {e}");
-            }
-        });
-    }
-}
-
-/// What the request line asks for.
-#[derive(Debug, PartialEq, Eq)]
-enum Route {
-    Metrics { head_only: bool },
-    NotFound,
-    MethodNotAllowed,
-    TooLarge,
-    BadRequest,
-}
-
-fn route(head: &[u8], complete: bool) -> Route {
-    if !complete {
-        return if head.len() >= MAX_HEAD {
-            Route::TooLarge
-        } else {
-            Route::BadRequest
-        };
-    }
-    let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
-    let line = String::from_utf8_lossy(line);
-    let mut parts = line.trim_end().split(' ');
-    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next())
-    else {
-        return Route::BadRequest;
-    };
-    if !version.starts_with("HTTP/1.") {
-        return Route::BadRequest;
-    }
-    let path = target.split('?').next().unwrap_or_default();
-    if path != "/metrics" {
-        return Route::NotFound;
-    }
-    match method {
-        "GET" => Route::Metrics { head_only: false },
-        "HEAD" => Route::Metrics { head_only: true },
-        _ => Route::MethodNotAllowed,
-    }
-}
-
-async fn answer<G, F>(mut stream: TcpStream, gather: &G, started: SystemTime) -> std::io::Result<()>
-where
-    G: Fn() -> F,
-    F: Future<Output = Vec<BoardReport>>,
-{
-    let mut head = Vec::with_capacity(512);
-    let mut buf = [0u8; 1024];
-    let read = tokio::time::timeout(HEAD_TIMEOUT, async {
-        while head.len() < MAX_HEAD {
-            let n = stream.read(&mut buf).await?;
-            if n == 0 {
-                return Ok(false);
-            }
-            head.extend_from_slice(buf.get(..n).unwrap_or_default());
-            if head.windows(4).any(|w| w == b"\r\n\r\n") {
-                return Ok(true);
-            }
-        }
-        Ok::<_, std::io::Error>(false)
-    })
-    .await;
-    let complete = match read {
-        Ok(r) => r?,
-        Err(_) => return Err(std::io::Error::other("no request head in time")),
-    };
-    let (status, content_type, body, head_only, extra) = match route(&head, complete) {
-        Route::Metrics { head_only } => {
-            let reports = gather().await;
-            (
-                "200 OK",
-                CONTENT_TYPE,
-                encode(&reports, started),
-                head_only,
-                "",
-            )
-        }
-        Route::NotFound => (
-            "404 Not Found",
-            "text/plain",
-            "not found; try /metrics\n".into(),
-            false,
-            "",
-        ),
-        Route::MethodNotAllowed => (
-            "405 Method Not Allowed",
-            "text/plain",
-            "GET or HEAD only\n".into(),
-            false,
-            "Allow: GET, HEAD\r\n",
-        ),
-        Route::TooLarge => (
-            "431 Request Header Fields Too Large",
-            "text/plain",
-            String::new(),
-            false,
-            "",
-        ),
-        Route::BadRequest => ("400 Bad Request", "text/plain", String::new(), false, ""),
-    };
-    let response_head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(response_head.as_bytes()).await?;
-    if !head_only {
-        stream.write_all(body.as_bytes()).await?;
-    }
-    stream.shutdown().await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -443,6 +284,7 @@ mod tests {
     use picokubelet_core::client::counters::ClientCounters;
     use picokubelet_core::conditions::{Condition, ConditionType};
     use picokubelet_core::time::UnixMicros;
+    use std::time::Duration;
 
     fn report(name: &str, renewals: u64) -> BoardReport {
         let mut lateness = Lateness::default();
@@ -535,27 +377,5 @@ mod tests {
     #[test]
     fn label_values_are_escaped() {
         assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
-    }
-
-    #[test]
-    fn routes() {
-        let r = |s: &str| route(s.as_bytes(), true);
-        assert_eq!(
-            r("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"),
-            Route::Metrics { head_only: false }
-        );
-        assert_eq!(
-            r("GET /metrics?x=1 HTTP/1.0\r\n\r\n"),
-            Route::Metrics { head_only: false }
-        );
-        assert_eq!(
-            r("HEAD /metrics HTTP/1.1\r\n\r\n"),
-            Route::Metrics { head_only: true }
-        );
-        assert_eq!(r("GET / HTTP/1.1\r\n\r\n"), Route::NotFound);
-        assert_eq!(r("POST /metrics HTTP/1.1\r\n\r\n"), Route::MethodNotAllowed);
-        assert_eq!(r("GET /metrics\r\n\r\n"), Route::BadRequest);
-        assert_eq!(route(&[b'a'; MAX_HEAD], false), Route::TooLarge);
-        assert_eq!(route(b"GET /met", false), Route::BadRequest);
     }
 }
