@@ -42,6 +42,7 @@ use picokubelet_core::{
     agent::{run_agent, AgentBuffers, AgentState, Runtime},
     k8s::identity::NodeIds,
     tls::TlsOpener,
+    led::LedInputs,
 };
 use static_cell::ConstStaticCell;
 
@@ -243,7 +244,7 @@ async fn main(spawner: Spawner) -> ! {
 async fn mirror(state: &AgentState, board: signals::EspBoard) -> Infallible {
     let mut next_summary = Instant::now() + SUMMARY_INTERVAL;
     loop {
-        let inputs = state.led_inputs();
+        let inputs = LedInputs::of_agent(state);
         signals::update_led(|led| {
             let panicked = led.panicked;
             *led = inputs;

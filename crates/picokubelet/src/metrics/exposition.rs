@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use picokubelet_core::agent::AgentPhase;
 use picokubelet_core::conditions::ConditionStatus;
-use picokubelet_core::led::AgentPhase;
 
 use crate::telemetry::{BoardReport, FleetTotals, Lateness, LATENESS_BOUNDS_SECONDS};
 

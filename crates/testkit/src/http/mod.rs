@@ -4,103 +4,85 @@
 //! at most 2048 bytes or `Transfer-Encoding: chunked` (one chunk, lowercase hex) for larger ones,
 //! with `Connection: close` between them when the request asked to close. Keep-alive needs no
 //! header. Requests may be pipelined; bodies may be chunked; `Expect: 100-continue` is answered.
+//!
+//! The layer knows the API only through [`Dispatch`], which the server implements: `read`
+//! takes requests off the stream, `wire` frames answers, this module runs the connection.
+
+mod read;
+mod wire;
 
 use std::io;
-use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
-use crate::api::{Request, Response};
 use crate::auth::User;
-use crate::faults::RequestRecord;
-use crate::server::{Outcome, Shared};
+use crate::clock::{format_http_date, Sleep};
+use crate::faults::{Fault, RequestRecord};
+use crate::message::{Handled, Request};
 
-/// Go's `bufferBeforeChunkingSize`: larger bodies are chunked.
-pub const CHUNKING_THRESHOLD: usize = 2048;
-const MAX_HEAD: usize = 1 << 20;
-const MAX_BODY: usize = 3 << 20;
+use read::{
+    has_token, header, parse_head, read_chunked, read_more, BodyError, HeadResult, Read, MAX_BODY,
+};
+use wire::{encode_response, go_plain_error};
 
-/// Go's `http.StatusText`.
-pub fn reason_phrase(code: u16) -> &'static str {
-    match code {
-        100 => "Continue",
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        204 => "No Content",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        406 => "Not Acceptable",
-        409 => "Conflict",
-        410 => "Gone",
-        413 => "Request Entity Too Large",
-        415 => "Unsupported Media Type",
-        422 => "Unprocessable Entity",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "",
-    }
+pub use wire::CHUNKING_THRESHOLD;
+
+/// What the HTTP layer does with one request.
+pub(crate) enum Outcome {
+    /// Answer at once (with the fault that shaped the answer, if any).
+    Respond(Handled, Option<Fault>),
+    /// Answer after this much clock time.
+    Delay(Duration, Handled, Fault),
+    /// Send only this many bytes of the answer, then reset.
+    Truncate(usize, Handled, Fault),
+    /// Reset the connection without an answer.
+    Reset(Fault),
+    /// Close the connection cleanly without an answer.
+    Close(Fault),
+    /// Never answer.
+    Stall(Fault),
+    /// Storage is stalled: wait silently until it thaws (then [`Dispatch::resume`]) or until
+    /// this clock time (then answer with the timeout answer).
+    Held(SystemTime, Handled),
 }
 
-/// Serializes an answer exactly as Go's server would put it on the wire.
-pub fn encode_response(resp: &Response, date: &str, close: bool, http10: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(resp.body.len() + 512);
-    let proto = if http10 { "HTTP/1.0" } else { "HTTP/1.1" };
-    out.extend_from_slice(
-        format!("{proto} {} {}\r\n", resp.status, reason_phrase(resp.status)).as_bytes(),
-    );
-    let mut headers = resp.headers.clone();
-    headers.sort_by(|a, b| a.0.cmp(&b.0));
-    for (k, v) in &headers {
-        out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
-    }
-    out.extend_from_slice(format!("Date: {date}\r\n").as_bytes());
-    let chunked = resp.body.len() > CHUNKING_THRESHOLD && !http10;
-    if !chunked {
-        out.extend_from_slice(format!("Content-Length: {}\r\n", resp.body.len()).as_bytes());
-    }
-    if close {
-        out.extend_from_slice(b"Connection: close\r\n");
-    }
-    if chunked {
-        out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
-    if chunked {
-        out.extend_from_slice(format!("{:x}\r\n", resp.body.len()).as_bytes());
-        out.extend_from_slice(&resp.body);
-        out.extend_from_slice(b"\r\n0\r\n\r\n");
-    } else {
-        out.extend_from_slice(&resp.body);
-    }
-    out
+/// Why open connections are being closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Stop {
+    /// Bumped on every close-everything event.
+    pub generation: u64,
+    /// A graceful shutdown (Go's `Server.Shutdown`): close with close_notify and FIN; otherwise
+    /// drop the stream as a crashing process would.
+    pub graceful: bool,
 }
 
-fn go_plain_error(code: u16) -> Vec<u8> {
-    let text = format!("{code} {}", reason_phrase(code));
-    format!(
-        "HTTP/1.1 {text}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n{text}"
-    )
-    .into_bytes()
+/// The server as the HTTP layer sees it: a clock, a request handler, a request log.
+pub(crate) trait Dispatch {
+    /// The clock's current time.
+    fn now(&self) -> SystemTime;
+    /// Completes at clock time `at`.
+    fn sleep_until(&self, at: SystemTime) -> Sleep;
+    /// Handles a request at the clock's current time; returns the outcome and that time.
+    fn dispatch(&self, req: &Request) -> (Outcome, SystemTime);
+    /// Appends to the request log.
+    fn record(&self, r: RequestRecord);
+    /// Completes when storage is not stalled.
+    fn storage_thawed(&self) -> Sleep;
+    /// Handles a held request after the thaw, with the clock time it arrived; returns the
+    /// answer and the time to date it.
+    fn resume(&self, req: &Request, arrived: SystemTime) -> (Handled, SystemTime);
 }
 
 /// Per-connection context.
-pub struct ConnCtx {
+pub(crate) struct ConnCtx {
     /// Connection id for the log.
     pub id: u64,
     /// User of a verified client certificate.
     pub client_user: Option<User>,
-    /// Changes when the server restarts: the connection is dropped.
-    pub shutdown: watch::Receiver<u64>,
+    /// Changes when the server restarts or shuts down: the connection is closed.
+    pub shutdown: watch::Receiver<Stop>,
     /// Called before an abortive close (sets SO_LINGER 0 on TCP).
     pub on_reset: Option<Box<dyn Fn() + Send + Sync>>,
     /// Close a kept-alive connection after this much clock time without a request.
@@ -111,159 +93,11 @@ pub struct ConnCtx {
     pub opened: std::time::SystemTime,
 }
 
-enum Read {
-    Data,
-    Eof,
-    Shutdown,
-}
-
-async fn read_more<IO: AsyncRead + Unpin>(
-    io: &mut IO,
-    buf: &mut Vec<u8>,
-    shutdown: &mut watch::Receiver<u64>,
-) -> io::Result<Read> {
-    let mut tmp = [0u8; 16 * 1024];
-    tokio::select! {
-        r = io.read(&mut tmp) => {
-            let n = r?;
-            if n == 0 {
-                return Ok(Read::Eof);
-            }
-            buf.extend_from_slice(&tmp[..n]);
-            Ok(Read::Data)
-        }
-        _ = shutdown.changed() => Ok(Read::Shutdown),
-    }
-}
-
-struct Head {
-    method: String,
-    target: String,
-    http10: bool,
-    headers: Vec<(String, String)>,
-    len: usize,
-}
-
-enum HeadResult {
-    Complete(Head),
-    Partial,
-    Bad(u16),
-}
-
-fn parse_head(buf: &[u8]) -> HeadResult {
-    let mut storage = [httparse::EMPTY_HEADER; 128];
-    let mut req = httparse::Request::new(&mut storage);
-    match req.parse(buf) {
-        Ok(httparse::Status::Complete(len)) => HeadResult::Complete(Head {
-            method: req.method.unwrap_or("").to_string(),
-            target: req.path.unwrap_or("").to_string(),
-            http10: req.version == Some(0),
-            headers: req
-                .headers
-                .iter()
-                .map(|h| {
-                    (
-                        h.name.to_string(),
-                        String::from_utf8_lossy(h.value).trim().to_string(),
-                    )
-                })
-                .collect(),
-            len,
-        }),
-        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => HeadResult::Bad(431),
-        Ok(httparse::Status::Partial) => HeadResult::Partial,
-        Err(httparse::Error::TooManyHeaders) => HeadResult::Bad(431),
-        Err(_) => HeadResult::Bad(400),
-    }
-}
-
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
-fn has_token(headers: &[(String, String)], name: &str, token: &str) -> bool {
-    headers
-        .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-        .flat_map(|(_, v)| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
-}
-
-fn find_crlf(b: &[u8]) -> Option<usize> {
-    b.windows(2).position(|w| w == b"\r\n")
-}
-
-enum BodyError {
-    Io(io::Error),
-    Closed,
-    Bad(u16),
-}
-
-/// Reads a chunked body starting at `buf[start..]`; returns (body, end offset in buf).
-async fn read_chunked<IO: AsyncRead + Unpin>(
-    io: &mut IO,
-    buf: &mut Vec<u8>,
-    start: usize,
-    shutdown: &mut watch::Receiver<u64>,
-) -> Result<(Vec<u8>, usize), BodyError> {
-    let mut pos = start;
-    let mut body = Vec::new();
-    loop {
-        let line_end = loop {
-            if let Some(i) = find_crlf(&buf[pos..]) {
-                break pos + i;
-            }
-            if buf.len() - pos > 1024 {
-                return Err(BodyError::Bad(400));
-            }
-            match read_more(io, buf, shutdown).await.map_err(BodyError::Io)? {
-                Read::Data => {}
-                _ => return Err(BodyError::Closed),
-            }
-        };
-        let line = String::from_utf8_lossy(&buf[pos..line_end]).to_string();
-        let size_text = line.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_text, 16).map_err(|_| BodyError::Bad(400))?;
-        pos = line_end + 2;
-        if size == 0 {
-            loop {
-                let end = loop {
-                    if let Some(i) = find_crlf(&buf[pos..]) {
-                        break pos + i;
-                    }
-                    match read_more(io, buf, shutdown).await.map_err(BodyError::Io)? {
-                        Read::Data => {}
-                        _ => return Err(BodyError::Closed),
-                    }
-                };
-                let empty = end == pos;
-                pos = end + 2;
-                if empty {
-                    return Ok((body, pos));
-                }
-            }
-        }
-        if body.len() + size > MAX_BODY {
-            return Err(BodyError::Bad(413));
-        }
-        while buf.len() < pos + size + 2 {
-            match read_more(io, buf, shutdown).await.map_err(BodyError::Io)? {
-                Read::Data => {}
-                _ => return Err(BodyError::Closed),
-            }
-        }
-        body.extend_from_slice(&buf[pos..pos + size]);
-        pos += size + 2;
-    }
-}
-
 /// Serves HTTP/1.1 requests on `io` until the peer closes, a request asks to close, a fault
 /// ends the connection, or the server restarts.
-pub async fn serve<IO>(shared: Arc<Shared>, mut io: IO, mut ctx: ConnCtx) -> io::Result<()>
+pub(crate) async fn serve<D, IO>(shared: &D, mut io: IO, mut ctx: ConnCtx) -> io::Result<()>
 where
+    D: Dispatch + ?Sized,
     IO: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
@@ -275,7 +109,7 @@ where
     loop {
         // Go's server: IdleTimeout between requests, ReadHeaderTimeout for the first request of
         // a connection and for a head in progress (counted from its first bytes).
-        let mut head_started = (!buf.is_empty()).then(|| shared.clock().now());
+        let mut head_started = (!buf.is_empty()).then(|| shared.now());
         let head = loop {
             if !buf.is_empty() {
                 match parse_head(&buf) {
@@ -296,7 +130,7 @@ where
             };
             let read = match deadline {
                 Some(at) => {
-                    let timer = shared.clock().sleep_until(at);
+                    let timer = shared.sleep_until(at);
                     tokio::select! {
                         r = read_more(&mut io, &mut buf, &mut ctx.shutdown) => Some(r),
                         _ = timer => None,
@@ -307,9 +141,15 @@ where
             match read {
                 Some(r) => match r? {
                     Read::Data => {
-                        head_started.get_or_insert_with(|| shared.clock().now());
+                        head_started.get_or_insert_with(|| shared.now());
                     }
-                    Read::Eof | Read::Shutdown => return Ok(()),
+                    Read::Eof => return Ok(()),
+                    Read::Shutdown => {
+                        if ctx.shutdown.borrow().graceful {
+                            let _ = io.shutdown().await;
+                        }
+                        return Ok(());
+                    }
                 },
                 None => {
                     // Timed out: close as Go does (TLS close_notify, then FIN).
@@ -390,7 +230,8 @@ where
             body,
             client_user: ctx.client_user.clone(),
         };
-        let (outcome, date, at) = shared.dispatch(&request);
+        let (outcome, at) = shared.dispatch(&request);
+        let date = format_http_date(at);
         idle_from = at;
         let mut record = RequestRecord {
             connection: ctx.id,
@@ -422,7 +263,7 @@ where
             }
             Outcome::Delay(delay, handled, fault) => {
                 record.fault = Some(fault);
-                let wake = shared.clock().sleep_until(at + delay);
+                let wake = shared.sleep_until(at + delay);
                 tokio::select! {
                     _ = wake => {}
                     _ = ctx.shutdown.changed() => {
@@ -430,13 +271,38 @@ where
                         return Ok(());
                     }
                 }
-                idle_from = shared.clock().now();
-                let date = crate::clock::format_http_date(idle_from);
+                idle_from = shared.now();
+                let date = format_http_date(idle_from);
                 let bytes = encode_response(&handled.response, &date, close, head.http10);
                 record.status = Some(handled.response.status);
                 record.user = handled.user;
                 record.response_bytes = bytes.len();
                 // Logged before writing, so a client that saw the answer also sees the record.
+                shared.record(record);
+                io.write_all(&bytes).await?;
+                io.flush().await?;
+                if close {
+                    let _ = io.shutdown().await;
+                    return Ok(());
+                }
+            }
+            Outcome::Held(until, timeout) => {
+                let thawed = shared.storage_thawed();
+                let deadline = shared.sleep_until(until);
+                let (handled, answered_at) = tokio::select! {
+                    _ = thawed => shared.resume(&request, at),
+                    _ = deadline => (timeout, until),
+                    _ = ctx.shutdown.changed() => {
+                        shared.record(record);
+                        return Ok(());
+                    }
+                };
+                idle_from = answered_at;
+                let date = format_http_date(answered_at);
+                let bytes = encode_response(&handled.response, &date, close, head.http10);
+                record.status = Some(handled.response.status);
+                record.user = handled.user;
+                record.response_bytes = bytes.len();
                 shared.record(record);
                 io.write_all(&bytes).await?;
                 io.flush().await?;
@@ -485,51 +351,5 @@ where
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn resp(len: usize) -> Response {
-        Response {
-            status: 200,
-            headers: vec![
-                ("X-Kubernetes-Pf-Flowschema-Uid".into(), "f".into()),
-                ("Audit-Id".into(), "a".into()),
-                ("Content-Type".into(), "application/json".into()),
-            ],
-            body: vec![b'x'; len],
-        }
-    }
-
-    #[test]
-    fn framing_switches_to_chunked_above_2048_bytes() {
-        let small = String::from_utf8(encode_response(&resp(2048), "D", false, false)).unwrap();
-        assert!(small.starts_with(
-            "HTTP/1.1 200 OK\r\nAudit-Id: a\r\nContent-Type: application/json\r\nX-Kubernetes-Pf-Flowschema-Uid: f\r\nDate: D\r\nContent-Length: 2048\r\n\r\n"
-        ));
-        let big = String::from_utf8(encode_response(&resp(2049), "D", true, false)).unwrap();
-        assert!(big
-            .contains("Date: D\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n801\r\n"));
-        assert!(big.ends_with("x\r\n0\r\n\r\n"));
-        let closing = String::from_utf8(encode_response(&resp(1), "D", true, false)).unwrap();
-        assert!(closing.contains("Content-Length: 1\r\nConnection: close\r\n\r\nx"));
-    }
-
-    #[test]
-    fn heads_parse_and_reject() {
-        assert!(
-            matches!(parse_head(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"), HeadResult::Complete(h) if h.len == 27)
-        );
-        assert!(matches!(
-            parse_head(b"GET / HTTP/1.1\r\nHo"),
-            HeadResult::Partial
-        ));
-        assert!(matches!(
-            parse_head(b"GET / HTTP/1.1\r\nHo st: x\r\n\r\n"),
-            HeadResult::Bad(400)
-        ));
     }
 }
