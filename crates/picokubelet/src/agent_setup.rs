@@ -11,13 +11,13 @@ use picokubelet_core::agent::AgentConfig;
 use picokubelet_core::http::request::BearerToken;
 use picokubelet_core::k8s::identity::{NodeIds, NodeName};
 use picokubelet_core::provision::{AgentParts, Cadence, ProvisionRecord};
-use picokubelet_core::tls::ServerTrust as CoreTrust;
+use picokubelet_core::tls::ServerTrust;
 
 use crate::args::{AgentArgs, NodeArgs};
 use crate::board::{self, InternalIp};
 use crate::failure::Failure;
-use crate::kubeconfig::{ResolvedConfig, ServerTrust, ServerUrl};
-use crate::provision::ca::ca_der;
+use crate::kubeconfig::{self, ResolvedConfig, ServerUrl};
+use crate::provision::ca::{ca_der, core_trust};
 use crate::provision::endpoint::Endpoint;
 use crate::secret::Secret;
 
@@ -48,11 +48,11 @@ impl AgentSetup {
     ) -> Result<Self, Failure> {
         let cluster = &resolved.cluster;
         let ca_der = match &cluster.trust {
-            ServerTrust::Ca { pem, .. } => Some(
+            kubeconfig::ServerTrust::Ca { pem, .. } => Some(
                 ca_der(pem)
                     .map_err(|e| Failure::Usage(format!("the cluster CA cannot be used: {e}")))?,
             ),
-            ServerTrust::InsecureSkipVerify(_) => None,
+            kubeconfig::ServerTrust::InsecureSkipVerify(_) => None,
         };
         let host = Endpoint {
             server: cluster.server.clone(),
@@ -60,10 +60,7 @@ impl AgentSetup {
         }
         .record_host();
         let token = resolved.credentials.token.clone();
-        let trust = match &ca_der {
-            Some(der) => CoreTrust::Ca(der),
-            None => CoreTrust::InsecureSkipVerify,
-        };
+        let trust = core_trust(ca_der.as_deref());
         let mut record = ProvisionRecord::new(&host, trust, BearerToken::new(token.expose()));
         record.port = cluster.server.port;
         record.tls_server_name = cluster.tls_server_name.as_deref();
@@ -89,11 +86,8 @@ impl AgentSetup {
     }
 
     /// How the server's certificate is checked.
-    pub fn trust(&self) -> CoreTrust<'_> {
-        match &self.ca_der {
-            Some(der) => CoreTrust::Ca(der),
-            None => CoreTrust::InsecureSkipVerify,
-        }
+    pub fn trust(&self) -> ServerTrust<'_> {
+        core_trust(self.ca_der.as_deref())
     }
 
     /// The server is not verified.

@@ -1,9 +1,13 @@
 //! Kubernetes objects this agent sends and reads: typed body builders, paths, Status errors.
+pub mod body_error;
 pub mod chip;
 pub mod event;
 pub mod identity;
+pub mod label;
 pub mod lease;
+pub mod name;
 pub mod node;
+pub mod node_ids;
 pub mod paths;
 pub mod render;
 pub mod response;

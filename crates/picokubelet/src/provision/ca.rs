@@ -4,7 +4,7 @@
 use picokubelet_core::provision::MAX_CA_LEN;
 use picokubelet_core::tls::der::{self, Reader};
 use picokubelet_core::tls::x509::{self, PublicKey};
-use picokubelet_core::tls::{decode_ca, CaError};
+use picokubelet_core::tls::{decode_ca, CaError, ServerTrust};
 use sha2::{Digest, Sha256};
 
 use super::error::ProvisionError;
@@ -34,6 +34,15 @@ pub fn ca_der(pem: &[u8]) -> Result<Vec<u8>, ProvisionError> {
         return Err(ProvisionError::CaTooLarge { len: der.len() });
     }
     Ok(der.to_vec())
+}
+
+/// How the core checks the server: against the CA (DER), or not at all when there is none
+/// (insecure-skip-tls-verify). `provision` and `run` hold the CA as `Option<Vec<u8>>`.
+pub fn core_trust(ca_der: Option<&[u8]>) -> ServerTrust<'_> {
+    match ca_der {
+        Some(der) => ServerTrust::Ca(der),
+        None => ServerTrust::InsecureSkipVerify,
+    }
 }
 
 /// `AB:CD:…`, as `openssl x509 -fingerprint -sha256` prints it.

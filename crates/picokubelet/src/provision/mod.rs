@@ -36,7 +36,7 @@ use crate::failure::Failure;
 use crate::kubeconfig::{
     locate, InsecureSource, Kubeconfig, LookupEnv, ResolveOptions, ResolvedConfig, ServerTrust,
 };
-use record::{RecordInputs, Trust};
+use record::RecordInputs;
 use summary::Written;
 use wifi::{WifiInputs, PASSWORD_ENV};
 
@@ -80,11 +80,11 @@ pub fn provision(
         insecure_skip_tls_verify: args.cluster.insecure_skip_tls_verify,
     })?;
     let endpoint = endpoint::endpoint(&resolved.cluster.server, args.api_host.as_deref())?;
-    let trust = trust(&resolved)?;
+    let ca_der = ca_der(&resolved)?;
     let inputs = RecordInputs {
         endpoint,
         tls_server_name: resolved.cluster.tls_server_name.clone(),
-        trust,
+        ca_der,
         token: resolved.credentials.token.clone(),
         wifi,
         node_name: args.node_name.clone(),
@@ -101,7 +101,7 @@ pub fn provision(
     };
     output::write_private(&args.out, &file, args.force)?;
     let mut report = String::new();
-    if inputs.trust == Trust::Insecure {
+    if inputs.ca_der.is_none() {
         report.push_str(INSECURE_BANNER);
     }
     report.push_str(&summary::summary(
@@ -122,8 +122,8 @@ const INSECURE_BANNER: &str = "\n\
     !!! Every board flashed with it sends its token to whoever answers at the server's\n\
     !!! address. Use it for tests only; put the cluster's CA in the kubeconfig instead.\n\n";
 
-/// The CA, or insecure only when the flag asked for it.
-fn trust(resolved: &ResolvedConfig) -> Result<Trust, ProvisionError> {
+/// The CA (DER), or `None` (insecure) only when the flag asked for it.
+fn ca_der(resolved: &ResolvedConfig) -> Result<Option<Vec<u8>>, ProvisionError> {
     match &resolved.cluster.trust {
         ServerTrust::Ca { pem, .. } => {
             let der = ca::ca_der(pem)?;
@@ -134,9 +134,9 @@ fn trust(resolved: &ResolvedConfig) -> Result<Trust, ProvisionError> {
                      encryptionAlgorithm: ECDSA-P256)"
                 );
             }
-            Ok(Trust::Ca(der))
+            Ok(Some(der))
         }
-        ServerTrust::InsecureSkipVerify(InsecureSource::Flag) => Ok(Trust::Insecure),
+        ServerTrust::InsecureSkipVerify(InsecureSource::Flag) => Ok(None),
         ServerTrust::InsecureSkipVerify(InsecureSource::Kubeconfig) => {
             Err(ProvisionError::InsecureNotRequested)
         }

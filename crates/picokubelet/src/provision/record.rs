@@ -11,29 +11,22 @@ use picokubelet_core::k8s::identity::{NodeIds, NodeName};
 use picokubelet_core::provision::{
     self, Labels, ProvisionRecord, WifiCredentials, MAX_RECORD_LEN, MAX_TOKEN_LEN,
 };
-use picokubelet_core::tls::ServerTrust;
 
+use super::ca::core_trust;
 use super::endpoint::Endpoint;
 use super::error::ProvisionError;
 use super::wifi::WifiSetting;
 use crate::args::Label;
 use crate::secret::Secret;
 
-/// How the board checks the server.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Trust {
-    /// Against this CA certificate (DER).
-    Ca(Vec<u8>),
-    /// Not at all (explicit `--insecure-skip-tls-verify`).
-    Insecure,
-}
-
 /// Everything the record holds, owned and already checked field by field.
 #[derive(Clone, Debug)]
 pub struct RecordInputs {
     pub endpoint: Endpoint,
     pub tls_server_name: Option<String>,
-    pub trust: Trust,
+    /// The cluster CA (DER); `None`: the server is not verified (explicit
+    /// `--insecure-skip-tls-verify`).
+    pub ca_der: Option<Vec<u8>>,
     pub token: Secret,
     pub wifi: Option<WifiSetting>,
     pub node_name: Option<String>,
@@ -53,10 +46,7 @@ pub fn encode(inputs: &RecordInputs) -> Result<Vec<u8>, ProvisionError> {
         return Err(ProvisionError::TokenChars);
     }
     let host = inputs.endpoint.record_host();
-    let trust = match &inputs.trust {
-        Trust::Ca(der) => ServerTrust::Ca(der),
-        Trust::Insecure => ServerTrust::InsecureSkipVerify,
-    };
+    let trust = core_trust(inputs.ca_der.as_deref());
     let mut record = ProvisionRecord::new(&host, trust, BearerToken::new(token));
     record.port = inputs.endpoint.server.port;
     record.tls_server_name = inputs.tls_server_name.as_deref();
@@ -148,7 +138,7 @@ mod tests {
                 from_flag: false,
             },
             tls_server_name: Some("kubernetes".into()),
-            trust: Trust::Ca(super::super::ca::ca_der(CA.as_bytes()).unwrap()),
+            ca_der: Some(super::super::ca::ca_der(CA.as_bytes()).unwrap()),
             token: Secret::new("abc.def"),
             wifi: None,
             node_name: None,

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::args::OutputFormat;
 use super::ca::{sha256_fingerprint, subject_common_name};
-use super::record::{RecordInputs, Trust};
+use super::record::RecordInputs;
 use super::wifi::PasswordSource;
 use super::{PARTITION_NAME, PARTITION_OFFSET, PARTITION_SIZE};
 use crate::kubeconfig::TokenSource;
@@ -56,14 +56,14 @@ pub fn summary(inputs: &RecordInputs, written: &Written<'_>) -> String {
     );
     row(
         "trust",
-        match &inputs.trust {
-            Trust::Ca(der) => format!(
+        match &inputs.ca_der {
+            Some(der) => format!(
                 "CA {}, {} bytes DER, SHA-256 {}",
                 subject_common_name(der).map_or("(no CN)".to_owned(), |cn| format!("CN={cn}")),
                 der.len(),
                 sha256_fingerprint(der)
             ),
-            Trust::Insecure => "NONE: insecure-skip-tls-verify (the server is not verified)".into(),
+            None => "NONE: insecure-skip-tls-verify (the server is not verified)".into(),
         },
     );
     row(
