@@ -42,6 +42,7 @@ use picokubelet_core::{
     agent::{run_agent, AgentBuffers, AgentState, Runtime},
     k8s::identity::NodeIds,
     tls::TlsOpener,
+    led::LedInputs,
 };
 use static_cell::ConstStaticCell;
 
@@ -108,12 +109,12 @@ async fn main(spawner: Spawner) -> ! {
         signals::record_config_health(ConfigHealth::Degraded);
     }
     let record = settings.record;
-    let built_for = profile.record_profile;
-    if record.board(built_for) != built_for {
+    let built_for = profile.chip;
+    if record.chip(built_for) != built_for {
         println!(
             "config: WARNING: the record is for {} but this image runs on {}",
-            record.board(built_for).chip(),
-            built_for.chip()
+            record.chip(built_for).name(),
+            built_for.name()
         );
     }
 
@@ -243,7 +244,7 @@ async fn main(spawner: Spawner) -> ! {
 async fn mirror(state: &AgentState, board: signals::EspBoard) -> Infallible {
     let mut next_summary = Instant::now() + SUMMARY_INTERVAL;
     loop {
-        let inputs = state.led_inputs();
+        let inputs = LedInputs::of_agent(state);
         signals::update_led(|led| {
             let panicked = led.panicked;
             *led = inputs;

@@ -15,7 +15,8 @@ use embassy_sync::{
     signal::Signal,
 };
 use picokubelet_core::{
-    led::{led_state, AgentPhase, LedInputs, LedState},
+    agent::AgentPhase,
+    led::{led_state, LedInputs, LedState},
     runtime::{Board, BoardSnapshot},
 };
 

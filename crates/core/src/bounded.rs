@@ -16,7 +16,7 @@ use core::fmt;
 ///
 /// [`is_truncated`]: BoundedStr::is_truncated
 /// [`as_str`]: BoundedStr::as_str
-#[derive(Clone)]
+#[derive(Clone, Copy)]
 pub struct BoundedStr<const N: usize> {
     bytes: [u8; N],
     len: usize,

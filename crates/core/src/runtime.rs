@@ -7,7 +7,8 @@
 //!   from here: it comes only from the API server's `Date` ([`crate::time::WallClock`]).
 //! - [`Connector`]: a connected byte stream to the API server (TCP; name resolution is its job).
 //! - [`crate::client::SessionOpener`]: turns the stream into a session (TLS on every real board).
-//! - [`Board`]: heap and Wi-Fi figures for the conditions (DESIGN.md §8).
+//! - [`Board`]: heap and Wi-Fi figures for the conditions (DESIGN.md §8), and a wake-up when
+//!   they change.
 //! - [`crate::agent::log::Log`]: where the agent's typed log events go.
 //!
 //! The RNG is any `rand_core` 0.6 `RngCore + CryptoRng` (embedded-tls needs a cryptographic one).
@@ -76,8 +77,8 @@ pub trait Connector {
     fn connect(&mut self) -> impl Future<Output = Result<Self::Socket, Self::Error>>;
 }
 
-/// What the board measured, read by the agent whenever it evaluates the conditions (every
-/// `condition_check_interval`, 10 s by default).
+/// What the board measured, read by the agent whenever it evaluates the conditions: when
+/// [`Board::changed`] says so, and every `condition_check_interval` (10 s by default).
 ///
 /// Wi-Fi figures are running totals since boot: the agent turns them into the rolling window
 /// and "since the last push" flags the rules want, so the body only counts.
@@ -101,7 +102,17 @@ pub struct BoardSnapshot {
 
 /// The board's own figures. `&self`: the body keeps them in cells or atomics.
 pub trait Board {
+    /// The readings as they are now. A pure read: no reading moves because it was read.
     fn snapshot(&self) -> BoardSnapshot;
+
+    /// Completes when the readings changed since the last completion (an embassy `Signal` on
+    /// the device, a tokio `Notify` on the host): the status task wakes on it and pushes a flip
+    /// at once instead of at its next check. A change while nobody waits must not be lost (the
+    /// next call completes at once). Must be cancel-safe. The default never completes: the
+    /// agent then sees changes at its `condition_check_interval`.
+    fn changed(&self) -> impl Future<Output = ()> {
+        core::future::pending()
+    }
 }
 
 #[cfg(test)]

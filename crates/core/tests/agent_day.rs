@@ -5,7 +5,7 @@ mod agent_support;
 
 use agent_support::*;
 use picokubelet_core::agent::AgentState;
-use picokubelet_core::led::{led_state, LedState};
+use picokubelet_core::led::{led_state, LedInputs, LedState};
 
 fn at_or_before(records: &[Record], t: std::time::Duration) -> usize {
     records.iter().filter(|r| r.at <= t).count()
@@ -27,7 +27,7 @@ async fn a_quiet_day_costs_one_connection_and_the_expected_requests() {
             b.heap_free_bytes = 10_000; // MemoryPressure, Peckish, Vibes flip together
             board.set(b);
             w.at(HOUR).await;
-            assert_eq!(led_state(&state.led_inputs()), LedState::Healthy);
+            assert_eq!(led_state(&LedInputs::of_agent(&state)), LedState::Healthy);
             w.at(4 * HOUR + 7 * SECOND).await;
             b.heap_free_bytes = 250_000;
             board.set(b);

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use agent_support::*;
 use picokubelet_core::agent::AgentState;
-use picokubelet_core::led::{led_state, LedState};
+use picokubelet_core::led::{led_state, LedInputs, LedState};
 
 fn rule(
     route: Option<Route>,
@@ -35,11 +35,14 @@ async fn a_revoked_token_backs_off_slowly_shows_on_the_led_and_recovers() {
             w.at(revoked).await;
             w.server.st.borrow_mut().token_revoked = true;
             w.at(HOUR + 10 * MINUTE).await;
-            assert_eq!(led_state(&state.led_inputs()), LedState::AuthFailed);
+            assert_eq!(
+                led_state(&LedInputs::of_agent(&state)),
+                LedState::AuthFailed
+            );
             w.at(restored).await;
             w.server.st.borrow_mut().token_revoked = false;
             w.at(restored + 6 * MINUTE).await;
-            assert_eq!(led_state(&state.led_inputs()), LedState::Healthy);
+            assert_eq!(led_state(&LedInputs::of_agent(&state)), LedState::Healthy);
         })
         .await;
         let s = &w.server;
@@ -90,7 +93,7 @@ async fn forbidden_renewals_say_what_rbac_must_allow() {
             .push(rule(Some(Route::RenewLease), from, until, status(403, None), None));
         w.run(&config(), &state, HOUR + 20 * MINUTE, async {
             w.at(HOUR + 5 * MINUTE).await;
-            assert_eq!(led_state(&state.led_inputs()), LedState::AuthFailed);
+            assert_eq!(led_state(&LedInputs::of_agent(&state)), LedState::AuthFailed);
         })
         .await;
         let renewals = between(&w.server.records(Route::RenewLease), from, until);
@@ -375,7 +378,7 @@ async fn wifi_trouble_is_pushed_at_the_next_check() {
             .find(|r| !r.body.contains("\"Cursed\""))
             .unwrap();
         assert_eq!(calm.at, HOUR + 5 * MINUTE + 10 * SECOND);
-        assert_eq!(led_state(&state.led_inputs()), LedState::Healthy);
+        assert_eq!(led_state(&LedInputs::of_agent(&state)), LedState::Healthy);
     })
     .await;
 }

@@ -6,10 +6,10 @@
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
+use picokubelet_core::agent::AgentPhase;
 use picokubelet_core::agent::{AgentState, AgentStats, LogEvent};
 use picokubelet_core::client::counters::ClientCounters;
 use picokubelet_core::conditions::Condition;
-use picokubelet_core::led::AgentPhase;
 
 /// Upper bounds of the renewal-lateness histogram, seconds (Prometheus `le`).
 pub const LATENESS_BOUNDS_SECONDS: [f64; 11] = [

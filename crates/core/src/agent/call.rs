@@ -1,5 +1,6 @@
 //! One exchange as every reconciler makes it: lock the shared client for exactly this request,
-//! apply the status-code policy, keep the LED's error class and the log up to date.
+//! write the [`Exchange`]'s body, apply the status-code policy and hand back one flat
+//! [`Outcome`]; keep the LED's error class and the log up to date. Also the one retry helper.
 use core::cell::Cell;
 
 use embassy_sync::blocking_mutex::raw::NoopRawMutex;
@@ -7,27 +8,27 @@ use embassy_sync::mutex::Mutex;
 use embedded_io_async::{Read, Write};
 
 use crate::agent::config::AgentConfig;
+use crate::agent::exchange::{Exchange, Sent};
 use crate::agent::log::{Log, LogEvent};
-use crate::agent::policy::{decide, Action, Operation};
-use crate::agent::retry::Retry;
-use crate::agent::run::SessionEnd;
-use crate::agent::state::AgentState;
-use crate::client::api::{ApiClient, ApiRequest, Reply};
+use crate::agent::outcome::{Outcome, SessionEnd, Setback};
+use crate::agent::phase::ApiErrorClass;
+use crate::agent::policy::{decide, Action};
+use crate::agent::state::{AgentEvent, AgentState};
+use crate::agent::timers::Timer;
+use crate::client::api::{ApiClient, Reply};
 use crate::client::counters::ClientError;
 use crate::json::extract::Visitor;
-use crate::k8s::identity::BodyError;
-use crate::led::ApiErrorClass;
 use crate::runtime::{Board, Clock, Instant};
 
 /// The client, shared by the tasks of one session.
 pub(crate) type SharedClient<'s, T, C> = Mutex<NoopRawMutex, ApiClient<'s, T, C>>;
 
 /// What the reconcilers of one session share besides the client.
-pub(crate) struct Ctx<'r, C> {
+pub(crate) struct Ctx<'r, C, B> {
     pub clock: &'r C,
     pub config: &'r AgentConfig<'r>,
     pub state: &'r AgentState,
-    pub board: &'r dyn Board,
+    pub board: &'r B,
     pub log: &'r dyn Log,
     /// xorshift64 state for retry jitter, seeded from the board's RNG per session. Jitter needs
     /// no cryptographic quality, and a `Cell` lets every task draw without a borrow.
@@ -37,12 +38,12 @@ pub(crate) struct Ctx<'r, C> {
     pub progressed: Cell<bool>,
 }
 
-impl<'r, C: Clock> Ctx<'r, C> {
+impl<'r, C: Clock, B: Board> Ctx<'r, C, B> {
     pub fn new(
         clock: &'r C,
         config: &'r AgentConfig<'r>,
         state: &'r AgentState,
-        board: &'r dyn Board,
+        board: &'r B,
         log: &'r dyn Log,
         seed: u64,
     ) -> Self {
@@ -63,7 +64,7 @@ impl<'r, C: Clock> Ctx<'r, C> {
     }
 
     /// A pseudo-random u32 for backoff jitter.
-    pub fn random(&self) -> u32 {
+    fn random(&self) -> u32 {
         let mut x = self.jitter.get();
         x ^= x << 13;
         x ^= x >> 7;
@@ -72,72 +73,56 @@ impl<'r, C: Clock> Ctx<'r, C> {
         (x >> 32) as u32
     }
 
-    /// `now + delay_ms`.
-    pub fn after_ms(&self, delay_ms: u64) -> Instant {
-        self.now().add_millis(delay_ms)
+    /// The one retry helper: `timer` fires again after the backoff `setback` calls for (the
+    /// timer's own backoff, so every reconciler backs off independently).
+    pub fn retry_later(&self, timer: Timer, setback: Setback) {
+        self.state
+            .back_off(timer, setback, self.random(), self.now());
     }
 
-    /// The delay after `setback`, from `retry`'s backoff.
-    pub fn delay_for(&self, retry: &mut Retry, setback: Setback) -> u64 {
-        match setback {
-            Setback::Refused(action) => retry.after_action(action, self.random()),
-            Setback::Failed(error) => retry.after_error(error, self.random()),
-        }
+    /// Applies a cross-task effect (see [`AgentEvent`]).
+    pub fn apply(&self, event: AgentEvent) {
+        self.state.apply(event, self.now(), self.config, self.log);
+    }
+
+    /// Sleeps until `timer` fires (for ever if it is not armed).
+    pub async fn sleep_until(&self, timer: Timer) {
+        self.clock.sleep_until(self.state.timer(timer)).await
     }
 }
 
-/// Why a reconciler must try again later.
+/// What a 2xx answered, and what the request carried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Setback {
-    /// The server answered, and the policy did not call it done.
-    Refused(Action),
-    /// The exchange failed but the session lives on.
-    Failed(ClientError),
-}
-
-/// A response and the policy's decision on it.
-#[derive(Clone, Copy, Debug)]
 pub(crate) struct Answer {
     pub reply: Reply,
-    pub action: Action,
+    pub sent: Sent,
 }
 
-/// Why `call` has no answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Failure {
-    /// The session is over; every task leaves and the agent reconnects.
-    End(SessionEnd),
-    /// The exchange failed but the session is fine (nothing was sent, or a response body was
-    /// broken but framed).
-    Local(ClientError),
-}
-
-/// One exchange on the shared client; see the module notes. `Action::Reconnect` (5xx) ends the
-/// session here, so reconcilers never see it.
-pub(crate) async fn call<T, C, V, F>(
-    ctx: &Ctx<'_, C>,
+/// One exchange on the shared client; see the module notes.
+pub(crate) async fn call<T, C, B, V>(
+    ctx: &Ctx<'_, C, B>,
     client: &SharedClient<'_, T, C>,
-    op: Operation,
-    req: ApiRequest<'_>,
-    body: F,
+    exchange: Exchange<'_>,
     visitor: &mut V,
-) -> Result<Answer, Failure>
+) -> Outcome<Answer>
 where
     T: Read + Write,
     C: Clock,
+    B: Board,
     V: Visitor + ?Sized,
-    F: FnOnce(&mut [u8]) -> Result<usize, BodyError>,
 {
+    let op = exchange.operation();
+    let req = exchange.request(ctx.config);
+    let mut sent = Sent::default();
     let mut guard = client.lock().await;
+    let body = |buf: &mut [u8]| {
+        let (len, carried) = exchange.write_body(ctx.state, ctx.config, ctx.now(), buf)?;
+        sent = carried;
+        Ok(len)
+    };
     match guard.exchange(&req, body, visitor).await {
         Ok(reply) => {
             let action = decide(op, reply.status, reply.retry_after);
-            let success = (200..300).contains(&reply.status);
-            ctx.state
-                .with(|s| s.last_api_error = ApiErrorClass::from_status(reply.status));
-            if success {
-                ctx.progressed.set(true);
-            }
             if action != Action::Done {
                 ctx.log.log(&LogEvent::Refused {
                     op,
@@ -147,49 +132,24 @@ where
                 });
             }
             drop(guard);
-            if action == Action::Reconnect {
-                return Err(Failure::End(SessionEnd::ServerError(reply.status)));
+            ctx.state
+                .set_last_api_error(ApiErrorClass::from_status(reply.status));
+            if (200..300).contains(&reply.status) {
+                ctx.progressed.set(true);
             }
-            Ok(Answer { reply, action })
+            Outcome::of(Answer { reply, sent }, reply.status, action)
         }
         Err(error) => {
             drop(guard);
             if error == ClientError::Unusable {
                 // The server closed the session after the previous response: not a failure.
-                return Err(Failure::End(SessionEnd::Closed));
+                return Outcome::End(SessionEnd::Closed);
             }
             ctx.log.log(&LogEvent::ExchangeFailed { op, error });
             if error.ends_session() {
-                ctx.state
-                    .with(|s| s.last_api_error = Some(ApiErrorClass::Transport));
-                Err(Failure::End(SessionEnd::Failed(error)))
-            } else {
-                Err(Failure::Local(error))
+                ctx.state.set_last_api_error(Some(ApiErrorClass::Transport));
             }
+            Outcome::failed(error)
         }
-    }
-}
-
-impl<C: Clock> Ctx<'_, C> {
-    /// Queues a Node Event (rate-limited per reason) and wakes the event task.
-    pub fn queue_event(&self, reason: crate::agent::events::EventReason) {
-        let now = self.now();
-        let min_interval = self.config.timing.event_min_interval;
-        let pushed = self.state.with(|s| {
-            let at = s.wall_now(now);
-            s.events.queue.push(reason, at, now, min_interval)
-        });
-        match pushed {
-            crate::agent::events::Pushed::Queued => {}
-            crate::agent::events::Pushed::QueuedDroppingOldest(old) => {
-                self.log.log(&LogEvent::EventDropped {
-                    reason: old.as_str(),
-                })
-            }
-            crate::agent::events::Pushed::RateLimited => self.log.log(&LogEvent::EventDropped {
-                reason: reason.as_str(),
-            }),
-        }
-        self.state.event_wake.signal(());
     }
 }

@@ -3,33 +3,161 @@
 //! At start (and after every registration) the Lease is read: 200 adopts its `renewTime` (so a
 //! rebooted board never renews to an earlier time), 404 creates it with an ownerReference to
 //! the Node's uid. Then a merge-patch of `renewTime` every `lease_renew_interval` on a fixed
-//! cadence, `renewTime` = [`next_renew_time`] so it never goes backward. A 404 on renewal means
-//! the Lease is gone: if the Node is gone too, the agent registers again; otherwise the Lease is
-//! created again. Failures retry with the fast backoff, 401/403 with the slow one.
+//! cadence, `renewTime` = [`crate::time::next_renew_time`] so it never goes backward. A 404 on
+//! renewal means the Lease is gone: if the Node is gone too, the agent registers again;
+//! otherwise the Lease is created again. Failures retry with the fast backoff, 401/403 with the
+//! slow one.
+//!
+//! The path from timer to socket: [`lease_task`] sleeps on [`Timer::Renew`], [`renew`] builds
+//! [`Exchange::RenewLease`] and hands it to [`call`], which locks the client, writes the body
+//! and reads the reply; the [`Outcome`] comes back up to one `match` here.
+use core::time::Duration;
+
 use embedded_io_async::{Read, Write};
 
-use crate::agent::call::{call, Ctx, Failure, Setback, SharedClient};
+use crate::agent::call::{call, Ctx, SharedClient};
+use crate::agent::exchange::Exchange;
 use crate::agent::log::LogEvent;
-use crate::agent::policy::{Action, Operation};
-use crate::agent::run::{SessionEnd, TaskExit};
-use crate::client::api::{no_body, ApiRequest};
-use crate::k8s::lease::{write_lease_create, write_lease_renewal};
-use crate::k8s::paths::{ApiPath, ApiWrite};
+use crate::agent::outcome::{Outcome, SessionEnd, Setback, TaskExit};
+use crate::agent::policy::Action;
+use crate::agent::state::AgentEvent;
+use crate::agent::timers::Timer;
 use crate::k8s::response::{LeaseResponse, ObjectMeta};
-use crate::led::AgentPhase;
-use crate::runtime::{Clock, Instant};
-use crate::time::{next_renew_time, UnixMicros};
+use crate::runtime::{Board, Clock, Instant};
+use crate::time::UnixMicros;
+
+/// The lease reconciler's state.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LeaseKeeper {
+    /// The Lease exists on the server as far as we know.
+    known: bool,
+    /// The latest `renewTime` known to be on the server; renewals never go below it.
+    last_renew_time: Option<UnixMicros>,
+    /// When the renewal in progress was due on the cadence: retries move the timer, not this,
+    /// so lateness counts from the cadence.
+    due_at: Instant,
+    last_success: Option<Instant>,
+    consecutive: u32,
+    creations: u32,
+    renewals: u64,
+    failures: u64,
+    recoveries: u32,
+}
+
+impl LeaseKeeper {
+    pub const NEW: LeaseKeeper = LeaseKeeper {
+        known: false,
+        last_renew_time: None,
+        due_at: Instant::ZERO,
+        last_success: None,
+        consecutive: 0,
+        creations: 0,
+        renewals: 0,
+        failures: 0,
+        recoveries: 0,
+    };
+
+    pub fn last_renew_time(&self) -> Option<UnixMicros> {
+        self.last_renew_time
+    }
+
+    /// The last accepted renewal (or creation).
+    pub fn last_success(&self) -> Option<Instant> {
+        self.last_success
+    }
+
+    /// Consecutive successful renewals.
+    pub fn consecutive(&self) -> u32 {
+        self.consecutive
+    }
+
+    /// Lease creations (201).
+    pub fn creations(&self) -> u32 {
+        self.creations
+    }
+
+    /// Renewals accepted (200).
+    pub fn renewals(&self) -> u64 {
+        self.renewals
+    }
+
+    /// Renewals that failed (any answer but 200, or none).
+    pub fn failures(&self) -> u64 {
+        self.failures
+    }
+
+    /// Renewals that came after a gap longer than the lease duration.
+    pub fn recoveries(&self) -> u32 {
+        self.recoveries
+    }
+
+    /// A new or re-registered Node: read (or create) the Lease before renewing (only
+    /// [`AgentEvent`]s call this).
+    pub(crate) fn forget(&mut self) {
+        self.known = false;
+    }
+
+    fn adopted(&mut self, renew_time: Option<UnixMicros>, now: Instant) {
+        self.known = true;
+        self.last_renew_time = self.last_renew_time.max(renew_time);
+        self.due_at = now;
+    }
+
+    fn created(&mut self, sent: UnixMicros, now: Instant, next: Instant) {
+        self.known = true;
+        self.last_renew_time = Some(sent);
+        self.last_success = Some(now);
+        self.due_at = next;
+        self.creations = self.creations.saturating_add(1);
+    }
+
+    /// A renewal was accepted; returns when the next one is due, how late this one was and the
+    /// gap since the previous one if it was longer than `lease_duration`.
+    fn renewed(
+        &mut self,
+        sent: UnixMicros,
+        scheduled: Instant,
+        now: Instant,
+        interval: Duration,
+        lease_duration: Duration,
+    ) -> (Instant, Duration, Option<Duration>) {
+        let late = now.saturating_since(self.due_at);
+        let gap = self.last_success.map(|t| now.saturating_since(t));
+        self.last_renew_time = Some(sent);
+        self.last_success = Some(now);
+        self.consecutive = self.consecutive.saturating_add(1);
+        self.renewals = self.renewals.saturating_add(1);
+        // Fixed cadence; after an outage, from now.
+        let next = scheduled.saturating_add(interval);
+        let next = if next > now {
+            next
+        } else {
+            now.saturating_add(interval)
+        };
+        self.due_at = next;
+        let long = gap.filter(|g| *g > lease_duration);
+        if long.is_some() {
+            self.recoveries = self.recoveries.saturating_add(1);
+        }
+        (next, late, long)
+    }
+
+    fn failed(&mut self) {
+        self.consecutive = 0;
+        self.failures = self.failures.saturating_add(1);
+    }
+}
 
 /// Keeps the Lease; returns only when the session ends or the Node must be registered again.
-pub(crate) async fn lease_task<T: Read + Write, C: Clock>(
-    ctx: &Ctx<'_, C>,
+pub(crate) async fn lease_task<T: Read + Write, C: Clock, B: Board>(
+    ctx: &Ctx<'_, C, B>,
     client: &SharedClient<'_, T, C>,
 ) -> TaskExit {
     loop {
-        let (known, at) = ctx.state.with(|s| (s.lease.known, s.lease.next_at));
-        ctx.clock.sleep_until(at).await;
-        let result = if known {
-            renew(ctx, client, at).await
+        ctx.sleep_until(Timer::Renew).await;
+        let scheduled = ctx.state.timer(Timer::Renew);
+        let result = if ctx.state.lease().known {
+            renew(ctx, client, scheduled).await
         } else {
             acquire(ctx, client).await
         };
@@ -39,262 +167,142 @@ pub(crate) async fn lease_task<T: Read + Write, C: Clock>(
     }
 }
 
-/// The `renewTime` to send now.
-fn renew_time<C: Clock>(ctx: &Ctx<'_, C>) -> UnixMicros {
-    let now = ctx.now();
-    ctx.state.with(|s| {
-        let wall = s.wall_now(now).unwrap_or(UnixMicros(0));
-        next_renew_time(wall, s.lease.last_renew_time)
-    })
-}
-
-fn retry_later<C: Clock>(ctx: &Ctx<'_, C>, setback: Setback) {
-    let delay = ctx
-        .state
-        .with(|s| ctx.delay_for(&mut s.lease.retry, setback));
-    let at = ctx.after_ms(delay);
-    ctx.state.with(|s| s.lease.next_at = at);
+fn update<C, B>(ctx: &Ctx<'_, C, B>, f: impl FnOnce(&mut LeaseKeeper)) {
+    let mut lease = ctx.state.lease();
+    f(&mut lease);
+    ctx.state.set_lease(lease);
 }
 
 /// Reads the Lease, or creates it.
-async fn acquire<T: Read + Write, C: Clock>(
-    ctx: &Ctx<'_, C>,
+async fn acquire<T: Read + Write, C: Clock, B: Board>(
+    ctx: &Ctx<'_, C, B>,
     client: &SharedClient<'_, T, C>,
 ) -> Result<(), TaskExit> {
-    let name = ctx.config.profile.name;
     let mut lease = LeaseResponse::default();
-    let answer = call(
-        ctx,
-        client,
-        Operation::ReadLease,
-        ApiRequest::get(ApiPath::Lease(name)),
-        no_body,
-        &mut lease,
-    )
-    .await;
-    match answer {
-        Err(Failure::End(end)) => Err(TaskExit::End(end)),
-        Err(Failure::Local(e)) => {
-            retry_later(ctx, Setback::Failed(e));
+    match call(ctx, client, Exchange::ReadLease, &mut lease).await {
+        Outcome::Done(_) => {
+            let now = ctx.now();
+            update(ctx, |l| l.adopted(lease.renew_time, now));
+            // Renew at once: after a reboot the Lease may be close to expiry.
+            ctx.state.succeeded(Timer::Renew, now);
+            ctx.log.log(&LogEvent::LeaseAdopted);
             Ok(())
         }
-        Ok(a) => match a.action {
-            Action::Done => {
-                let now = ctx.now();
-                ctx.state.with(|s| {
-                    s.lease.known = true;
-                    s.lease.last_renew_time = s.lease.last_renew_time.max(lease.renew_time);
-                    s.lease.retry.reset();
-                    // Renew at once: after a reboot the Lease may be close to expiry.
-                    s.lease.next_at = now;
-                    s.lease.due_at = now;
-                });
-                ctx.log.log(&LogEvent::LeaseAdopted);
-                Ok(())
-            }
-            Action::RecreateLease => create(ctx, client).await,
-            other => {
-                retry_later(ctx, Setback::Refused(other));
-                Ok(())
-            }
-        },
+        Outcome::RecreateLease => create(ctx, client).await,
+        outcome => retry_or_end(ctx, outcome),
     }
 }
 
-async fn create<T: Read + Write, C: Clock>(
-    ctx: &Ctx<'_, C>,
+/// The outcomes a lease step has no special answer for.
+fn retry_or_end<A, C: Clock, B: Board>(
+    ctx: &Ctx<'_, C, B>,
+    outcome: Outcome<A>,
+) -> Result<(), TaskExit> {
+    let setback = match outcome {
+        Outcome::End(end) => return Err(TaskExit::End(end)),
+        Outcome::Retry(setback) => setback,
+        Outcome::Done(_) => Setback::Refused(Action::Done),
+        Outcome::Reregister => Setback::Refused(Action::Reregister),
+        Outcome::RecreateLease => Setback::Refused(Action::RecreateLease),
+        // Someone created it first: read it (after a short backoff, so a server that answers
+        // 409 to the create and 404 to the read is not hammered).
+        Outcome::AdoptExisting => Setback::Refused(Action::AdoptExisting),
+    };
+    ctx.retry_later(Timer::Renew, setback);
+    Ok(())
+}
+
+async fn create<T: Read + Write, C: Clock, B: Board>(
+    ctx: &Ctx<'_, C, B>,
     client: &SharedClient<'_, T, C>,
 ) -> Result<(), TaskExit> {
-    let name = ctx.config.profile.name;
-    let duration = ctx.config.timing.lease_duration_secs;
-    let uid = ctx.state.with(|s| s.node.uid.clone());
-    let mut sent = UnixMicros(0);
+    let uid = *ctx.state.registrar().uid();
     let mut meta = ObjectMeta::default();
-    let answer = call(
-        ctx,
-        client,
-        Operation::CreateLease,
-        ApiRequest::write(ApiWrite::CreateLease, name),
-        |buf| {
-            sent = renew_time(ctx);
-            write_lease_create(name, uid.as_str(), duration, sent, buf)
-        },
-        &mut meta,
-    )
-    .await;
-    match answer {
-        Err(Failure::End(end)) => Err(TaskExit::End(end)),
-        Err(Failure::Local(e)) => {
-            retry_later(ctx, Setback::Failed(e));
+    let exchange = Exchange::CreateLease {
+        owner_uid: uid.as_str(),
+    };
+    match call(ctx, client, exchange, &mut meta).await {
+        Outcome::Done(answer) => {
+            let now = ctx.now();
+            let next = now.saturating_add(ctx.config.timing.lease_renew_interval);
+            update(ctx, |l| l.created(answer.sent.renew_time, now, next));
+            ctx.state.succeeded(Timer::Renew, next);
+            ctx.log.log(&LogEvent::LeaseCreated);
             Ok(())
         }
-        Ok(a) => match a.action {
-            Action::Done => {
-                let now = ctx.now();
-                let interval = ctx.config.timing.lease_renew_interval;
-                ctx.state.with(|s| {
-                    s.lease.known = true;
-                    s.lease.last_renew_time = Some(sent);
-                    s.lease.retry.reset();
-                    s.lease.last_success = Some(now);
-                    s.lease.next_at = now.saturating_add(interval);
-                    s.lease.due_at = s.lease.next_at;
-                    s.stats.lease_creations = s.stats.lease_creations.saturating_add(1);
-                });
-                ctx.log.log(&LogEvent::LeaseCreated);
-                Ok(())
-            }
-            // Someone created it first: read it (after a short backoff, so a server that
-            // answers 409 to the create and 404 to the read is not hammered).
-            Action::AdoptExisting => {
-                retry_later(ctx, Setback::Refused(Action::AdoptExisting));
-                Ok(())
-            }
-            other => {
-                retry_later(ctx, Setback::Refused(other));
-                Ok(())
-            }
-        },
+        outcome => retry_or_end(ctx, outcome),
     }
 }
 
 /// One renewal, due at `scheduled`.
-async fn renew<T: Read + Write, C: Clock>(
-    ctx: &Ctx<'_, C>,
+async fn renew<T: Read + Write, C: Clock, B: Board>(
+    ctx: &Ctx<'_, C, B>,
     client: &SharedClient<'_, T, C>,
     scheduled: Instant,
 ) -> Result<(), TaskExit> {
-    let name = ctx.config.profile.name;
-    let mut sent = UnixMicros(0);
     let mut meta = ObjectMeta::default();
-    let answer = call(
-        ctx,
-        client,
-        Operation::RenewLease,
-        ApiRequest::write(ApiWrite::RenewLease, name),
-        |buf| {
-            sent = renew_time(ctx);
-            write_lease_renewal(sent, buf)
-        },
-        &mut meta,
-    )
-    .await;
-    let setback = match answer {
-        Err(Failure::End(SessionEnd::Closed)) => return Err(TaskExit::End(SessionEnd::Closed)),
-        Err(Failure::End(end)) => {
-            renewal_failed(ctx);
-            return Err(TaskExit::End(end));
+    let outcome = call(ctx, client, Exchange::RenewLease, &mut meta).await;
+    match outcome {
+        Outcome::Done(answer) => {
+            renewed(ctx, answer.sent.renew_time, scheduled);
+            return Ok(());
         }
-        Err(Failure::Local(e)) => Setback::Failed(e),
-        Ok(a) => match a.action {
-            Action::Done => {
-                renewed(ctx, sent, scheduled);
-                return Ok(());
-            }
-            Action::RecreateLease => {
-                renewal_failed(ctx);
-                return node_still_there(ctx, client).await;
-            }
-            other => Setback::Refused(other),
-        },
-    };
-    renewal_failed(ctx);
-    retry_later(ctx, setback);
-    Ok(())
-}
-
-fn renewed<C: Clock>(ctx: &Ctx<'_, C>, sent: UnixMicros, scheduled: Instant) {
-    let now = ctx.now();
-    let timing = ctx.config.timing;
-    let (gap, late) = ctx.state.with(|s| {
-        let late = now.saturating_since(s.lease.due_at);
-        let gap = s.lease.last_success.map(|t| now.saturating_since(t));
-        s.lease.last_renew_time = Some(sent);
-        s.lease.last_success = Some(now);
-        s.lease.consecutive = s.lease.consecutive.saturating_add(1);
-        s.lease.retry.reset();
-        s.status.stale_flagged = false;
-        s.stats.renewals = s.stats.renewals.saturating_add(1);
-        s.phase = AgentPhase::Registered;
-        // Fixed cadence; after an outage, from now.
-        let next = scheduled.saturating_add(timing.lease_renew_interval);
-        s.lease.next_at = if next > now {
-            next
-        } else {
-            now.saturating_add(timing.lease_renew_interval)
-        };
-        s.lease.due_at = s.lease.next_at;
-        let long = gap.filter(|g| *g > timing.lease_duration());
-        if long.is_some() {
-            s.stats.recoveries = s.stats.recoveries.saturating_add(1);
-            s.status.suspect_unknown = true;
-        }
-        (long, late)
-    });
-    ctx.log.log(&LogEvent::LeaseRenewed {
-        late_us: u64::try_from(late.as_micros()).unwrap_or(u64::MAX),
-    });
-    if let Some(gap) = gap {
-        ctx.log.log(&LogEvent::Recovered {
-            gap_ms: u64::try_from(gap.as_millis()).unwrap_or(u64::MAX),
-        });
-        // The lifecycle controller may have marked the node Unknown: the status task reads the
-        // Node and re-asserts Ready now rather than at its next period.
-        ctx.state.status_wake.signal(());
+        // A session the server closed after its last answer: this renewal was not tried.
+        Outcome::End(SessionEnd::Closed) => return Err(TaskExit::End(SessionEnd::Closed)),
+        _ => update(ctx, LeaseKeeper::failed),
+    }
+    match outcome {
+        Outcome::RecreateLease => node_still_there(ctx, client).await,
+        outcome => retry_or_end(ctx, outcome),
     }
 }
 
-fn renewal_failed<C: Clock>(ctx: &Ctx<'_, C>) {
-    ctx.state.with(|s| {
-        s.lease.consecutive = 0;
-        s.stats.renewal_failures = s.stats.renewal_failures.saturating_add(1);
+fn renewed<C: Clock, B: Board>(ctx: &Ctx<'_, C, B>, sent: UnixMicros, scheduled: Instant) {
+    let now = ctx.now();
+    let timing = ctx.config.timing;
+    let mut lease = ctx.state.lease();
+    let (next, late, long_gap) = lease.renewed(
+        sent,
+        scheduled,
+        now,
+        timing.lease_renew_interval,
+        timing.lease_duration(),
+    );
+    ctx.state.set_lease(lease);
+    ctx.state.succeeded(Timer::Renew, next);
+    ctx.log.log(&LogEvent::LeaseRenewed {
+        late_us: u64::try_from(late.as_micros()).unwrap_or(u64::MAX),
+    });
+    if let Some(gap) = long_gap {
+        ctx.log.log(&LogEvent::Recovered {
+            gap_ms: u64::try_from(gap.as_millis()).unwrap_or(u64::MAX),
+        });
+    }
+    ctx.apply(AgentEvent::Renewed {
+        after_long_gap: long_gap.is_some(),
     });
 }
 
 /// The Lease is gone (404). Garbage collection deletes it with its Node, so read the Node:
 /// gone too → register again; still there → create the Lease again.
-async fn node_still_there<T: Read + Write, C: Clock>(
-    ctx: &Ctx<'_, C>,
+async fn node_still_there<T: Read + Write, C: Clock, B: Board>(
+    ctx: &Ctx<'_, C, B>,
     client: &SharedClient<'_, T, C>,
 ) -> Result<(), TaskExit> {
-    let name = ctx.config.profile.name;
     let mut meta = ObjectMeta::default();
-    let answer = call(
-        ctx,
-        client,
-        Operation::ReadNode,
-        ApiRequest::get(ApiPath::Node(name)),
-        no_body,
-        &mut meta,
-    )
-    .await;
-    match answer {
-        Err(Failure::End(end)) => Err(TaskExit::End(end)),
-        Err(Failure::Local(e)) => {
-            retry_later(ctx, Setback::Failed(e));
+    match call(ctx, client, Exchange::ReadNode, &mut meta).await {
+        Outcome::Done(_) => {
+            ctx.apply(AgentEvent::NodeFound { uid: meta.uid });
+            update(ctx, LeaseKeeper::forget);
+            // Create it again after the fast backoff's first step (≤ 0.5 s): a Lease that
+            // keeps vanishing must not become a tight loop.
+            ctx.retry_later(Timer::Renew, Setback::Refused(Action::RecreateLease));
             Ok(())
         }
-        Ok(a) => match a.action {
-            Action::Done => {
-                ctx.state.with(|s| {
-                    if !meta.uid.is_empty() && !meta.uid.is_truncated() {
-                        s.node.uid = meta.uid.clone();
-                    }
-                    s.lease.known = false;
-                });
-                // Create it again after the fast backoff's first step (≤ 0.5 s): a Lease that
-                // keeps vanishing must not become a tight loop.
-                retry_later(ctx, Setback::Refused(Action::RecreateLease));
-                Ok(())
-            }
-            Action::Reregister => {
-                ctx.log.log(&LogEvent::NodeMissing);
-                Err(TaskExit::Reregister)
-            }
-            other => {
-                retry_later(ctx, Setback::Refused(other));
-                Ok(())
-            }
-        },
+        Outcome::Reregister => {
+            ctx.log.log(&LogEvent::NodeMissing);
+            Err(TaskExit::Reregister)
+        }
+        outcome => retry_or_end(ctx, outcome),
     }
 }

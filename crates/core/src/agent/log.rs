@@ -4,8 +4,8 @@
 use core::fmt::Debug;
 use core::net::Ipv4Addr;
 
+use crate::agent::outcome::SessionEnd;
 use crate::agent::policy::{Action, Operation};
-use crate::agent::run::SessionEnd;
 use crate::client::counters::ClientError;
 use crate::client::session::OpenError;
 use crate::conditions::ConditionType;

@@ -13,37 +13,16 @@ use crate::agent::config::{AgentConfig, ConfigError};
 use crate::agent::event_task::event_task;
 use crate::agent::lease::lease_task;
 use crate::agent::log::{Log, LogEvent};
+use crate::agent::outcome::{SessionEnd, TaskExit};
 use crate::agent::registration::ensure_registered;
+use crate::agent::state::AgentEvent;
 use crate::agent::state::AgentState;
 use crate::agent::status::status_task;
 use crate::client::api::{ApiClient, Endpoint, HttpBuffers};
 use crate::client::counters::ClientError;
 use crate::client::session::{OpenContext, SessionBuffers, SessionOpener};
-use crate::led::AgentPhase;
 use crate::runtime::{Board, Clock, Connector};
 use embedded_io_async::{Read, Write};
-
-/// Why a session ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SessionEnd {
-    /// The server closed it after a complete response (`Connection: close`, or an idle
-    /// keep-alive connection it timed out). Reconnect at once.
-    Closed,
-    /// An exchange failed: timeout, transport error, broken framing. Reconnect at once if the
-    /// session had worked, else after a backoff.
-    Failed(ClientError),
-    /// The server answered 5xx (other than 503) or a code the policy does not know: reconnect
-    /// after a backoff.
-    ServerError(u16),
-}
-
-/// Why a reconciler task returned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum TaskExit {
-    /// The Node is gone: register again on the same session.
-    Reregister,
-    End(SessionEnd),
-}
 
 /// The buffers the agent needs, owned by the body: 20 736 bytes of TLS records
 /// ([`SessionBuffers`]) and 7 168 bytes for HTTP ([`HttpBuffers`]).
@@ -115,14 +94,13 @@ where
     let mut next_connect = clock.now();
     loop {
         clock.sleep_until(next_connect).await;
-        let snapshot = board.snapshot();
-        state.with(|s| {
-            s.phase = if snapshot.link_up {
-                AgentPhase::Connecting
-            } else {
-                AgentPhase::LinkDown
-            }
-        });
+        let link_up = board.snapshot().link_up;
+        state.apply(
+            AgentEvent::Connecting { link_up },
+            clock.now(),
+            config,
+            &*log,
+        );
         let started = clock.now();
         let deadline = started.saturating_add(config.timing.connect_timeout);
         let socket = match select(connector.connect(), clock.sleep_until(deadline)).await {
@@ -171,16 +149,11 @@ where
             }
         });
         let handshakes = metrics.snapshot().handshakes;
-        if handshakes > 1 {
-            state.with(|s| s.board.reconnects.record(now.as_micros()));
-        }
         log.log(&LogEvent::SessionOpened { handshakes });
-        // A reconnect of a registered node is not news for the LED.
-        state.with(|s| {
-            if s.node.registered {
-                s.phase = AgentPhase::Registered;
-            }
-        });
+        let opened = AgentEvent::SessionOpened {
+            reconnect: handshakes > 1,
+        };
+        state.apply(opened, now, config, &*log);
         let ctx = Ctx::new(clock, config, state, &*board, &*log, rng.next_u64());
         let client = Mutex::new(ApiClient::new(
             session,
@@ -212,8 +185,8 @@ where
 
 /// The reconcilers over one session: anchor, register, then clock, lease, status and events
 /// side by side, each holding the client for one exchange at a time.
-async fn run_session<T: Read + Write, C: Clock>(
-    ctx: &Ctx<'_, C>,
+async fn run_session<T: Read + Write, C: Clock, B: Board>(
+    ctx: &Ctx<'_, C, B>,
     client: &SharedClient<'_, T, C>,
 ) -> SessionEnd {
     loop {
@@ -235,15 +208,7 @@ async fn run_session<T: Read + Write, C: Clock>(
         };
         match exit {
             TaskExit::End(end) => return end,
-            TaskExit::Reregister => {
-                let now = ctx.now();
-                ctx.state.with(|s| {
-                    s.node.registered = false;
-                    s.node.next_attempt = now;
-                    s.lease.known = false;
-                    s.phase = AgentPhase::Connecting;
-                });
-            }
+            TaskExit::Reregister => ctx.apply(AgentEvent::NodeGone),
         }
     }
 }

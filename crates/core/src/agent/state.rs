@@ -3,25 +3,40 @@
 //! [`crate::agent::run_agent`] and to whatever reads metrics or drives the LED on the same
 //! executor.
 //!
-//! Interior mutability: a `RefCell` borrowed only inside `AgentState::with`, a synchronous
-//! closure, so no borrow is ever held across an `.await`.
-use core::cell::RefCell;
-use core::net::Ipv4Addr;
+//! Each reconciler owns one slice — [`ClockAnchor`] (`clock.rs`), [`Registrar`]
+//! (`registration.rs`), [`LeaseKeeper`] (`lease.rs`), [`StatusReporter`] (`status.rs`),
+//! [`EventPoster`] (`event_task.rs`) — whose fields are private to its module; the Node's status
+//! model ([`NodeModel`], `model.rs`) is shared by the two status writers. Every deadline is in
+//! one [`TimerTable`]. What one task's result means for another (registered → the Lease must be
+//! read; a renewal after a long gap → the status task must re-read the Node; the Node is gone →
+//! register again) is an [`AgentEvent`], applied in one place: [`AgentState::apply`].
+//!
+//! Interior mutability without borrows: every slice is a `Copy` value in a `Cell`, read by
+//! copy and written back whole, so there is no borrow to hold across an `.await` or to nest.
+use core::cell::Cell;
 
+use embassy_futures::select::select;
 use embassy_sync::blocking_mutex::raw::NoopRawMutex;
 use embassy_sync::signal::Signal;
 
-use crate::agent::events::EventQueue;
-use crate::agent::retry::Retry;
+use crate::agent::clock::ClockAnchor;
+use crate::agent::config::AgentConfig;
+use crate::agent::event_task::EventPoster;
+use crate::agent::events::{EventReason, Pushed};
+use crate::agent::lease::LeaseKeeper;
+use crate::agent::log::{Log, LogEvent};
+use crate::agent::model::{AgentSignals, NodeModel};
+use crate::agent::outcome::Setback;
+use crate::agent::phase::{AgentPhase, ApiErrorClass};
+use crate::agent::registration::Registrar;
+use crate::agent::status::StatusReporter;
+use crate::agent::timers::{Timer, TimerTable};
 use crate::bounded::BoundedStr;
 use crate::client::counters::{ClientCounters, ClientMetrics};
-use crate::conditions::{
-    AssociationWindow, Condition, ConditionSet, ReconnectWindow, RollingWindow, Signals,
-};
+use crate::conditions::{Condition, ConditionSet};
 use crate::k8s::response::UID_LEN;
-use crate::led::{has_warning, AgentPhase, ApiErrorClass, LedInputs};
 use crate::runtime::{BoardSnapshot, Instant};
-use crate::time::{UnixMicros, WallClock};
+use crate::time::UnixMicros;
 
 /// Totals since boot, for metrics and tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -48,187 +63,262 @@ pub struct AgentStats {
     pub events_posted: u32,
 }
 
+/// A cross-task effect: what one reconciler's result means for the others.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct ClockState {
-    pub wall: WallClock,
-    pub last_anchor: Option<Instant>,
-    pub next_attempt: Instant,
-    pub retry: Retry,
-    pub last_skew: Option<i64>,
-}
-
-#[derive(Clone, Debug)]
-pub(crate) struct NodeState {
-    pub registered: bool,
-    pub uid: BoundedStr<UID_LEN>,
-    pub started_queued: bool,
-    pub next_attempt: Instant,
-    pub retry: Retry,
-}
-
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct LeaseState {
-    /// The Lease exists on the server as far as we know.
-    pub known: bool,
-    /// The latest `renewTime` known to be on the server; renewals never go below it.
-    pub last_renew_time: Option<UnixMicros>,
-    pub next_at: Instant,
-    /// When the renewal in progress was due on the cadence: retries move `next_at`, not this,
-    /// so lateness counts from the cadence.
-    pub due_at: Instant,
-    pub last_success: Option<Instant>,
-    pub consecutive: u32,
-    pub retry: Retry,
-}
-
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct StatusState {
-    /// When the next regular push is due (fixed cadence from the registration).
-    pub periodic_at: Instant,
-    /// When the conditions are next re-evaluated.
-    pub check_at: Instant,
-    /// No push before this (backoff after a failure).
-    pub retry_at: Instant,
-    pub retry: Retry,
-    /// The node may have been marked Unknown: read the Node and adopt before the next push.
-    pub suspect_unknown: bool,
-    /// The server's Ready was not True when last read: post NodeReady after the next push.
-    pub announce_ready: bool,
-    /// The renewals have been failing for longer than the lease duration, and the status task
-    /// has taken note (cleared by the next renewal).
-    pub stale_flagged: bool,
-    /// The board's BSSID change count at the last accepted push.
-    pub bssid_changes_at_push: u32,
-    /// The `InternalIP` the Node carries, as far as we know (set by registration and by every
-    /// accepted push that sent addresses).
-    pub address_on_server: Option<Ipv4Addr>,
-}
-
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct BoardTrack {
-    pub seen_associations: u32,
-    pub associations: AssociationWindow,
-    pub reconnects: ReconnectWindow,
-    pub latest: BoardSnapshot,
-}
-
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct EventState {
-    pub queue: EventQueue,
-    pub next_attempt: Instant,
-    pub retry: Retry,
-    pub sequence: u32,
-}
-
-/// The mutable part of [`AgentState`].
-#[derive(Clone, Debug)]
-pub(crate) struct Inner {
-    pub phase: AgentPhase,
-    pub last_api_error: Option<ApiErrorClass>,
-    pub clock: ClockState,
-    /// Created at the first anchoring (lastTransitionTime needs wall time).
-    pub conditions: Option<ConditionSet>,
-    pub node: NodeState,
-    pub lease: LeaseState,
-    pub status: StatusState,
-    pub board: BoardTrack,
-    pub events: EventState,
-    pub stats: AgentStats,
+pub(crate) enum AgentEvent {
+    /// A connection attempt begins; the board's link is `link_up`.
+    Connecting { link_up: bool },
+    /// A session is open; `reconnect`: not the first since boot.
+    SessionOpened { reconnect: bool },
+    /// The wall clock was (re-)anchored; the board read as `board`.
+    Anchored { board: BoardSnapshot },
+    /// The Node is registered; `first`: the first time since boot.
+    Registered { first: bool },
+    /// A renewal was accepted; `after_long_gap`: the previous one was longer than the lease
+    /// duration ago, so the lifecycle controller may have marked the node Unknown.
+    Renewed { after_long_gap: bool },
+    /// A read of the Node (still there) gave its uid.
+    NodeFound { uid: BoundedStr<UID_LEN> },
+    /// The Node is gone (404): register again.
+    NodeGone,
+    /// Post a Node Event.
+    Announce(EventReason),
 }
 
 /// The agent's state; see the module notes.
 pub struct AgentState {
-    inner: RefCell<Inner>,
+    phase: Cell<AgentPhase>,
+    last_api_error: Cell<Option<ApiErrorClass>>,
+    timers: Cell<TimerTable>,
+    anchor: Cell<ClockAnchor>,
+    registrar: Cell<Registrar>,
+    lease: Cell<LeaseKeeper>,
+    status: Cell<StatusReporter>,
+    poster: Cell<EventPoster>,
+    model: Cell<NodeModel>,
     metrics: ClientMetrics,
     /// Wakes the status task at once (an outage ended, a flip is suspected).
     pub(crate) status_wake: Signal<NoopRawMutex, ()>,
     /// Wakes the event task (an event was queued).
     pub(crate) event_wake: Signal<NoopRawMutex, ()>,
+    /// Something the LED shows changed (phase, API error class, a condition's status).
+    led_wake: Signal<NoopRawMutex, ()>,
+}
+
+/// Generates the copy-out / write-back pair of one slice.
+macro_rules! slice {
+    ($get:ident, $set:ident, $ty:ty) => {
+        pub(crate) fn $get(&self) -> $ty {
+            self.$get.get()
+        }
+
+        pub(crate) fn $set(&self, value: $ty) {
+            self.$get.set(value)
+        }
+    };
 }
 
 impl AgentState {
     /// Nothing known yet: not anchored, not registered.
     pub const fn new() -> Self {
         AgentState {
-            inner: RefCell::new(Inner {
-                phase: AgentPhase::Booting,
-                last_api_error: None,
-                clock: ClockState {
-                    wall: WallClock::new(),
-                    last_anchor: None,
-                    next_attempt: Instant::ZERO,
-                    retry: Retry::NEW,
-                    last_skew: None,
-                },
-                conditions: None,
-                node: NodeState {
-                    registered: false,
-                    uid: BoundedStr::new(),
-                    started_queued: false,
-                    next_attempt: Instant::ZERO,
-                    retry: Retry::NEW,
-                },
-                lease: LeaseState {
-                    known: false,
-                    last_renew_time: None,
-                    next_at: Instant::ZERO,
-                    due_at: Instant::ZERO,
-                    last_success: None,
-                    consecutive: 0,
-                    retry: Retry::NEW,
-                },
-                status: StatusState {
-                    periodic_at: Instant::ZERO,
-                    check_at: Instant::ZERO,
-                    retry_at: Instant::ZERO,
-                    retry: Retry::NEW,
-                    suspect_unknown: false,
-                    announce_ready: false,
-                    stale_flagged: false,
-                    bssid_changes_at_push: 0,
-                    address_on_server: None,
-                },
-                board: BoardTrack {
-                    seen_associations: 0,
-                    associations: RollingWindow::new(),
-                    reconnects: RollingWindow::new(),
-                    latest: BoardSnapshot {
-                        heap_free_bytes: 0,
-                        heap_total_bytes: 0,
-                        wifi_associations: 0,
-                        bssid_changes: 0,
-                        link_up: false,
-                        ipv4: None,
-                    },
-                },
-                events: EventState {
-                    queue: EventQueue::new(),
-                    next_attempt: Instant::ZERO,
-                    retry: Retry::NEW,
-                    sequence: 0,
-                },
-                stats: AgentStats {
-                    anchors: 0,
-                    registrations: 0,
-                    lease_creations: 0,
-                    renewals: 0,
-                    renewal_failures: 0,
-                    status_pushes: 0,
-                    status_push_failures: 0,
-                    recoveries: 0,
-                    taint_missing: 0,
-                    events_posted: 0,
-                },
-            }),
+            phase: Cell::new(AgentPhase::Booting),
+            last_api_error: Cell::new(None),
+            timers: Cell::new(TimerTable::NEW),
+            anchor: Cell::new(ClockAnchor::NEW),
+            registrar: Cell::new(Registrar::NEW),
+            lease: Cell::new(LeaseKeeper::NEW),
+            status: Cell::new(StatusReporter::NEW),
+            poster: Cell::new(EventPoster::NEW),
+            model: Cell::new(NodeModel::NEW),
             metrics: ClientMetrics::new(),
             status_wake: Signal::new(),
             event_wake: Signal::new(),
+            led_wake: Signal::new(),
         }
     }
 
-    /// Runs `f` on the state. Never call it from inside `f`.
-    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
-        f(&mut self.inner.borrow_mut())
+    slice!(anchor, set_anchor, ClockAnchor);
+    slice!(registrar, set_registrar, Registrar);
+    slice!(lease, set_lease, LeaseKeeper);
+    slice!(status, set_status, StatusReporter);
+    slice!(poster, set_poster, EventPoster);
+    slice!(model, set_model, NodeModel);
+
+    pub(crate) fn timers(&self) -> TimerTable {
+        self.timers.get()
+    }
+
+    /// When `timer` fires (the far future if it is not armed).
+    pub(crate) fn timer(&self, timer: Timer) -> Instant {
+        self.timers.get().at(timer)
+    }
+
+    pub(crate) fn set_timer(&self, timer: Timer, at: Instant) {
+        let mut t = self.timers.get();
+        t.set(timer, at);
+        self.timers.set(t);
+    }
+
+    pub(crate) fn succeeded(&self, timer: Timer, next: Instant) {
+        let mut t = self.timers.get();
+        t.succeeded(timer, next);
+        self.timers.set(t);
+    }
+
+    pub(crate) fn back_off(&self, timer: Timer, setback: Setback, random: u32, now: Instant) {
+        let mut t = self.timers.get();
+        t.back_off(timer, setback, random, now);
+        self.timers.set(t);
+    }
+
+    pub(crate) fn set_last_api_error(&self, class: Option<ApiErrorClass>) {
+        if self.last_api_error.replace(class) != class {
+            self.led_wake.signal(());
+        }
+    }
+
+    fn set_phase(&self, phase: AgentPhase) {
+        if self.phase.replace(phase) != phase {
+            self.led_wake.signal(());
+        }
+    }
+
+    /// A condition the LED may show changed status.
+    pub(crate) fn led_changed(&self) {
+        self.led_wake.signal(());
+    }
+
+    /// The conditions with their generation, for a status body.
+    pub(crate) fn conditions_set(&self) -> Option<ConditionSet> {
+        self.model.get().conditions().copied()
+    }
+
+    pub(crate) fn last_renew_time(&self) -> Option<UnixMicros> {
+        self.lease.get().last_renew_time()
+    }
+
+    /// What the agent's own counters feed into the condition rules.
+    pub(crate) fn agent_signals(&self) -> AgentSignals {
+        AgentSignals {
+            consecutive_renewals: self.lease.get().consecutive(),
+            last_reanchor_skew_micros: self.anchor.get().last_skew(),
+        }
+    }
+
+    /// The one place where a task's result reaches the others' state; see [`AgentEvent`].
+    pub(crate) fn apply(
+        &self,
+        event: AgentEvent,
+        now: Instant,
+        config: &AgentConfig<'_>,
+        log: &dyn Log,
+    ) {
+        let timing = config.timing;
+        match event {
+            AgentEvent::Connecting { link_up } => self.set_phase(if link_up {
+                AgentPhase::Connecting
+            } else {
+                AgentPhase::LinkDown
+            }),
+            AgentEvent::SessionOpened { reconnect } => {
+                if reconnect {
+                    let mut model = self.model.get();
+                    model.record_reconnect(now);
+                    self.model.set(model);
+                }
+                // A reconnect of a registered node is not news for the LED.
+                if self.registrar.get().is_registered() {
+                    self.set_phase(AgentPhase::Registered);
+                }
+            }
+            AgentEvent::Anchored { board } => {
+                let mut timers = self.timers.get();
+                timers.succeeded(Timer::Anchor, now.saturating_add(timing.reanchor_interval));
+                self.timers.set(timers);
+                let wall = self.wall_now(now);
+                let signals = self.agent_signals();
+                if let Some(wall) = wall {
+                    let mut model = self.model.get();
+                    model.start(config.thresholds, now, wall, board, signals);
+                    self.model.set(model);
+                }
+            }
+            AgentEvent::Registered { first } => {
+                // A new Node needs a new Lease (the old one dies with the old Node); an adopted
+                // one may have one: the lease task reads it first either way.
+                let mut lease = self.lease.get();
+                lease.forget();
+                self.lease.set(lease);
+                let mut status = self.status.get();
+                status.suspect_unknown(false);
+                self.status.set(status);
+                let mut timers = self.timers.get();
+                timers.succeeded(Timer::Register, now);
+                timers.clear(Timer::Register);
+                timers.set(Timer::Renew, now);
+                timers.set(
+                    Timer::StatusPeriodic,
+                    now.saturating_add(timing.status_interval),
+                );
+                timers.set(
+                    Timer::StatusCheck,
+                    now.saturating_add(timing.condition_check_interval),
+                );
+                timers.set(Timer::StatusRetry, now);
+                self.timers.set(timers);
+                self.set_phase(AgentPhase::Registered);
+                if first {
+                    self.announce(EventReason::Starting, now, config, log);
+                }
+                self.announce(EventReason::NodeReady, now, config, log);
+            }
+            AgentEvent::Renewed { after_long_gap } => {
+                self.set_phase(AgentPhase::Registered);
+                if after_long_gap {
+                    let mut status = self.status.get();
+                    status.suspect_unknown(true);
+                    self.status.set(status);
+                    // The status task reads the Node and re-asserts Ready now rather than at
+                    // its next period.
+                    self.status_wake.signal(());
+                }
+            }
+            AgentEvent::NodeFound { uid } => {
+                let mut registrar = self.registrar.get();
+                registrar.learn_uid(&uid);
+                self.registrar.set(registrar);
+            }
+            AgentEvent::NodeGone => {
+                let mut registrar = self.registrar.get();
+                registrar.forget();
+                self.registrar.set(registrar);
+                let mut lease = self.lease.get();
+                lease.forget();
+                self.lease.set(lease);
+                self.set_timer(Timer::Register, now);
+                self.set_phase(AgentPhase::Connecting);
+            }
+            AgentEvent::Announce(reason) => self.announce(reason, now, config, log),
+        }
+    }
+
+    /// Queues a Node Event (rate-limited per reason) and wakes the event task.
+    fn announce(&self, reason: EventReason, now: Instant, config: &AgentConfig<'_>, log: &dyn Log) {
+        let at = self.wall_now(now);
+        let mut poster = self.poster.get();
+        let pushed = poster.queue(reason, at, now, config.timing.event_min_interval);
+        self.poster.set(poster);
+        match pushed {
+            Pushed::Queued => {}
+            Pushed::QueuedDroppingOldest(old) => log.log(&LogEvent::EventDropped {
+                reason: old.as_str(),
+            }),
+            Pushed::RateLimited => log.log(&LogEvent::EventDropped {
+                reason: reason.as_str(),
+            }),
+        }
+        self.event_wake.signal(());
     }
 
     /// The client's counters and in-flight bit.
@@ -243,85 +333,69 @@ impl AgentState {
 
     /// A copy of the agent's totals.
     pub fn stats(&self) -> AgentStats {
-        self.with(|s| s.stats)
+        let lease = self.lease.get();
+        let registrar = self.registrar.get();
+        let status = self.status.get();
+        AgentStats {
+            anchors: self.anchor.get().anchors(),
+            registrations: registrar.registrations(),
+            lease_creations: lease.creations(),
+            renewals: lease.renewals(),
+            renewal_failures: lease.failures(),
+            status_pushes: status.pushes(),
+            status_push_failures: status.failures(),
+            recoveries: lease.recoveries(),
+            taint_missing: registrar.taint_missing(),
+            events_posted: self.poster.get().posted(),
+        }
     }
 
     /// Where the agent is.
     pub fn phase(&self) -> AgentPhase {
-        self.with(|s| s.phase)
+        self.phase.get()
+    }
+
+    /// The class of the last failed API request (`None` once one succeeded again).
+    pub fn last_api_error(&self) -> Option<ApiErrorClass> {
+        self.last_api_error.get()
+    }
+
+    /// Completes when something the LED shows may have changed: the phase, the last API
+    /// error's class, a condition's status, the in-flight bit. For the body's LED task, which
+    /// then reads [`crate::led::LedInputs::of_agent`]; one waiter at a time.
+    pub async fn led_changed_wait(&self) {
+        select(self.led_wake.wait(), self.metrics.in_flight_changed()).await;
     }
 
     /// The conditions as last evaluated (`None` before the clock was first anchored).
     pub fn conditions(&self) -> Option<[Condition; 9]> {
-        self.with(|s| s.conditions.map(|c| *c.conditions()))
+        self.model.get().conditions().map(|c| *c.conditions())
     }
 
     /// Wall time at `mono` (`None` before the first anchoring).
     pub fn wall_now(&self, mono: Instant) -> Option<UnixMicros> {
-        self.with(|s| s.clock.wall.now(mono.as_micros()))
+        self.anchor.get().wall_now(mono)
     }
 
     /// Consecutive successful renewals.
     pub fn consecutive_renewals(&self) -> u32 {
-        self.with(|s| s.lease.consecutive)
+        self.lease.get().consecutive()
     }
 
     /// Events waiting to be posted, and dropped so far.
     pub fn events_pending(&self) -> (usize, u32) {
-        self.with(|s| (s.events.queue.len(), s.events.queue.dropped))
+        self.poster.get().pending()
     }
 
-    /// Everything the LED depends on ([`crate::led::led_state`]).
-    pub fn led_inputs(&self) -> LedInputs {
-        let in_flight = self.metrics.in_flight();
-        self.with(|s| LedInputs {
-            phase: s.phase,
-            last_api_error: s.last_api_error,
-            request_in_flight: in_flight,
-            warning: s.conditions.is_some_and(|c| has_warning(c.conditions())),
-            panicked: false,
-        })
+    /// The earliest armed deadline of the agent (for a body that wants to know when it will
+    /// next have work, e.g. to sleep a radio).
+    pub fn next_due(&self) -> Option<Instant> {
+        self.timers.get().next_due().map(|(_, at)| at)
     }
 }
 
 impl Default for AgentState {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-impl Inner {
-    /// Reads the board into the condition signals at `now`.
-    pub fn signals(&mut self, now: Instant, snap: BoardSnapshot) -> Signals {
-        let b = &mut self.board;
-        let new = snap.wifi_associations.wrapping_sub(b.seen_associations);
-        // The window keeps only its capacity of stamps: recording more changes nothing.
-        for _ in 0..new.min(RollingWindow::CAPACITY as u32) {
-            b.associations.record(now.as_micros());
-        }
-        b.seen_associations = snap.wifi_associations;
-        b.latest = snap;
-        Signals {
-            heap_free_bytes: snap.heap_free_bytes,
-            heap_total_bytes: snap.heap_total_bytes,
-            uptime_micros: now.as_micros(),
-            wifi_associations_recent: b.associations.count_recent(now.as_micros()),
-            bssid_changed_since_push: snap.bssid_changes != self.status.bssid_changes_at_push,
-            consecutive_renewals: self.lease.consecutive,
-            last_reanchor_skew_micros: self.clock.last_skew,
-            reconnects_recent: b.reconnects.count_recent(now.as_micros()),
-        }
-    }
-
-    /// The board's address when the Node does not carry it yet.
-    pub fn address_to_push(&self) -> Option<Ipv4Addr> {
-        self.board
-            .latest
-            .ipv4
-            .filter(|ip| Some(*ip) != self.status.address_on_server)
-    }
-
-    pub fn wall_now(&self, now: Instant) -> Option<UnixMicros> {
-        self.clock.wall.now(now.as_micros())
     }
 }

@@ -2,29 +2,68 @@
 //! four standard ones always: the lifecycle controller leaves them Unknown until we re-post
 //! them) and the heap annotation.
 //!
-//! Pushed on a fixed cadence (`status_interval` from the registration), at the next condition
-//! check after a status flip, and at once after an outage long enough for the lifecycle
-//! controller to have marked the node Unknown: the Node is read first, its conditions adopted
-//! (a differing status is a transition now), then Ready is re-asserted. A 404 means the Node is
-//! gone: register again.
-use embassy_futures::select::select;
+//! Pushed on a fixed cadence (`status_interval` from the registration), as soon as a status
+//! flips — the board's [`Board::changed`] wakes the task, so a flip from the board reaches the
+//! server in the same instant; `condition_check_interval` re-reads the board as well, for what
+//! changes without a signal (time-based rules, the agent's own counters) — and at once after an
+//! outage long enough for the lifecycle controller to have marked the node Unknown: the Node is
+//! read first, its conditions adopted (a differing status is a transition now), then Ready is
+//! re-asserted. A 404 means the Node is gone: register again.
+use core::time::Duration;
+
+use embassy_futures::select::{select3, Either3};
 use embedded_io_async::{Read, Write};
 
-use crate::agent::call::{call, Ctx, Failure, Setback, SharedClient};
+use crate::agent::call::{call, Ctx, SharedClient};
 use crate::agent::events::EventReason;
+use crate::agent::exchange::Exchange;
 use crate::agent::log::LogEvent;
-use crate::agent::policy::{Action, Operation};
-use crate::agent::registration::{adopt_conditions, current_profile};
-use crate::agent::run::TaskExit;
-use crate::client::api::{no_body, ApiRequest};
-use crate::conditions::ConditionType;
-use crate::k8s::identity::BodyError;
-use crate::k8s::paths::{ApiPath, ApiWrite};
+use crate::agent::outcome::{Outcome, Setback, TaskExit};
+use crate::agent::policy::Action;
+use crate::agent::state::AgentEvent;
+use crate::agent::timers::Timer;
 use crate::k8s::response::{NodeResponse, ObjectMeta};
-use crate::k8s::status_patch::write_status_patch;
-use crate::runtime::{Clock, Instant};
-use crate::time::UnixMicros;
-use core::time::Duration;
+use crate::runtime::{Board, Clock, Instant};
+
+/// The status reconciler's state.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StatusReporter {
+    /// The node may have been marked Unknown: read the Node and adopt before the next push.
+    suspect_unknown: bool,
+    /// The server's Ready was not True when last read: post NodeReady after the next push.
+    announce_ready: bool,
+    /// The lease's last success this task already treated as stale (one Node read per
+    /// episode of failing renewals).
+    stale_seen: Option<Instant>,
+    pushes: u64,
+    failures: u64,
+}
+
+impl StatusReporter {
+    pub const NEW: StatusReporter = StatusReporter {
+        suspect_unknown: false,
+        announce_ready: false,
+        stale_seen: None,
+        pushes: 0,
+        failures: 0,
+    };
+
+    /// Status patches accepted.
+    pub fn pushes(&self) -> u64 {
+        self.pushes
+    }
+
+    /// Status patches that failed.
+    pub fn failures(&self) -> u64 {
+        self.failures
+    }
+
+    /// The node may be Unknown on the server: read it before the next push (only
+    /// [`AgentEvent`]s call this).
+    pub(crate) fn suspect_unknown(&mut self, suspect: bool) {
+        self.suspect_unknown = suspect;
+    }
+}
 
 /// `at + interval`, or `now + interval` if that has passed already (after an outage).
 fn advance(at: Instant, interval: Duration, now: Instant) -> Instant {
@@ -36,48 +75,66 @@ fn advance(at: Instant, interval: Duration, now: Instant) -> Instant {
     }
 }
 
+fn update<C, B, R>(ctx: &Ctx<'_, C, B>, f: impl FnOnce(&mut StatusReporter) -> R) -> R {
+    let mut status = ctx.state.status();
+    let r = f(&mut status);
+    ctx.state.set_status(status);
+    r
+}
+
+/// When the task must next look: the condition check, or the push (at once after a flip, but
+/// never inside a backoff).
+fn wake_at<C: Clock, B: Board>(ctx: &Ctx<'_, C, B>) -> Instant {
+    let timers = ctx.state.timers();
+    let pending = ctx.state.status().suspect_unknown || ctx.state.model().needs_push();
+    let retry = timers.at(Timer::StatusRetry);
+    let push_at = if pending {
+        retry
+    } else {
+        timers.at(Timer::StatusPeriodic).max(retry)
+    };
+    timers.at(Timer::StatusCheck).min(push_at)
+}
+
 /// Keeps the status current; returns only when the session ends or the Node is gone.
-pub(crate) async fn status_task<T: Read + Write, C: Clock>(
-    ctx: &Ctx<'_, C>,
+pub(crate) async fn status_task<T: Read + Write, C: Clock, B: Board>(
+    ctx: &Ctx<'_, C, B>,
     client: &SharedClient<'_, T, C>,
 ) -> TaskExit {
     let timing = ctx.config.timing;
     loop {
-        let wake_at = ctx.state.with(|s| {
-            let st = &s.status;
-            let pending = st.suspect_unknown
-                || s.conditions.is_some_and(|c| c.needs_push())
-                || s.address_to_push().is_some();
-            let push_at = if pending {
-                st.retry_at
-            } else {
-                st.periodic_at.max(st.retry_at)
-            };
-            st.check_at.min(push_at)
-        });
-        select(ctx.clock.sleep_until(wake_at), ctx.state.status_wake.wait()).await;
+        let woke = select3(
+            ctx.clock.sleep_until(wake_at(ctx)),
+            ctx.state.status_wake.wait(),
+            ctx.board.changed(),
+        )
+        .await;
         let now = ctx.now();
-        let check_due = ctx.state.with(|s| now >= s.status.check_at);
-        if check_due {
+        let timers = ctx.state.timers();
+        if timers.is_due(Timer::StatusCheck, now) {
             evaluate(ctx, now);
-            ctx.state.with(|s| {
-                s.status.check_at = advance(s.status.check_at, timing.condition_check_interval, now)
-            });
+            let next = advance(
+                timers.at(Timer::StatusCheck),
+                timing.condition_check_interval,
+                now,
+            );
+            ctx.state.set_timer(Timer::StatusCheck, next);
+        } else if matches!(woke, Either3::Third(())) {
+            // The board changed: look now, the regular check stays on its cadence.
+            evaluate(ctx, now);
         }
-        let (retry_due, suspect) = ctx.state.with(|s| {
-            // No renewal for longer than the lease duration: the node may be Unknown by now.
-            // Read the Node once per such episode before pushing a Ready with an old time.
-            let stale = s
-                .lease
-                .last_success
-                .is_some_and(|t| now.saturating_since(t) > timing.lease_duration());
-            if stale && !s.status.stale_flagged {
-                s.status.stale_flagged = true;
-                s.status.suspect_unknown = true;
+        // No renewal for longer than the lease duration: the node may be Unknown by now. Read
+        // the Node once per such episode before pushing a Ready with an old time.
+        let last_renewal = ctx.state.lease().last_success();
+        let stale = last_renewal.is_some_and(|t| now.saturating_since(t) > timing.lease_duration());
+        let suspect = update(ctx, |s| {
+            if stale && s.stale_seen != last_renewal {
+                s.stale_seen = last_renewal;
+                s.suspect_unknown = true;
             }
-            (now >= s.status.retry_at, s.status.suspect_unknown)
+            s.suspect_unknown
         });
-        if !retry_due {
+        if !ctx.state.timers().is_due(Timer::StatusRetry, now) {
             continue;
         }
         if suspect {
@@ -87,14 +144,9 @@ pub(crate) async fn status_task<T: Read + Write, C: Clock>(
                 Err(exit) => return exit,
             }
         }
-        let (push, periodic) = ctx.state.with(|s| {
-            let periodic = now >= s.status.periodic_at;
-            let flipped = s.conditions.is_some_and(|c| c.needs_push());
-            let moved = s.address_to_push().is_some();
-            (periodic || flipped || moved, periodic)
-        });
-        if push {
-            if let Err(exit) = push_status(ctx, client, periodic).await {
+        let periodic = ctx.state.timers().is_due(Timer::StatusPeriodic, now);
+        if periodic || ctx.state.model().needs_push() {
+            if let Err(exit) = push_status(ctx, client, periodic, now).await {
                 return exit;
             }
         }
@@ -102,158 +154,116 @@ pub(crate) async fn status_task<T: Read + Write, C: Clock>(
 }
 
 /// Re-reads the board and re-evaluates the conditions; logs each status flip.
-fn evaluate<C: Clock>(ctx: &Ctx<'_, C>, now: Instant) {
+fn evaluate<C: Clock, B: Board>(ctx: &Ctx<'_, C, B>, now: Instant) {
     let snapshot = ctx.board.snapshot();
-    let flips = ctx.state.with(|s| {
-        let signals = s.signals(now, snapshot);
-        let wall = s.wall_now(now)?;
-        let set = s.conditions.as_mut()?;
-        let before = *set.conditions();
-        set.update(&signals, wall);
-        let after = set.conditions();
-        let mut flips = [None; 9];
-        for ((slot, b), a) in flips.iter_mut().zip(before.iter()).zip(after.iter()) {
-            if b.status != a.status {
-                *slot = Some(a.kind);
-            }
-        }
-        Some(flips)
-    });
-    for kind in flips.into_iter().flatten().flatten() {
+    let wall = ctx.state.wall_now(now);
+    let signals = ctx.state.agent_signals();
+    let mut model = ctx.state.model();
+    let flips = model.evaluate(now, wall, snapshot, signals);
+    ctx.state.set_model(model);
+    let mut flipped = false;
+    for kind in flips.into_iter().flatten() {
         ctx.log.log(&LogEvent::ConditionFlipped { kind });
+        flipped = true;
+    }
+    if flipped {
+        ctx.state.led_changed();
     }
 }
 
-fn retry_later<C: Clock>(ctx: &Ctx<'_, C>, setback: Setback) {
-    let delay = ctx
-        .state
-        .with(|s| ctx.delay_for(&mut s.status.retry, setback));
-    let at = ctx.after_ms(delay);
-    ctx.state.with(|s| {
-        s.status.retry_at = at;
-        s.stats.status_push_failures = s.stats.status_push_failures.saturating_add(1);
-    });
+fn retry_later<C: Clock, B: Board>(ctx: &Ctx<'_, C, B>, setback: Setback) {
+    ctx.retry_later(Timer::StatusRetry, setback);
+    update(ctx, |s| s.failures = s.failures.saturating_add(1));
+}
+
+/// The outcomes a status step has no special answer for; `Err` for a Node that is gone or a
+/// session that ended.
+fn setback_or_exit<A, C: Clock, B: Board>(
+    ctx: &Ctx<'_, C, B>,
+    outcome: Outcome<A>,
+) -> Result<(), TaskExit> {
+    let setback = match outcome {
+        Outcome::End(end) => return Err(TaskExit::End(end)),
+        Outcome::Reregister => {
+            ctx.log.log(&LogEvent::NodeMissing);
+            return Err(TaskExit::Reregister);
+        }
+        Outcome::Retry(setback) => setback,
+        Outcome::Done(_) => Setback::Refused(Action::Done),
+        Outcome::RecreateLease => Setback::Refused(Action::RecreateLease),
+        Outcome::AdoptExisting => Setback::Refused(Action::AdoptExisting),
+    };
+    retry_later(ctx, setback);
+    Ok(())
 }
 
 /// Reads the Node and adopts its conditions. `Ok(true)`: go on and push.
-async fn read_and_adopt<T: Read + Write, C: Clock>(
-    ctx: &Ctx<'_, C>,
+async fn read_and_adopt<T: Read + Write, C: Clock, B: Board>(
+    ctx: &Ctx<'_, C, B>,
     client: &SharedClient<'_, T, C>,
 ) -> Result<bool, TaskExit> {
     let mut node = NodeResponse::default();
-    let answer = call(
-        ctx,
-        client,
-        Operation::ReadNode,
-        ApiRequest::get(ApiPath::Node(ctx.config.profile.name)),
-        no_body,
-        &mut node,
-    )
-    .await;
-    match answer {
-        Err(Failure::End(end)) => Err(TaskExit::End(end)),
-        Err(Failure::Local(e)) => {
-            retry_later(ctx, Setback::Failed(e));
-            Ok(false)
+    match call(ctx, client, Exchange::ReadNode, &mut node).await {
+        Outcome::Done(_) => {
+            let wall = ctx.state.wall_now(ctx.now()).unwrap_or_default();
+            let mut model = ctx.state.model();
+            let adopted = model.adopt(&node, wall);
+            ctx.state.set_model(model);
+            ctx.log.log(&LogEvent::ConditionsAdopted {
+                transitions: adopted.transitions,
+            });
+            update(ctx, |s| {
+                s.suspect_unknown = false;
+                s.announce_ready |= adopted.server_not_ready;
+            });
+            Ok(true)
         }
-        Ok(a) => match a.action {
-            Action::Done => {
-                let not_ready = adopt_conditions(ctx, &node);
-                ctx.state.with(|s| {
-                    s.status.suspect_unknown = false;
-                    s.status.announce_ready |= not_ready;
-                });
-                Ok(true)
-            }
-            Action::Reregister => {
-                ctx.log.log(&LogEvent::NodeMissing);
-                Err(TaskExit::Reregister)
-            }
-            other => {
-                retry_later(ctx, Setback::Refused(other));
-                Ok(false)
-            }
-        },
+        outcome => setback_or_exit(ctx, outcome).map(|()| false),
     }
 }
 
-async fn push_status<T: Read + Write, C: Clock>(
-    ctx: &Ctx<'_, C>,
+async fn push_status<T: Read + Write, C: Clock, B: Board>(
+    ctx: &Ctx<'_, C, B>,
     client: &SharedClient<'_, T, C>,
     periodic: bool,
+    woke: Instant,
 ) -> Result<(), TaskExit> {
-    let mut meta = ObjectMeta::default();
-    let mut generation = 0;
+    let model = ctx.state.model();
     // A new address goes out with the board details (the addresses list is replaced whole).
-    let moved = ctx.state.with(|s| s.address_to_push());
-    let profile = current_profile(ctx);
-    let details = moved.map(|_| &profile);
-    let answer = call(
-        ctx,
-        client,
-        Operation::PatchNode,
-        ApiRequest::write(ApiWrite::PatchNodeStatus, ctx.config.profile.name),
-        |buf| {
+    let moved = model.address_to_push();
+    let profile = model.profile(ctx.config.profile);
+    let mut meta = ObjectMeta::default();
+    let exchange = Exchange::PatchNodeStatus {
+        heap_free_bytes: model.latest().heap_free_bytes,
+        details: moved.map(|_| &profile),
+    };
+    match call(ctx, client, exchange, &mut meta).await {
+        Outcome::Done(answer) => {
             let now = ctx.now();
-            ctx.state.with(|s| {
-                let wall = s.wall_now(now).unwrap_or(UnixMicros(0));
-                let heap = u64::from(s.board.latest.heap_free_bytes);
-                let set = s.conditions.as_ref().ok_or(BodyError::Invalid {
-                    field: "status.conditions",
-                })?;
-                generation = set.generation();
-                write_status_patch(set.conditions(), wall, Some(heap), details, buf)
-            })
-        },
-        &mut meta,
-    )
-    .await;
-    match answer {
-        Err(Failure::End(end)) => Err(TaskExit::End(end)),
-        Err(Failure::Local(e)) => {
-            retry_later(ctx, Setback::Failed(e));
+            let mut model = ctx.state.model();
+            let address = moved.map(|_| profile.internal_ip);
+            let bssid = model.latest().bssid_changes;
+            model.pushed(answer.sent.generation, address, bssid);
+            ctx.state.set_model(model);
+            if periodic {
+                let at = ctx.state.timers().at(Timer::StatusPeriodic);
+                let next = advance(at, ctx.config.timing.status_interval, now);
+                ctx.state.set_timer(Timer::StatusPeriodic, next);
+            }
+            ctx.state.succeeded(Timer::StatusRetry, woke);
+            let announce = update(ctx, |s| {
+                s.pushes = s.pushes.saturating_add(1);
+                core::mem::take(&mut s.announce_ready)
+            }) && model.ready_is_true();
+            ctx.log.log(&LogEvent::StatusPushed { periodic });
+            if let Some(internal_ip) = moved {
+                ctx.log.log(&LogEvent::AddressPushed { internal_ip });
+            }
+            if announce {
+                ctx.apply(AgentEvent::Announce(EventReason::NodeReady));
+            }
             Ok(())
         }
-        Ok(a) => match a.action {
-            Action::Done => {
-                let now = ctx.now();
-                let interval = ctx.config.timing.status_interval;
-                let announce = ctx.state.with(|s| {
-                    if let Some(c) = s.conditions.as_mut() {
-                        c.mark_pushed(generation);
-                    }
-                    s.status.bssid_changes_at_push = s.board.latest.bssid_changes;
-                    if moved.is_some() {
-                        s.status.address_on_server = profile.internal_ip;
-                    }
-                    if periodic {
-                        s.status.periodic_at = advance(s.status.periodic_at, interval, now);
-                    }
-                    s.status.retry.reset();
-                    s.stats.status_pushes = s.stats.status_pushes.saturating_add(1);
-                    let ready = s.conditions.is_some_and(|c| {
-                        c.get(ConditionType::Ready).status
-                            == crate::conditions::ConditionStatus::True
-                    });
-                    core::mem::take(&mut s.status.announce_ready) && ready
-                });
-                ctx.log.log(&LogEvent::StatusPushed { periodic });
-                if let Some(internal_ip) = moved {
-                    ctx.log.log(&LogEvent::AddressPushed { internal_ip });
-                }
-                if announce {
-                    ctx.queue_event(EventReason::NodeReady);
-                }
-                Ok(())
-            }
-            Action::Reregister => {
-                ctx.log.log(&LogEvent::NodeMissing);
-                Err(TaskExit::Reregister)
-            }
-            other => {
-                retry_later(ctx, Setback::Refused(other));
-                Ok(())
-            }
-        },
+        outcome => setback_or_exit(ctx, outcome),
     }
 }

@@ -2,6 +2,8 @@
 //! and its readers share one executor, and a snapshot is a copy.
 use core::cell::Cell;
 
+use embassy_sync::blocking_mutex::raw::NoopRawMutex;
+use embassy_sync::signal::Signal;
 use embedded_io_async::ErrorKind;
 
 use crate::client::session::OpenError;
@@ -75,10 +77,26 @@ pub struct ClientCounters {
 }
 
 /// The counters plus the "request in flight" bit the LED shows.
-#[derive(Debug, Default)]
 pub struct ClientMetrics {
     counters: Cell<ClientCounters>,
     in_flight: Cell<bool>,
+    /// Signalled whenever `in_flight` changes (the LED follows it without polling).
+    in_flight_changed: Signal<NoopRawMutex, ()>,
+}
+
+impl core::fmt::Debug for ClientMetrics {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ClientMetrics")
+            .field("counters", &self.counters.get())
+            .field("in_flight", &self.in_flight.get())
+            .finish()
+    }
+}
+
+impl Default for ClientMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl ClientMetrics {
@@ -99,6 +117,7 @@ impl ClientMetrics {
                 last_error: None,
             }),
             in_flight: Cell::new(false),
+            in_flight_changed: Signal::new(),
         }
     }
 
@@ -113,7 +132,14 @@ impl ClientMetrics {
     }
 
     pub(crate) fn set_in_flight(&self, on: bool) {
-        self.in_flight.set(on);
+        if self.in_flight.replace(on) != on {
+            self.in_flight_changed.signal(());
+        }
+    }
+
+    /// Completes when the in-flight bit changed (one waiter at a time).
+    pub async fn in_flight_changed(&self) {
+        self.in_flight_changed.wait().await
     }
 
     pub(crate) fn update(&self, f: impl FnOnce(&mut ClientCounters)) {

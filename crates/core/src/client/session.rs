@@ -12,10 +12,16 @@ use rand_core::{CryptoRng, RngCore};
 
 use crate::time::UnixMicros;
 
-/// Size of the TLS receive record buffer (see [`crate::tls::RX_RECORD_BUFFER`]).
-pub const TLS_RX_LEN: usize = crate::tls::RX_RECORD_BUFFER;
-/// Size of the TLS transmit record buffer (see [`crate::tls::TX_RECORD_BUFFER`]).
-pub const TLS_TX_LEN: usize = crate::tls::TX_RECORD_BUFFER;
+/// Receive record buffer of a session: one whole TLS record must fit, and the largest a peer may
+/// send is 2^14 bytes of plaintext + 256 bytes of expansion (RFC 8446 5.2) = 16 640. embedded-tls
+/// does not reassemble records; a smaller buffer fails with `InsufficientSpace` on the first big
+/// response. (The max_fragment_length extension could shrink it, but Go's crypto/tls, i.e.
+/// kube-apiserver, ignores it.) The TLS opener checks against this figure.
+pub const TLS_RX_LEN: usize = 16_640;
+/// Transmit record buffer of a session: writes are split into records of at most this size
+/// minus 128 bytes of overhead, so it only has to hold the ClientHello (~250 bytes with SNI) and
+/// a request head; 4 KiB sends a typical request (head + JSON body) as one record.
+pub const TLS_TX_LEN: usize = 4_096;
 
 /// The record buffers of one session: [`TLS_RX_LEN`] + [`TLS_TX_LEN`] = 20 736 bytes. Unused by
 /// [`PlainOpener`].

@@ -11,17 +11,8 @@ use super::error::VerifyError;
 use super::verifier::{K8sVerifier, Rejection, ServerIdentity};
 use crate::time::UnixMicros;
 
-/// Read buffer for [`open`]: one whole TLS record must fit, and the largest a peer may send is
-/// 2^14 bytes of plaintext + 256 bytes of expansion (RFC 8446 5.2) = 16 640. embedded-tls does
-/// not reassemble records; a smaller buffer fails with `InsufficientSpace` on the first big
-/// response. (The max_fragment_length extension could shrink it, but Go's crypto/tls, i.e.
-/// kube-apiserver, ignores it.)
-pub const RX_RECORD_BUFFER: usize = 16_640;
-
-/// Write buffer for [`open`]: writes are split into records of at most this size minus 128
-/// bytes of overhead, so it only has to hold the ClientHello (~250 bytes with SNI) and a
-/// request head; 4 KiB sends a typical request (head + JSON body) as one record.
-pub const TX_RECORD_BUFFER: usize = 4_096;
+/// Record buffer sizes for [`open`]: owned by the session layer that allocates the buffers.
+pub use crate::client::session::{TLS_RX_LEN as RX_RECORD_BUFFER, TLS_TX_LEN as TX_RECORD_BUFFER};
 
 /// How the server is checked.
 #[derive(Debug, Clone, Copy)]
