@@ -1,7 +1,9 @@
 #![no_main]
 //! DER/X.509 reader, CA decoder and the K8sVerifier chain walk + CertificateVerify on arbitrary
-//! bytes: no panics, and nothing made of arbitrary bytes authenticates (that would need an
-//! ECDSA signature by the leaf's key).
+//! bytes: no panics, and nothing made of arbitrary bytes authenticates (that would need a
+//! signature by the leaf's key). Chains reach the RSA (2048..=4096-bit modular exponentiation,
+//! PKCS#1 v1.5), P-256 and P-384 certificate checks; the CertificateVerify scheme is picked
+//! from the signature length so ECDSA P-256/P-384 and RSA-PSS SHA-256/384/512 are all reached.
 //!
 //! Input layout: [u16 BE length, bytes]* — the first part is the configured CA, the next (up
 //! to 5) the certificate chain, the rest of the input the CertificateVerify signature.
@@ -53,10 +55,20 @@ fuzz_target!(|data: &[u8]| {
         }
         let chain_ok = v.verify_certificate(&Sha256::default(), cert).is_ok();
         assert_eq!(chain_ok, v.last_rejection().is_none());
+        let schemes = [
+            SignatureScheme::EcdsaSecp256r1Sha256,
+            SignatureScheme::EcdsaSecp384r1Sha384,
+            SignatureScheme::RsaPssRsaeSha256,
+            SignatureScheme::RsaPssRsaeSha384,
+            SignatureScheme::RsaPssRsaeSha512,
+        ];
         let _ = v.verify_signature(CertificateVerifyRef {
-            signature_scheme: SignatureScheme::EcdsaSecp256r1Sha256,
+            signature_scheme: schemes[signature.len() % schemes.len()],
             signature,
         });
+        if let Some(e) = v.last_error() {
+            let _ = format!("{e}"); // Display of every refusal: no panic either
+        }
         assert!(!v.is_authenticated());
     }
 });

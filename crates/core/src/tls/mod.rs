@@ -7,9 +7,12 @@
 //!   and do not check CA flags or EKU).
 //! - [`open()`]: handshake + the rule "no session unless the server authenticated".
 //! - [`der`], [`x509`]: the strict DER/X.509 subset the verifier reads.
+//! - [`signature`], [`rsa`]: signature checks (ECDSA P-256/P-384, RSA 2048..=4096 bits
+//!   PKCS#1 v1.5 and PSS, SHA-256/384/512), no alloc.
+//! - [`error`]: [`VerifyError`], why a server was refused, with the facts, as one line.
 //!
-//! Supported servers: ECDSA P-256 certificates and CAs (k3s; kubeadm with
-//! `encryptionAlgorithm: ECDSA-P256`), TLS_AES_128_GCM_SHA256. RSA is not (no alloc).
+//! Supported servers: ECDSA P-256 / P-384 and RSA-2048/3072/4096 certificates and CAs, mixed
+//! along the chain (k3s; kubeadm, kind, EKS, GKE, AKS), TLS_AES_128_GCM_SHA256.
 //!
 //! Flash on riscv32imac (opt-level "s", fat LTO, panic=abort; one open + write + flush + read):
 //! embedded-tls alone (handshake, AES-128-GCM, SHA-256, P-256 ECDH) 60 216 bytes; with

@@ -1,7 +1,7 @@
 //! One place that checks a signature with a public key: certificate signatures (issuer key over
 //! tbsCertificate) and the TLS 1.3 CertificateVerify (leaf key over the transcript).
 //!
-//! Keys: ECDSA P-256 and P-384, RSA 2048..=4096 bits. Schemes: ECDSA with SHA-256/384/512
+//! Keys: ECDSA P-256 and P-384 (feature `p384`), RSA 2048..=4096 bits. Schemes: ECDSA with SHA-256/384/512
 //! (certificates; in CertificateVerify the curve is bound to the hash), RSA PKCS#1 v1.5 with
 //! SHA-256/384/512 (certificates only: TLS 1.3 forbids it in CertificateVerify, RFC 8446 4.4.3),
 //! RSA-PSS with SHA-256/384/512 (`rsa_pss_rsae_*`, CertificateVerify).
@@ -163,6 +163,7 @@ impl<'a> VerifyKey<'a> {
     pub fn new(key: &PublicKey<'a>) -> Result<Self, SigError> {
         match *key {
             PublicKey::P256(p) => Ok(VerifyKey::P256(p)),
+            #[cfg(feature = "p384")]
             PublicKey::P384(p) => Ok(VerifyKey::P384(p)),
             PublicKey::Rsa { modulus, exponent } => {
                 Ok(VerifyKey::Rsa(RsaPublicKey::new(modulus, exponent)?))
@@ -252,6 +253,7 @@ fn verify(
             k.verify_prehash(h.digest(&[msg], &mut digest), &s)
                 .map_err(|_| SigError::BadSignature)
         }
+        #[cfg(feature = "p384")]
         (Scheme::Ecdsa(h), VerifyKey::P384(point)) => {
             let k =
                 p384::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|_| SigError::BadKey)?;
