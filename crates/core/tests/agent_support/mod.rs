@@ -32,6 +32,7 @@ use picokubelet_core::time::{
 };
 use serde_json::{json, Map, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::sync::Notify;
 
 pub const NODE: &str = "esp-node-01";
 pub const TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.node-token.sig";
@@ -71,13 +72,31 @@ impl Clock for SimClock {
     }
 }
 
-/// The board's figures, set by the test.
+/// The board's figures, set by the test; [`World::signal_board`] also says so through
+/// `changed` (a tokio `Notify`: a change while the agent is busy is kept as a permit).
 #[derive(Clone)]
-pub struct TestBoard(pub Rc<Cell<BoardSnapshot>>);
+pub struct TestBoard {
+    pub snapshot: Rc<Cell<BoardSnapshot>>,
+    pub changed: Rc<Notify>,
+}
+
+impl TestBoard {
+    /// A board whose changes the agent sees only at its condition checks (nobody notifies).
+    pub fn new(snapshot: Rc<Cell<BoardSnapshot>>) -> Self {
+        TestBoard {
+            snapshot,
+            changed: Rc::new(Notify::new()),
+        }
+    }
+}
 
 impl Board for TestBoard {
     fn snapshot(&self) -> BoardSnapshot {
-        self.0.get()
+        self.snapshot.get()
+    }
+
+    async fn changed(&self) {
+        self.changed.notified().await
     }
 }
 
@@ -967,6 +986,8 @@ pub struct World {
     pub board_clock: Cell<SimClock>,
     pub server: Rc<Server>,
     pub board: Rc<Cell<BoardSnapshot>>,
+    /// Notified by [`World::signal_board`].
+    pub board_changed: Rc<Notify>,
     pub log: Rc<TestLog>,
 }
 
@@ -982,8 +1003,15 @@ impl World {
             board_clock: Cell::new(clock),
             server: Server::new(clock.start),
             board: roomy_board(),
+            board_changed: Rc::new(Notify::new()),
             log,
         }
+    }
+
+    /// The board's figures change to `snapshot`, and the board says so (`Board::changed`).
+    pub fn signal_board(&self, snapshot: BoardSnapshot) {
+        self.board.set(snapshot);
+        self.board_changed.notify_one();
     }
 
     /// The board boots again now: its monotonic clock starts over.
@@ -1020,7 +1048,10 @@ impl World {
             },
             opener: PlainOpener,
             rng: TestRng(0x9e37_79b9_7f4a_7c15),
-            board: TestBoard(self.board.clone()),
+            board: TestBoard {
+                snapshot: self.board.clone(),
+                changed: self.board_changed.clone(),
+            },
             log: LogRef(self.log.clone()),
         };
         let mut bufs = Box::new(AgentBuffers::new());
