@@ -18,7 +18,6 @@ use picokubelet_core::json::writer::JsonError;
 use picokubelet_core::k8s::identity::{BodyError, NodeName};
 use picokubelet_core::k8s::paths::{ApiPath, ApiWrite};
 use picokubelet_core::k8s::response::{NodeResponse, ObjectMeta};
-use picokubelet_core::runtime::{Clock, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
