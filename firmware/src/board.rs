@@ -19,7 +19,7 @@ use esp_hal::{
     time::Rate,
     Async, Blocking,
 };
-use picokubelet_core::config::BoardProfile as RecordProfile;
+use picokubelet_core::k8s::chip::Chip;
 
 /// A W5500 Ethernet controller on an SPI bus (SPI2 on every board we support).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,13 +47,9 @@ pub struct BoardProfile {
     pub name: &'static str,
     /// Rust target triple the board's chip needs.
     pub target: &'static str,
-    /// The chip, as the Node's `node.kubernetes.io/instance-type` label.
-    pub chip: &'static str,
-    /// `kubernetes.io/arch` of the Node: `riscv32` or `xtensa`.
-    pub architecture: &'static str,
-    /// The same board as the provisioning record names it (its default profile, and the
-    /// prefix of a node name derived from the MAC: `<chip>-<mac>`).
-    pub record_profile: RecordProfile,
+    /// The board's chip: the Node's architecture and instance type, the record's default
+    /// profile, and the prefix of a node name derived from the MAC (`<chip>-<mac>`).
+    pub chip: Chip,
     /// Data pin of the WS2812 status LED.
     pub status_led: u8,
     /// Wired Ethernet, if the board has a W5500 (then it is the preferred uplink).
@@ -64,9 +60,7 @@ pub struct BoardProfile {
 pub const WAVESHARE_ESP32_S3_ETH: BoardProfile = BoardProfile {
     name: "Waveshare ESP32-S3-ETH",
     target: "xtensa-esp32s3-none-elf",
-    chip: "esp32s3",
-    architecture: "xtensa",
-    record_profile: RecordProfile::Esp32s3,
+    chip: Chip::Esp32s3,
     status_led: 21,
     w5500: Some(W5500Pins {
         sck: 13,
@@ -83,9 +77,7 @@ pub const WAVESHARE_ESP32_S3_ETH: BoardProfile = BoardProfile {
 pub const ESP32_C6_DEVKITC_1: BoardProfile = BoardProfile {
     name: "ESP32-C6-DevKitC-1",
     target: "riscv32imac-unknown-none-elf",
-    chip: "esp32c6",
-    architecture: "riscv32",
-    record_profile: RecordProfile::Esp32c6,
+    chip: Chip::Esp32c6,
     status_led: 8,
     w5500: None,
 };
@@ -95,9 +87,7 @@ pub const ESP32_C6_DEVKITC_1: BoardProfile = BoardProfile {
 pub const ESP32_C3_DEVKITM_1: BoardProfile = BoardProfile {
     name: "ESP32-C3 (DevKitM-1 style)",
     target: "riscv32imc-unknown-none-elf",
-    chip: "esp32c3",
-    architecture: "riscv32",
-    record_profile: RecordProfile::Esp32c3,
+    chip: Chip::Esp32c3,
     status_led: 8,
     w5500: None,
 };
@@ -134,11 +124,6 @@ const COMMON_GPIO_MAX: u8 = 21;
 
 /// Compile-time check of a profile: pins exist on every chip and no pin is used twice.
 const fn validate(profile: &BoardProfile) {
-    assert!(
-        const_str_eq(profile.chip, profile.record_profile.chip())
-            && const_str_eq(profile.architecture, profile.record_profile.architecture()),
-        "profile chip/architecture differ from its record profile"
-    );
     let mut pins = [0u8; 7];
     let mut count = 1;
     pins[0] = profile.status_led;
@@ -168,21 +153,6 @@ const fn validate(profile: &BoardProfile) {
         }
         i += 1;
     }
-}
-
-const fn const_str_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
 }
 
 const _: () = {

@@ -3,7 +3,7 @@
 //! lives in [`select`]; this module reads the flash, builds the compile-time defaults and logs.
 //!
 //! Flash content is untrusted input: it only ever reaches the core's fuzzed parser
-//! (`picokubelet_core::config::parse`), through a fixed 8 KiB buffer.
+//! (`picokubelet_core::provision::parse`), through a fixed 8 KiB buffer.
 
 pub mod select;
 
@@ -13,7 +13,7 @@ use esp_hal::peripherals::FLASH;
 use esp_println::println;
 use esp_storage::FlashStorage;
 use picokubelet_core::{
-    config::{ProvisionRecord, RecordError, WifiCredentials, MAX_RECORD_LEN},
+    provision::{ProvisionRecord, RecordError, WifiCredentials, MAX_RECORD_LEN},
     http::request::BearerToken,
     k8s::identity::NameError,
     tls::{decode_ca, CaError, ServerTrust, CA_DER_MAX},

@@ -107,12 +107,12 @@ async fn main(spawner: Spawner) -> ! {
         signals::record_config_health(ConfigHealth::Degraded);
     }
     let record = settings.record;
-    let built_for = profile.record_profile;
-    if record.board(built_for) != built_for {
+    let built_for = profile.chip;
+    if record.chip(built_for) != built_for {
         println!(
             "config: WARNING: the record is for {} but this image runs on {}",
-            record.board(built_for).chip(),
-            built_for.chip()
+            record.chip(built_for).name(),
+            built_for.name()
         );
     }
 

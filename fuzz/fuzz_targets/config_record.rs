@@ -4,7 +4,7 @@
 //! entries of a record with a correct header and CRC (random bytes almost never get a CRC right,
 //! so without the second form the entry parser would hardly be reached).
 use libfuzzer_sys::fuzz_target;
-use picokubelet_core::config::{crc32, parse, write, FORMAT_VERSION, MAGIC, MAX_RECORD_LEN};
+use picokubelet_core::provision::{crc32, parse, write, FORMAT_VERSION, MAGIC, MAX_RECORD_LEN};
 
 fn round_trip(bytes: &[u8]) {
     if let Ok(record) = parse(bytes) {

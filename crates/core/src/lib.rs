@@ -28,11 +28,15 @@ pub mod agent;
 pub mod bounded;
 pub mod client;
 pub mod conditions;
-pub mod config;
+/// Short-lived alias: `config` is now [`provision`] (the record); removed once every branch
+/// has moved.
+#[doc(hidden)]
+pub use provision as config;
 pub mod http;
 pub mod json;
 pub mod k8s;
 pub mod led;
+pub mod provision;
 pub mod runtime;
 pub mod time;
 pub mod tls;

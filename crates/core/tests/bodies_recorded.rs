@@ -98,9 +98,17 @@ fn node_registration_matches_recording_01() {
     };
     let conds = recorded_01_conditions();
     let ours = parse(&render(|out| {
-        write_node_registration(&profile, &conds, at("2026-11-24T13:04:12Z"), out)
+        write_node_registration(
+            &profile,
+            &conds,
+            Some(51_234),
+            at("2026-11-24T13:04:12Z"),
+            out,
+        )
     }));
     let mut expected = parse(&rec.body);
+    // 01 predates the heap annotation; ours registers with it (status patch 08 carries it too).
+    expected["metadata"]["annotations"] = json!({"node.specht.dev/heap-bytes-free": "51234"});
     // The recording used hand-made IDs; ours are derived from the MAC and boot entropy.
     let info = &mut expected["status"]["nodeInfo"];
     info["machineID"] = json!(ids.machine_id());

@@ -66,7 +66,7 @@ fn node_registration_worst_case() {
     let profile = wc.profile(wc.extra_labels());
     let conds = wc.conditions();
     check_all_sizes(NODE_REGISTRATION_MAX_LEN, true, &|out| {
-        write_node_registration(&profile, &conds, UnixMicros(u64::MAX), out)
+        write_node_registration(&profile, &conds, Some(u64::MAX), UnixMicros(u64::MAX), out)
     });
 }
 
@@ -170,7 +170,7 @@ fn limits_are_enforced_one_byte_past_them() {
         ..profile
     };
     assert!(matches!(
-        write_node_registration(&p, &[], UnixMicros(0), &mut buf),
+        write_node_registration(&p, &[], None, UnixMicros(0), &mut buf),
         Err(BodyError::TooLong {
             field: "status.nodeInfo.osImage",
             len: 65,
@@ -242,7 +242,7 @@ proptest! {
         let now = UnixMicros(now);
         let ev = NodeEvent { kind: EventType::Normal, reason: &ev_reason, message: &ev_message };
         let mut buf = vec![0u8; 8 * 1024];
-        let n = write_node_registration(&profile, &conds, now, &mut buf).unwrap();
+        let n = write_node_registration(&profile, &conds, heap, now, &mut buf).unwrap();
         prop_assert!(n <= NODE_REGISTRATION_MAX_LEN);
         let n = write_node_labels_patch(&profile, &mut buf).unwrap();
         prop_assert!(n <= NODE_LABELS_PATCH_MAX_LEN);

@@ -7,9 +7,9 @@
 use picokubelet_core::conditions::{ConditionStatus, ConditionType};
 use picokubelet_core::json::extract::{extract, ErrorKind, ExtractError, Extractor, Visitor};
 use picokubelet_core::k8s::response::{
-    LeaseResponse, NodeResponse, ObjectMeta, StatusResponse, TaintEffect, VersionResponse,
-    MESSAGE_LEN,
+    LeaseResponse, NodeResponse, ObjectMeta, StatusResponse, VersionResponse, MESSAGE_LEN,
 };
+use picokubelet_core::k8s::taint::TaintEffect;
 use picokubelet_core::time::{parse_rfc3339, UnixMicros};
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/k8s");

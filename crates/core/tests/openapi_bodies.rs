@@ -225,7 +225,7 @@ fn node_bodies_are_valid_nodes() {
         ("worst case", worst, &worst_conds),
     ];
     for (what, p, c) in &profiles {
-        let node = render(|out| write_node_registration(p, c, now, out));
+        let node = render(|out| write_node_registration(p, c, Some(1), now, out));
         assert_valid(&format!("{what} registration"), NODE, &node, false);
         let labels = render(|out| write_node_labels_patch(p, out));
         assert_valid(&format!("{what} label patch"), NODE, &labels, false);
@@ -306,8 +306,15 @@ fn event_bodies_are_valid_events() {
 #[test]
 fn a_misspelled_field_is_caught() {
     let now = at("2026-11-24T13:04:12Z");
-    let body =
-        render(|out| write_node_registration(&sample_profile(), &sample_conditions(now), now, out));
+    let body = render(|out| {
+        write_node_registration(
+            &sample_profile(),
+            &sample_conditions(now),
+            Some(51_234),
+            now,
+            out,
+        )
+    });
     for (right, wrong, path) in [
         (
             "lastHeartbeatTime",
@@ -340,7 +347,13 @@ fn a_misspelled_field_is_caught() {
 fn wrong_types_enums_formats_and_missing_fields_are_caught() {
     let t = at("2026-11-24T13:04:12Z");
     let node: Value = serde_json::from_str(&render(|out| {
-        write_node_registration(&sample_profile(), &sample_conditions(t), t, out)
+        write_node_registration(
+            &sample_profile(),
+            &sample_conditions(t),
+            Some(51_234),
+            t,
+            out,
+        )
     }))
     .unwrap();
     let mutate = |f: &dyn Fn(&mut Value)| {

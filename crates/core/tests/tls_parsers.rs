@@ -38,7 +38,10 @@ fn reads_what_rcgen_wrote() {
     let root = x509::parse(&ca.der).unwrap();
     assert_eq!(c.issuer, root.subject);
     assert_eq!((c.not_before, c.not_after), OLD);
-    assert_eq!(c.sig_alg, SigAlg::EcdsaSha256);
+    assert_eq!(
+        c.sig_alg,
+        SigAlg::Ecdsa(picokubelet_core::tls::rsa::HashAlg::Sha256)
+    );
     assert!(matches!(c.key, PublicKey::P256(k) if k.len() == 65));
     assert!(!c.is_ca && root.is_ca);
     assert_eq!(c.eku_server_auth, Some(true));

@@ -1,19 +1,24 @@
 //! What every board of a process shares, worked out once from the resolved kubeconfig and the
-//! flags: the CA, `Host` and server name, the token, the timing. `run` and `fleet` both build
-//! one; each board then borrows its [`AgentConfig`] from it.
+//! flags: the provisioning record a board would get (`picokubelet provision` writes the same
+//! fields; its rules check them here too), the CA, the token and the cadence. `run` and `fleet`
+//! both build one; each board then gets its [`AgentConfig`] from the core's one builder
+//! ([`AgentParts`]), as the firmware does from its record.
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
-use picokubelet_core::agent::{AgentConfig, Timing};
+use picokubelet_core::agent::AgentConfig;
 use picokubelet_core::http::request::BearerToken;
 use picokubelet_core::k8s::identity::{NodeIds, NodeName};
-use picokubelet_core::tls::decode_ca;
+use picokubelet_core::provision::{AgentParts, Cadence, ProvisionRecord};
+use picokubelet_core::tls::ServerTrust as CoreTrust;
 
-use crate::app::Failure;
+use crate::args::{AgentArgs, NodeArgs};
 use crate::board::{self, InternalIp};
-use crate::cli::{AgentArgs, NodeArgs};
+use crate::failure::Failure;
 use crate::kubeconfig::{ResolvedConfig, ServerTrust, ServerUrl};
+use crate::provision::ca::ca_der;
+use crate::provision::endpoint::Endpoint;
 use crate::secret::Secret;
 
 /// See the module notes. `Send + Sync`: the worker threads share one behind an `Arc`.
@@ -22,19 +27,19 @@ pub struct AgentSetup {
     pub server: ServerUrl,
     /// The cluster CA, DER; `None`: the server is not verified (insecure-skip-tls-verify).
     ca_der: Option<Vec<u8>>,
-    /// `Host` header: `host:port`.
-    host: String,
-    /// The name the server certificate must carry.
+    /// `Host` header, by the record's rule.
+    host_header: String,
+    /// The name the server certificate must carry, by the record's rule.
     server_name: String,
     token: Secret,
-    timing: Timing,
+    cadence: Cadence,
     internal_ip: Option<Ipv4Addr>,
     pub node: NodeArgs,
     pub signals_file: Option<PathBuf>,
 }
 
 impl AgentSetup {
-    /// Decodes the CA and derives the timing; `Usage` when the CA cannot be used.
+    /// Decodes the CA and checks the record a board would get; `Usage` when either fails.
     pub fn new(
         resolved: &ResolvedConfig,
         node: &NodeArgs,
@@ -43,30 +48,40 @@ impl AgentSetup {
     ) -> Result<Self, Failure> {
         let cluster = &resolved.cluster;
         let ca_der = match &cluster.trust {
-            ServerTrust::Ca { pem, .. } => {
-                let mut buf = vec![0; pem.len()];
-                let der = decode_ca(pem, &mut buf)
-                    .map_err(|e| Failure::Usage(format!("the cluster CA cannot be used: {e:?}")))?;
-                Some(der.to_vec())
-            }
+            ServerTrust::Ca { pem, .. } => Some(
+                ca_der(pem)
+                    .map_err(|e| Failure::Usage(format!("the cluster CA cannot be used: {e}")))?,
+            ),
             ServerTrust::InsecureSkipVerify(_) => None,
         };
-        let ip_name = cluster.server.host.to_string();
-        let mut timing = Timing::DEFAULT;
-        timing.lease_renew_interval = agent.lease_renew_interval;
-        timing.status_interval = agent.status_interval;
-        timing.condition_check_interval = agent.condition_check_interval;
-        // A request must give up before the next renewal is due (short intervals are for tests).
-        if timing.request_timeout >= agent.lease_renew_interval {
-            timing.request_timeout = agent.lease_renew_interval / 2;
+        let host = Endpoint {
+            server: cluster.server.clone(),
+            from_flag: false,
         }
+        .record_host();
+        let token = resolved.credentials.token.clone();
+        let trust = match &ca_der {
+            Some(der) => CoreTrust::Ca(der),
+            None => CoreTrust::InsecureSkipVerify,
+        };
+        let mut record = ProvisionRecord::new(&host, trust, BearerToken::new(token.expose()));
+        record.port = cluster.server.port;
+        record.tls_server_name = cluster.tls_server_name.as_deref();
+        record.profile = Some(node.profile.0);
+        record
+            .validate()
+            .map_err(|e| Failure::Usage(format!("the board's configuration: {e}")))?;
         Ok(AgentSetup {
             server: cluster.server.clone(),
+            host_header: record.host_header().as_str().to_owned(),
+            server_name: record.server_name().to_owned(),
             ca_der,
-            host: format!("{}:{}", cluster.server.host, cluster.server.port),
-            server_name: cluster.verify_name().unwrap_or(&ip_name).to_owned(),
-            token: resolved.credentials.token.clone(),
-            timing,
+            token,
+            cadence: Cadence {
+                lease_renew_interval: Some(agent.lease_renew_interval),
+                status_interval: Some(agent.status_interval),
+                condition_check_interval: Some(agent.condition_check_interval),
+            },
             internal_ip: ip.address(),
             node: node.clone(),
             signals_file: agent.signals_file.clone(),
@@ -74,10 +89,10 @@ impl AgentSetup {
     }
 
     /// How the server's certificate is checked.
-    pub fn trust(&self) -> picokubelet_core::tls::ServerTrust<'_> {
+    pub fn trust(&self) -> CoreTrust<'_> {
         match &self.ca_der {
-            Some(der) => picokubelet_core::tls::ServerTrust::Ca(der),
-            None => picokubelet_core::tls::ServerTrust::InsecureSkipVerify,
+            Some(der) => CoreTrust::Ca(der),
+            None => CoreTrust::InsecureSkipVerify,
         }
     }
 
@@ -95,27 +110,24 @@ impl AgentSetup {
     ) -> Result<AgentConfig<'a>, Failure> {
         let node_name =
             NodeName::new(name).map_err(|e| Failure::Usage(format!("node name {name:?}: {e}")))?;
-        let ids = NodeIds::new(board::mac_from_name(name), board::boot_random());
-        let mut profile = self
-            .node
-            .profile
-            .node_profile(node_name, ids, self.internal_ip);
-        profile.extra_labels = labels;
-        let mut config = AgentConfig::new(
-            &self.host,
-            Some(BearerToken::new(self.token.expose())),
-            profile,
-        );
-        config.server_name = &self.server_name;
-        config.timing = self.timing;
-        config
-            .validate()
-            .map_err(|e| Failure::Usage(format!("agent configuration of {name}: {e:?}")))?;
-        Ok(config)
+        AgentParts {
+            host_header: &self.host_header,
+            server_name: &self.server_name,
+            token: Some(BearerToken::new(self.token.expose())),
+            name: node_name,
+            chip: self.node.profile.0,
+            labels,
+            ids: NodeIds::new(board::mac_from_name(name), board::boot_random()),
+            internal_ip: self.internal_ip,
+            cadence: self.cadence,
+            memory_pressure_below_bytes: None,
+        }
+        .agent_config()
+        .map_err(|e| Failure::Usage(format!("agent configuration of {name}: {e:?}")))
     }
 
     /// The lease duration the Lease announces.
     pub fn lease_duration(&self) -> std::time::Duration {
-        self.timing.lease_duration()
+        self.cadence.timing().lease_duration()
     }
 }

@@ -1,64 +1,27 @@
 //! What each subcommand does with its checked flags.
 
-use std::fmt;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use picokubelet_core::k8s::identity::{BodyError, NodeIds, NodeName};
+use picokubelet_core::k8s::event::{EventType, NodeEvent};
+use picokubelet_core::k8s::identity::{NodeIds, NodeName};
+use picokubelet_core::k8s::lease::DEFAULT_LEASE_DURATION_SECONDS;
+use picokubelet_core::k8s::render::{fresh_conditions, BodyInput};
 use picokubelet_core::time::UnixMicros;
 use tracing::{info, warn};
 
 use crate::agent_setup::AgentSetup;
+use crate::args::{fleet_names, AgentArgs, ClusterArgs, NodeArgs};
 use crate::board::{self, InternalIp};
-use crate::cli::{
-    fleet_names, AgentArgs, Cli, ClusterArgs, Command, FleetArgs, NodeArgs, RenderArgs,
-};
+use crate::cli::{Cli, Command, FleetArgs, RenderArgs};
+use crate::failure::Failure;
 use crate::fleet;
 use crate::kubeconfig::{
-    locate, ClusterConfig, InsecureSource, Kubeconfig, KubeconfigError, LookupEnv, Origin,
-    ResolveOptions, ServerTrust, ServerUrl,
+    locate, ClusterConfig, InsecureSource, Kubeconfig, LookupEnv, Origin, ResolveOptions,
+    ServerTrust, ServerUrl,
 };
-use crate::render::{render, RenderInput};
-
-/// Why a command stopped.
-#[derive(Debug)]
-pub enum Failure {
-    Kubeconfig(KubeconfigError),
-    /// A core builder refused the node's profile or a body.
-    Body(BodyError),
-    /// A flag value that passed clap but not a later check.
-    Usage(String),
-    /// Writing the output failed.
-    Output(std::io::Error),
-}
-
-impl Failure {
-    /// The process exit status: 2 for usage errors (as clap), else 1.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Failure::Usage(_) => 2,
-            Failure::Kubeconfig(_) | Failure::Body(_) | Failure::Output(_) => 1,
-        }
-    }
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Failure::Kubeconfig(e) => write!(f, "{e}"),
-            Failure::Body(e) => write!(f, "the node's body cannot be built: {e}"),
-            Failure::Usage(m) => f.write_str(m),
-            Failure::Output(e) => write!(f, "cannot write the output: {e}"),
-        }
-    }
-}
-
-impl From<KubeconfigError> for Failure {
-    fn from(e: KubeconfigError) -> Self {
-        Failure::Kubeconfig(e)
-    }
-}
+use crate::render::{node_ready_message, render_body};
 
 /// Runs the parsed command. `env` is the environment the kubeconfig lookup reads.
 pub fn execute(cli: &Cli, env: &LookupEnv) -> Result<(), Failure> {
@@ -187,15 +150,27 @@ fn render_command(args: &RenderArgs, env: &LookupEnv) -> Result<(), Failure> {
         args.boot_random.unwrap_or_else(board::boot_random),
     );
     let labels = args.node.label_pairs();
-    let mut profile = args.node.profile.node_profile(node_name, ids, ip.address());
-    profile.extra_labels = &labels;
-    let input = RenderInput {
-        profile,
-        signals: args.signals.signals(),
-        now: args.now.unwrap_or_else(now_micros),
+    let signals = args.signals.signals();
+    let now = args.now.unwrap_or_else(now_micros);
+    let conditions = fresh_conditions(&signals, now);
+    let message = node_ready_message(&name);
+    let input = BodyInput {
+        profile: args
+            .node
+            .node_profile(node_name, ids, ip.address(), &labels),
+        conditions: &conditions,
+        heap_bytes_free: Some(u64::from(signals.heap_free_bytes)),
+        now,
         node_uid: &args.node_uid,
+        lease_duration_secs: DEFAULT_LEASE_DURATION_SECONDS,
+        event: NodeEvent {
+            kind: EventType::Normal,
+            reason: "NodeReady",
+            message: &message,
+        },
     };
-    let body = render(args.body, &input).map_err(Failure::Body)?;
+    let kind = args.body.0;
+    let body = render_body(kind, &input).map_err(Failure::Body)?;
     let mut out = std::io::stdout().lock();
     out.write_all(&body)
         .and_then(|()| out.write_all(b"\n"))
@@ -203,9 +178,9 @@ fn render_command(args: &RenderArgs, env: &LookupEnv) -> Result<(), Failure> {
         .map_err(Failure::Output)?;
     eprintln!(
         "{}: {} bytes (buffer {} bytes)",
-        args.body.name(),
+        kind.name(),
         body.len(),
-        args.body.buffer_len()
+        kind.max_len()
     );
     Ok(())
 }

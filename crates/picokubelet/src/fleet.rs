@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info};
 
 use crate::agent_setup::AgentSetup;
-use crate::app::Failure;
+use crate::failure::Failure;
 use crate::runtime::{SimulatedBoard, TcpConnector, TokioClock, TracingLog};
 use crate::signals_file::SignalsFile;
 use crate::telemetry::{BoardReport, BoardTelemetry, FleetTotals};

@@ -4,8 +4,10 @@
 
 pub mod agent_setup;
 pub mod app;
+pub mod args;
 pub mod board;
 pub mod cli;
+pub mod failure;
 pub mod fleet;
 pub mod kubeconfig;
 pub mod logging;

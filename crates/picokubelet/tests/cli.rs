@@ -68,7 +68,7 @@ fn expected(kind: &str) -> Vec<u8> {
     let heap = Some(u64::from(signals.heap_free_bytes));
     let mut buf = vec![0u8; 16 * 1024];
     let n = match kind {
-        "node" => write_node_registration(&profile, &conds, now, &mut buf),
+        "node" => write_node_registration(&profile, &conds, heap, now, &mut buf),
         "labels" => write_node_labels_patch(&profile, &mut buf),
         "status" => write_status_patch(&conds, now, heap, None, &mut buf),
         "status-full" => write_status_patch(&conds, now, heap, Some(&profile), &mut buf),

@@ -1,11 +1,14 @@
-//! deploy/ stays true: the example kubeconfig resolves, and rbac.yaml grants exactly what the
-//! agent sends.
+//! deploy/ stays true: the example kubeconfig resolves, rbac.yaml grants exactly what the agent
+//! sends, every manifest is valid against the API server's OpenAPI schemas (strictly), and the
+//! fleet's manifests fit together.
 mod common;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use picokubelet::kubeconfig::{Kubeconfig, ResolveOptions, ServerHost, TokenSource};
+use serde_json::{json, Map, Value};
 use yaml_rust2::{Yaml, YamlLoader};
 
 fn deploy(name: &str) -> PathBuf {
@@ -146,4 +149,390 @@ fn rbac_grants_exactly_what_the_agent_sends() {
         );
     }
     assert_eq!(bindings, 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every manifest in deploy/ against the API server's own OpenAPI v3 schemas
+// (testdata/k8s/openapi, kube-apiserver v1.36.2): JSON Schema (types, enums, required fields)
+// plus a strict field check like `kubectl apply --validate=strict`, since the schemas allow
+// unknown fields and the server would drop a misspelled one (`resources.limit`) silently.
+
+/// The schema documents the manifests need, by group/version.
+const OPENAPI: &[&str] = &[
+    "openapi-v3-core-v1.json",
+    "openapi-v3-apps-v1.json",
+    "openapi-v3-rbac.authorization-v1.json",
+    "openapi-v3-flowcontrol-v1.json",
+];
+
+/// kube-openapi serialised its Go structs, so each schema is wrapped as
+/// `{"SchemaProps":{…},"ArbitraryKeys":{…},"$ref":…}`: unwrap that into plain JSON Schema.
+fn flatten(v: &Value) -> Value {
+    match v {
+        Value::Object(m) if m.contains_key("SchemaProps") => {
+            let mut out = Map::new();
+            for part in ["SchemaProps", "ArbitraryKeys"] {
+                if let Some(Value::Object(p)) = m.get(part) {
+                    for (k, x) in p {
+                        if k != "description" {
+                            out.insert(k.clone(), flatten(x));
+                        }
+                    }
+                }
+            }
+            if let Some(r) = m.get("$ref") {
+                out.insert("$ref".into(), r.clone());
+            }
+            Value::Object(out)
+        }
+        Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), flatten(x))).collect()),
+        Value::Array(a) => Value::Array(a.iter().map(flatten).collect()),
+        other => other.clone(),
+    }
+}
+
+fn schemas() -> &'static Map<String, Value> {
+    static SCHEMAS: OnceLock<Map<String, Value>> = OnceLock::new();
+    SCHEMAS.get_or_init(|| {
+        let mut all = Map::new();
+        for file in OPENAPI {
+            let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../testdata/k8s/openapi")
+                .join(file);
+            let doc: Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            all.extend(
+                flatten(&doc["components"]["schemas"])
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            );
+        }
+        all
+    })
+}
+
+/// The schema name of `apiVersion`/`kind`: `apps/v1` StatefulSet is
+/// `io.k8s.api.apps.v1.StatefulSet`, `rbac.authorization.k8s.io/v1` is `io.k8s.api.rbac.v1…`.
+fn schema_name(api_version: &str, kind: &str) -> String {
+    let (group, version) = api_version
+        .rsplit_once('/')
+        .unwrap_or(("core", api_version));
+    let group = group.split('.').next().unwrap();
+    format!("io.k8s.api.{group}.{version}.{kind}")
+}
+
+/// The concrete schema parts a `$ref` / `allOf` chain stands for.
+fn resolve<'a>(node: &'a Value, out: &mut Vec<&'a Value>) {
+    if let Some(r) = node.get("$ref").and_then(Value::as_str) {
+        resolve(
+            &schemas()[r.strip_prefix("#/components/schemas/").unwrap()],
+            out,
+        );
+    }
+    for part in node
+        .get("allOf")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        resolve(part, out);
+    }
+    out.push(node);
+}
+
+/// Paths of object keys that are neither a declared property nor under `additionalProperties`.
+fn unknown_fields(schema: &Value, value: &Value, path: &str, out: &mut Vec<String>) {
+    let mut parts = Vec::new();
+    resolve(schema, &mut parts);
+    match value {
+        Value::Object(map) => {
+            let props: Vec<&Map<String, Value>> = parts
+                .iter()
+                .filter_map(|p| p.get("properties")?.as_object())
+                .collect();
+            let additional = parts.iter().find_map(|p| p.get("additionalProperties"));
+            if props.is_empty() && additional.is_none() {
+                return; // free-form object
+            }
+            for (k, v) in map {
+                let sub = format!("{path}.{k}");
+                match props.iter().find_map(|p| p.get(k)).or(additional) {
+                    Some(s) => unknown_fields(s, v, &sub, out),
+                    None => out.push(sub),
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item) = parts.iter().find_map(|p| p.get("items")) {
+                for (i, v) in items.iter().enumerate() {
+                    unknown_fields(item, v, &format!("{path}[{i}]"), out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// What is wrong with `object` as an instance of schema `name`.
+fn problems(name: &str, object: &Value) -> Vec<String> {
+    let Some(schema) = schemas().get(name) else {
+        return vec![format!("no schema {name} in {OPENAPI:?}")];
+    };
+    let root = json!({
+        "allOf": [{"$ref": format!("#/components/schemas/{name}")}],
+        "components": {"schemas": schemas()},
+    });
+    let validator = jsonschema::draft4::options()
+        .should_validate_formats(true)
+        .build(&root)
+        .unwrap();
+    let mut out: Vec<String> = validator
+        .iter_errors(object)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    let mut unknown = Vec::new();
+    unknown_fields(schema, object, "", &mut unknown);
+    out.extend(unknown.into_iter().map(|p| format!("unknown field {p}")));
+    out
+}
+
+fn to_json(y: &Yaml) -> Value {
+    match y {
+        Yaml::String(s) => Value::String(s.clone()),
+        Yaml::Integer(i) => json!(i),
+        Yaml::Real(r) => json!(r.parse::<f64>().unwrap()),
+        Yaml::Boolean(b) => Value::Bool(*b),
+        Yaml::Null => Value::Null,
+        Yaml::Array(a) => Value::Array(a.iter().map(to_json).collect()),
+        Yaml::Hash(h) => Value::Object(
+            h.iter()
+                .map(|(k, v)| (k.as_str().expect("string keys").to_owned(), to_json(v)))
+                .collect(),
+        ),
+        other => panic!("unexpected YAML node {other:?}"),
+    }
+}
+
+/// Every Kubernetes object in deploy/ (the kubeconfig example is not one), with its file.
+fn manifests() -> Vec<(String, Value)> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml")
+                && !path
+                    .file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .starts_with("kubeconfig")
+            {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&deploy(""), &mut files);
+    files.sort();
+    let mut out = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let name = file.strip_prefix(deploy("")).unwrap().display().to_string();
+        for doc in YamlLoader::load_from_str(&text).unwrap() {
+            out.push((name.clone(), to_json(&doc)));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_manifest_is_valid_against_the_servers_openapi_strictly() {
+    let all = manifests();
+    let mut kinds = BTreeSet::new();
+    let mut errors = Vec::new();
+    for (file, object) in &all {
+        let kind = object["kind"].as_str().unwrap();
+        let name = schema_name(object["apiVersion"].as_str().unwrap(), kind);
+        kinds.insert(kind.to_owned());
+        for p in problems(&name, object) {
+            errors.push(format!(
+                "{file}: {kind} {}: {p}",
+                object["metadata"]["name"]
+            ));
+        }
+    }
+    assert!(errors.is_empty(), "{errors:#?}");
+    for kind in [
+        "StatefulSet",
+        "FlowSchema",
+        "PriorityLevelConfiguration",
+        "RoleBinding",
+    ] {
+        assert!(kinds.contains(kind), "no {kind} in deploy/: {kinds:?}");
+    }
+}
+
+#[test]
+fn the_strict_check_catches_a_misspelled_field_and_a_wrong_type() {
+    let (_, set) = manifests()
+        .into_iter()
+        .find(|(_, o)| o["kind"] == "StatefulSet")
+        .unwrap();
+    let name = schema_name("apps/v1", "StatefulSet");
+    assert!(problems(&name, &set).is_empty());
+    let mut misspelled = set.clone();
+    misspelled["spec"]["template"]["spec"]["containers"][0]["resources"]["limit"] =
+        json!({"memory": "96Mi"});
+    assert_eq!(
+        problems(&name, &misspelled),
+        ["unknown field .spec.template.spec.containers[0].resources.limit"]
+    );
+    let mut wrong_type = set;
+    wrong_type["spec"]["replicas"] = json!("4");
+    assert_eq!(problems(&name, &wrong_type).len(), 1);
+}
+
+/// Where a metadata-named object of `kind` lives: (namespace, name).
+fn names(all: &[(String, Value)], kind: &str) -> BTreeSet<(String, String)> {
+    all.iter()
+        .filter(|(_, o)| o["kind"] == kind)
+        .map(|(_, o)| {
+            let m = &o["metadata"];
+            let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+            (s(&m["namespace"]), s(&m["name"]))
+        })
+        .collect()
+}
+
+#[test]
+fn the_fleet_runs_as_its_service_account_with_the_agents_roles_and_its_own_priority_level() {
+    let all = manifests();
+    let fleet: Vec<&Value> = all
+        .iter()
+        .filter(|(f, _)| f.starts_with("fleet/"))
+        .map(|(_, o)| o)
+        .collect();
+    let set = fleet.iter().find(|o| o["kind"] == "StatefulSet").unwrap();
+    let pod = &set["spec"]["template"]["spec"];
+    let account = pod["serviceAccountName"].as_str().unwrap();
+    let namespace = set["metadata"]["namespace"].as_str().unwrap();
+    assert!(names(&all, "ServiceAccount").contains(&(namespace.into(), account.into())));
+    assert!(names(&all, "Namespace").contains(&(String::new(), namespace.into())));
+
+    // Every fleet binding gives an existing role of deploy/rbac.yaml to exactly that account.
+    let mut bound = BTreeSet::new();
+    for b in fleet
+        .iter()
+        .filter(|o| o["kind"].as_str().unwrap().ends_with("Binding"))
+    {
+        let subjects = b["subjects"].as_array().unwrap();
+        assert_eq!(subjects.len(), 1);
+        assert_eq!(subjects[0]["kind"], "ServiceAccount");
+        assert_eq!(subjects[0]["name"], account);
+        assert_eq!(subjects[0]["namespace"], namespace);
+        let role = &b["roleRef"];
+        let role_ns = if role["kind"] == "Role" {
+            b["metadata"]["namespace"].as_str().unwrap().to_owned()
+        } else {
+            String::new()
+        };
+        let role_kind = role["kind"].as_str().unwrap();
+        let role_name = role["name"].as_str().unwrap();
+        assert!(
+            names(&all, role_kind).contains(&(role_ns.clone(), role_name.into())),
+            "{role_kind} {role_ns}/{role_name} does not exist"
+        );
+        bound.insert(role_name.to_owned());
+    }
+    assert_eq!(
+        bound,
+        [
+            "picokubelet:events",
+            "picokubelet:lease",
+            "picokubelet:node"
+        ]
+        .map(String::from)
+        .into()
+    );
+
+    // The FlowSchema matches that account, for exactly what the roles grant, into its own level.
+    let schema = fleet.iter().find(|o| o["kind"] == "FlowSchema").unwrap();
+    let level = fleet
+        .iter()
+        .find(|o| o["kind"] == "PriorityLevelConfiguration")
+        .unwrap();
+    assert_eq!(
+        schema["spec"]["priorityLevelConfiguration"]["name"],
+        level["metadata"]["name"]
+    );
+    assert_eq!(level["spec"]["type"], "Limited");
+    // Ahead of global-default (9900) and service-accounts (9000).
+    assert!(schema["spec"]["matchingPrecedence"].as_u64().unwrap() < 9000);
+    let rules = schema["spec"]["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(
+        rules[0]["subjects"],
+        json!([{"kind": "ServiceAccount", "serviceAccount": {"name": account, "namespace": namespace}}])
+    );
+    let mut matched = BTreeSet::new();
+    for r in rules[0]["resourceRules"].as_array().unwrap() {
+        let ns: Vec<String> = match r["namespaces"].as_array() {
+            Some(n) => n.iter().map(|n| n.as_str().unwrap().to_owned()).collect(),
+            None => vec![String::new()],
+        };
+        let list = |k: &str| -> Vec<String> {
+            r[k].as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_owned())
+                .collect()
+        };
+        for n in &ns {
+            for g in list("apiGroups") {
+                for res in list("resources") {
+                    for v in list("verbs") {
+                        matched.insert((n.clone(), g.clone(), res.clone(), v));
+                    }
+                }
+            }
+        }
+    }
+    let rbac =
+        YamlLoader::load_from_str(&std::fs::read_to_string(deploy("rbac.yaml")).unwrap()).unwrap();
+    let granted: BTreeSet<_> = grants(&rbac)
+        .into_iter()
+        .map(|(_, ns, g, res, v)| (ns, g, res, v))
+        .collect();
+    assert_eq!(matched, granted);
+}
+
+#[test]
+fn the_fleets_in_cluster_kubeconfig_resolves_over_the_projected_token() {
+    let all = manifests();
+    let (_, map) = all
+        .iter()
+        .find(|(f, o)| f.starts_with("fleet/") && o["kind"] == "ConfigMap")
+        .unwrap();
+    let text = map["data"]["kubeconfig"].as_str().unwrap();
+    // Laid out as the pod's projected volume: token, ca.crt and kubeconfig side by side.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kubeconfig");
+    std::fs::write(&path, text).unwrap();
+    std::fs::copy(common::fixture("ca.crt"), dir.path().join("ca.crt")).unwrap();
+    std::fs::write(dir.path().join("token"), common::TOKEN).unwrap();
+    let r = Kubeconfig::parse(text, &path)
+        .unwrap()
+        .resolve(&ResolveOptions::default())
+        .unwrap();
+    assert_eq!(
+        r.cluster.server.host,
+        ServerHost::Dns("kubernetes.default.svc".into())
+    );
+    assert_eq!(r.credentials.token.expose(), common::TOKEN);
+    assert_eq!(
+        r.credentials.source,
+        TokenSource::File(dir.path().join("token"))
+    );
 }

@@ -9,7 +9,8 @@ use std::process::{Command, Output};
 
 use common::{fixture, TOKEN};
 use picokubelet::provision::{PARTITION_NAME, PARTITION_OFFSET, PARTITION_SIZE};
-use picokubelet_core::config::{self, BoardProfile, MAX_RECORD_LEN};
+use picokubelet_core::k8s::chip::Chip;
+use picokubelet_core::provision::{self, MAX_RECORD_LEN};
 use picokubelet_core::tls::{decode_ca, ServerTrust};
 use picokubelet_testkit::{ServerOptions, TestApiServer};
 
@@ -141,7 +142,7 @@ fn every_field_round_trips_through_the_partition_image() {
     #[cfg(unix)]
     assert_eq!(mode(&out_file), 0o600);
 
-    let record = config::parse(&image).unwrap();
+    let record = provision::parse(&image).unwrap();
     let wifi = record.wifi.unwrap();
     assert_eq!((wifi.ssid, wifi.password), ("lab-2.4GHz", PASSWORD));
     assert_eq!(record.host, "api.test.example");
@@ -150,7 +151,7 @@ fn every_field_round_trips_through_the_partition_image() {
     assert_eq!(record.trust, ServerTrust::Ca(&server.ca_der()));
     assert_eq!(record.token.expose(), token);
     assert_eq!(record.node_name.map(|n| n.as_str()), Some("esp-lab-01"));
-    assert_eq!(record.profile, Some(BoardProfile::Esp32c3));
+    assert_eq!(record.profile, Some(Chip::Esp32c3));
     assert_eq!(
         record.labels.as_slice(),
         [
@@ -206,7 +207,7 @@ fn the_record_format_is_the_record_alone() {
     assert_eq!(record.len(), record_len(&record));
     assert!(record.len() < MAX_RECORD_LEN);
     assert_eq!(record, partition[..record.len()]);
-    config::parse(&record).unwrap();
+    provision::parse(&record).unwrap();
 }
 
 #[test]
@@ -224,7 +225,7 @@ fn a_token_file_and_a_ca_file_round_trip_and_the_name_is_left_to_the_board() {
     );
     assert_ok(&out);
     let image = std::fs::read(&out_file).unwrap();
-    let record = config::parse(&image).unwrap();
+    let record = provision::parse(&image).unwrap();
     assert_eq!(record.host, "k3s.lab.example");
     assert_eq!(record.port, 6443);
     assert_eq!(record.token.expose(), TOKEN);
@@ -266,7 +267,7 @@ fn a_loopback_server_needs_api_host() {
     );
     assert_ok(&out);
     let image = std::fs::read(&out_file).unwrap();
-    let record = config::parse(&image).unwrap();
+    let record = provision::parse(&image).unwrap();
     assert_eq!((record.host, record.port), ("192.168.7.2", 16443));
     assert_eq!(record.trust, ServerTrust::Ca(&server.ca_der()));
     assert!(stderr(&out).contains("(from --api-host)"));
@@ -310,7 +311,7 @@ fn a_wifi_network_needs_a_password_from_a_file_or_the_environment_or_wifi_open()
     assert_ok(&out);
     let image = std::fs::read(&out_file).unwrap();
     assert_eq!(
-        config::parse(&image).unwrap().wifi.unwrap().password,
+        provision::parse(&image).unwrap().wifi.unwrap().password,
         PASSWORD
     );
     assert!(!all_output(&out).contains(PASSWORD));
@@ -318,7 +319,7 @@ fn a_wifi_network_needs_a_password_from_a_file_or_the_environment_or_wifi_open()
     let out = run(&[OsStr::new("--wifi-open")], &[]);
     assert_ok(&out);
     let image = std::fs::read(&out_file).unwrap();
-    let wifi = config::parse(&image).unwrap().wifi.unwrap();
+    let wifi = provision::parse(&image).unwrap().wifi.unwrap();
     assert_eq!((wifi.ssid, wifi.password), ("lab", ""));
 
     let text = assert_refused(&run(&[], &[("PK_WIFI_PASSWORD", "short")]), 2, &out_file);
@@ -397,7 +398,7 @@ fn an_existing_output_is_kept_unless_forced() {
     assert_ok(&sb.provision(args(true), &[]));
     let image = std::fs::read(&out_file).unwrap();
     assert_eq!(image.len(), PARTITION_SIZE);
-    config::parse(&image).unwrap();
+    provision::parse(&image).unwrap();
     #[cfg(unix)]
     assert_eq!(mode(&out_file), 0o600);
 }
@@ -478,7 +479,7 @@ fn insecure_needs_the_explicit_flag_and_warns_loudly() {
     assert_ok(&out);
     assert!(stderr(&out).contains("WARNING"), "{}", stderr(&out));
     let image = std::fs::read(&out_file).unwrap();
-    let record = config::parse(&image).unwrap();
+    let record = provision::parse(&image).unwrap();
     assert_eq!(record.trust, ServerTrust::InsecureSkipVerify);
     assert_eq!(record.host, "10.0.0.5");
 }

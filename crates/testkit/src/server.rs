@@ -15,12 +15,14 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
-use crate::api::{self, Handled, Request, Rng, State};
+use crate::api;
 use crate::auth::{Tokens, User};
-use crate::clock::{format_http_date, lock, Clock, SystemClock};
+use crate::clock::{lock, Clock, Sleep, SystemClock};
 use crate::controller::{Controller, LifecycleOptions};
 use crate::faults::{ConnectionRecord, Fault, FaultRule, Handshake, RequestRecord};
-use crate::http::{self, ConnCtx};
+use crate::http::{self, ConnCtx, Dispatch, Outcome, Stop};
+use crate::message::{Handled, Request};
+use crate::state::{Rng, ServerHealth, State};
 use crate::store::{key, render, Coll, Kind, Store};
 use crate::tls::{self, ClientCert, Pki, TlsOptions};
 
@@ -47,6 +49,11 @@ pub struct ServerOptions {
     /// kube-apiserver's `ReadHeaderTimeout`: a request head (also the first one on a new
     /// connection) must arrive within this much clock time (default 32 s).
     pub header_timeout: Option<Duration>,
+    /// Clock time from a start (also a restart or [`TestApiServer::resume_listening`]) until the
+    /// port accepts connections: before, connects are refused (the port is bound, not
+    /// listening). Recorded G1b: ~1.2 s from process start; G1/G1c: refused, then normal
+    /// answers, no 429/503 window. Default: none.
+    pub startup_delay: Option<Duration>,
 }
 
 impl std::fmt::Debug for ServerOptions {
@@ -60,6 +67,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("port", &self.port)
             .field("idle_timeout", &self.idle_timeout)
             .field("header_timeout", &self.header_timeout)
+            .field("startup_delay", &self.startup_delay)
             .finish()
     }
 }
@@ -76,6 +84,7 @@ impl Default for ServerOptions {
             port: 0,
             idle_timeout: Some(Duration::from_secs(90)),
             header_timeout: Some(Duration::from_secs(32)),
+            startup_delay: None,
         }
     }
 }
@@ -93,21 +102,17 @@ impl ServerOptions {
         self
     }
 
+    /// Refuses connections for `delay` of clock time after every start.
+    pub fn with_startup_delay(mut self, delay: Duration) -> Self {
+        self.startup_delay = Some(delay);
+        self
+    }
+
     /// Sets the node lifecycle timings.
     pub fn with_lifecycle(mut self, lifecycle: LifecycleOptions) -> Self {
         self.lifecycle = lifecycle;
         self
     }
-}
-
-/// What the HTTP layer does with one request.
-pub(crate) enum Outcome {
-    Respond(Handled, Option<Fault>),
-    Delay(Duration, Handled, Fault),
-    Truncate(usize, Handled, Fault),
-    Reset(Fault),
-    Close(Fault),
-    Stall(Fault),
 }
 
 struct Listening {
@@ -116,7 +121,7 @@ struct Listening {
 }
 
 /// State shared by the handle and every connection task.
-pub(crate) struct Shared {
+struct Shared {
     clock: Arc<dyn Clock>,
     state: Mutex<State>,
     faults: Mutex<Vec<FaultRule>>,
@@ -127,7 +132,14 @@ pub(crate) struct Shared {
     tls_opts: TlsOptions,
     tls: Mutex<Arc<ServerConfig>>,
     client_certs: Mutex<HashMap<Vec<u8>, User>>,
-    generation: watch::Sender<u64>,
+    generation: watch::Sender<Stop>,
+    /// True while etcd is stalled; held requests wait for it to turn false.
+    storage_stalled: watch::Sender<bool>,
+    /// True once the listener accepts connections.
+    accepting: watch::Sender<bool>,
+    /// How many requests have been held for stalled storage so far.
+    held: watch::Sender<usize>,
+    startup_delay: Option<Duration>,
     listener: Mutex<Option<Listening>>,
     last_port: Mutex<Option<u16>>,
     admin_token: String,
@@ -136,14 +148,6 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
-        &self.clock
-    }
-
-    pub(crate) fn record(&self, r: RequestRecord) {
-        lock(&self.requests).push(r);
-    }
-
     fn take_fault(&self, req: &Request) -> Option<Fault> {
         let mut rules = lock(&self.faults);
         let rule = rules
@@ -153,31 +157,6 @@ impl Shared {
         let fault = rule.fault.clone();
         rules.retain(|r| r.times > 0);
         Some(fault)
-    }
-
-    /// Handles a request at the clock's current time; returns the outcome, the `Date` text and
-    /// the time.
-    pub(crate) fn dispatch(&self, req: &Request) -> (Outcome, String, SystemTime) {
-        let now = self.clock.now();
-        let date = format_http_date(now);
-        let fault = self.take_fault(req);
-        let mut st = lock(&self.state);
-        let outcome = match fault {
-            None => Outcome::Respond(api::handle(&mut st, req, now), None),
-            Some(f @ Fault::Status { code, retry_after }) => Outcome::Respond(
-                api::injected_error(&mut st, req, code, retry_after),
-                Some(f),
-            ),
-            Some(f @ Fault::TooManyRequests) => {
-                Outcome::Respond(api::apf_rejection(&mut st, req), Some(f))
-            }
-            Some(f @ Fault::Delay(d)) => Outcome::Delay(d, api::handle(&mut st, req, now), f),
-            Some(f @ Fault::Truncate(n)) => Outcome::Truncate(n, api::handle(&mut st, req, now), f),
-            Some(f @ Fault::Reset) => Outcome::Reset(f),
-            Some(f @ Fault::Close) => Outcome::Close(f),
-            Some(f @ Fault::Stall) => Outcome::Stall(f),
-        };
-        (outcome, date, now)
     }
 
     fn log_connection(&self, handshake: Handshake, client_cert_user: Option<String>) -> u64 {
@@ -240,7 +219,7 @@ impl Shared {
             header_timeout: self.header_timeout,
             opened,
         };
-        http::serve(self.clone(), stream, ctx).await
+        http::serve(&*self, stream, ctx).await
     }
 
     async fn serve_tcp(self: Arc<Self>, tcp: TcpStream) -> io::Result<()> {
@@ -258,24 +237,51 @@ impl Shared {
         self.serve_tls(tcp, Some(on_reset)).await
     }
 
+    fn stop_connections(&self, graceful: bool) {
+        self.generation.send_modify(|s| {
+            s.generation += 1;
+            s.graceful = graceful;
+        });
+    }
+
+    async fn accept_loop(self: Arc<Self>, listener: TcpListener) {
+        self.accepting.send_replace(true);
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            let conn = self.clone();
+            tokio::spawn(async move {
+                let _ = conn.serve_tcp(tcp).await;
+            });
+        }
+    }
+
+    /// Binds `127.0.0.1:port`; listens at once, or after the start-up delay of clock time
+    /// (bound but not listening meanwhile, so connects are refused).
     async fn bind(self: &Arc<Self>, port: u16) -> io::Result<SocketAddr> {
+        self.accepting.send_replace(false);
+        lock(&self.state).health.shutting_down = false;
         let mut last_err = None;
         for _ in 0..50 {
-            match TcpListener::bind(("127.0.0.1", port)).await {
-                Ok(listener) => {
-                    let addr = listener.local_addr()?;
-                    let shared = self.clone();
-                    let task = tokio::spawn(async move {
-                        loop {
-                            let Ok((tcp, _)) = listener.accept().await else {
-                                continue;
-                            };
-                            let conn = shared.clone();
+            let socket = TcpSocket::new_v4()?;
+            socket.set_reuseaddr(true)?;
+            match socket.bind(SocketAddr::from(([127, 0, 0, 1], port))) {
+                Ok(()) => {
+                    let addr = socket.local_addr()?;
+                    let task = match self.startup_delay {
+                        None => tokio::spawn(self.clone().accept_loop(socket.listen(1024)?)),
+                        Some(delay) => {
+                            let ready = self.clock.sleep_until(self.clock.now() + delay);
+                            let shared = self.clone();
                             tokio::spawn(async move {
-                                let _ = conn.serve_tcp(tcp).await;
-                            });
+                                ready.await;
+                                if let Ok(listener) = socket.listen(1024) {
+                                    shared.accept_loop(listener).await;
+                                }
+                            })
                         }
-                    });
+                    };
                     *lock(&self.listener) = Some(Listening { addr, task });
                     *lock(&self.last_port) = Some(addr.port());
                     return Ok(addr);
@@ -296,6 +302,64 @@ impl Shared {
             l.task.abort();
             let _ = l.task.await;
         }
+        self.accepting.send_replace(false);
+    }
+}
+
+impl Dispatch for Shared {
+    fn now(&self) -> SystemTime {
+        self.clock.now()
+    }
+
+    fn sleep_until(&self, at: SystemTime) -> Sleep {
+        self.clock.sleep_until(at)
+    }
+
+    fn dispatch(&self, req: &Request) -> (Outcome, SystemTime) {
+        let now = self.clock.now();
+        let fault = self.take_fault(req);
+        let mut st = lock(&self.state);
+        if fault.is_none() && st.health.storage_stalled {
+            if let Some(wait) = api::storage_wait(&st, req) {
+                let timeout = api::storage_timeout(&mut st, req, wait);
+                self.held.send_modify(|n| *n += 1);
+                return (Outcome::Held(now + wait.timeout(), timeout), now);
+            }
+        }
+        let outcome = match fault {
+            None => Outcome::Respond(api::handle(&mut st, req, now), None),
+            Some(f @ Fault::Status { code, retry_after }) => Outcome::Respond(
+                api::injected_error(&mut st, req, code, retry_after),
+                Some(f),
+            ),
+            Some(f @ Fault::TooManyRequests) => {
+                Outcome::Respond(api::apf_rejection(&mut st, req), Some(f))
+            }
+            Some(f @ Fault::Delay(d)) => Outcome::Delay(d, api::handle(&mut st, req, now), f),
+            Some(f @ Fault::Truncate(n)) => Outcome::Truncate(n, api::handle(&mut st, req, now), f),
+            Some(f @ Fault::Reset) => Outcome::Reset(f),
+            Some(f @ Fault::Close) => Outcome::Close(f),
+            Some(f @ Fault::Stall) => Outcome::Stall(f),
+        };
+        (outcome, now)
+    }
+
+    fn record(&self, r: RequestRecord) {
+        lock(&self.requests).push(r);
+    }
+
+    fn storage_thawed(&self) -> Sleep {
+        let mut stalled = self.storage_stalled.subscribe();
+        Box::pin(async move {
+            let _ = stalled.wait_for(|s| !*s).await;
+        })
+    }
+
+    fn resume(&self, req: &Request, arrived: SystemTime) -> (Handled, SystemTime) {
+        // The apiserver computed the object when the request arrived (G3a: managedFields time
+        // before the thaw); the answer is dated when etcd committed it.
+        let handled = api::handle(&mut lock(&self.state), req, arrived);
+        (handled, self.clock.now())
     }
 }
 
@@ -317,7 +381,7 @@ impl Drop for TestApiServer {
         if let Some(l) = lock(&self.shared.listener).take() {
             l.task.abort();
         }
-        self.shared.generation.send_modify(|g| *g += 1);
+        self.shared.stop_connections(false);
     }
 }
 
@@ -367,13 +431,17 @@ impl TestApiServer {
             rng,
             first_rv: opts.first_resource_version,
             lifecycle: opts.lifecycle.clone(),
+            health: ServerHealth::default(),
         };
         // Certificate generation only fails on an rcgen bug; a test server may panic then.
         #[allow(clippy::expect_used)]
         let pki = Pki::generate(&opts.tls).expect("generate test certificates");
         #[allow(clippy::expect_used)]
         let config = tls::server_config(&pki, &opts.tls).expect("build TLS server config");
-        let (generation, _) = watch::channel(0);
+        let (generation, _) = watch::channel(Stop::default());
+        let (storage_stalled, _) = watch::channel(false);
+        let (accepting, _) = watch::channel(false);
+        let (held, _) = watch::channel(0);
         TestApiServer {
             shared: Arc::new(Shared {
                 clock: opts.clock.clone(),
@@ -387,6 +455,10 @@ impl TestApiServer {
                 tls: Mutex::new(config),
                 client_certs: Mutex::new(HashMap::new()),
                 generation,
+                storage_stalled,
+                accepting,
+                held,
+                startup_delay: opts.startup_delay,
                 listener: Mutex::new(None),
                 last_port: Mutex::new(None),
                 admin_token,
@@ -428,7 +500,7 @@ impl TestApiServer {
             header_timeout: self.shared.header_timeout,
             opened: self.shared.clock.now(),
         };
-        http::serve(self.shared.clone(), io, ctx).await
+        http::serve(&*self.shared, io, ctx).await
     }
 
     /// The listening address, if listening.
@@ -581,7 +653,55 @@ impl TestApiServer {
 
     /// Closes every open connection (no close_notify), as a crashing server would.
     pub fn drop_connections(&self) {
-        self.shared.generation.send_modify(|g| *g += 1);
+        self.shared.stop_connections(false);
+    }
+
+    /// Stalls etcd (`true`) or lets it go (`false`), as `kill -STOP`/`-CONT` did in G3: requests
+    /// that need storage hang without a byte; writes answer 504 after 34.5 s and are not
+    /// stored, quorum reads 504 after 60.5 s, `/livez` 500 after 2.3 s; `resourceVersion=0`
+    /// reads, `/version` and `/readyz` answer at once. On release every held request completes
+    /// normally at once (its write computed as of its arrival).
+    pub fn etcd_stall(&self, stalled: bool) {
+        lock(&self.shared.state).health.storage_stalled = stalled;
+        self.shared.storage_stalled.send_replace(stalled);
+    }
+
+    /// A SIGTERM as recorded in G2 (default flags): `/readyz` fails its `shutdown` check at
+    /// once, everything else is answered as usual; 0.22 s of clock time later the listener
+    /// closes (connects refused) and every HTTP/1.1 connection waiting for a request is closed
+    /// (close_notify, FIN) without an answer ([`TestApiServer::closed`] waits for that). No
+    /// HTTP/2 here, so no GOAWAY. Call it inside a tokio runtime.
+    /// [`TestApiServer::resume_listening`] or [`TestApiServer::restart`] start it again.
+    pub fn graceful_shutdown(&self) {
+        const LISTENER_CLOSES_AFTER: Duration = Duration::from_millis(220);
+        let began = self.shared.clock.now();
+        lock(&self.shared.state).health.shutting_down = true;
+        let closes = self.shared.clock.sleep_until(began + LISTENER_CLOSES_AFTER);
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            closes.await;
+            shared.unbind().await;
+            shared.stop_connections(true);
+        });
+    }
+
+    /// Waits until the listener is closed (e.g. by [`TestApiServer::graceful_shutdown`]).
+    pub async fn closed(&self) {
+        let mut accepting = self.shared.accepting.subscribe();
+        let _ = accepting.wait_for(|a| !*a).await;
+    }
+
+    /// Waits until `n` requests in all have been held for stalled storage
+    /// ([`TestApiServer::etcd_stall`]), so a test can move the clock knowing they wait.
+    pub async fn requests_held(&self, n: usize) {
+        let mut held = self.shared.held.subscribe();
+        let _ = held.wait_for(|h| *h >= n).await;
+    }
+
+    /// Waits until the listener accepts connections (after a start-up delay).
+    pub async fn accepting(&self) {
+        let mut accepting = self.shared.accepting.subscribe();
+        let _ = accepting.wait_for(|a| *a).await;
     }
 
     /// Stops accepting connections and closes the open ones (connection refused until
@@ -650,6 +770,12 @@ impl TestApiServer {
             .all(Coll::Events)
             .map(|(_, s)| render(s, Kind::Event, true))
             .collect()
+    }
+
+    /// How many Nodes the lifecycle controller's last monitor tick looked at (those whose Node or
+    /// Lease changed, or whose grace ran out, since the tick before).
+    pub fn controller_tick_visits(&self) -> usize {
+        lock(&self.shared.state).controller.last_tick_visits()
     }
 
     /// The last resourceVersion handed out.

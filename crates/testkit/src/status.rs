@@ -294,6 +294,33 @@ pub fn injected(code: u16, retry_after: Option<u32>) -> ApiError {
     e
 }
 
+/// 504 for a write etcd did not commit in time (recorded G3j, G3l: after 34.5 s).
+pub fn write_timeout() -> ApiError {
+    failure(
+        504,
+        "Timeout: request did not complete within requested timeout - context deadline exceeded",
+        "Timeout",
+        Some(json!({})),
+    )
+}
+
+/// The body the apiserver's request-timeout filter answers with (recorded G3k: a read after
+/// 60.5 s): a Status without `kind` and `apiVersion`.
+pub fn request_timeout_body() -> Value {
+    let mut body = failure(
+        504,
+        "Timeout: request did not complete within the allotted timeout",
+        "Timeout",
+        Some(json!({})),
+    )
+    .body;
+    if let Some(m) = body.as_object_mut() {
+        m.shift_remove("kind");
+        m.shift_remove("apiVersion");
+    }
+    body
+}
+
 /// The `Status` a DELETE answers with: Success plus the deleted object's name, kind and uid.
 pub fn deleted(r: ResourceName<'_>, name: &str, uid: &str) -> Value {
     json!({

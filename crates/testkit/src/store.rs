@@ -1,7 +1,7 @@
 //! Object state: Nodes, Leases and Events, a global resourceVersion, and the write path shared by
 //! API requests and the emulated controllers (managed fields, no-op detection, uid, timestamps).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
 use serde_json::{Map, Value};
@@ -148,6 +148,9 @@ pub fn meta_str<'a>(v: &'a Value, field: &str) -> &'a str {
 pub struct Store {
     /// The last resourceVersion handed out.
     pub rv: u64,
+    /// Names of the Nodes whose Node or `kube-node-lease` Lease was written or deleted since the
+    /// controller last looked: its informers' feed, so a monitor tick touches only those.
+    node_changes: BTreeSet<String>,
     nodes: BTreeMap<String, Stored>,
     leases: BTreeMap<String, Stored>,
     events: BTreeMap<String, Stored>,
@@ -158,6 +161,7 @@ impl Store {
     pub fn new(first_rv: u64) -> Self {
         Store {
             rv: first_rv.saturating_sub(1),
+            node_changes: BTreeSet::new(),
             nodes: BTreeMap::new(),
             leases: BTreeMap::new(),
             events: BTreeMap::new(),
@@ -190,6 +194,22 @@ impl Store {
         self.map(c).iter()
     }
 
+    /// The names whose Node or node Lease changed since the last call (see `node_changes`).
+    pub fn take_node_changes(&mut self) -> BTreeSet<String> {
+        std::mem::take(&mut self.node_changes)
+    }
+
+    fn note_change(&mut self, c: Coll, key: &str) {
+        let name = match c {
+            Coll::Nodes => Some(key),
+            Coll::Leases => key.strip_prefix("kube-node-lease/"),
+            Coll::Events => None,
+        };
+        if let Some(name) = name {
+            self.node_changes.insert(name.to_string());
+        }
+    }
+
     fn next_rv(&mut self) -> String {
         self.rv += 1;
         self.rv.to_string()
@@ -198,6 +218,7 @@ impl Store {
     /// Stores a new object, stamping `resourceVersion`; returns it.
     pub fn insert(&mut self, c: Coll, key: &str, mut value: Value, managed: Vec<ManagedEntry>) {
         let rv = self.next_rv();
+        self.note_change(c, key);
         set_meta(&mut value, "resourceVersion", Value::String(rv));
         self.map_mut(c).insert(
             key.to_string(),
@@ -213,6 +234,7 @@ impl Store {
         let gone = self.map_mut(c).remove(key);
         if gone.is_some() {
             self.rv += 1;
+            self.note_change(c, key);
         }
         gone
     }

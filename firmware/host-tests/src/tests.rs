@@ -1,5 +1,5 @@
 use picokubelet_core::{
-    config::{parse, write, ProvisionRecord, RecordError, MAX_RECORD_LEN},
+    provision::{parse, write, ProvisionRecord, RecordError, MAX_RECORD_LEN},
     http::request::BearerToken,
     k8s::identity::{NameError, NodeName},
     tls::ServerTrust,

@@ -4,7 +4,7 @@
 //! compile-time defaults (the `PK_*` build environment) are complete ([`CompiledDefaults`]).
 //! Output: a [`Choice`]. The rules, in order:
 //!
-//! 1. A record that parses (`picokubelet_core::config::parse`) wins over everything.
+//! 1. A record that parses (`picokubelet_core::provision::parse`) wins over everything.
 //! 2. No `pkconfig` partition in the table, or a partition that is erased (every byte read is
 //!    0xFF): the compile-time defaults, whatever they hold (the board was never provisioned).
 //! 3. A record that does not parse, or a partition that could not be read: loud trouble. The
@@ -18,7 +18,7 @@
 //! This file is also compiled on the host by `firmware/host-tests` (it names no esp-hal item).
 
 use picokubelet_core::{
-    config::{parse, ProvisionRecord, RecordError},
+    provision::{parse, ProvisionRecord, RecordError},
     k8s::identity::{NameError, NodeName},
 };
 

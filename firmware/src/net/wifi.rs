@@ -11,7 +11,7 @@ use esp_radio::wifi::{
     sta::StationConfig, AuthenticationMethod, Config as WifiConfig, ControllerConfig, Interface,
     WifiController, WifiError,
 };
-use picokubelet_core::config::WifiCredentials;
+use picokubelet_core::provision::WifiCredentials;
 use static_cell::StaticCell;
 
 use super::{Mac, STACK_SOCKETS};

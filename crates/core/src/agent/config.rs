@@ -179,6 +179,7 @@ impl<'a> AgentConfig<'a> {
         let body_len = match write_node_registration(
             &self.profile,
             conditions.conditions(),
+            Some(u64::MAX),
             UnixMicros(0),
             tx,
         ) {

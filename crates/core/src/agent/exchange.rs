@@ -22,7 +22,11 @@ pub(crate) enum Exchange<'a> {
     /// `GET /version`: the `Date` anchors the wall clock.
     Version,
     /// `POST /api/v1/nodes` with the taint and the full status.
-    RegisterNode { profile: &'a NodeProfile<'a> },
+    RegisterNode {
+        profile: &'a NodeProfile<'a>,
+        /// The heap annotation rides in the registration (the Node carries it from the start).
+        heap_free_bytes: u32,
+    },
     /// `GET` our Node.
     ReadNode,
     /// Merge-patch our labels.
@@ -104,10 +108,14 @@ impl Exchange<'_> {
         let conditions = state.conditions_set();
         let len = match *self {
             Exchange::Version | Exchange::ReadNode | Exchange::ReadLease => 0,
-            Exchange::RegisterNode { profile } => {
+            Exchange::RegisterNode {
+                profile,
+                heap_free_bytes,
+            } => {
                 let set = conditions.ok_or(NO_CONDITIONS)?;
                 sent.generation = set.generation();
-                write_node_registration(profile, set.conditions(), wall, buf)?
+                let heap = Some(u64::from(heap_free_bytes));
+                write_node_registration(profile, set.conditions(), heap, wall, buf)?
             }
             Exchange::PatchNodeLabels { profile } => write_node_labels_patch(profile, buf)?,
             Exchange::PatchNodeStatus {

@@ -16,7 +16,7 @@ use crate::agent::state::AgentEvent;
 use crate::agent::timers::Timer;
 use crate::bounded::BoundedStr;
 use crate::k8s::node::NodeProfile;
-use crate::k8s::response::{NodeResponse, ObjectMeta, OwnedLabels, TaintEffect, UID_LEN};
+use crate::k8s::response::{NodeResponse, ObjectMeta, OwnedLabels, UID_LEN};
 use crate::runtime::{Board, Clock};
 
 /// Why an attempt did not register.
@@ -61,7 +61,10 @@ async fn register<T: Read + Write, C: Clock, B: Board>(
 ) -> Result<(), NotYet> {
     let profile = ctx.state.model().profile(ctx.config.profile);
     let mut meta = ObjectMeta::default();
-    let exchange = Exchange::RegisterNode { profile: &profile };
+    let exchange = Exchange::RegisterNode {
+        profile: &profile,
+        heap_free_bytes: ctx.board.snapshot().heap_free_bytes,
+    };
     match call(ctx, client, exchange, &mut meta).await {
         Outcome::AdoptExisting => adopt(ctx, client, &profile).await,
         outcome => {
@@ -92,8 +95,7 @@ async fn adopt<T: Read + Write, C: Clock, B: Board>(
         transitions: adopted.transitions,
     });
     if let Some(taint) = profile.taint {
-        let effect = TaintEffect::parse(taint.effect.as_str());
-        if !effect.is_some_and(|e| node.has_taint(taint.key, e)) {
+        if !node.has_taint(taint.key, taint.effect) {
             let mut registrar = ctx.state.registrar();
             registrar.record_taint_missing();
             ctx.state.set_registrar(registrar);

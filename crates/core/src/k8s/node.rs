@@ -8,10 +8,13 @@ use core::net::Ipv4Addr;
 
 use crate::conditions::Condition;
 use crate::json::writer::JsonWriter;
+use crate::k8s::chip::Chip;
 use crate::k8s::identity::{
     check_text, validate_label_key, validate_label_value, validate_node_label, BodyError,
     LabelSlot, NodeIds, NodeName, MAX_LABEL_LEN,
 };
+// Short-lived alias for branches that import the taint from here (it lives in `k8s::taint`).
+pub use crate::k8s::taint::{Taint, TaintEffect, MICROCONTROLLER_TAINT};
 use crate::time::{format_rfc3339, UnixMicros, RFC3339_LEN};
 
 /// `status.nodeInfo.kubeletVersion` by default: a valid semver whose prerelease says what we are.
@@ -27,6 +30,10 @@ pub const DEFAULT_KERNEL_VERSION: &str = "none";
 pub const OPERATING_SYSTEM: &str = "none";
 /// `status.daemonEndpoints.kubeletEndpoint.Port` by default.
 pub const DEFAULT_KUBELET_PORT: u16 = 10250;
+
+/// Annotation with the free heap in bytes, as a decimal string: on the registration and on every
+/// status patch.
+pub const HEAP_ANNOTATION: &str = "node.specht.dev/heap-bytes-free";
 
 /// Label keys the profile writes itself.
 pub const LABEL_HOSTNAME: &str = "kubernetes.io/hostname";
@@ -48,49 +55,13 @@ pub const MAX_CONDITION_MESSAGE_LEN: usize = 192;
 
 /// Largest body [`write_node_registration`] writes: a 253-byte name (too long for the hostname
 /// label, so that label is left out), 63-byte arch/os/instance-type values, a taint with a
-/// 317-byte key, 63-byte value and effect `PreferNoSchedule`, [`MAX_EXTRA_LABELS`] labels with
+/// 317-byte key, 63-byte value and effect `PreferNoSchedule`, the heap annotation with `u64::MAX`, [`MAX_EXTRA_LABELS`] labels with
 /// 317-byte keys and 63-byte values, 16-byte quantities, 64-byte (escaped) nodeInfo texts, an
 /// InternalIP of 15 characters, port 65535, and all 9 condition types with status `Unknown`,
 /// 64-byte reasons and 192-byte messages (escaped). A buffer of this size always suffices.
-pub const NODE_REGISTRATION_MAX_LEN: usize = 7_561;
+pub const NODE_REGISTRATION_MAX_LEN: usize = 7_634;
 /// Largest body [`write_node_labels_patch`] writes (same worst case as above).
 pub const NODE_LABELS_PATCH_MAX_LEN: usize = 1_933;
-
-/// `spec.taints[].effect`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TaintEffect {
-    NoSchedule,
-    PreferNoSchedule,
-    NoExecute,
-}
-
-impl TaintEffect {
-    /// The API's spelling.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            TaintEffect::NoSchedule => "NoSchedule",
-            TaintEffect::PreferNoSchedule => "PreferNoSchedule",
-            TaintEffect::NoExecute => "NoExecute",
-        }
-    }
-}
-
-/// A taint set at registration (the only time a node may set one).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Taint<'a> {
-    /// A label key (qualified name).
-    pub key: &'a str,
-    /// A label value.
-    pub value: &'a str,
-    pub effect: TaintEffect,
-}
-
-/// Keeps ordinary workloads away from a board that runs none.
-pub const MICROCONTROLLER_TAINT: Taint<'static> = Taint {
-    key: "picokubelet.dev/microcontroller",
-    value: "true",
-    effect: TaintEffect::NoSchedule,
-};
 
 /// `status.capacity` / `status.allocatable`, as Kubernetes quantities.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,19 +135,29 @@ impl<'a> NodeProfile<'a> {
         }
     }
 
-    /// ESP32-S3 (Xtensa LX7), e.g. the Waveshare ESP32-S3-ETH.
+    /// The profile of a board with this chip: its architecture and instance type.
+    pub const fn for_chip(
+        chip: Chip,
+        name: NodeName<'a>,
+        ids: NodeIds,
+        internal_ip: Ipv4Addr,
+    ) -> Self {
+        Self::new(name, chip.architecture(), chip.name(), ids, internal_ip)
+    }
+
+    /// [`Self::for_chip`] with [`Chip::Esp32s3`].
     pub const fn esp32s3(name: NodeName<'a>, ids: NodeIds, internal_ip: Ipv4Addr) -> Self {
-        Self::new(name, "xtensa", "esp32s3", ids, internal_ip)
+        Self::for_chip(Chip::Esp32s3, name, ids, internal_ip)
     }
 
-    /// ESP32-C6 (RISC-V).
+    /// [`Self::for_chip`] with [`Chip::Esp32c6`].
     pub const fn esp32c6(name: NodeName<'a>, ids: NodeIds, internal_ip: Ipv4Addr) -> Self {
-        Self::new(name, "riscv32", "esp32c6", ids, internal_ip)
+        Self::for_chip(Chip::Esp32c6, name, ids, internal_ip)
     }
 
-    /// ESP32-C3 (RISC-V).
+    /// [`Self::for_chip`] with [`Chip::Esp32c3`].
     pub const fn esp32c3(name: NodeName<'a>, ids: NodeIds, internal_ip: Ipv4Addr) -> Self {
-        Self::new(name, "riscv32", "esp32c3", ids, internal_ip)
+        Self::for_chip(Chip::Esp32c3, name, ids, internal_ip)
     }
 
     /// Whether the name can also be the `kubernetes.io/hostname` label value (at most 63 bytes).
@@ -331,6 +312,13 @@ pub(crate) fn write_conditions(w: &mut JsonWriter<'_>, conditions: &[Condition],
     w.end_array();
 }
 
+/// `"annotations":{"node.specht.dev/heap-bytes-free":"N"}`, inside `metadata`.
+pub(crate) fn write_heap_annotation(w: &mut JsonWriter<'_>, free: u64) {
+    w.field_object("annotations");
+    w.field_fmt(HEAP_ANNOTATION, format_args!("{free}"));
+    w.end_object();
+}
+
 fn write_labels(w: &mut JsonWriter<'_>, p: &NodeProfile<'_>) {
     w.field_object("labels");
     if p.has_hostname_label() {
@@ -415,12 +403,15 @@ fn write_addresses(w: &mut JsonWriter<'_>, p: &NodeProfile<'_>, list: AddressLis
     w.end_array();
 }
 
-/// The body of `POST /api/v1/nodes`: metadata (name, labels), `spec.taints` (the profile's taint),
-/// and the full status (capacity, allocatable, `conditions` with lastHeartbeatTime = `now`,
-/// addresses, daemonEndpoints, nodeInfo). At most [`NODE_REGISTRATION_MAX_LEN`] bytes.
+/// The body of `POST /api/v1/nodes`: metadata (name, labels, and the heap annotation when
+/// `heap_bytes_free` is given, so the Node carries it from the start, not only after the first
+/// status push), `spec.taints` (the profile's taint), and the full status (capacity,
+/// allocatable, `conditions` with lastHeartbeatTime = `now`, addresses, daemonEndpoints,
+/// nodeInfo). At most [`NODE_REGISTRATION_MAX_LEN`] bytes.
 pub fn write_node_registration(
     profile: &NodeProfile<'_>,
     conditions: &[Condition],
+    heap_bytes_free: Option<u64>,
     now: UnixMicros,
     out: &mut [u8],
 ) -> Result<usize, BodyError> {
@@ -433,6 +424,9 @@ pub fn write_node_registration(
     w.field_object("metadata");
     w.field_str("name", profile.name.as_str());
     write_labels(&mut w, profile);
+    if let Some(free) = heap_bytes_free {
+        write_heap_annotation(&mut w, free);
+    }
     w.end_object();
     if let Some(t) = profile.taint {
         w.field_object("spec");
@@ -488,7 +482,7 @@ mod tests {
 
     fn body(p: &NodeProfile<'_>) -> Result<String, BodyError> {
         let mut buf = vec![0u8; NODE_REGISTRATION_MAX_LEN];
-        let n = write_node_registration(p, &[], UnixMicros(0), &mut buf)?;
+        let n = write_node_registration(p, &[], None, UnixMicros(0), &mut buf)?;
         Ok(String::from_utf8(buf[..n].to_vec()).unwrap())
     }
 
@@ -629,6 +623,19 @@ mod tests {
     }
 
     #[test]
+    fn the_registration_carries_the_heap_annotation_when_given() {
+        let mut buf = vec![0u8; NODE_REGISTRATION_MAX_LEN];
+        let n = write_node_registration(&profile("n"), &[], Some(51_234), UnixMicros(0), &mut buf)
+            .unwrap();
+        let text = core::str::from_utf8(&buf[..n]).unwrap();
+        assert!(
+            text.contains(r#""annotations":{"node.specht.dev/heap-bytes-free":"51234"}},"spec""#),
+            "{text}"
+        );
+        assert!(!body(&profile("n")).unwrap().contains("annotations"));
+    }
+
+    #[test]
     fn duplicate_conditions_are_refused() {
         let c = Condition {
             kind: crate::conditions::ConditionType::Vibes,
@@ -639,7 +646,7 @@ mod tests {
         };
         let mut buf = [0u8; 4096];
         assert_eq!(
-            write_node_registration(&profile("n"), &[c, c], UnixMicros(0), &mut buf),
+            write_node_registration(&profile("n"), &[c, c], None, UnixMicros(0), &mut buf),
             Err(BodyError::DuplicateCondition(c.kind))
         );
     }

@@ -17,6 +17,8 @@
 use crate::bounded::BoundedStr;
 use crate::conditions::{ConditionStatus, ConditionType};
 use crate::json::extract::{Path, Scalar, Step, Visitor};
+/// Short-lived alias for branches that still import the effect from here.
+pub use crate::k8s::taint::TaintEffect;
 use crate::time::{parse_rfc3339, UnixMicros};
 
 /// Capacity for object names (ours are RFC 1123 labels: ≤ 63 bytes).
@@ -40,7 +42,7 @@ pub const MAX_TAINTS: usize = 8;
 
 /// The taint every picokubelet Node is created with (`…:NoSchedule`), keeping ordinary
 /// workloads off a board that cannot run them.
-pub const MICROCONTROLLER_TAINT_KEY: &str = crate::k8s::node::MICROCONTROLLER_TAINT.key;
+pub const MICROCONTROLLER_TAINT_KEY: &str = crate::k8s::taint::MICROCONTROLLER_TAINT.key;
 
 /// Label keys the agent owns on its Node (NodeRestriction lets a node set these).
 pub use crate::k8s::node::{LABEL_ARCH, LABEL_HOSTNAME, LABEL_INSTANCE_TYPE, LABEL_OS};
@@ -209,33 +211,6 @@ pub struct ObservedCondition {
     /// `None` if absent or not one of True/False/Unknown.
     pub status: Option<ConditionStatus>,
     pub last_transition: Option<UnixMicros>,
-}
-
-/// Taint effects (core/v1 `TaintEffect`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TaintEffect {
-    NoSchedule,
-    PreferNoSchedule,
-    NoExecute,
-}
-
-impl TaintEffect {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "NoSchedule" => Some(TaintEffect::NoSchedule),
-            "PreferNoSchedule" => Some(TaintEffect::PreferNoSchedule),
-            "NoExecute" => Some(TaintEffect::NoExecute),
-            _ => None,
-        }
-    }
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            TaintEffect::NoSchedule => "NoSchedule",
-            TaintEffect::PreferNoSchedule => "PreferNoSchedule",
-            TaintEffect::NoExecute => "NoExecute",
-        }
-    }
 }
 
 /// One entry of a Node's `spec.taints` (its `value` is not needed).

@@ -6,14 +6,12 @@
 use crate::conditions::Condition;
 use crate::json::writer::JsonWriter;
 use crate::k8s::identity::BodyError;
+pub use crate::k8s::node::HEAP_ANNOTATION;
 use crate::k8s::node::{
-    validate_conditions, write_board_status, write_conditions, write_resources_both, AddressList,
-    NodeProfile,
+    validate_conditions, write_board_status, write_conditions, write_heap_annotation,
+    write_resources_both, AddressList, NodeProfile,
 };
 use crate::time::UnixMicros;
-
-/// Annotation with the free heap in bytes, as a decimal string.
-pub const HEAP_ANNOTATION: &str = "node.specht.dev/heap-bytes-free";
 
 /// Largest body of [`write_status_patch`] without board details: the heap annotation with
 /// `u64::MAX`, and all 9 condition types with status `Unknown`, 64-byte reasons and 192-byte
@@ -51,9 +49,7 @@ pub fn write_status_patch(
     w.begin_object();
     if let Some(free) = heap_bytes_free {
         w.field_object("metadata");
-        w.field_object("annotations");
-        w.field_fmt(HEAP_ANNOTATION, format_args!("{free}"));
-        w.end_object();
+        write_heap_annotation(&mut w, free);
         w.end_object();
     }
     w.field_object("status");

@@ -140,6 +140,138 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// An OBJECT IDENTIFIER copied out of a certificate, so an error can name it after the
+/// handshake buffers are gone. Longer OIDs keep their first [`Oid::MAX`] bytes (shown with a
+/// trailing `…`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Oid {
+    bytes: [u8; Oid::MAX],
+    len: u8,
+    truncated: bool,
+}
+
+/// Names of algorithm OIDs a server may present that we do not implement (and the ones we do,
+/// for messages about a key that does not fit a scheme).
+const OID_NAMES: &[(&[u8], &str)] = &[
+    (
+        &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01],
+        "rsaEncryption",
+    ),
+    (
+        &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x04],
+        "md5WithRSAEncryption",
+    ),
+    (
+        &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x05],
+        "sha1WithRSAEncryption",
+    ),
+    (
+        &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a],
+        "RSASSA-PSS",
+    ),
+    (
+        &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0e],
+        "sha224WithRSAEncryption",
+    ),
+    (
+        &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x01],
+        "ecdsa-with-SHA1",
+    ),
+    (
+        &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x01],
+        "ecdsa-with-SHA224",
+    ),
+    (&[0x2a, 0x86, 0x48, 0xce, 0x38, 0x04, 0x01], "DSA"),
+    (&[0x2b, 0x65, 0x70], "Ed25519"),
+    (&[0x2b, 0x65, 0x71], "Ed448"),
+    (&[0x2b, 0x81, 0x04, 0x00, 0x23], "P-521"),
+    (&[0x2b, 0x81, 0x04, 0x00, 0x0a], "secp256k1"),
+    (
+        &[0x2b, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x07],
+        "brainpoolP256r1",
+    ),
+];
+
+impl Oid {
+    /// Bytes kept.
+    pub const MAX: usize = 16;
+
+    /// Copies the contents octets of an OID.
+    pub fn new(contents: &[u8]) -> Self {
+        let mut bytes = [0u8; Self::MAX];
+        let len = contents.len().min(Self::MAX);
+        if let (Some(dst), Some(src)) = (bytes.get_mut(..len), contents.get(..len)) {
+            dst.copy_from_slice(src);
+        }
+        Oid {
+            bytes,
+            len: len as u8,
+            truncated: contents.len() > Self::MAX,
+        }
+    }
+
+    /// The contents octets kept.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+
+    /// The algorithm's usual name, if it is one we know.
+    pub fn name(&self) -> Option<&'static str> {
+        if self.truncated {
+            return None;
+        }
+        OID_NAMES
+            .iter()
+            .find(|(oid, _)| *oid == self.as_bytes())
+            .map(|(_, name)| *name)
+    }
+}
+
+impl core::fmt::Display for Oid {
+    /// `Ed25519 (1.3.101.112)`, or only the dotted form for an OID we have no name for.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if let Some(name) = self.name() {
+            write!(f, "{name} (")?;
+        }
+        let mut arc: u64 = 0;
+        let mut first = true;
+        for &b in self.as_bytes() {
+            arc = (arc << 7) | u64::from(b & 0x7f);
+            if b & 0x80 != 0 {
+                if arc > u64::MAX >> 7 {
+                    return f.write_str("?");
+                }
+                continue;
+            }
+            if first {
+                let (x, y) = match arc {
+                    0..=39 => (0, arc),
+                    40..=79 => (1, arc - 40),
+                    _ => (2, arc - 80),
+                };
+                write!(f, "{x}.{y}")?;
+                first = false;
+            } else {
+                write!(f, ".{arc}")?;
+            }
+            arc = 0;
+        }
+        if self.truncated {
+            f.write_str("…")?;
+        }
+        if self.name().is_some() {
+            f.write_str(")")?;
+        }
+        Ok(())
+    }
+}
+
+impl core::fmt::Debug for Oid {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Oid({self})")
+    }
+}
+
 /// Contents of a BIT STRING with no unused bits (keys, signatures).
 pub fn bit_string_octets(value: &[u8]) -> Result<&[u8], DerError> {
     match value.split_first() {
@@ -231,6 +363,25 @@ mod tests {
         assert_eq!(r.finish(), Err(DerError::Trailing));
         assert_eq!(r.read_optional(SEQUENCE).unwrap().map(|t| t.tag), None);
         assert_eq!(r.read(SEQUENCE).err(), Some(DerError::UnexpectedTag));
+    }
+
+    #[test]
+    fn oids_print_dotted_and_named() {
+        use std::string::ToString;
+        assert_eq!(
+            Oid::new(&[0x2b, 0x65, 0x70]).to_string(),
+            "Ed25519 (1.3.101.112)"
+        );
+        assert_eq!(
+            Oid::new(&[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04]).to_string(),
+            "1.2.840.10045.4.3.4"
+        );
+        assert_eq!(Oid::new(&[0x81, 0x00]).to_string(), "2.48");
+        assert_eq!(
+            Oid::new(&[0x55; 20]).to_string(),
+            "2.5.85.85.85.85.85.85.85.85.85.85.85.85.85.85.85…"
+        );
+        assert_eq!(Oid::new(&[0xff; 12]).to_string(), "?");
     }
 
     #[test]

@@ -19,8 +19,11 @@
 
 pub mod ca;
 pub mod der;
+pub mod error;
 mod open;
 pub mod opener;
+pub mod rsa;
+pub mod signature;
 pub mod verifier;
 pub mod x509;
 
@@ -30,9 +33,11 @@ pub use embedded_tls;
 
 pub use ca::{base64_pem_to_der, decode_ca, pem_to_der, CaError, CA_DER_MAX};
 pub use embedded_tls::{Aes128GcmSha256, CryptoRngCore, TlsConnection, TlsError};
+pub use error::{Detail, VerifyError};
 pub use open::{
     open, open_verified, K8sProvider, TlsOpenError, TlsVerification, RX_RECORD_BUFFER,
     TX_RECORD_BUFFER,
 };
 pub use opener::{ServerTrust, TlsOpener};
+pub use signature::{KeyKind, SigError};
 pub use verifier::{K8sVerifier, Rejection, ServerIdentity};

@@ -7,6 +7,7 @@ use embedded_tls::{
     TlsVerifier,
 };
 
+use super::error::VerifyError;
 use super::verifier::{K8sVerifier, Rejection, ServerIdentity};
 use crate::time::UnixMicros;
 
@@ -36,7 +37,10 @@ pub enum TlsVerification<'a> {
     },
 }
 
-/// Why [`open`] gave no session. The socket is dropped in every case.
+/// Why [`open`] gave no session. The socket is dropped in every case. `Display` says it in
+/// one line (with the verifier's facts when it refused the server).
+// Handshake carries the verifier's facts by value (no alloc to box them); one per failed open.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy)]
 pub enum TlsOpenError {
     /// `rx` is shorter than [`RX_RECORD_BUFFER`] or `tx` shorter than [`TX_RECORD_BUFFER`].
@@ -45,8 +49,8 @@ pub enum TlsOpenError {
     Handshake {
         /// What embedded-tls reported.
         error: TlsError,
-        /// The verifier's reason, when it was the verifier that refused.
-        rejection: Option<Rejection>,
+        /// The verifier's reason and facts, when it was the verifier that refused.
+        verify: Option<VerifyError>,
     },
     /// The handshake completed but the server never proved it holds the certificate key
     /// (no Certificate or no CertificateVerify was verified): an impostor.
@@ -56,9 +60,43 @@ pub enum TlsOpenError {
 impl TlsOpenError {
     /// The verifier's reason, if the verifier refused the server.
     pub const fn rejection(&self) -> Option<Rejection> {
-        match *self {
-            TlsOpenError::Handshake { rejection, .. } => rejection,
+        match self {
+            TlsOpenError::Handshake {
+                verify: Some(v), ..
+            } => Some(v.rejection),
             _ => None,
+        }
+    }
+
+    /// The verifier's reason with its facts, if the verifier refused the server.
+    pub const fn verify_error(&self) -> Option<&VerifyError> {
+        match self {
+            TlsOpenError::Handshake {
+                verify: Some(v), ..
+            } => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl core::fmt::Display for TlsOpenError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            TlsOpenError::BufferTooSmall => f.write_str("TLS record buffers too small"),
+            TlsOpenError::Handshake {
+                verify: Some(v), ..
+            } => write!(f, "TLS: {v}"),
+            TlsOpenError::Handshake {
+                error: TlsError::Io(kind),
+                ..
+            } => write!(f, "TLS handshake: connection failed ({kind:?})"),
+            TlsOpenError::Handshake { error, .. } => write!(
+                f,
+                "TLS handshake failed ({error:?}): the server may require something we do not offer (TLS 1.3 with TLS_AES_128_GCM_SHA256, X25519/P-256, ECDSA P-256/P-384 or RSA-PSS certificates)"
+            ),
+            TlsOpenError::NotAuthenticated => f.write_str(
+                "TLS: the handshake completed without the server proving its certificate (no Certificate/CertificateVerify)",
+            ),
         }
     }
 }
@@ -134,7 +172,10 @@ where
         TlsVerification::Verify { identity, .. }
         | TlsVerification::InsecureSkipVerify { identity } => identity,
     };
-    let mut config = TlsConfig::new();
+    // RSA schemes too: `rsa_pss_rsae_*` for the CertificateVerify of an RSA server
+    // (kubeadm, kind, EKS, GKE, AKS), `rsa_pkcs1_*` because in TLS 1.3 signature_algorithms
+    // also tells the server which certificate signatures we accept (RFC 8446 4.2.3).
+    let mut config = TlsConfig::new().enable_rsa_signatures();
     if let Some(sni) = identity.sni() {
         config = config.with_server_name(sni);
     }
@@ -149,12 +190,13 @@ where
     // `&mut provider`: CryptoProvider is implemented for &mut T, so the verifier stays ours
     // and can be asked afterwards.
     let result = tls.open(TlsContext::new(&config, &mut provider)).await;
-    let rejection = provider
+    let verify = provider
         .verifier
         .as_ref()
-        .and_then(K8sVerifier::last_rejection);
+        .and_then(K8sVerifier::last_error)
+        .copied();
     if let Err(error) = result {
-        return Err(TlsOpenError::Handshake { error, rejection });
+        return Err(TlsOpenError::Handshake { error, verify });
     }
     match provider.verifier {
         Some(ref v) if !v.is_authenticated() => Err(TlsOpenError::NotAuthenticated),

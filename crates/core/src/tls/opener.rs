@@ -4,6 +4,7 @@ use embedded_io_async::{Read, Write};
 use rand_core::{CryptoRng, RngCore};
 
 use super::embedded_tls::{Aes128GcmSha256, TlsConnection};
+use super::error::VerifyError;
 use super::open::{open, TlsOpenError, TlsVerification};
 use super::verifier::{Rejection, ServerIdentity};
 use crate::client::session::{OpenContext, OpenError, SessionBuffers, SessionOpener};
@@ -19,26 +20,43 @@ pub enum ServerTrust<'c> {
     InsecureSkipVerify,
 }
 
-/// Opens verified TLS 1.3 sessions for the agent and keeps the verifier's last reason for
-/// refusing a server (for logs, the LED and metrics; the agent itself only sees
-/// [`OpenError::Certificate`]).
+/// Opens verified TLS 1.3 sessions for the agent and keeps why the last open failed (for
+/// logs, the LED and metrics; the agent itself only sees [`OpenError`]): print
+/// [`TlsOpener::last_error`] (`Display`) next to the agent's `OpenFailed`.
 #[derive(Debug)]
 pub struct TlsOpener<'c> {
     trust: ServerTrust<'c>,
-    last_rejection: Option<Rejection>,
+    last_error: Option<TlsOpenError>,
 }
 
 impl<'c> TlsOpener<'c> {
     pub const fn new(trust: ServerTrust<'c>) -> Self {
         TlsOpener {
             trust,
-            last_rejection: None,
+            last_error: None,
         }
     }
 
     /// Why the last refused handshake was refused, if the verifier said.
     pub const fn last_rejection(&self) -> Option<Rejection> {
-        self.last_rejection
+        match &self.last_error {
+            Some(e) => e.rejection(),
+            None => None,
+        }
+    }
+
+    /// Why the last open failed (handshake error, or the verifier's reason with its facts),
+    /// `None` after a successful open. `Display` gives one line a user can act on.
+    pub const fn last_error(&self) -> Option<&TlsOpenError> {
+        self.last_error.as_ref()
+    }
+
+    /// The verifier's reason with its facts, if it refused the server at the last open.
+    pub const fn last_verify_error(&self) -> Option<&VerifyError> {
+        match &self.last_error {
+            Some(e) => e.verify_error(),
+            None => None,
+        }
     }
 
     pub const fn trust(&self) -> ServerTrust<'c> {
@@ -51,11 +69,11 @@ fn classify(e: &TlsOpenError) -> OpenError {
         TlsOpenError::BufferTooSmall => OpenError::Config,
         TlsOpenError::NotAuthenticated => OpenError::Certificate,
         TlsOpenError::Handshake {
-            rejection: Some(_), ..
+            verify: Some(_), ..
         } => OpenError::Certificate,
         TlsOpenError::Handshake {
             error,
-            rejection: None,
+            verify: None,
         } => {
             use super::embedded_tls::TlsError;
             match error {
@@ -95,11 +113,11 @@ impl<S: Read + Write> SessionOpener<S> for TlsOpener<'_> {
         };
         match open(socket, &mut bufs.rx, &mut bufs.tx, verification, rng).await {
             Ok(session) => {
-                self.last_rejection = None;
+                self.last_error = None;
                 Ok(session)
             }
             Err(e) => {
-                self.last_rejection = e.rejection();
+                self.last_error = Some(e);
                 Err(classify(&e))
             }
         }

@@ -3,7 +3,9 @@
 //! - chain: the leaf, then up to [`MAX_INTERMEDIATES`] intermediates the server sent, anchored
 //!   at ONE configured CA (DER); issuer/subject names compared bytewise; cA, pathLen and
 //!   keyCertSign enforced on intermediates (so an end-entity certificate of the cluster CA, e.g.
-//!   a kubelet client certificate, cannot mint a "server" certificate); ECDSA P-256/SHA-256.
+//!   a kubelet client certificate, cannot mint a "server" certificate). Keys: ECDSA P-256 and
+//!   P-384, RSA 2048..=4096 bits; certificate signatures ECDSA or RSA PKCS#1 v1.5 with
+//!   SHA-256/384/512, mixed freely along the chain (see [`super::signature`]).
 //!   The trust anchor's own validity is not checked (as webpki).
 //! - identity: a DNS name (matched against EVERY dNSName SAN, one whole leftmost `*` label
 //!   allowed, ASCII case-insensitive) or an IP address (matched against iPAddress SANs only).
@@ -16,26 +18,33 @@
 //!   ([`super::open`] does): it is the guard that does not depend on embedded-tls enforcing
 //!   the message order (our vendored patch L3 does that too).
 //!
-//! Not covered: RSA keys (kubeadm's default; needs alloc or a no-alloc RSA verifier), P-384,
-//! name constraints (critical → refused), revocation.
+//! - CertificateVerify: `ecdsa_secp256r1_sha256`, `ecdsa_secp384r1_sha384`,
+//!   `rsa_pss_rsae_sha256/384/512` (TLS 1.3 allows no PKCS#1 v1.5 there).
+//! - every refusal leaves a [`VerifyError`] ([`K8sVerifier::last_error`]) that names the
+//!   check and its facts.
+//!
+//! Not covered: RSASSA-PSS *certificate* signatures and PSS-only keys, Ed25519, P-521, name
+//! constraints (critical → refused), revocation.
+
+// A refusal carries its facts by value (~350 bytes: names, clock, issuer); without alloc it
+// cannot be boxed, and it is built at most once per handshake.
+#![allow(clippy::result_large_err)]
 
 use core::net::IpAddr;
 
 use digest::Digest as _;
 use embedded_tls::{
-    CertificateEntryRef, CertificateRef, CertificateVerifyRef, SignatureScheme, TlsCipherSuite,
-    TlsError, TlsVerifier,
+    CertificateEntryRef, CertificateRef, CertificateVerifyRef, TlsCipherSuite, TlsError,
+    TlsVerifier,
 };
-use p256::ecdsa::signature::Verifier as _;
 
-use super::x509::{self, Cert, GeneralName, PublicKey, SigAlg};
+use super::error::{identity_text, name_text, Detail, NameList, VerifyError};
+use super::signature::{self, OwnedKey, SigError, VerifyKey};
+use super::x509::{self, Cert, GeneralName};
 use crate::time::UnixMicros;
 
 /// How many intermediates we follow between the leaf and the configured CA.
 pub const MAX_INTERMEDIATES: usize = 3;
-
-/// Length of an uncompressed SEC1 P-256 point.
-const P256_POINT_LEN: usize = 65;
 
 /// The name the server must prove (kubeconfig `tls-server-name`, or the host of `server:`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,8 +101,12 @@ pub enum Rejection {
     NameMismatch,
     /// The leaf is a CA, or its EKU/keyUsage do not allow TLS server authentication.
     NotForServerAuth,
-    /// Leaf key or CertificateVerify scheme other than ECDSA P-256/SHA-256.
+    /// A key (leaf or issuer) we do not implement: another curve or algorithm, RSA outside
+    /// 2048..=4096 bits; or a CertificateVerify scheme that does not fit the leaf key.
     UnsupportedKey,
+    /// A certificate or CertificateVerify signature algorithm we do not implement (or that
+    /// TLS 1.3 forbids there, e.g. PKCS#1 v1.5 in CertificateVerify).
+    UnsupportedSignature,
     /// The CertificateVerify signature does not verify with the leaf key.
     BadSignature,
     /// Certificate/CertificateVerify out of order or repeated.
@@ -114,6 +127,7 @@ impl Rejection {
             Rejection::NameMismatch => "name_mismatch",
             Rejection::NotForServerAuth => "not_for_server_auth",
             Rejection::UnsupportedKey => "unsupported_key",
+            Rejection::UnsupportedSignature => "unsupported_signature",
             Rejection::BadSignature => "bad_signature",
             Rejection::OutOfOrder => "out_of_order",
         }
@@ -121,16 +135,17 @@ impl Rejection {
 }
 
 /// embedded-tls [`TlsVerifier`] for a Kubernetes API server; see the module docs.
-/// Keeps only the leaf key and the transcript hash between the two calls (~250 bytes).
+/// Keeps the leaf key (up to 520 bytes: RSA-4096), the transcript hash and the last error
+/// (~560 bytes) between the calls.
 pub struct K8sVerifier<'a, CipherSuite: TlsCipherSuite> {
     ca_der: &'a [u8],
     identity: ServerIdentity<'a>,
     now_secs: Option<i64>,
-    leaf_key: Option<[u8; P256_POINT_LEN]>,
+    leaf_key: Option<OwnedKey>,
     transcript: Option<CipherSuite::Hash>,
     chain_ok: bool,
     signature_ok: bool,
-    last_rejection: Option<Rejection>,
+    last_error: Option<VerifyError>,
 }
 
 impl<'a, CipherSuite: TlsCipherSuite> K8sVerifier<'a, CipherSuite> {
@@ -146,7 +161,7 @@ impl<'a, CipherSuite: TlsCipherSuite> K8sVerifier<'a, CipherSuite> {
             transcript: None,
             chain_ok: false,
             signature_ok: false,
-            last_rejection: None,
+            last_error: None,
         }
     }
 
@@ -156,93 +171,166 @@ impl<'a, CipherSuite: TlsCipherSuite> K8sVerifier<'a, CipherSuite> {
     }
 
     /// Why the verifier refused the server, if it did.
-    pub const fn last_rejection(&self) -> Option<Rejection> {
-        self.last_rejection
+    pub fn last_rejection(&self) -> Option<Rejection> {
+        self.last_error.map(|e| e.rejection)
     }
 
-    fn reject(&mut self, r: Rejection) -> TlsError {
-        self.last_rejection = Some(r);
-        match r {
+    /// Why the verifier refused the server, with the facts (names, clock, issuer, algorithm).
+    pub const fn last_error(&self) -> Option<&VerifyError> {
+        self.last_error.as_ref()
+    }
+
+    fn reject(&mut self, e: VerifyError) -> TlsError {
+        self.last_error = Some(e);
+        match e.rejection {
             Rejection::BadSignature => TlsError::InvalidSignature,
             Rejection::OutOfOrder => TlsError::InvalidHandshake,
-            Rejection::UnsupportedKey => TlsError::InvalidSignatureScheme,
+            Rejection::UnsupportedKey | Rejection::UnsupportedSignature
+                if matches!(e.detail, Detail::Handshake(_)) =>
+            {
+                TlsError::InvalidSignatureScheme
+            }
             _ => TlsError::InvalidCertificate,
         }
     }
 
-    fn check_chain(
-        &self,
-        entries: &[CertificateEntryRef<'_>],
-    ) -> Result<[u8; P256_POINT_LEN], Rejection> {
-        let ca = x509::parse(self.ca_der).map_err(|_| Rejection::BadCa)?;
+    fn check_chain(&self, entries: &[CertificateEntryRef<'_>]) -> Result<OwnedKey, VerifyError> {
+        let ca = x509::parse(self.ca_der).map_err(|e| VerifyError {
+            rejection: Rejection::BadCa,
+            detail: Detail::BadCa(e),
+        })?;
         let leaf_der = entries
             .first()
             .and_then(der_of)
-            .ok_or(Rejection::NoCertificate)?;
-        let leaf = x509::parse(leaf_der).map_err(|_| Rejection::Malformed)?;
+            .ok_or(VerifyError::bare(Rejection::NoCertificate))?;
+        let leaf = x509::parse(leaf_der).map_err(|error| VerifyError {
+            rejection: Rejection::Malformed,
+            detail: Detail::Malformed { depth: 0, error },
+        })?;
 
-        self.check_time(&leaf)?;
-        if leaf.is_ca
-            || leaf.eku_server_auth == Some(false)
-            || leaf
-                .key_usage
-                .is_some_and(|ku| ku & x509::KU_DIGITAL_SIGNATURE == 0)
+        self.check_time(&leaf, 0)?;
+        let not_for_server = if leaf.is_ca {
+            Some("is a CA certificate (basicConstraints cA), not a server certificate")
+        } else if leaf.eku_server_auth == Some(false) {
+            Some("does not allow TLS server authentication (extendedKeyUsage without serverAuth)")
+        } else if leaf
+            .key_usage
+            .is_some_and(|ku| ku & x509::KU_DIGITAL_SIGNATURE == 0)
         {
-            return Err(Rejection::NotForServerAuth);
-        }
-        if !self.name_matches(&leaf)? {
-            return Err(Rejection::NameMismatch);
-        }
-        let leaf_key = match leaf.key {
-            PublicKey::P256(k) => {
-                <[u8; P256_POINT_LEN]>::try_from(k).map_err(|_| Rejection::UnsupportedKey)?
-            }
-            _ => return Err(Rejection::UnsupportedKey),
+            Some("does not allow signing (keyUsage without digitalSignature)")
+        } else {
+            None
         };
+        if let Some(why) = not_for_server {
+            return Err(VerifyError {
+                rejection: Rejection::NotForServerAuth,
+                detail: Detail::NotForServerAuth(why),
+            });
+        }
+        self.check_name(&leaf)?;
+        let leaf_key = VerifyKey::new(&leaf.key)
+            .map(|k| OwnedKey::new(&k))
+            .map_err(|error| VerifyError {
+                rejection: rejection_of(&error),
+                detail: Detail::LeafKey {
+                    subject: name_text(leaf.subject),
+                    error,
+                },
+            })?;
 
         // Walk up: at each step try the anchor first, then the intermediates the server sent.
+        // A candidate with the right name that fails (not a CA, bad or unsupported signature)
+        // is remembered: that failure says more than "unknown issuer".
         let mut child = leaf;
         for depth in 0..=MAX_INTERMEDIATES {
-            if child.issuer == ca.subject && verify_issued_by(&child, &ca) {
-                return Ok(leaf_key);
+            let mut failure: Option<VerifyError> = None;
+            if child.issuer == ca.subject {
+                match check_issued_by(&child, &ca) {
+                    Ok(()) => return Ok(leaf_key),
+                    Err(e) => failure = Some(e),
+                }
             }
             if depth == MAX_INTERMEDIATES {
-                break;
+                return Err(failure.unwrap_or(VerifyError::bare(Rejection::ChainTooLong)));
             }
-            let parent = entries
+            let mut parent = None;
+            for p in entries
                 .iter()
                 .skip(1)
                 .filter_map(der_of)
                 .filter_map(|d| x509::parse(d).ok())
-                .find(|p| {
-                    p.subject == child.issuer
-                        && p.is_ca
-                        && p.key_usage
-                            .is_none_or(|ku| ku & x509::KU_KEY_CERT_SIGN != 0)
-                        && p.path_len.is_none_or(|n| usize::from(n) >= depth)
-                        && verify_issued_by(&child, p)
-                })
-                .ok_or(Rejection::UntrustedChain)?;
-            self.check_time(&parent)?;
+                .filter(|p| p.subject == child.issuer)
+            {
+                let may_issue = p.is_ca
+                    && p.key_usage
+                        .is_none_or(|ku| ku & x509::KU_KEY_CERT_SIGN != 0)
+                    && p.path_len.is_none_or(|n| usize::from(n) >= depth);
+                let result = if may_issue {
+                    check_issued_by(&child, &p)
+                } else {
+                    Err(VerifyError {
+                        rejection: Rejection::UntrustedChain,
+                        detail: Detail::IssuerNotCa {
+                            subject: name_text(child.subject),
+                            issuer: name_text(p.subject),
+                        },
+                    })
+                };
+                match result {
+                    Ok(()) => {
+                        parent = Some(p);
+                        break;
+                    }
+                    Err(e) => failure = failure.or(Some(e)),
+                }
+            }
+            let Some(parent) = parent else {
+                return Err(failure.unwrap_or(VerifyError {
+                    rejection: Rejection::UntrustedChain,
+                    detail: Detail::UnknownIssuer {
+                        subject: name_text(child.subject),
+                        issuer: name_text(child.issuer),
+                        ca: name_text(ca.subject),
+                    },
+                }));
+            };
+            self.check_time(&parent, u8::try_from(depth + 1).unwrap_or(u8::MAX))?;
             child = parent;
         }
-        Err(Rejection::ChainTooLong)
+        Err(VerifyError::bare(Rejection::ChainTooLong))
     }
 
-    fn check_time(&self, c: &Cert<'_>) -> Result<(), Rejection> {
-        match self.now_secs {
-            Some(now) if now < c.not_before => Err(Rejection::NotYetValid),
-            Some(now) if now > c.not_after => Err(Rejection::Expired),
-            _ => Ok(()),
-        }
+    fn check_time(&self, c: &Cert<'_>, depth: u8) -> Result<(), VerifyError> {
+        let rejection = match self.now_secs {
+            Some(now) if now < c.not_before => Rejection::NotYetValid,
+            Some(now) if now > c.not_after => Rejection::Expired,
+            _ => return Ok(()),
+        };
+        Err(VerifyError {
+            rejection,
+            detail: Detail::Validity {
+                depth,
+                subject: name_text(c.subject),
+                not_before: c.not_before,
+                not_after: c.not_after,
+                now: self.now_secs.unwrap_or(0),
+            },
+        })
     }
 
-    fn name_matches(&self, leaf: &Cert<'_>) -> Result<bool, Rejection> {
+    fn check_name(&self, leaf: &Cert<'_>) -> Result<(), VerifyError> {
         let Some(san) = leaf.san else {
-            return Ok(false); // no CN fallback
+            // no CN fallback
+            return Err(VerifyError {
+                rejection: Rejection::NameMismatch,
+                detail: Detail::NoSubjectAltName {
+                    subject: name_text(leaf.subject),
+                },
+            });
         };
         for name in x509::general_names(san) {
-            let hit = match (self.identity, name.map_err(|_| Rejection::Malformed)?) {
+            let name = name.map_err(|_| VerifyError::bare(Rejection::Malformed))?;
+            let hit = match (self.identity, name) {
                 (ServerIdentity::Dns(want), GeneralName::Dns(have)) => dns_matches(have, want),
                 (ServerIdentity::Ip(IpAddr::V4(want)), GeneralName::Ip(have)) => {
                     have == want.octets()
@@ -253,34 +341,48 @@ impl<'a, CipherSuite: TlsCipherSuite> K8sVerifier<'a, CipherSuite> {
                 _ => false,
             };
             if hit {
-                return Ok(true);
+                return Ok(());
             }
         }
-        Ok(false)
+        Err(VerifyError {
+            rejection: Rejection::NameMismatch,
+            detail: Detail::Names {
+                expected: identity_text(self.identity),
+                presented: NameList::from_san(san),
+            },
+        })
     }
+}
+
+/// The kind of refusal a signature failure is.
+fn rejection_of(e: &SigError) -> Rejection {
+    match e {
+        SigError::UnsupportedKey(_) | SigError::KeyMismatch { .. } => Rejection::UnsupportedKey,
+        SigError::UnsupportedAlgorithm(_) => Rejection::UnsupportedSignature,
+        SigError::BadKey | SigError::MalformedSignature | SigError::BadSignature => {
+            Rejection::UntrustedChain
+        }
+    }
+}
+
+/// Checks `child`'s signature with `issuer`'s key.
+fn check_issued_by(child: &Cert<'_>, issuer: &Cert<'_>) -> Result<(), VerifyError> {
+    signature::verify_certificate(&issuer.key, child.sig_alg, child.tbs, child.signature).map_err(
+        |error| VerifyError {
+            rejection: rejection_of(&error),
+            detail: Detail::ChainSignature {
+                subject: name_text(child.subject),
+                issuer: name_text(issuer.subject),
+                error,
+            },
+        },
+    )
 }
 
 fn der_of<'e>(e: &CertificateEntryRef<'e>) -> Option<&'e [u8]> {
     match *e {
         CertificateEntryRef::X509(d) => Some(d),
         CertificateEntryRef::RawPublicKey(_) => None,
-    }
-}
-
-/// Checks `child`'s signature with `issuer`'s key.
-fn verify_issued_by(child: &Cert<'_>, issuer: &Cert<'_>) -> bool {
-    match (child.sig_alg, issuer.key) {
-        (SigAlg::EcdsaSha256, PublicKey::P256(k)) => {
-            let (Ok(key), Ok(sig)) = (
-                p256::ecdsa::VerifyingKey::from_sec1_bytes(k),
-                p256::ecdsa::Signature::from_der(child.signature),
-            ) else {
-                return false;
-            };
-            key.verify(child.tbs, &sig).is_ok()
-        }
-        // P-384 CA keys / SHA-384 signatures: add the p384 crate (+~20-30 KiB) if needed.
-        _ => false,
     }
 }
 
@@ -330,7 +432,8 @@ impl<CipherSuite: TlsCipherSuite> TlsVerifier<CipherSuite> for K8sVerifier<'_, C
         cert: CertificateRef<'_>,
     ) -> Result<(), TlsError> {
         if self.chain_ok || self.leaf_key.is_some() {
-            return Err(self.reject(Rejection::OutOfOrder)); // second Certificate message
+            // second Certificate message
+            return Err(self.reject(VerifyError::bare(Rejection::OutOfOrder)));
         }
         match self.check_chain(&cert.entries) {
             Ok(key) => {
@@ -339,35 +442,45 @@ impl<CipherSuite: TlsCipherSuite> TlsVerifier<CipherSuite> for K8sVerifier<'_, C
                 self.chain_ok = true;
                 Ok(())
             }
-            Err(r) => Err(self.reject(r)),
+            Err(e) => Err(self.reject(e)),
         }
     }
 
     fn verify_signature(&mut self, verify: CertificateVerifyRef<'_>) -> Result<(), TlsError> {
-        let (Some(key), Some(transcript)) = (self.leaf_key, self.transcript.take()) else {
-            return Err(self.reject(Rejection::OutOfOrder)); // CertificateVerify before Certificate
+        let (Some(key), Some(transcript)) = (self.leaf_key.as_ref(), self.transcript.take()) else {
+            // CertificateVerify before Certificate
+            return Err(self.reject(VerifyError::bare(Rejection::OutOfOrder)));
         };
-        if verify.signature_scheme != SignatureScheme::EcdsaSecp256r1Sha256 {
-            return Err(self.reject(Rejection::UnsupportedKey));
-        }
         let hash = transcript.finalize();
         let mut msg = [0x20u8; CV_MAX_LEN];
         let len = CV_PAD + CV_CONTEXT.len() + hash.len();
-        let Some(dst) = msg.get_mut(CV_PAD..len) else {
-            return Err(self.reject(Rejection::UnsupportedKey));
+        let result = match msg.get_mut(CV_PAD..len) {
+            Some(dst) => {
+                let (ctx, digest) = dst.split_at_mut(CV_CONTEXT.len());
+                ctx.copy_from_slice(CV_CONTEXT);
+                digest.copy_from_slice(&hash);
+                signature::verify_handshake(
+                    &key.key(),
+                    verify.signature_scheme,
+                    msg.get(..len).unwrap_or(&[]),
+                    verify.signature,
+                )
+            }
+            None => Err(SigError::UnsupportedAlgorithm(signature::Algorithm::Tls(
+                verify.signature_scheme,
+            ))),
         };
-        let (ctx, digest) = dst.split_at_mut(CV_CONTEXT.len());
-        ctx.copy_from_slice(CV_CONTEXT);
-        digest.copy_from_slice(&hash);
-        let ok = match (
-            p256::ecdsa::VerifyingKey::from_sec1_bytes(&key),
-            p256::ecdsa::Signature::from_der(verify.signature),
-        ) {
-            (Ok(k), Ok(s)) => msg.get(..len).is_some_and(|m| k.verify(m, &s).is_ok()),
-            _ => false,
-        };
-        if !ok {
-            return Err(self.reject(Rejection::BadSignature));
+        if let Err(error) = result {
+            let rejection = match error {
+                SigError::BadSignature | SigError::MalformedSignature | SigError::BadKey => {
+                    Rejection::BadSignature
+                }
+                ref e => rejection_of(e),
+            };
+            return Err(self.reject(VerifyError {
+                rejection,
+                detail: Detail::Handshake(error),
+            }));
         }
         self.signature_ok = true;
         Ok(())

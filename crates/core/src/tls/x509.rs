@@ -5,14 +5,22 @@
 //! `signatureAlgorithm`, an unknown extension marked critical makes the certificate unusable
 //! (RFC 5280 4.2), a repeated known extension is refused.
 
-use super::der::{self, DerError, Reader, Tlv};
+use super::der::{self, DerError, Oid, Reader, Tlv};
+use super::rsa::HashAlg;
 
 // OID contents (the bytes after tag and length).
 const OID_ECDSA_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
 const OID_ECDSA_SHA384: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03];
+const OID_ECDSA_SHA512: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04];
+const OID_RSA_ENCRYPTION: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+const OID_SHA256_WITH_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b];
+const OID_SHA384_WITH_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0c];
+const OID_SHA512_WITH_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0d];
 const OID_EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
 const OID_P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 const OID_P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
+/// The DER of a NULL, the parameters of RSA algorithm identifiers (RFC 4055 5, RFC 3279 2.3.1).
+const DER_NULL: &[u8] = &[0x05, 0x00];
 const OID_KEY_USAGE: &[u8] = &[0x55, 0x1d, 0x0f];
 const OID_SUBJECT_ALT_NAME: &[u8] = &[0x55, 0x1d, 0x11];
 const OID_BASIC_CONSTRAINTS: &[u8] = &[0x55, 0x1d, 0x13];
@@ -28,12 +36,13 @@ pub const KU_KEY_CERT_SIGN: u8 = 0x04;
 /// Signature algorithm of a certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SigAlg {
-    /// ecdsa-with-SHA256.
-    EcdsaSha256,
-    /// ecdsa-with-SHA384 (parsed; not verifiable without the p384 crate).
-    EcdsaSha384,
-    /// RSA, Ed25519, ...: parsed, but a certificate signed so cannot be verified by us.
-    Unsupported,
+    /// ecdsa-with-SHA256/384/512 (by a P-256 or P-384 key).
+    Ecdsa(HashAlg),
+    /// sha256/384/512WithRSAEncryption (PKCS#1 v1.5).
+    RsaPkcs1(HashAlg),
+    /// Anything else (RSASSA-PSS certificate signatures, SHA-1, Ed25519, ...): parsed, but a
+    /// certificate signed so cannot be verified by us.
+    Unsupported(Oid),
 }
 
 /// Subject public key.
@@ -41,10 +50,20 @@ pub enum SigAlg {
 pub enum PublicKey<'a> {
     /// SEC1 point on P-256 (uncompressed: 65 bytes).
     P256(&'a [u8]),
-    /// SEC1 point on P-384.
+    /// SEC1 point on P-384 (uncompressed: 97 bytes).
     P384(&'a [u8]),
-    /// Any other key type (RSA, Ed25519, other curves).
-    Unsupported,
+    /// rsaEncryption: the RSAPublicKey INTEGER contents, as encoded (sizes are checked by
+    /// [`super::rsa::RsaPublicKey::new`] so that a refusal can say the size).
+    Rsa {
+        /// modulus INTEGER contents.
+        modulus: &'a [u8],
+        /// publicExponent INTEGER contents.
+        exponent: &'a [u8],
+    },
+    /// An EC key on another curve (the curve's OID).
+    UnsupportedCurve(Oid),
+    /// Any other key algorithm (its OID: Ed25519, DSA, RSASSA-PSS-only keys, ...).
+    Unsupported(Oid),
 }
 
 /// Borrowed view of one certificate.
@@ -102,11 +121,23 @@ impl From<DerError> for X509Error {
 fn sig_alg(tlv: Tlv<'_>) -> Result<SigAlg, DerError> {
     let mut r = Reader::new(tlv.value);
     let oid = r.read(der::OID)?.value;
-    // ECDSA AlgorithmIdentifiers have absent parameters (RFC 5758 3.2); others may carry NULL.
+    // ECDSA AlgorithmIdentifiers have absent parameters (RFC 5758 3.2); PKCS#1 v1.5 ones a
+    // NULL (RFC 4055 5: MUST be present; webpki accepts only that form too).
     let alg = match oid {
-        OID_ECDSA_SHA256 => SigAlg::EcdsaSha256,
-        OID_ECDSA_SHA384 => SigAlg::EcdsaSha384,
-        _ => return Ok(SigAlg::Unsupported),
+        OID_ECDSA_SHA256 => SigAlg::Ecdsa(HashAlg::Sha256),
+        OID_ECDSA_SHA384 => SigAlg::Ecdsa(HashAlg::Sha384),
+        OID_ECDSA_SHA512 => SigAlg::Ecdsa(HashAlg::Sha512),
+        OID_SHA256_WITH_RSA | OID_SHA384_WITH_RSA | OID_SHA512_WITH_RSA => {
+            if r.read_any()?.raw != DER_NULL {
+                return Err(DerError::BadValue);
+            }
+            SigAlg::RsaPkcs1(match oid {
+                OID_SHA256_WITH_RSA => HashAlg::Sha256,
+                OID_SHA384_WITH_RSA => HashAlg::Sha384,
+                _ => HashAlg::Sha512,
+            })
+        }
+        _ => return Ok(SigAlg::Unsupported(Oid::new(oid))),
     };
     r.finish()?;
     Ok(alg)
@@ -117,16 +148,32 @@ fn public_key(tlv: Tlv<'_>) -> Result<PublicKey<'_>, DerError> {
     let mut alg = r.sequence()?;
     let bits = der::bit_string_octets(r.read(der::BIT_STRING)?.value)?;
     r.finish()?;
-    if alg.read(der::OID)?.value != OID_EC_PUBLIC_KEY {
-        return Ok(PublicKey::Unsupported);
+    match alg.read(der::OID)?.value {
+        OID_EC_PUBLIC_KEY => {
+            let curve = alg.read(der::OID)?.value;
+            alg.finish()?;
+            Ok(match curve {
+                OID_P256 => PublicKey::P256(bits),
+                OID_P384 => PublicKey::P384(bits),
+                other => PublicKey::UnsupportedCurve(Oid::new(other)),
+            })
+        }
+        OID_RSA_ENCRYPTION => {
+            if alg.read_any()?.raw != DER_NULL {
+                return Err(DerError::BadValue);
+            }
+            alg.finish()?;
+            // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }
+            let mut outer = Reader::new(bits);
+            let mut key = outer.sequence()?;
+            outer.finish()?;
+            let modulus = key.read(der::INTEGER)?.value;
+            let exponent = key.read(der::INTEGER)?.value;
+            key.finish()?;
+            Ok(PublicKey::Rsa { modulus, exponent })
+        }
+        other => Ok(PublicKey::Unsupported(Oid::new(other))),
     }
-    let curve = alg.read(der::OID)?.value;
-    alg.finish()?;
-    Ok(match curve {
-        OID_P256 => PublicKey::P256(bits),
-        OID_P384 => PublicKey::P384(bits),
-        _ => PublicKey::Unsupported,
-    })
 }
 
 /// Parses a DER certificate (exactly one, nothing after it). Signatures are NOT checked.

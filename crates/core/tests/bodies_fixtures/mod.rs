@@ -8,9 +8,10 @@ use std::path::PathBuf;
 use picokubelet_core::conditions::{Condition, ConditionStatus, ConditionType};
 use picokubelet_core::k8s::identity::{NodeIds, NodeName};
 use picokubelet_core::k8s::node::{
-    NodeProfile, Resources, Taint, TaintEffect, MAX_CONDITION_MESSAGE_LEN,
-    MAX_CONDITION_REASON_LEN, MAX_EXTRA_LABELS, MAX_INFO_TEXT_LEN, MAX_QUANTITY_LEN,
+    NodeProfile, Resources, MAX_CONDITION_MESSAGE_LEN, MAX_CONDITION_REASON_LEN, MAX_EXTRA_LABELS,
+    MAX_INFO_TEXT_LEN, MAX_QUANTITY_LEN,
 };
+use picokubelet_core::k8s::taint::{Taint, TaintEffect};
 use picokubelet_core::time::{parse_rfc3339, UnixMicros};
 
 pub const SAMPLE_NAME: &str = "esp32s3-eth-a1b2c3d4";

@@ -48,6 +48,100 @@ fn p256_key() -> KeyPair {
     KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap()
 }
 
+/// A key type and the algorithm its owner signs certificates with.
+#[derive(Clone, Copy, Debug)]
+pub enum Key {
+    P256,
+    P384,
+    Ed25519,
+    /// RSA of this many bits (from a per-process pool: `index` picks another key of the size)
+    /// signing PKCS#1 v1.5 with the given rcgen algorithm (PKCS_RSA_SHA256/384/512).
+    Rsa {
+        bits: usize,
+        index: usize,
+        alg: &'static rcgen::SignatureAlgorithm,
+    },
+}
+
+pub const fn rsa(bits: usize) -> Key {
+    Key::Rsa {
+        bits,
+        index: 0,
+        alg: &rcgen::PKCS_RSA_SHA256,
+    }
+}
+
+/// PKCS#8 DER of the `index`th RSA key of `bits` bits, generated once per test process.
+pub fn rsa_pkcs8(bits: usize, index: usize) -> Vec<u8> {
+    use rsa::pkcs8::EncodePrivateKey as _;
+    type Pool = Vec<((usize, usize), Vec<u8>)>;
+    static POOL: std::sync::Mutex<Pool> = std::sync::Mutex::new(Vec::new());
+    let mut pool = POOL.lock().unwrap();
+    if let Some((_, der)) = pool.iter().find(|(k, _)| *k == (bits, index)) {
+        return der.clone();
+    }
+    let key = rsa::RsaPrivateKey::new(&mut OsRng, bits).unwrap();
+    let der = key.to_pkcs8_der().unwrap().as_bytes().to_vec();
+    pool.push(((bits, index), der.clone()));
+    der
+}
+
+pub fn key_pair(k: Key) -> KeyPair {
+    match k {
+        Key::P256 => p256_key(),
+        Key::P384 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap(),
+        Key::Ed25519 => KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap(),
+        Key::Rsa { bits, index, alg } => KeyPair::from_pkcs8_der_and_sign_algo(
+            &PrivatePkcs8KeyDer::from(rsa_pkcs8(bits, index)),
+            alg,
+        )
+        .unwrap(),
+    }
+}
+
+/// A public key that nobody holds the private half of (for sizes we refuse before any
+/// signature is checked): an RSA modulus of `bits` bits, exponent 65537.
+pub struct FakeRsaPublicKey(Vec<u8>);
+
+impl FakeRsaPublicKey {
+    pub fn new(bits: usize) -> Self {
+        let mut n = vec![0xc5u8; bits / 8];
+        n[0] = 0xc0 | (n[0] & 0x3f);
+        *n.last_mut().unwrap() |= 1;
+        let int = |v: &[u8]| {
+            let mut c = if v[0] & 0x80 != 0 { vec![0] } else { vec![] };
+            c.extend_from_slice(v);
+            der_tlv(0x02, &c)
+        };
+        let mut body = int(&n);
+        body.extend(int(&[1, 0, 1]));
+        FakeRsaPublicKey(der_tlv(0x30, &body))
+    }
+}
+
+pub fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else if len < 0x100 {
+        out.extend([0x81, len as u8]);
+    } else {
+        out.extend([0x82, (len >> 8) as u8, len as u8]);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+impl rcgen::PublicKeyData for FakeRsaPublicKey {
+    fn der_bytes(&self) -> &[u8] {
+        &self.0
+    }
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        &rcgen::PKCS_RSA_SHA256
+    }
+}
+
 fn sans(names: &[&str]) -> CertificateParams {
     CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
 }
@@ -55,7 +149,12 @@ fn sans(names: &[&str]) -> CertificateParams {
 impl Ca {
     /// Self-signed ECDSA P-256 root, like k3s' `k3s-server-ca@...`.
     pub fn new(cn: &str) -> Ca {
-        let key = p256_key();
+        Ca::with_key(cn, Key::P256)
+    }
+
+    /// Self-signed root with the given key (kubeadm: RSA-2048, or RSA-4096 as in F02).
+    pub fn with_key(cn: &str, k: Key) -> Ca {
+        let key = key_pair(k);
         let mut p = sans(&[]);
         p.distinguished_name = dn(cn);
         p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -74,7 +173,12 @@ impl Ca {
 
     /// An intermediate CA signed by this CA.
     pub fn intermediate(&self, cn: &str) -> Ca {
-        let key = p256_key();
+        self.intermediate_with(cn, Key::P256)
+    }
+
+    /// An intermediate CA with the given key, signed by this CA.
+    pub fn intermediate_with(&self, cn: &str, k: Key) -> Ca {
+        let key = key_pair(k);
         let mut p = sans(&[]);
         p.distinguished_name = dn(cn);
         p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -114,7 +218,36 @@ impl Ca {
 
     /// Like `issue`, with explicit validity (Unix seconds).
     pub fn issue_with(&self, cn: &str, names: &[&str], validity: Option<(i64, i64)>) -> ServerCert {
-        let key = p256_key();
+        self.issue_full(cn, names, validity, Key::P256)
+    }
+
+    /// A serving certificate with a key of the given type.
+    pub fn issue_key(&self, cn: &str, names: &[&str], k: Key) -> ServerCert {
+        self.issue_full(cn, names, None, k)
+    }
+
+    /// A serving certificate for `public` (a key nobody holds: for refusals before any
+    /// CertificateVerify).
+    pub fn issue_for_public_key(
+        &self,
+        cn: &str,
+        names: &[&str],
+        public: &impl rcgen::PublicKeyData,
+    ) -> Vec<u8> {
+        let mut p = sans(names);
+        p.distinguished_name = dn(cn);
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        p.signed_by(public, &self.issuer).unwrap().der().to_vec()
+    }
+
+    fn issue_full(
+        &self,
+        cn: &str,
+        names: &[&str],
+        validity: Option<(i64, i64)>,
+        k: Key,
+    ) -> ServerCert {
+        let key = key_pair(k);
         let mut p = sans(names);
         p.distinguished_name = dn(cn);
         p.key_usages = vec![

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use picokubelet_core::config::{MAX_INTERVAL_SECS, MIN_INTERVAL_SECS};
+use picokubelet_core::provision::{MAX_INTERVAL_SECS, MIN_INTERVAL_SECS};
 
-use crate::cli::{parse_label, parse_node_name, BoardProfile, ClusterArgs, Label};
+use crate::args::{parse_label, parse_node_name, ChipArg, ClusterArgs, Label};
 
 /// `picokubelet provision`: the configuration record a board reads from its `pkconfig` flash
 /// partition, so one firmware image serves a fleet.
@@ -35,7 +35,7 @@ pub struct ProvisionArgs {
     pub node_name: Option<String>,
     /// Board profile [default: the chip the firmware was built for]
     #[arg(long, value_enum)]
-    pub profile: Option<BoardProfile>,
+    pub profile: Option<ChipArg>,
     /// Extra node label (repeatable, at most 4); NodeRestriction's rules apply
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
     pub labels: Vec<Label>,

@@ -1,7 +1,7 @@
 //! The cluster CA as the record holds it (DER, at most [`MAX_CA_LEN`] bytes) and what the
 //! summary says about it: its subject CN and SHA-256 fingerprint.
 
-use picokubelet_core::config::MAX_CA_LEN;
+use picokubelet_core::provision::MAX_CA_LEN;
 use picokubelet_core::tls::der::{self, Reader};
 use picokubelet_core::tls::x509::{self, PublicKey};
 use picokubelet_core::tls::{decode_ca, CaError};

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use picokubelet_core::config::{RecordError, MAX_CA_LEN, MAX_TOKEN_LEN};
+use picokubelet_core::provision::{RecordError, MAX_CA_LEN, MAX_TOKEN_LEN};
 
 use crate::kubeconfig::KubeconfigError;
 

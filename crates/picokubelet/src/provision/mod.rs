@@ -1,5 +1,5 @@
 //! `picokubelet provision`: the configuration record a board reads from its `pkconfig` flash
-//! partition (format: `picokubelet_core::config`), so one firmware image serves a fleet.
+//! partition (format: `picokubelet_core::provision`), so one firmware image serves a fleet.
 //!
 //! The server, its CA and the token come from the kubeconfig, resolved exactly as for `run`
 //! (same lookup, same refusals of client certificates and exec plugins); the rest from flags.
@@ -25,13 +25,14 @@ pub mod wifi;
 
 use std::ffi::OsString;
 
-use picokubelet_core::config::{BoardProfile, MAX_RECORD_LEN};
+use picokubelet_core::k8s::chip::Chip;
+use picokubelet_core::provision::MAX_RECORD_LEN;
 
 pub use args::{OutputFormat, ProvisionArgs};
 pub use error::ProvisionError;
 
-use crate::app::Failure;
-use crate::cli::{self, NodeArgs};
+use crate::args::{ChipArg, NodeArgs};
+use crate::failure::Failure;
 use crate::kubeconfig::{
     locate, InsecureSource, Kubeconfig, LookupEnv, ResolveOptions, ResolvedConfig, ServerTrust,
 };
@@ -63,7 +64,7 @@ pub fn provision(
 ) -> Result<String, ProvisionError> {
     let node = NodeArgs {
         node_name: args.node_name.clone(),
-        profile: args.profile.unwrap_or(cli::BoardProfile::Esp32s3),
+        profile: args.profile.unwrap_or(ChipArg(Chip::Esp32s3)),
         labels: args.labels.clone(),
     };
     node.validate().map_err(ProvisionError::Node)?;
@@ -87,7 +88,7 @@ pub fn provision(
         token: resolved.credentials.token.clone(),
         wifi,
         node_name: args.node_name.clone(),
-        profile: args.profile.map(core_profile),
+        profile: args.profile.map(|p| p.0),
         labels: args.labels.clone(),
         lease_renew_interval_secs: args.lease_renew_interval,
         status_interval_secs: args.status_interval,
@@ -139,14 +140,6 @@ fn trust(resolved: &ResolvedConfig) -> Result<Trust, ProvisionError> {
         ServerTrust::InsecureSkipVerify(InsecureSource::Kubeconfig) => {
             Err(ProvisionError::InsecureNotRequested)
         }
-    }
-}
-
-fn core_profile(p: cli::BoardProfile) -> BoardProfile {
-    match p {
-        cli::BoardProfile::Esp32s3 => BoardProfile::Esp32s3,
-        cli::BoardProfile::Esp32c6 => BoardProfile::Esp32c6,
-        cli::BoardProfile::Esp32c3 => BoardProfile::Esp32c3,
     }
 }
 

@@ -5,17 +5,18 @@ use std::net::Ipv4Addr;
 
 use picokubelet_core::agent::ConfigError;
 use picokubelet_core::client::HTTP_TX_LEN;
-use picokubelet_core::config::{
-    self, BoardProfile, Labels, ProvisionRecord, WifiCredentials, MAX_RECORD_LEN, MAX_TOKEN_LEN,
-};
 use picokubelet_core::http::request::BearerToken;
+use picokubelet_core::k8s::chip::Chip;
 use picokubelet_core::k8s::identity::{NodeIds, NodeName};
+use picokubelet_core::provision::{
+    self, Labels, ProvisionRecord, WifiCredentials, MAX_RECORD_LEN, MAX_TOKEN_LEN,
+};
 use picokubelet_core::tls::ServerTrust;
 
 use super::endpoint::Endpoint;
 use super::error::ProvisionError;
 use super::wifi::WifiSetting;
-use crate::cli::Label;
+use crate::args::Label;
 use crate::secret::Secret;
 
 /// How the board checks the server.
@@ -36,7 +37,7 @@ pub struct RecordInputs {
     pub token: Secret,
     pub wifi: Option<WifiSetting>,
     pub node_name: Option<String>,
-    pub profile: Option<BoardProfile>,
+    pub profile: Option<Chip>,
     pub labels: Vec<Label>,
     pub lease_renew_interval_secs: Option<u32>,
     pub status_interval_secs: Option<u32>,
@@ -81,7 +82,7 @@ pub fn encode(inputs: &RecordInputs) -> Result<Vec<u8>, ProvisionError> {
     record.lease_renew_interval_secs = inputs.lease_renew_interval_secs;
     record.status_interval_secs = inputs.status_interval_secs;
     let mut out = vec![0; MAX_RECORD_LEN];
-    let len = config::write(&record, &mut out).map_err(ProvisionError::Record)?;
+    let len = provision::write(&record, &mut out).map_err(ProvisionError::Record)?;
     out.truncate(len);
     Ok(out)
 }
@@ -91,9 +92,9 @@ pub fn encode(inputs: &RecordInputs) -> Result<Vec<u8>, ProvisionError> {
 /// request fits the client's transmit buffer. What fails here would fail on every board.
 pub fn check_board_accepts(bytes: &[u8]) -> Result<(), ProvisionError> {
     let refuse = ProvisionError::BoardWouldRefuse;
-    let record = config::parse(bytes).map_err(ProvisionError::Record)?;
+    let record = provision::parse(bytes).map_err(ProvisionError::Record)?;
     let mac = [0x02, 0, 0, 0, 0, 1];
-    let built_for = BoardProfile::Esp32s3;
+    let built_for = Chip::Esp32s3;
     let strings = record
         .agent_strings(mac, built_for)
         .map_err(|e| refuse(format!("node name: {e}")))?;
@@ -161,7 +162,7 @@ mod tests {
     #[test]
     fn a_minimal_record_round_trips_and_the_board_accepts_it() {
         let bytes = encode(&inputs()).unwrap();
-        let record = config::parse(&bytes).unwrap();
+        let record = provision::parse(&bytes).unwrap();
         assert_eq!(record.host, "k3s.lab");
         assert_eq!(record.server_name(), "kubernetes");
         assert_eq!(record.token.expose(), "abc.def");
@@ -170,12 +171,30 @@ mod tests {
 
     #[test]
     fn a_renew_interval_the_agent_refuses_is_caught_here() {
-        for (secs, text) in [(40, "40 s lease"), (5, "5 s request timeout")] {
-            let mut i = inputs();
-            i.lease_renew_interval_secs = Some(secs);
-            let err = check_board_accepts(&encode(&i).unwrap()).unwrap_err();
-            assert!(err.to_string().contains(text), "{err}");
-        }
+        let mut i = inputs();
+        i.lease_renew_interval_secs = Some(40);
+        let err = check_board_accepts(&encode(&i).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("40 s lease"), "{err}");
+    }
+
+    /// Host and board share one timing rule: a renewal period at the 5 s request timeout
+    /// halves the timeout instead of refusing the record.
+    #[test]
+    fn a_renew_interval_at_the_request_timeout_halves_it() {
+        let mut i = inputs();
+        i.lease_renew_interval_secs = Some(5);
+        let bytes = encode(&i).unwrap();
+        check_board_accepts(&bytes).unwrap();
+        let record = provision::parse(&bytes).unwrap();
+        let timing = record.cadence().timing();
+        assert_eq!(
+            timing.lease_renew_interval,
+            std::time::Duration::from_secs(5)
+        );
+        assert_eq!(
+            timing.request_timeout,
+            std::time::Duration::from_millis(2_500)
+        );
     }
 
     #[test]
@@ -216,7 +235,7 @@ mod tests {
             let mut i = inputs();
             i.token = Secret::new(token.clone());
             let bytes = encode(&i).unwrap();
-            let record = config::parse(&bytes).unwrap();
+            let record = provision::parse(&bytes).unwrap();
             proptest::prop_assert_eq!(record.token.expose(), token.as_str());
         }
     }

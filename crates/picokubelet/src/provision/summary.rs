@@ -103,7 +103,7 @@ pub fn summary(inputs: &RecordInputs, written: &Written<'_>) -> String {
         inputs
             .profile
             .map_or("the chip the firmware was built for".into(), |p| {
-                p.chip().to_owned()
+                p.name().to_owned()
             }),
     );
     let labels: Vec<String> = inputs

@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 use std::path::Path;
 
-use picokubelet_core::config::{MAX_SSID_LEN, MAX_WIFI_PASSWORD_LEN, MIN_WIFI_PASSWORD_LEN};
+use picokubelet_core::provision::{MAX_SSID_LEN, MAX_WIFI_PASSWORD_LEN, MIN_WIFI_PASSWORD_LEN};
 
 use super::error::ProvisionError;
 use crate::secret::Secret;

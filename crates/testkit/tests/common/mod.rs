@@ -153,17 +153,7 @@ impl Client {
         content_type: Option<&str>,
         body: &str,
     ) -> Resp {
-        let mut raw = format!(
-            "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: picokubelet/0.1\r\nAuthorization: Bearer {token}\r\nAccept: application/json\r\n"
-        );
-        if let Some(ct) = content_type {
-            raw.push_str(&format!("Content-Type: {ct}\r\n"));
-        }
-        if !body.is_empty() || content_type.is_some() {
-            raw.push_str(&format!("Content-Length: {}\r\n", body.len()));
-        }
-        raw.push_str("\r\n");
-        raw.push_str(body);
+        let raw = raw_request(method, target, token, content_type, body);
         self.send(raw.as_bytes()).unwrap()
     }
 
@@ -246,10 +236,43 @@ impl Client {
         })
     }
 
+    /// Sends bytes without waiting for an answer.
+    pub fn write(&mut self, raw: &[u8]) {
+        self.tls.write_all(raw).unwrap();
+        self.tls.flush().unwrap();
+    }
+
+    /// True when the server closed with close_notify (TLS) before anything else arrived.
+    pub fn closed_cleanly(&mut self) -> bool {
+        matches!(self.fill(), Ok(0)) && self.pending.is_empty()
+    }
+
     /// True when the server closed the connection (cleanly or not) and nothing else arrives.
     pub fn is_closed(&mut self) -> bool {
         matches!(self.fill(), Ok(0) | Err(_))
     }
+}
+
+/// The bytes of a request as `Client::request` sends it.
+pub fn raw_request(
+    method: &str,
+    target: &str,
+    token: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> String {
+    let mut raw = format!(
+        "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: picokubelet/0.1\r\nAuthorization: Bearer {token}\r\nAccept: application/json\r\n"
+    );
+    if let Some(ct) = content_type {
+        raw.push_str(&format!("Content-Type: {ct}\r\n"));
+    }
+    if !body.is_empty() || content_type.is_some() {
+        raw.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    raw.push_str("\r\n");
+    raw.push_str(body);
+    raw
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -355,7 +378,18 @@ impl RecordedResponse {
 }
 
 pub fn read_responses(name: &str) -> Vec<RecordedResponse> {
-    let data = std::fs::read(testdata(name)).unwrap();
+    read_responses_from(&testdata(name))
+}
+
+/// A recording of the second set kept with the testkit (`crates/testkit/testdata/recorded-2`).
+pub fn recorded_2(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/recorded-2")
+        .join(name)
+}
+
+pub fn read_responses_from(path: &std::path::Path) -> Vec<RecordedResponse> {
+    let data = std::fs::read(path).unwrap();
     let mut out = Vec::new();
     let mut rest: &[u8] = &data;
     while !rest.is_empty() {
@@ -570,4 +604,27 @@ pub fn assert_matches(step: &str, got: &Resp, want: &RecordedResponse, subst: &m
     if ours != theirs {
         panic!("{step}: body differs\n{}", first_difference(&ours, &theirs));
     }
+}
+
+/// The first response of a recorded-2 file.
+pub fn recorded(name: &str) -> RecordedResponse {
+    read_responses_from(&recorded_2(name)).remove(0)
+}
+
+/// Status line, header names and order, header values (but the per-cluster APF uids, the
+/// Audit-Id and the Date), body bytes.
+pub fn assert_like(step: &str, got: &Resp, want: &RecordedResponse) {
+    assert_eq!(got.status_line, want.status_line, "{step}: status line");
+    let names = |h: &[(String, String)]| h.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&got.headers), names(&want.headers), "{step}: headers");
+    for ((k, v), (_, w)) in got.headers.iter().zip(&want.headers) {
+        if !(k.starts_with("X-Kubernetes-Pf-") || k == "Audit-Id" || k == "Date") {
+            assert_eq!(v, w, "{step}: {k}");
+        }
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&got.body),
+        String::from_utf8_lossy(&want.body),
+        "{step}: body"
+    );
 }

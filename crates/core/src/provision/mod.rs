@@ -1,0 +1,60 @@
+//! The provisioning record: the board's runtime configuration, stored in a flash partition (or a
+//! file) so one firmware image serves every board. The host's `picokubelet provision` writes it
+//! with [`write()`]; the firmware reads it with [`parse`] and turns it into an
+//! [`AgentConfig`](crate::agent::config::AgentConfig) with [`ProvisionRecord::agent_config`].
+//!
+//! # Byte layout (version 1; all integers little-endian)
+//!
+//! | offset    | size | content                                                        |
+//! |-----------|------|----------------------------------------------------------------|
+//! | 0         | 4    | magic `PKCF`                                                   |
+//! | 4         | 1    | format version, 1                                              |
+//! | 5         | 1    | reserved, 0                                                    |
+//! | 6         | 2    | total length `T` of the record, header and CRC included        |
+//! | 8         | …    | entries: tag (u8), value length `L` (u16), `L` bytes of value  |
+//! | `T` − 4   | 4    | CRC-32 (IEEE, as zlib) of bytes `0..T-4`                       |
+//!
+//! `T` is 12..=[`MAX_RECORD_LEN`] (8192). Bytes after `T` are ignored (the rest of a flash
+//! partition). Every known field at its maximum gives 6 549 bytes (tested), which leaves
+//! 1 643 bytes for optional fields of newer writers. Entries, with their value lengths:
+//!
+//! | tag  | field                          | value                                              |
+//! |------|--------------------------------|----------------------------------------------------|
+//! | 0x01 | wifi-ssid                      | UTF-8, 1..=32                                      |
+//! | 0x02 | wifi-password                  | printable ASCII, 8..=63 (absent or empty: open)    |
+//! | 0x03 | api-host **(required)**        | lowercase DNS name, IPv4 or IPv6 literal, ≤ 253    |
+//! | 0x04 | api-port                       | u16, not 0 (absent: 6443)                          |
+//! | 0x05 | tls-server-name                | as api-host                                        |
+//! | 0x06 | ca-certificate                 | DER (starts with 0x30), 1..=2048                   |
+//! | 0x07 | token **(required)**           | visible ASCII, 1..=2048                            |
+//! | 0x08 | node-name                      | DNS-1123 subdomain, ≤ 253 (absent: `<chip>-<mac>`) |
+//! | 0x09 | profile (a `k8s::chip::Chip`)  | u8: 0 esp32s3, 1 esp32c6, 2 esp32c3                |
+//! | 0x0A | label (repeatable, ≤ 4)        | `key=value`, ≤ 381, NodeRestriction-allowed key    |
+//! | 0x0B | lease-renew-interval           | u32 seconds, 1..=86400                             |
+//! | 0x0C | status-interval                | u32 seconds, 1..=86400                             |
+//! | 0x0D | memory-pressure-below-bytes    | u32, 1..=16 MiB                                    |
+//! | 0x0E | insecure-skip-tls-verify       | u8, exactly 1                                      |
+//!
+//! Exactly one of ca-certificate and insecure-skip-tls-verify is required. Every field but
+//! label appears at most once. Entries may come in any order; [`write()`] writes them by tag.
+//!
+//! # Forward compatibility
+//!
+//! A newer writer may add tags. Tags with the high bit set (0x80..=0xFF) are **optional**: a
+//! reader that does not know them skips them (a nicety such as an LED colour). Unknown tags
+//! below 0x80 are **mandatory** and refuse the record
+//! ([`RecordError::UnknownMandatoryTag`]): the board must not run with a setting it cannot
+//! honour (a second CA, a client certificate). A change of the header or of an existing
+//! field's meaning bumps the format version, which older readers refuse.
+//!
+//! The CRC is `crc32` below, a bitwise table-free implementation (no dependency).
+mod agent;
+mod crc32;
+mod record;
+
+pub use agent::{
+    derive_node_name, AgentParts, AgentStrings, Cadence, HostHeaderBuf, NodeNameBuf,
+    MAX_HOST_HEADER_LEN,
+};
+pub use crc32::crc32;
+pub use record::*;

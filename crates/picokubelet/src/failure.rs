@@ -1,0 +1,46 @@
+//! Why a command stopped, and the exit status it gives.
+
+use std::fmt;
+
+use picokubelet_core::k8s::identity::BodyError;
+
+use crate::kubeconfig::KubeconfigError;
+
+/// Why a command stopped.
+#[derive(Debug)]
+pub enum Failure {
+    Kubeconfig(KubeconfigError),
+    /// A core builder refused the node's profile or a body.
+    Body(BodyError),
+    /// A flag value that passed clap but not a later check.
+    Usage(String),
+    /// Writing the output failed.
+    Output(std::io::Error),
+}
+
+impl Failure {
+    /// The process exit status: 2 for usage errors (as clap), else 1.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Usage(_) => 2,
+            Failure::Kubeconfig(_) | Failure::Body(_) | Failure::Output(_) => 1,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Kubeconfig(e) => write!(f, "{e}"),
+            Failure::Body(e) => write!(f, "the node's body cannot be built: {e}"),
+            Failure::Usage(m) => f.write_str(m),
+            Failure::Output(e) => write!(f, "cannot write the output: {e}"),
+        }
+    }
+}
+
+impl From<KubeconfigError> for Failure {
+    fn from(e: KubeconfigError) -> Self {
+        Failure::Kubeconfig(e)
+    }
+}
