@@ -1,11 +1,12 @@
 //! WS2812 status LED driver: RMT pulse encoding and the LED task.
 //!
 //! What to show is decided in picokubelet-core (`led::led_state`, `led::led_frame`); this module
-//! only samples `led_frame(state, now_ms)` every [`FRAME_INTERVAL`] and sends the colour to the
-//! pixel. The state comes from `crate::signals` (latest value wins), so a busy agent never
-//! blocks on the LED and the LED never lags more than one frame behind.
+//! only sends the colour to the pixel. The task sleeps until the state changes (a signal from
+//! `crate::signals`, latest value wins, so a busy agent never blocks on the LED); an animated
+//! state (breathing, blinking) is sampled every [`FRAME_INTERVAL`] meanwhile.
 
-use embassy_time::{Duration, Instant, Ticker};
+use embassy_futures::select::{select, Either};
+use embassy_time::{Duration, Instant, Timer};
 use esp_hal::{
     gpio::Level,
     rmt::{Channel, PulseCode, Tx},
@@ -51,17 +52,13 @@ pub fn encode_pixel(colour: Rgb) -> [PulseCode; PIXEL_CODES] {
 }
 
 /// Shows the agent's state on the status LED until the firmware stops. Only sends when the
-/// colour changes (steady states cost nothing after the first frame).
+/// colour changes, and a steady state sleeps until the next state change.
 #[embassy_executor::task]
 pub async fn led_task(mut channel: Channel<'static, Async, Tx>) -> ! {
-    let mut ticker = Ticker::every(FRAME_INTERVAL);
     let mut state = LedState::Booting;
     let mut shown: Option<Rgb> = None;
     let mut errors_reported = false;
     loop {
-        if let Some(latest) = signals::led_state_changed() {
-            state = latest;
-        }
         let colour = led_frame(state, Instant::now().as_millis());
         if shown != Some(colour) {
             match channel.transmit(&encode_pixel(colour)).await {
@@ -74,7 +71,14 @@ pub async fn led_task(mut channel: Channel<'static, Async, Tx>) -> ! {
                 Err(_) => {}
             }
         }
-        ticker.next().await;
+        state = if state.is_animated() {
+            match select(signals::led_state_changed(), Timer::after(FRAME_INTERVAL)).await {
+                Either::First(latest) => latest,
+                Either::Second(()) => state,
+            }
+        } else {
+            signals::led_state_changed().await
+        };
     }
 }
 

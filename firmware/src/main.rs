@@ -56,8 +56,6 @@ const HEAP_MAIN_BYTES: usize = 36 * 1024;
 /// How long boot waits for the Ethernet carrier before it settles for Wi-Fi (the W5500's
 /// autonegotiation takes seconds after power-up). Ethernet is still taken later when it comes.
 const ETHERNET_LINK_WAIT: Duration = Duration::from_secs(5);
-/// How often the agent's LED inputs are copied to the LED task.
-const LED_MIRROR_INTERVAL: Duration = Duration::from_millis(50);
 /// How often a one-line summary of the agent and the board is printed.
 const SUMMARY_INTERVAL: Duration = Duration::from_secs(300);
 
@@ -239,8 +237,9 @@ async fn main(spawner: Spawner) -> ! {
     }
 }
 
-/// Copies the agent's LED inputs to the LED task and prints a summary now and then. Runs
-/// beside the agent on the same executor (`AgentState` is single-executor by design).
+/// Copies the agent's LED inputs to the LED task whenever they change (the agent signals it)
+/// and prints a summary now and then. Runs beside the agent on the same executor (`AgentState`
+/// is single-executor by design).
 async fn mirror(state: &AgentState, board: signals::EspBoard) -> Infallible {
     let mut next_summary = Instant::now() + SUMMARY_INTERVAL;
     loop {
@@ -265,7 +264,7 @@ async fn mirror(state: &AgentState, board: signals::EspBoard) -> Infallible {
                 state.counters()
             );
         }
-        Timer::after(LED_MIRROR_INTERVAL).await;
+        select(state.led_changed_wait(), Timer::at(next_summary)).await;
     }
 }
 

@@ -7,6 +7,10 @@
 //! [`EspBoard`], the core's `runtime::Board`). Everything sits behind a critical-section mutex
 //! and is copied out, so no reader holds a lock across an await. Wi-Fi figures are running
 //! totals: the core turns them into its rolling window and "since the last push" flags.
+//!
+//! This module only stores facts: what the LED shows, link and configuration health included,
+//! is the core's `led::led_state`. A change of a fact the agent reads wakes it
+//! (`Board::changed`); a change of the LED state wakes the LED task.
 
 use core::{cell::RefCell, net::Ipv4Addr};
 
@@ -16,7 +20,7 @@ use embassy_sync::{
 };
 use picokubelet_core::{
     agent::AgentPhase,
-    led::{led_state, LedInputs, LedState},
+    led::{led_state, LedInputs, LedState, Link},
     runtime::{Board, BoardSnapshot},
 };
 
@@ -29,19 +33,8 @@ struct Wifi {
     link_up: bool,
 }
 
-/// How the configuration went (see `crate::config`); shown on the LED on top of the agent's
-/// state because the core's LED model has no state of its own for it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConfigHealth {
-    /// A valid record, or the defaults of an unprovisioned board.
-    Fine,
-    /// The flash record is unusable; the complete compile-time defaults stand in. Shown as
-    /// Warning (amber) once registered.
-    Degraded,
-    /// No usable configuration at all: the firmware does not run. Shown as AuthFailed (red
-    /// double blink: a human must act), whatever else happens.
-    Refused,
-}
+/// How the configuration went (see `crate::config`): the core's LED input.
+pub use picokubelet_core::led::ConfigHealth;
 
 struct Shared {
     wifi: Wifi,
@@ -50,6 +43,8 @@ struct Shared {
     /// Carrier of the W5500 (false on boards without one).
     ethernet_link_up: bool,
     config: ConfigHealth,
+    /// The network was started: the link is reported from now on.
+    network_started: bool,
     led: LedInputs,
 }
 
@@ -58,28 +53,20 @@ impl Shared {
         self.wifi.link_up || self.ethernet_link_up
     }
 
-    /// The LED state: the core's choice, adjusted for the configuration's health.
+    /// The LED's inputs: the agent's (mirrored into `led`) with this board's facts.
     fn shown(&self) -> LedState {
-        match self.config {
-            ConfigHealth::Refused if !self.led.panicked => LedState::AuthFailed,
-            ConfigHealth::Degraded => led_state(&LedInputs {
-                warning: true,
-                ..self.led
-            }),
-            _ => led_state(&self.led),
-        }
-    }
-
-    /// A board without any link shows "disconnected", however the agent sees it; one that
-    /// gets a link leaves Booting/LinkDown for Connecting.
-    fn settle_phase(&mut self) {
-        if !self.link_up() {
-            if self.led.phase != AgentPhase::Booting {
-                self.led.phase = AgentPhase::LinkDown;
-            }
-        } else if self.led.phase == AgentPhase::LinkDown {
-            self.led.phase = AgentPhase::Connecting;
-        }
+        let link = if !self.network_started {
+            Link::NotReported
+        } else if self.link_up() {
+            Link::Up
+        } else {
+            Link::Down
+        };
+        led_state(&LedInputs {
+            link,
+            config: self.config,
+            ..self.led
+        })
     }
 }
 
@@ -93,8 +80,11 @@ static SHARED: Mutex<CriticalSectionRawMutex, RefCell<Shared>> = Mutex::new(RefC
     uplink: None,
     ethernet_link_up: false,
     config: ConfigHealth::Fine,
+    network_started: false,
     led: LedInputs {
         phase: AgentPhase::Booting,
+        link: Link::NotReported,
+        config: ConfigHealth::Fine,
         last_api_error: None,
         request_in_flight: false,
         warning: false,
@@ -105,13 +95,15 @@ static SHARED: Mutex<CriticalSectionRawMutex, RefCell<Shared>> = Mutex::new(RefC
 /// Latest LED state for the LED task (a newer value overwrites an unread one).
 static LED_STATE: Signal<CriticalSectionRawMutex, LedState> = Signal::new();
 
-/// Changes the shared state; the LED task picks up the resulting state within one frame.
+/// A reading the agent uses changed (associations, BSSID, link): wakes its status task.
+static BOARD_CHANGED: Signal<CriticalSectionRawMutex, ()> = Signal::new();
+
+/// Changes the shared state; a new LED state wakes the LED task.
 fn update(change: impl FnOnce(&mut Shared)) {
     let (before, after) = SHARED.lock(|shared| {
         let mut shared = shared.borrow_mut();
         let before = shared.shown();
         change(&mut shared);
-        shared.settle_phase();
         (before, shared.shown())
     });
     if before != after {
@@ -129,9 +121,9 @@ pub fn record_config_health(health: ConfigHealth) {
     update(|shared| shared.config = health);
 }
 
-/// For the LED task: the new state if it changed since the last call.
-pub(crate) fn led_state_changed() -> Option<LedState> {
-    LED_STATE.try_take()
+/// For the LED task: waits for the next state change.
+pub(crate) async fn led_state_changed() -> LedState {
+    LED_STATE.wait().await
 }
 
 /// The Wi-Fi task associated with `bssid`.
@@ -145,6 +137,7 @@ pub fn record_association(bssid: [u8; 6]) {
         wifi.bssid = Some(bssid);
     });
     record_link(|shared| shared.wifi.link_up = true);
+    BOARD_CHANGED.signal(());
 }
 
 /// The Wi-Fi task lost (or failed to get) the association.
@@ -169,9 +162,11 @@ pub fn record_network_starting() {
 
 fn record_link(change: impl FnOnce(&mut Shared)) {
     update(|shared| {
+        let before = shared.link_up();
         change(shared);
-        if shared.led.phase == AgentPhase::Booting {
-            shared.led.phase = AgentPhase::LinkDown;
+        shared.network_started = true;
+        if shared.link_up() != before {
+            BOARD_CHANGED.signal(());
         }
     });
 }
@@ -224,5 +219,11 @@ impl Board for EspBoard {
             ipv4: self.uplink().and_then(|(_, address)| address),
             ..snapshot()
         }
+    }
+
+    /// Signalled by the Wi-Fi and Ethernet tasks (heap and DHCP changes are seen at the
+    /// agent's regular condition check).
+    async fn changed(&self) {
+        BOARD_CHANGED.wait().await
     }
 }

@@ -356,7 +356,7 @@ fn existential(s: &Signals, t: &ConditionThresholds) -> Verdict {
             "Keeps renewing its lease. Wonders why.",
         )
     } else {
-        verdict(False, "Innocent", "Has not renewed its lease for long.")
+        verdict(False, "Innocent", "Too few renewals yet to wonder why.")
     }
 }
 

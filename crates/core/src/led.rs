@@ -1,6 +1,7 @@
 //! The status LED: what to show and how it looks, not the driver.
 //!
-//! Two pure functions: [`led_state`] picks one [`LedState`] from the agent's state, and
+//! Two pure functions: [`led_state`] picks one [`LedState`] from the agent's state and the
+//! board's facts (link, configuration health, a panic), and
 //! [`led_frame`] gives that state's colour at a moment in time. A WS2812 task on the board only
 //! samples `led_frame(state, t_ms)` every few tens of milliseconds and writes the pixel; blinking
 //! and breathing are functions of time, so the task keeps no pattern state of its own.
@@ -12,10 +13,39 @@ use crate::agent::phase::{AgentPhase, ApiErrorClass};
 use crate::agent::state::AgentState;
 use crate::conditions::{Condition, ConditionStatus, ConditionType};
 
+/// The network link as the body reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Link {
+    /// The body does not report one (the host), or the network has not been started yet: the
+    /// agent's phase stands.
+    NotReported,
+    /// No Wi-Fi association and no Ethernet carrier.
+    Down,
+    /// Wi-Fi associated or Ethernet carrier.
+    Up,
+}
+
+/// How the body's configuration went (on the board: the flash record).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConfigHealth {
+    /// A valid record, or the defaults of an unprovisioned board.
+    Fine,
+    /// The record is unusable; complete compile-time defaults stand in. Shown as a warning.
+    Degraded,
+    /// No usable configuration at all: the agent does not run. Shown as AuthFailed (red double
+    /// blink: a human must act), whatever else happens short of a panic.
+    Refused,
+}
+
 /// Everything the LED depends on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct LedInputs {
+    /// The agent's phase ([`LedInputs::of_agent`]); the body's [`Link`] may override it.
     pub phase: AgentPhase,
+    /// The body's link.
+    pub link: Link,
+    /// The body's configuration.
+    pub config: ConfigHealth,
     /// The class of the last failed API request, `None` once a request succeeded again.
     pub last_api_error: Option<ApiErrorClass>,
     /// A request to the API server is under way.
@@ -27,11 +57,13 @@ pub struct LedInputs {
 }
 
 impl LedInputs {
-    /// The agent's part of the inputs, read from `state` (the body adds what only it knows:
-    /// `panicked`).
+    /// The agent's part of the inputs, read from `state`; the body sets what only it knows
+    /// (`link`, `config`, `panicked`).
     pub fn of_agent(state: &AgentState) -> Self {
         LedInputs {
             phase: state.phase(),
+            link: Link::NotReported,
+            config: ConfigHealth::Fine,
             last_api_error: state.last_api_error(),
             request_in_flight: state.metrics().in_flight(),
             warning: state.conditions().is_some_and(|c| has_warning(&c)),
@@ -73,30 +105,56 @@ impl LedState {
         LedState::AuthFailed,
         LedState::Panic,
     ];
+
+    /// The state's colour moves with time ([`led_frame`]): a driver must keep sampling it. A
+    /// steady state needs a new frame only when the state changes.
+    pub const fn is_animated(self) -> bool {
+        !matches!(self, LedState::Booting | LedState::Healthy | LedState::Busy)
+    }
 }
 
-/// Picks the state to show. Priority, highest first — each line applies only when none above does:
+/// The phase the LED shows: the body's link wins over the agent's view of it. Once the network
+/// is started Booting is over; without a link the board is disconnected whatever the agent
+/// thinks; a link that came back means connecting again until the agent says more.
+pub fn shown_phase(phase: AgentPhase, link: Link) -> AgentPhase {
+    match (link, phase) {
+        (Link::NotReported, phase) => phase,
+        (Link::Down, _) => AgentPhase::LinkDown,
+        (Link::Up, AgentPhase::Booting | AgentPhase::LinkDown) => AgentPhase::Connecting,
+        (Link::Up, phase) => phase,
+    }
+}
+
+/// Picks the state to show. The phase is [`shown_phase`]; a [`ConfigHealth::Degraded`]
+/// configuration counts as a warning. Priority, highest first — each line applies only when none
+/// above does:
 ///
 /// 1. `Panic` — the firmware panicked: nothing else matters.
-/// 2. `Booting` — phase Booting.
-/// 3. `Disconnected` — phase LinkDown: whatever the server said last, it cannot be reached now.
-/// 4. `AuthFailed` — the last request got 401 or 403, in phase Connecting or Registered: the one
+/// 2. `AuthFailed` — the configuration was refused: the agent does not run, a human must act.
+/// 3. `Booting` — phase Booting.
+/// 4. `Disconnected` — phase LinkDown: whatever the server said last, it cannot be reached now.
+/// 5. `AuthFailed` — the last request got 401 or 403, in phase Connecting or Registered: the one
 ///    failure that needs a human, so it outranks the progress states.
-/// 5. `Connecting` — phase Connecting.
-/// 6. `Warning` — registered, and a condition warns; steady, so it is not hidden by `Busy`.
-/// 7. `Busy` — registered, a request in flight.
-/// 8. `Healthy` — registered.
+/// 6. `Connecting` — phase Connecting.
+/// 7. `Warning` — registered, and a condition (or a degraded configuration) warns; steady, so
+///    it is not hidden by `Busy`.
+/// 8. `Busy` — registered, a request in flight.
+/// 9. `Healthy` — registered.
 pub fn led_state(inputs: &LedInputs) -> LedState {
     let auth_failed = inputs.last_api_error.is_some_and(ApiErrorClass::is_auth);
     if inputs.panicked {
         return LedState::Panic;
     }
-    match inputs.phase {
+    if inputs.config == ConfigHealth::Refused {
+        return LedState::AuthFailed;
+    }
+    let warning = inputs.warning || inputs.config == ConfigHealth::Degraded;
+    match shown_phase(inputs.phase, inputs.link) {
         AgentPhase::Booting => LedState::Booting,
         AgentPhase::LinkDown => LedState::Disconnected,
         _ if auth_failed => LedState::AuthFailed,
         AgentPhase::Connecting => LedState::Connecting,
-        AgentPhase::Registered if inputs.warning => LedState::Warning,
+        AgentPhase::Registered if warning => LedState::Warning,
         AgentPhase::Registered if inputs.request_in_flight => LedState::Busy,
         AgentPhase::Registered => LedState::Healthy,
     }
@@ -218,6 +276,8 @@ mod tests {
     fn registered() -> LedInputs {
         LedInputs {
             phase: AgentPhase::Registered,
+            link: Link::NotReported,
+            config: ConfigHealth::Fine,
             last_api_error: None,
             request_in_flight: false,
             warning: false,
@@ -232,6 +292,8 @@ mod tests {
                 for bits in 0..8u8 {
                     all.push(LedInputs {
                         phase,
+                        link: Link::NotReported,
+                        config: ConfigHealth::Fine,
                         last_api_error,
                         request_in_flight: bits & 1 != 0,
                         warning: bits & 2 != 0,
@@ -304,6 +366,91 @@ mod tests {
                 LedState::Healthy
             };
             assert_eq!(s, expected, "{i:?}");
+        }
+    }
+
+    const LINKS: [Link; 3] = [Link::NotReported, Link::Down, Link::Up];
+    const HEALTH: [ConfigHealth; 3] = [
+        ConfigHealth::Fine,
+        ConfigHealth::Degraded,
+        ConfigHealth::Refused,
+    ];
+
+    /// The rules the firmware applied on top of the core before they moved here
+    /// (firmware/src/signals.rs at 5d766ef, `Shared::shown` and `settle_phase`).
+    fn firmware_rules(i: &LedInputs) -> LedState {
+        let mut phase = i.phase;
+        match i.link {
+            Link::NotReported => {}
+            // Starting the network ended Booting; no link is LinkDown.
+            Link::Down => phase = AgentPhase::LinkDown,
+            Link::Up if matches!(phase, AgentPhase::Booting | AgentPhase::LinkDown) => {
+                phase = AgentPhase::Connecting
+            }
+            Link::Up => {}
+        }
+        let base = LedInputs {
+            phase,
+            link: Link::NotReported,
+            config: ConfigHealth::Fine,
+            ..*i
+        };
+        match i.config {
+            ConfigHealth::Refused if !i.panicked => LedState::AuthFailed,
+            ConfigHealth::Degraded => led_state(&LedInputs {
+                warning: true,
+                ..base
+            }),
+            _ => led_state(&base),
+        }
+    }
+
+    #[test]
+    fn link_and_configuration_follow_the_boards_rules() {
+        for base in every_input() {
+            for link in LINKS {
+                for config in HEALTH {
+                    let i = LedInputs {
+                        link,
+                        config,
+                        ..base
+                    };
+                    assert_eq!(led_state(&i), firmware_rules(&i), "{i:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn link_and_configuration_cases() {
+        let mut i = registered();
+        i.link = Link::Down;
+        assert_eq!(led_state(&i), LedState::Disconnected);
+        i.link = Link::Up;
+        assert_eq!(led_state(&i), LedState::Healthy);
+        i.phase = AgentPhase::Booting;
+        assert_eq!(led_state(&i), LedState::Connecting, "a link ends Booting");
+        i.link = Link::NotReported;
+        assert_eq!(led_state(&i), LedState::Booting);
+        let mut i = registered();
+        i.config = ConfigHealth::Degraded;
+        assert_eq!(led_state(&i), LedState::Warning);
+        i.config = ConfigHealth::Refused;
+        i.link = Link::Down;
+        assert_eq!(
+            led_state(&i),
+            LedState::AuthFailed,
+            "refused outranks the link"
+        );
+        i.panicked = true;
+        assert_eq!(led_state(&i), LedState::Panic);
+    }
+
+    #[test]
+    fn steady_states_are_not_animated() {
+        for s in LedState::ALL {
+            let distinct: BTreeSet<_> = frames(s).iter().map(|f| (f.r, f.g, f.b)).collect();
+            assert_eq!(s.is_animated(), distinct.len() > 1, "{s:?}");
         }
     }
 

@@ -1,6 +1,10 @@
 //! ApiClient exchanges against hand-written responses over a duplex pipe: streaming into
 //! visitors, failure bodies, the buffers' overflow behaviour, timeouts and unusable sessions.
+mod agent_support;
+
 use std::time::Duration;
+
+use agent_support::SimClock;
 
 use embedded_io_adapters::tokio_1::FromTokio;
 use picokubelet_core::client::{
@@ -14,20 +18,7 @@ use picokubelet_core::json::writer::JsonError;
 use picokubelet_core::k8s::identity::{BodyError, NodeName};
 use picokubelet_core::k8s::paths::{ApiPath, ApiWrite};
 use picokubelet_core::k8s::response::{NodeResponse, ObjectMeta};
-use picokubelet_core::runtime::{Clock, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
-
-#[derive(Clone, Copy)]
-struct SimClock(tokio::time::Instant);
-
-impl Clock for SimClock {
-    fn now(&self) -> Instant {
-        Instant::from_micros((tokio::time::Instant::now() - self.0).as_micros() as u64)
-    }
-    fn sleep_until(&self, at: Instant) -> impl std::future::Future<Output = ()> {
-        tokio::time::sleep_until(self.0 + Duration::from_micros(at.as_micros()))
-    }
-}
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 const TOKEN: &str = "t0ken";
@@ -104,7 +95,9 @@ impl Rig {
     fn new() -> (Rig, FromTokio<DuplexStream>, DuplexStream) {
         let (ours, theirs) = tokio::io::duplex(64 * 1024);
         let rig = Rig {
-            clock: SimClock(tokio::time::Instant::now()),
+            clock: SimClock {
+                start: tokio::time::Instant::now(),
+            },
             metrics: ClientMetrics::new(),
             bufs: Box::new(HttpBuffers::new()),
         };

@@ -117,7 +117,7 @@ async fn run_agent_returns_the_config_error_before_connecting() {
             },
             opener: picokubelet_core::client::PlainOpener,
             rng: TestRng(1),
-            board: TestBoard(w.board.clone()),
+            board: TestBoard::new(w.board.clone()),
             log: LogRef(w.log.clone()),
         };
         let mut bufs = Box::new(picokubelet_core::agent::AgentBuffers::new());

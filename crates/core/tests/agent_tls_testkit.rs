@@ -185,7 +185,7 @@ impl World {
             },
             opener: TlsOpener::new(trust),
             rng: Os,
-            board: TestBoard(roomy_board()),
+            board: TestBoard::new(roomy_board()),
             log: LogRef(self.log.clone()),
         };
         let mut bufs = Box::new(AgentBuffers::new());

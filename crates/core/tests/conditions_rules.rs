@@ -373,3 +373,15 @@ fn reasons_are_camel_case_and_messages_short() {
         }
     }
 }
+
+#[test]
+fn innocent_says_it_is_early_not_that_the_lease_lapsed() {
+    // The old text ("Has not renewed its lease for long.") read as the opposite of the rule:
+    // Innocent is a node renewing fine, fewer than 100 times in a row so far.
+    let mut s = settled();
+    s.consecutive_renewals = 99;
+    let v = verdict(&s, ConditionType::Existential);
+    assert_eq!((v.status, v.reason), (False, "Innocent"));
+    assert!(!v.message.contains("not renewed"), "{}", v.message);
+    assert!(v.message.contains("renewals"), "{}", v.message);
+}

@@ -78,10 +78,14 @@ impl Connector for TcpConnector {
 pub type OsRng = rand_core::OsRng;
 
 /// A board whose figures move like an ESP32-S3's on a home Wi-Fi: free heap drifts in
-/// 180–280 KB of 320 KB (a random walk of ±2 KB per reading, clamped), and about once in 2 000
-/// readings (≈ 5.5 h at the 10 s condition check) the station reassociates, sometimes to another
-/// access point. Seeded, so a run can be repeated; the agent's conditions then move as on a
-/// real board (MemoryPressure never fires in that range; Wi-Fi conditions do occasionally).
+/// 180–280 KB of 320 KB (a random walk of ±2 KB per sample, one sample every
+/// [`SAMPLE_INTERVAL`], clamped), and about once in 2 000 samples (≈ 5.5 h) the station
+/// reassociates, sometimes to another access point. Seeded, so a run can be repeated; the
+/// agent's conditions then move as on a real board (MemoryPressure never fires in that range;
+/// Wi-Fi conditions do occasionally).
+///
+/// `snapshot` is a pure read; the walk moves in `changed`, which the agent awaits, at fixed
+/// instants (so a dropped `changed` future loses no step).
 ///
 /// With a [`SignalsFile`], the figures the file sets replace the simulated ones (the walk goes
 /// on underneath, so removing a key resumes it).
@@ -89,8 +93,12 @@ pub type OsRng = rand_core::OsRng;
 pub struct SimulatedBoard {
     state: Cell<u64>,
     snapshot: Cell<BoardSnapshot>,
+    next_sample: Cell<Option<tokio::time::Instant>>,
     signals: Option<SignalsFile>,
 }
+
+/// How often the simulated sensors move (the agent's default condition check).
+pub const SAMPLE_INTERVAL: Duration = Duration::from_secs(10);
 
 const HEAP_TOTAL: u32 = 320_000;
 const HEAP_MIN: u32 = 180_000;
@@ -109,6 +117,7 @@ impl SimulatedBoard {
                 link_up: true,
                 ipv4: None,
             }),
+            next_sample: Cell::new(None),
             signals: None,
         }
     }
@@ -137,8 +146,9 @@ impl SimulatedBoard {
     }
 }
 
-impl Board for SimulatedBoard {
-    fn snapshot(&self) -> BoardSnapshot {
+impl SimulatedBoard {
+    /// One sample of the walk.
+    fn step(&self) {
         let mut s = self.snapshot.get();
         let step = (self.next() % 4_001) as i64 - 2_000;
         let heap =
@@ -151,9 +161,34 @@ impl Board for SimulatedBoard {
             }
         }
         self.snapshot.set(s);
+    }
+}
+
+impl Board for SimulatedBoard {
+    fn snapshot(&self) -> BoardSnapshot {
+        let s = self.snapshot.get();
         match &self.signals {
             Some(file) => file.current().apply(s),
             None => s,
+        }
+    }
+
+    /// Completes at the next sample that changed what `snapshot` reads (a signals file edited
+    /// by hand is seen at the next sample, or at the agent's next condition check).
+    async fn changed(&self) {
+        loop {
+            let before = self.snapshot();
+            let at = self
+                .next_sample
+                .get()
+                .unwrap_or_else(|| tokio::time::Instant::now() + SAMPLE_INTERVAL);
+            self.next_sample.set(Some(at));
+            tokio::time::sleep_until(at).await;
+            self.next_sample.set(Some(at + SAMPLE_INTERVAL));
+            self.step();
+            if self.snapshot() != before {
+                return;
+            }
         }
     }
 }

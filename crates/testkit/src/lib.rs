@@ -55,5 +55,7 @@ pub use clock::{
 pub use controller::LifecycleOptions;
 pub use faults::{ConnectionRecord, Fault, FaultRule, Handshake, RequestRecord};
 pub use http::CHUNKING_THRESHOLD;
+/// The strategic-merge patch as the server applies it (also the core's agent tests' server).
+pub use patch::strategic_merge;
 pub use server::{ServerOptions, TestApiServer};
 pub use tls::{ClientCert, TlsOptions};

@@ -24,7 +24,6 @@ pub mod events;
 pub(crate) mod exchange;
 pub(crate) mod lease;
 pub mod log;
-pub(crate) mod model;
 pub mod outcome;
 pub mod phase;
 pub mod policy;

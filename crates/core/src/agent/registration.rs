@@ -19,66 +19,6 @@ use crate::k8s::node::NodeProfile;
 use crate::k8s::response::{NodeResponse, ObjectMeta, OwnedLabels, UID_LEN};
 use crate::runtime::{Board, Clock};
 
-/// The registration reconciler's state.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Registrar {
-    registered: bool,
-    /// The Node's uid (the Lease's owner).
-    uid: BoundedStr<UID_LEN>,
-    /// The `Starting` event was queued (once per boot).
-    started_queued: bool,
-    registrations: u32,
-    taint_missing: u32,
-}
-
-impl Registrar {
-    pub const NEW: Registrar = Registrar {
-        registered: false,
-        uid: BoundedStr::new(),
-        started_queued: false,
-        registrations: 0,
-        taint_missing: 0,
-    };
-
-    pub fn is_registered(&self) -> bool {
-        self.registered
-    }
-
-    pub fn uid(&self) -> &BoundedStr<UID_LEN> {
-        &self.uid
-    }
-
-    /// Registrations completed: created (201) or adopted (409).
-    pub fn registrations(&self) -> u32 {
-        self.registrations
-    }
-
-    /// Times the Node was found without our taint.
-    pub fn taint_missing(&self) -> u32 {
-        self.taint_missing
-    }
-
-    /// The Node is gone: register again (only [`AgentEvent::NodeGone`] calls this).
-    pub(crate) fn forget(&mut self) {
-        self.registered = false;
-    }
-
-    /// A read of the Node found its current uid (the Lease is created with it).
-    pub(crate) fn learn_uid(&mut self, uid: &BoundedStr<UID_LEN>) {
-        if !uid.is_empty() && !uid.is_truncated() {
-            self.uid = *uid;
-        }
-    }
-
-    /// Registered; true the first time since boot.
-    fn registered(&mut self, uid: &BoundedStr<UID_LEN>) -> bool {
-        self.registered = true;
-        self.uid = *uid;
-        self.registrations = self.registrations.saturating_add(1);
-        !core::mem::replace(&mut self.started_queued, true)
-    }
-}
-
 /// Why an attempt did not register.
 enum NotYet {
     Retry(Setback),
@@ -157,7 +97,7 @@ async fn adopt<T: Read + Write, C: Clock, B: Board>(
     if let Some(taint) = profile.taint {
         if !node.has_taint(taint.key, taint.effect) {
             let mut registrar = ctx.state.registrar();
-            registrar.taint_missing = registrar.taint_missing.saturating_add(1);
+            registrar.record_taint_missing();
             ctx.state.set_registrar(registrar);
             ctx.log.log(&LogEvent::TaintMissing { key: taint.key });
         }

@@ -20,50 +20,10 @@ use crate::agent::exchange::Exchange;
 use crate::agent::log::LogEvent;
 use crate::agent::outcome::{Outcome, Setback, TaskExit};
 use crate::agent::policy::Action;
-use crate::agent::state::AgentEvent;
+use crate::agent::state::{AgentEvent, StatusReporter};
 use crate::agent::timers::Timer;
 use crate::k8s::response::{NodeResponse, ObjectMeta};
 use crate::runtime::{Board, Clock, Instant};
-
-/// The status reconciler's state.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct StatusReporter {
-    /// The node may have been marked Unknown: read the Node and adopt before the next push.
-    suspect_unknown: bool,
-    /// The server's Ready was not True when last read: post NodeReady after the next push.
-    announce_ready: bool,
-    /// The lease's last success this task already treated as stale (one Node read per
-    /// episode of failing renewals).
-    stale_seen: Option<Instant>,
-    pushes: u64,
-    failures: u64,
-}
-
-impl StatusReporter {
-    pub const NEW: StatusReporter = StatusReporter {
-        suspect_unknown: false,
-        announce_ready: false,
-        stale_seen: None,
-        pushes: 0,
-        failures: 0,
-    };
-
-    /// Status patches accepted.
-    pub fn pushes(&self) -> u64 {
-        self.pushes
-    }
-
-    /// Status patches that failed.
-    pub fn failures(&self) -> u64 {
-        self.failures
-    }
-
-    /// The node may be Unknown on the server: read it before the next push (only
-    /// [`AgentEvent`]s call this).
-    pub(crate) fn suspect_unknown(&mut self, suspect: bool) {
-        self.suspect_unknown = suspect;
-    }
-}
 
 /// `at + interval`, or `now + interval` if that has passed already (after an outage).
 fn advance(at: Instant, interval: Duration, now: Instant) -> Instant {
@@ -86,7 +46,7 @@ fn update<C, B, R>(ctx: &Ctx<'_, C, B>, f: impl FnOnce(&mut StatusReporter) -> R
 /// never inside a backoff).
 fn wake_at<C: Clock, B: Board>(ctx: &Ctx<'_, C, B>) -> Instant {
     let timers = ctx.state.timers();
-    let pending = ctx.state.status().suspect_unknown || ctx.state.model().needs_push();
+    let pending = ctx.state.status().is_suspect() || ctx.state.model().needs_push();
     let retry = timers.at(Timer::StatusRetry);
     let push_at = if pending {
         retry
@@ -128,11 +88,11 @@ pub(crate) async fn status_task<T: Read + Write, C: Clock, B: Board>(
         let last_renewal = ctx.state.lease().last_success();
         let stale = last_renewal.is_some_and(|t| now.saturating_since(t) > timing.lease_duration());
         let suspect = update(ctx, |s| {
-            if stale && s.stale_seen != last_renewal {
-                s.stale_seen = last_renewal;
-                s.suspect_unknown = true;
+            if stale {
+                s.stale_renewals(last_renewal)
+            } else {
+                s.is_suspect()
             }
-            s.suspect_unknown
         });
         if !ctx.state.timers().is_due(Timer::StatusRetry, now) {
             continue;
@@ -173,7 +133,7 @@ fn evaluate<C: Clock, B: Board>(ctx: &Ctx<'_, C, B>, now: Instant) {
 
 fn retry_later<C: Clock, B: Board>(ctx: &Ctx<'_, C, B>, setback: Setback) {
     ctx.retry_later(Timer::StatusRetry, setback);
-    update(ctx, |s| s.failures = s.failures.saturating_add(1));
+    update(ctx, StatusReporter::push_failed);
 }
 
 /// The outcomes a status step has no special answer for; `Err` for a Node that is gone or a
@@ -212,10 +172,7 @@ async fn read_and_adopt<T: Read + Write, C: Clock, B: Board>(
             ctx.log.log(&LogEvent::ConditionsAdopted {
                 transitions: adopted.transitions,
             });
-            update(ctx, |s| {
-                s.suspect_unknown = false;
-                s.announce_ready |= adopted.server_not_ready;
-            });
+            update(ctx, |s| s.adopted(adopted.server_not_ready));
             Ok(true)
         }
         outcome => setback_or_exit(ctx, outcome).map(|()| false),
@@ -251,10 +208,7 @@ async fn push_status<T: Read + Write, C: Clock, B: Board>(
                 ctx.state.set_timer(Timer::StatusPeriodic, next);
             }
             ctx.state.succeeded(Timer::StatusRetry, woke);
-            let announce = update(ctx, |s| {
-                s.pushes = s.pushes.saturating_add(1);
-                core::mem::take(&mut s.announce_ready)
-            }) && model.ready_is_true();
+            let announce = update(ctx, StatusReporter::pushed) && model.ready_is_true();
             ctx.log.log(&LogEvent::StatusPushed { periodic });
             if let Some(internal_ip) = moved {
                 ctx.log.log(&LogEvent::AddressPushed { internal_ip });

@@ -4,7 +4,7 @@
 //! The server keeps one Node and one Lease as JSON, answers with the recorded heads of
 //! kube-apiserver v1.36.2 (testdata/k8s/recorded-compact: Audit-Id, Cache-Control,
 //! Content-Type, the two APF headers, Date, then Content-Length up to 2048 body bytes and
-//! chunked above, as Go's net/http does), merges status patches by condition type, and emulates
+//! chunked above, as Go's net/http does), merges status patches as the test API server does (`picokubelet_testkit::strategic_merge`), and emulates
 //! the two controllers the agent meets: the lifecycle controller marks Ready and the three
 //! pressure conditions Unknown 50 s after the last renewal it saw, and the garbage collector
 //! deletes a Lease whose owner is not the current Node. Faults are scripted as [`Rule`]s and by
@@ -30,8 +30,10 @@ use picokubelet_core::runtime::{Board, BoardSnapshot, Clock, Connector, Instant}
 use picokubelet_core::time::{
     format_microtime, format_rfc3339, parse_rfc3339, Civil, UnixMicros, MICROTIME_LEN, RFC3339_LEN,
 };
+use picokubelet_testkit::{schema, strategic_merge};
 use serde_json::{json, Map, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::sync::Notify;
 
 pub const NODE: &str = "esp-node-01";
 pub const TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.node-token.sig";
@@ -71,13 +73,31 @@ impl Clock for SimClock {
     }
 }
 
-/// The board's figures, set by the test.
+/// The board's figures, set by the test; [`World::signal_board`] also says so through
+/// `changed` (a tokio `Notify`: a change while the agent is busy is kept as a permit).
 #[derive(Clone)]
-pub struct TestBoard(pub Rc<Cell<BoardSnapshot>>);
+pub struct TestBoard {
+    pub snapshot: Rc<Cell<BoardSnapshot>>,
+    pub changed: Rc<Notify>,
+}
+
+impl TestBoard {
+    /// A board whose changes the agent sees only at its condition checks (nobody notifies).
+    pub fn new(snapshot: Rc<Cell<BoardSnapshot>>) -> Self {
+        TestBoard {
+            snapshot,
+            changed: Rc::new(Notify::new()),
+        }
+    }
+}
 
 impl Board for TestBoard {
     fn snapshot(&self) -> BoardSnapshot {
-        self.0.get()
+        self.snapshot.get()
+    }
+
+    async fn changed(&self) {
+        self.changed.notified().await
     }
 }
 
@@ -697,7 +717,7 @@ impl ServerState {
             Route::PatchStatus if self.node.is_some() => {
                 let rv = self.bump();
                 let node = self.node.as_mut().unwrap();
-                strategic_merge_status(node, &parsed);
+                *node = strategic_merge(node, &parsed, &schema::NODE).unwrap();
                 node["metadata"]["resourceVersion"] = json!(rv);
                 Answer::json(200, &self.node_json())
             }
@@ -771,43 +791,6 @@ impl ServerState {
         }
         self.last_renew_time = Some(t);
         self.last_renew_seen = Some(self.elapsed());
-    }
-}
-
-/// Strategic merge of a `/status` patch: annotations merge, conditions merge by `type`, other
-/// status fields replace (`$patch: replace` markers dropped).
-fn strategic_merge_status(node: &mut Value, patch: &Value) {
-    if let Some(ann) = patch["metadata"]["annotations"].as_object() {
-        if node["metadata"]["annotations"].is_null() {
-            node["metadata"]["annotations"] = json!({});
-        }
-        let have = node["metadata"]["annotations"].as_object_mut().unwrap();
-        for (k, v) in ann {
-            have.insert(k.clone(), v.clone());
-        }
-    }
-    let Some(status) = patch["status"].as_object() else {
-        return;
-    };
-    for (k, v) in status {
-        if k == "conditions" {
-            let have = node["status"]["conditions"].as_array_mut().unwrap();
-            for c in v.as_array().unwrap() {
-                match have.iter_mut().find(|h| h["type"] == c["type"]) {
-                    Some(h) => *h = c.clone(),
-                    None => have.push(c.clone()),
-                }
-            }
-        } else if let Some(list) = v.as_array() {
-            let kept: Vec<Value> = list
-                .iter()
-                .filter(|e| e.get("$patch").is_none())
-                .cloned()
-                .collect();
-            node["status"][k] = Value::Array(kept);
-        } else {
-            node["status"][k] = v.clone();
-        }
     }
 }
 
@@ -967,6 +950,8 @@ pub struct World {
     pub board_clock: Cell<SimClock>,
     pub server: Rc<Server>,
     pub board: Rc<Cell<BoardSnapshot>>,
+    /// Notified by [`World::signal_board`].
+    pub board_changed: Rc<Notify>,
     pub log: Rc<TestLog>,
 }
 
@@ -982,8 +967,15 @@ impl World {
             board_clock: Cell::new(clock),
             server: Server::new(clock.start),
             board: roomy_board(),
+            board_changed: Rc::new(Notify::new()),
             log,
         }
+    }
+
+    /// The board's figures change to `snapshot`, and the board says so (`Board::changed`).
+    pub fn signal_board(&self, snapshot: BoardSnapshot) {
+        self.board.set(snapshot);
+        self.board_changed.notify_one();
     }
 
     /// The board boots again now: its monotonic clock starts over.
@@ -1020,7 +1012,10 @@ impl World {
             },
             opener: PlainOpener,
             rng: TestRng(0x9e37_79b9_7f4a_7c15),
-            board: TestBoard(self.board.clone()),
+            board: TestBoard {
+                snapshot: self.board.clone(),
+                changed: self.board_changed.clone(),
+            },
             log: LogRef(self.log.clone()),
         };
         let mut bufs = Box::new(AgentBuffers::new());

@@ -3,10 +3,12 @@
 //! [`crate::agent::run_agent`] and to whatever reads metrics or drives the LED on the same
 //! executor.
 //!
-//! Each reconciler owns one slice — [`ClockAnchor`] (`clock.rs`), [`Registrar`]
-//! (`registration.rs`), [`LeaseKeeper`] (`lease.rs`), [`StatusReporter`] (`status.rs`),
-//! [`EventPoster`] (`event_task.rs`) — whose fields are private to its module; the Node's status
-//! model ([`NodeModel`], `model.rs`) is shared by the two status writers. Every deadline is in
+//! Each reconciler owns one slice, a struct in this directory whose fields are private to its
+//! file and change only through its methods — [`ClockAnchor`] (`anchor.rs`, for `clock.rs`),
+//! [`Registrar`] (`registrar.rs`, for `registration.rs`), [`LeaseKeeper`] (`lease.rs`),
+//! [`StatusReporter`] (`status.rs`), [`EventPoster`] (`poster.rs`, for `event_task.rs`); the
+//! Node's status model ([`NodeModel`], `model.rs`) is shared by the two status writers. The
+//! slices import nothing of the tasks, so the tasks → state imports make no circle. Every deadline is in
 //! one [`TimerTable`]. What one task's result means for another (registered → the Lease must be
 //! read; a renewal after a long gap → the status task must re-read the Node; the Node is gone →
 //! register again) is an [`AgentEvent`], applied in one place: [`AgentState::apply`].
@@ -19,17 +21,25 @@ use embassy_futures::select::select;
 use embassy_sync::blocking_mutex::raw::NoopRawMutex;
 use embassy_sync::signal::Signal;
 
-use crate::agent::clock::ClockAnchor;
+mod anchor;
+mod lease;
+mod model;
+mod poster;
+mod registrar;
+mod status;
+
+pub(crate) use anchor::ClockAnchor;
+pub(crate) use lease::LeaseKeeper;
+pub(crate) use model::{AgentSignals, NodeModel};
+pub(crate) use poster::EventPoster;
+pub(crate) use registrar::Registrar;
+pub(crate) use status::StatusReporter;
+
 use crate::agent::config::AgentConfig;
-use crate::agent::event_task::EventPoster;
 use crate::agent::events::{EventReason, Pushed};
-use crate::agent::lease::LeaseKeeper;
 use crate::agent::log::{Log, LogEvent};
-use crate::agent::model::{AgentSignals, NodeModel};
 use crate::agent::outcome::Setback;
 use crate::agent::phase::{AgentPhase, ApiErrorClass};
-use crate::agent::registration::Registrar;
-use crate::agent::status::StatusReporter;
 use crate::agent::timers::{Timer, TimerTable};
 use crate::bounded::BoundedStr;
 use crate::client::counters::{ClientCounters, ClientMetrics};
