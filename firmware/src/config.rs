@@ -15,7 +15,7 @@ use esp_storage::FlashStorage;
 use picokubelet_core::{
     provision::{ProvisionRecord, RecordError, WifiCredentials, MAX_RECORD_LEN},
     http::request::BearerToken,
-    k8s::identity::NameError,
+    k8s::name::NameError,
     tls::{decode_ca, CaError, ServerTrust, CA_DER_MAX},
 };
 use static_cell::ConstStaticCell;

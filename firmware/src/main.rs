@@ -40,7 +40,7 @@ use esp_hal::{
 use esp_println::println;
 use picokubelet_core::{
     agent::{run_agent, AgentBuffers, AgentState, Runtime},
-    k8s::identity::NodeIds,
+    k8s::node_ids::NodeIds,
     tls::TlsOpener,
     led::LedInputs,
 };

@@ -28,10 +28,6 @@ pub mod agent;
 pub mod bounded;
 pub mod client;
 pub mod conditions;
-/// Short-lived alias: `config` is now [`provision`] (the record); removed once every branch
-/// has moved.
-#[doc(hidden)]
-pub use provision as config;
 pub mod http;
 pub mod json;
 pub mod k8s;

@@ -227,7 +227,7 @@ async fn a_reboot_keeps_transition_times_and_never_renews_backward() {
         w.reboot();
         w.server.st.borrow_mut().skew_secs = -3;
         let mut cfg = config();
-        cfg.profile.ids = picokubelet_core::k8s::identity::NodeIds::new(
+        cfg.profile.ids = picokubelet_core::k8s::node_ids::NodeIds::new(
             [0x24, 0x0a, 0xc4, 0x12, 0x34, 0x56],
             [9; 16],
         );

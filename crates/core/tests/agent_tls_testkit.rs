@@ -16,7 +16,7 @@ use agent_support::{
 use embedded_io_adapters::tokio_1::FromTokio;
 use picokubelet_core::agent::{run_agent, AgentBuffers, AgentConfig, AgentState, Runtime};
 use picokubelet_core::http::request::BearerToken;
-use picokubelet_core::k8s::node::MICROCONTROLLER_TAINT;
+use picokubelet_core::k8s::taint::MICROCONTROLLER_TAINT;
 use picokubelet_core::runtime::Connector;
 use picokubelet_core::tls::{Rejection, ServerTrust, TlsOpener};
 use picokubelet_testkit::{ServerOptions, TestApiServer, TokioClock};

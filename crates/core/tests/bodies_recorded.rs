@@ -6,11 +6,11 @@ mod bodies_fixtures;
 use bodies_fixtures::*;
 use picokubelet_core::conditions::{Condition, ConditionStatus, ConditionType};
 use picokubelet_core::k8s::event::{write_node_event, EventType, NodeEvent};
-use picokubelet_core::k8s::identity::{
-    validate_node_label, LabelError, NameError, NodeIds, NodeName,
-};
+use picokubelet_core::k8s::label::{validate_node_label, LabelError};
 use picokubelet_core::k8s::lease::{write_lease_create, write_lease_renewal};
+use picokubelet_core::k8s::name::{NameError, NodeName};
 use picokubelet_core::k8s::node::{write_node_registration, NodeProfile};
+use picokubelet_core::k8s::node_ids::NodeIds;
 use picokubelet_core::k8s::paths::{ApiWrite, ContentType, Method};
 use picokubelet_core::k8s::status_patch::write_status_patch;
 use serde_json::{json, Value};

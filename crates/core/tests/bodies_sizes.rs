@@ -5,11 +5,11 @@ mod bodies_fixtures;
 
 use bodies_fixtures::*;
 use picokubelet_core::json::writer::JsonError;
+use picokubelet_core::k8s::body_error::BodyError;
 use picokubelet_core::k8s::event::{
     write_node_event, EventType, NodeEvent, EVENT_MAX_LEN, MAX_EVENT_MESSAGE_LEN,
     MAX_EVENT_REASON_LEN,
 };
-use picokubelet_core::k8s::identity::BodyError;
 use picokubelet_core::k8s::lease::{
     write_lease_create, write_lease_renewal, LEASE_CREATE_MAX_LEN, LEASE_RENEWAL_LEN, MAX_UID_LEN,
 };
@@ -230,7 +230,7 @@ proptest! {
             kernel_version: &info,
             ..picokubelet_core::k8s::node::NodeProfile::esp32c6(
                 name(&node),
-                picokubelet_core::k8s::identity::NodeIds::new([1; 6], [2; 16]),
+                picokubelet_core::k8s::node_ids::NodeIds::new([1; 6], [2; 16]),
                 std::net::Ipv4Addr::new(10, 0, 0, 1),
             )
         };
@@ -258,6 +258,6 @@ proptest! {
         prop_assert_eq!(v["message"].as_str().unwrap(), ev_message.as_str());
         // The event name is a valid subdomain of at most 253 bytes.
         let ev_name = v["metadata"]["name"].as_str().unwrap();
-        prop_assert!(picokubelet_core::k8s::identity::NodeName::new(ev_name).is_ok(), "{}", ev_name);
+        prop_assert!(picokubelet_core::k8s::name::NodeName::new(ev_name).is_ok(), "{}", ev_name);
     }
 }

@@ -10,9 +10,9 @@ use std::sync::OnceLock;
 
 use bodies_fixtures::*;
 use picokubelet_core::k8s::event::{write_node_event, EventType, NodeEvent};
-use picokubelet_core::k8s::identity::NodeIds;
 use picokubelet_core::k8s::lease::{write_lease_create, write_lease_renewal};
 use picokubelet_core::k8s::node::{write_node_labels_patch, write_node_registration, NodeProfile};
+use picokubelet_core::k8s::node_ids::NodeIds;
 use picokubelet_core::k8s::status_patch::write_status_patch;
 use picokubelet_core::time::UnixMicros;
 use serde_json::{json, Map, Value};

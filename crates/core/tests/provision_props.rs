@@ -2,7 +2,7 @@
 //! makes the parser panic.
 use picokubelet_core::http::request::BearerToken;
 use picokubelet_core::k8s::chip::Chip;
-use picokubelet_core::k8s::identity::NodeName;
+use picokubelet_core::k8s::name::NodeName;
 use picokubelet_core::provision::*;
 use picokubelet_core::tls::ServerTrust;
 use proptest::prelude::*;

@@ -4,7 +4,9 @@ use core::net::Ipv4Addr;
 
 use picokubelet_core::http::request::BearerToken;
 use picokubelet_core::k8s::chip::Chip;
-use picokubelet_core::k8s::identity::{LabelError, NameError, NodeIds, NodeName};
+use picokubelet_core::k8s::label::LabelError;
+use picokubelet_core::k8s::name::{NameError, NodeName};
+use picokubelet_core::k8s::node_ids::NodeIds;
 use picokubelet_core::provision::*;
 use picokubelet_core::tls::ServerTrust;
 

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 use picokubelet_core::agent::AgentConfig;
 use picokubelet_core::http::request::BearerToken;
-use picokubelet_core::k8s::identity::{NodeIds, NodeName};
+use picokubelet_core::k8s::name::NodeName;
+use picokubelet_core::k8s::node_ids::NodeIds;
 use picokubelet_core::provision::{AgentParts, Cadence, ProvisionRecord};
 use picokubelet_core::tls::ServerTrust;
 

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use picokubelet_core::k8s::event::{EventType, NodeEvent};
-use picokubelet_core::k8s::identity::{NodeIds, NodeName};
 use picokubelet_core::k8s::lease::DEFAULT_LEASE_DURATION_SECONDS;
+use picokubelet_core::k8s::name::NodeName;
+use picokubelet_core::k8s::node_ids::NodeIds;
 use picokubelet_core::k8s::render::{fresh_conditions, BodyInput};
 use picokubelet_core::time::UnixMicros;
 use tracing::{info, warn};

@@ -10,11 +10,13 @@ use clap::builder::PossibleValue;
 use clap::{Args, ValueEnum};
 use picokubelet_core::conditions::Signals;
 use picokubelet_core::k8s::chip::Chip;
-use picokubelet_core::k8s::identity::{validate_node_label, NodeIds, NodeName};
+use picokubelet_core::k8s::label::validate_node_label;
 use picokubelet_core::k8s::lease::DEFAULT_LEASE_DURATION_SECONDS;
+use picokubelet_core::k8s::name::NodeName;
 use picokubelet_core::k8s::node::{
     NodeProfile, LABEL_ARCH, LABEL_HOSTNAME, LABEL_INSTANCE_TYPE, LABEL_OS, MAX_EXTRA_LABELS,
 };
+use picokubelet_core::k8s::node_ids::NodeIds;
 use picokubelet_core::time::{parse_rfc3339, UnixMicros};
 
 /// Where the cluster is and how to trust it.

@@ -5,7 +5,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
 
-use picokubelet_core::k8s::identity::MAX_LABEL_LEN;
+use picokubelet_core::k8s::name::MAX_LABEL_LEN;
 
 use crate::kubeconfig::{ServerHost, ServerUrl};
 

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use picokubelet_core::k8s::identity::BodyError;
+use picokubelet_core::k8s::body_error::BodyError;
 
 use crate::kubeconfig::KubeconfigError;
 

@@ -4,7 +4,7 @@
 
 use clap::builder::PossibleValue;
 use clap::ValueEnum;
-use picokubelet_core::k8s::identity::BodyError;
+use picokubelet_core::k8s::body_error::BodyError;
 use picokubelet_core::k8s::render::{render, BodyInput, BodyKind};
 
 /// The body argument: one of the core's [`BodyKind`]s, spelled as [`BodyKind::name`].

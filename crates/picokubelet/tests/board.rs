@@ -1,7 +1,7 @@
 //! The virtual board's identity.
 use picokubelet::board::{default_node_name, internal_ip, mac_from_name, InternalIp};
 use picokubelet::kubeconfig::parse_server_url;
-use picokubelet_core::k8s::identity::NodeName;
+use picokubelet_core::k8s::name::NodeName;
 use proptest::prelude::*;
 use std::net::Ipv4Addr;
 

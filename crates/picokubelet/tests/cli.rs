@@ -10,9 +10,11 @@ use picokubelet::board::mac_from_name;
 use picokubelet::cli::SAMPLE_NODE_UID;
 use picokubelet_core::conditions::{ConditionSet, ConditionThresholds, Signals};
 use picokubelet_core::k8s::event::{write_node_event, EventType, NodeEvent};
-use picokubelet_core::k8s::identity::{LabelError, NodeIds, NodeName};
+use picokubelet_core::k8s::label::LabelError;
 use picokubelet_core::k8s::lease::{write_lease_create, write_lease_renewal};
+use picokubelet_core::k8s::name::NodeName;
 use picokubelet_core::k8s::node::{write_node_labels_patch, write_node_registration, NodeProfile};
+use picokubelet_core::k8s::node_ids::NodeIds;
 use picokubelet_core::k8s::status_patch::write_status_patch;
 use picokubelet_core::time::parse_rfc3339;
 

@@ -1,5 +1,6 @@
-//! The module import graph of `src/` has no cycles, and the HTTP layer knows neither the server
-//! nor the API (only its `Dispatch` trait and the message types).
+//! No crate's module import graph has a cycle (core, host, testkit, firmware), and the test
+//! server's HTTP layer knows neither the server nor the API (only its `Dispatch` trait and the
+//! message types).
 //!
 //! An edge `a -> b` is any path in `a`'s file (outside its `#[cfg(test)]` tail and comments) that
 //! names module `b`: `crate::b::…`, `super::…`, `self::…`, or a child module's name. `mod b;`
@@ -79,7 +80,7 @@ fn references(me: &str, code: &str, modules: &BTreeSet<String>) -> BTreeSet<Stri
             i += 1;
             continue;
         }
-        let (first, mut j) = ident_at(b, i);
+        let (first, j) = ident_at(b, i);
         if b.get(j) == Some(&b')') {
             // `pub(super)`, `pub(crate)`: visibility, not a path.
             i = j;
@@ -96,47 +97,69 @@ fn references(me: &str, code: &str, modules: &BTreeSet<String>) -> BTreeSet<Stri
             }
             _ => None,
         };
-        let Some(mut path) = base else {
+        let Some(path) = base else {
             i = j;
             continue;
         };
-        while b.get(j..j + 2) == Some(b"::") {
-            if b.get(j + 2) == Some(&b'{') {
-                let close = j + 3 + code[j + 3..].find('}').expect("closing brace");
-                let inner = &code[j + 3..close];
-                assert!(!inner.contains('{'), "{me}: nested braces in a use list");
-                for item in inner.split(',') {
-                    let mut p = path.clone();
-                    p.extend(
-                        item.trim()
-                            .split("::")
-                            .filter(|s| !s.is_empty() && *s != "self")
-                            .map(str::to_string),
-                    );
-                    out.extend(resolve(&p, modules));
-                }
-                j = close + 1;
-                path.clear();
-                break;
-            }
-            let (seg, k) = ident_at(b, j + 2);
-            if seg.is_empty() {
-                break;
-            }
-            path.push(seg);
-            j = k;
-        }
-        if !path.is_empty() {
-            out.extend(resolve(&path, modules));
-        }
-        i = j;
+        i = use_tree(b, j, path, modules, &mut out);
     }
     out.remove(me);
     out
 }
 
-fn graph() -> Graph {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+/// Follows the path that continues at `j` (`::seg::seg`, `::{tree, tree}` nested to any depth),
+/// records every module it names, and returns where it ends.
+fn use_tree(
+    b: &[u8],
+    mut j: usize,
+    mut path: Vec<String>,
+    modules: &BTreeSet<String>,
+    out: &mut BTreeSet<String>,
+) -> usize {
+    while b.get(j..j + 2) == Some(b"::") {
+        if b.get(j + 2) == Some(&b'{') {
+            j += 3;
+            loop {
+                while b
+                    .get(j)
+                    .is_some_and(|c| c.is_ascii_whitespace() || *c == b',')
+                {
+                    j += 1;
+                }
+                match b.get(j) {
+                    None => return j,
+                    Some(b'}') => return j + 1,
+                    _ => {}
+                }
+                let (seg, k) = ident_at(b, j);
+                if seg.is_empty() {
+                    // `*` or something else that names no module.
+                    j += 1;
+                    continue;
+                }
+                let mut p = path.clone();
+                if seg != "self" {
+                    p.push(seg);
+                }
+                j = use_tree(b, k, p, modules, out);
+            }
+        }
+        let (seg, k) = ident_at(b, j + 2);
+        if seg.is_empty() {
+            break;
+        }
+        path.push(seg);
+        j = k;
+    }
+    out.extend(resolve(&path, modules));
+    j
+}
+
+/// The graph of the crate (or firmware) whose `src/` is at `root` (relative to the repository).
+fn graph_of(root: &str) -> Graph {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(root);
     let mut files = BTreeMap::new();
     module_files(&src, &[], &mut files);
     let modules: BTreeSet<String> = files.keys().cloned().collect();
@@ -202,6 +225,24 @@ fn reachable(g: &Graph, from: &str) -> BTreeSet<String> {
     seen
 }
 
+fn graph() -> Graph {
+    graph_of("crates/testkit/src")
+}
+
+#[test]
+fn no_crate_has_an_import_cycle() {
+    for (root, at_least) in [
+        ("crates/core/src", 60),
+        ("crates/picokubelet/src", 25),
+        ("crates/testkit/src", 20),
+        ("firmware/src", 10),
+    ] {
+        let g = graph_of(root);
+        assert!(g.len() >= at_least, "{root}: found only {:?}", g.keys());
+        assert_eq!(find_cycle(&g), None, "{root}");
+    }
+}
+
 #[test]
 fn the_module_graph_has_no_cycles() {
     let g = graph();
@@ -247,4 +288,7 @@ fn the_checker_sees_a_cycle_and_relative_paths() {
     g.insert("a".into(), a);
     g.insert("a::b".into(), b);
     assert!(find_cycle(&g).is_some());
+    // Nested use lists are followed to the modules they name.
+    let nested = references("d", "use crate::a::{b::{X, Y}, c};", &modules);
+    assert_eq!(nested, ["a::b", "a::c"].map(String::from).into());
 }

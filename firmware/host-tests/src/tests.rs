@@ -1,7 +1,7 @@
 use picokubelet_core::{
     provision::{parse, write, ProvisionRecord, RecordError, MAX_RECORD_LEN},
     http::request::BearerToken,
-    k8s::identity::{NameError, NodeName},
+    k8s::name::{NameError, NodeName},
     tls::ServerTrust,
 };
 use proptest::prelude::*;

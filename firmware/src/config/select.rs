@@ -19,7 +19,7 @@
 
 use picokubelet_core::{
     provision::{parse, ProvisionRecord, RecordError},
-    k8s::identity::{NameError, NodeName},
+    k8s::name::{NameError, NodeName},
 };
 
 /// What reading the `pkconfig` partition gave.
@@ -101,7 +101,7 @@ impl CompiledDefaults {
 }
 
 /// Label of the configuration partition in `partitions.csv`.
-pub const PARTITION_LABEL: &[u8] = b"pkconfig";
+pub const PARTITION_LABEL: &[u8] = picokubelet_core::provision::PARTITION_NAME.as_bytes();
 /// Raw partition type "data".
 pub const PARTITION_TYPE_DATA: u8 = 1;
 

@@ -4,7 +4,7 @@ use core::time::Duration;
 
 use crate::conditions::{ConditionSet, ConditionThresholds, Signals};
 use crate::http::request::{write_request_head, BearerToken, RequestError, RequestHead};
-use crate::k8s::identity::BodyError;
+use crate::k8s::body_error::BodyError;
 use crate::k8s::lease::DEFAULT_LEASE_DURATION_SECONDS;
 use crate::k8s::node::{write_node_registration, NodeProfile};
 use crate::k8s::paths::{ApiPath, ApiWrite};

@@ -115,7 +115,7 @@ mod tests {
     #[test]
     fn local_errors_pick_their_backoff() {
         let mut r = Retry::NEW;
-        let body = ClientError::Body(crate::k8s::identity::BodyError::Json(
+        let body = ClientError::Body(crate::k8s::body_error::BodyError::Json(
             crate::json::writer::JsonError::BufferFull { needed: 1 },
         ));
         assert!(r.after_error(body, 0) >= 5_000);

@@ -22,7 +22,8 @@ use crate::http::request::{
 use crate::http::response::{ContentClass, RetryAfter, DEFAULT_MAX_HEAD_LEN};
 use crate::json::extract::{Extractor, Visitor};
 use crate::json::writer::JsonError;
-use crate::k8s::identity::{BodyError, NodeName};
+use crate::k8s::body_error::BodyError;
+use crate::k8s::name::NodeName;
 use crate::k8s::paths::{ApiPath, ApiWrite, ContentType};
 use crate::k8s::response::StatusResponse;
 use crate::runtime::{Clock, Instant};

@@ -10,7 +10,7 @@ use crate::client::session::OpenError;
 use crate::http::reader::ReadError;
 use crate::http::request::RequestError;
 use crate::json::extract::ExtractError;
-use crate::k8s::identity::BodyError;
+use crate::k8s::body_error::BodyError;
 
 /// Why a connection, an open or an exchange failed. Small and `Copy`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

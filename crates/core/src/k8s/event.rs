@@ -2,7 +2,9 @@
 //! a cluster-scoped object must live there, recording 09c) and `involvedObject.uid` = the node
 //! name, so `kubectl describe node` finds them.
 use crate::json::writer::JsonWriter;
-use crate::k8s::identity::{check_text, BodyError, NodeName, MAX_SUBDOMAIN_LEN};
+use crate::k8s::body_error::check_text;
+use crate::k8s::body_error::BodyError;
+use crate::k8s::name::{NodeName, MAX_SUBDOMAIN_LEN};
 use crate::time::{format_rfc3339, UnixMicros, RFC3339_LEN};
 
 /// Namespace of events about the Node.

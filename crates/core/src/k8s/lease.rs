@@ -1,6 +1,8 @@
 //! The node's Lease in `kube-node-lease`: the heartbeat the lifecycle controller watches.
 use crate::json::writer::JsonWriter;
-use crate::k8s::identity::{check_text, BodyError, NodeName};
+use crate::k8s::body_error::check_text;
+use crate::k8s::body_error::BodyError;
+use crate::k8s::name::NodeName;
 use crate::time::{format_microtime, UnixMicros, MICROTIME_LEN};
 
 /// Namespace of node leases.

@@ -2,7 +2,6 @@
 pub mod body_error;
 pub mod chip;
 pub mod event;
-pub mod identity;
 pub mod label;
 pub mod lease;
 pub mod name;

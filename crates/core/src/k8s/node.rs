@@ -8,13 +8,13 @@ use core::net::Ipv4Addr;
 
 use crate::conditions::Condition;
 use crate::json::writer::JsonWriter;
+use crate::k8s::body_error::check_text;
+use crate::k8s::body_error::{BodyError, LabelSlot};
 use crate::k8s::chip::Chip;
-use crate::k8s::identity::{
-    check_text, validate_label_key, validate_label_value, validate_node_label, BodyError,
-    LabelSlot, NodeIds, NodeName, MAX_LABEL_LEN,
-};
-// Short-lived alias for branches that import the taint from here (it lives in `k8s::taint`).
-pub use crate::k8s::taint::{Taint, TaintEffect, MICROCONTROLLER_TAINT};
+use crate::k8s::label::{validate_label_key, validate_label_value, validate_node_label};
+use crate::k8s::name::{NodeName, MAX_LABEL_LEN};
+use crate::k8s::node_ids::NodeIds;
+use crate::k8s::taint::{Taint, MICROCONTROLLER_TAINT};
 use crate::time::{format_rfc3339, UnixMicros, RFC3339_LEN};
 
 /// `status.nodeInfo.kubeletVersion` by default: a valid semver whose prerelease says what we are.
@@ -468,7 +468,7 @@ pub fn write_node_labels_patch(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::k8s::identity::LabelError;
+    use crate::k8s::label::LabelError;
     use std::string::String;
     use std::vec;
 

@@ -3,7 +3,7 @@
 //! Node names are DNS-1123 subdomains ([`NodeName`]), so paths need no percent-encoding.
 use core::fmt;
 
-use crate::k8s::identity::{NodeName, MAX_SUBDOMAIN_LEN};
+use crate::k8s::name::{NodeName, MAX_SUBDOMAIN_LEN};
 
 const LEASES: &str = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases";
 const NODES: &str = "/api/v1/nodes";

@@ -4,16 +4,18 @@
 use core::net::Ipv4Addr;
 
 use crate::conditions::{Condition, ConditionSet, ConditionThresholds, Signals};
+use crate::k8s::body_error::BodyError;
 use crate::k8s::chip::Chip;
 use crate::k8s::event::{write_node_event, EventType, NodeEvent, EVENT_MAX_LEN};
-use crate::k8s::identity::{BodyError, NameError, NodeIds, NodeName};
 use crate::k8s::lease::{
     write_lease_create, write_lease_renewal, LEASE_CREATE_MAX_LEN, LEASE_RENEWAL_LEN,
 };
+use crate::k8s::name::{NameError, NodeName};
 use crate::k8s::node::{
     write_node_labels_patch, write_node_registration, NodeProfile, NODE_LABELS_PATCH_MAX_LEN,
     NODE_REGISTRATION_MAX_LEN,
 };
+use crate::k8s::node_ids::NodeIds;
 use crate::k8s::status_patch::{
     write_status_patch, STATUS_PATCH_MAX_LEN, STATUS_PATCH_WITH_DETAILS_MAX_LEN,
 };

@@ -17,8 +17,7 @@
 use crate::bounded::BoundedStr;
 use crate::conditions::{ConditionStatus, ConditionType};
 use crate::json::extract::{Path, Scalar, Step, Visitor};
-/// Short-lived alias for branches that still import the effect from here.
-pub use crate::k8s::taint::TaintEffect;
+use crate::k8s::taint::TaintEffect;
 use crate::time::{parse_rfc3339, UnixMicros};
 
 /// Capacity for object names (ours are RFC 1123 labels: ≤ 63 bytes).

@@ -5,7 +5,7 @@
 //! annotation rides in the same request instead of a second one.
 use crate::conditions::Condition;
 use crate::json::writer::JsonWriter;
-use crate::k8s::identity::BodyError;
+use crate::k8s::body_error::BodyError;
 pub use crate::k8s::node::HEAP_ANNOTATION;
 use crate::k8s::node::{
     validate_conditions, write_board_status, write_conditions, write_heap_annotation,

@@ -9,11 +9,11 @@ use super::record::ProvisionRecord;
 use crate::agent::config::{AgentConfig, ConfigError, Timing};
 use crate::bounded::BoundedStr;
 use crate::http::request::BearerToken;
+use crate::k8s::body_error::BodyError;
 use crate::k8s::chip::Chip;
-use crate::k8s::identity::{
-    validate_dns_subdomain, BodyError, NameError, NodeIds, NodeName, MAX_SUBDOMAIN_LEN,
-};
+use crate::k8s::name::{validate_dns_subdomain, NameError, NodeName, MAX_SUBDOMAIN_LEN};
 use crate::k8s::node::NodeProfile;
+use crate::k8s::node_ids::NodeIds;
 
 /// Longest `Host` header: a 253-byte name (or a bracketed IPv6 literal) and `:65535`.
 pub const MAX_HOST_HEADER_LEN: usize = 253 + 6;

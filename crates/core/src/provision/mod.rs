@@ -50,6 +50,7 @@
 //! The CRC is `crc32` below, a bitwise table-free implementation (no dependency).
 mod agent;
 mod crc32;
+mod partition;
 mod record;
 
 pub use agent::{
@@ -57,4 +58,5 @@ pub use agent::{
     MAX_HOST_HEADER_LEN,
 };
 pub use crc32::crc32;
+pub use partition::{PARTITION_NAME, PARTITION_OFFSET, PARTITION_SIZE};
 pub use record::*;

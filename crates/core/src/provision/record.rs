@@ -6,9 +6,8 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 use super::crc32::crc32;
 use crate::http::request::BearerToken;
 use crate::k8s::chip::Chip;
-use crate::k8s::identity::{
-    validate_dns_subdomain, validate_node_label, LabelError, NameError, NodeName,
-};
+use crate::k8s::label::{validate_node_label, LabelError};
+use crate::k8s::name::{validate_dns_subdomain, NameError, NodeName};
 use crate::k8s::node::MAX_EXTRA_LABELS;
 use crate::tls::ca::CA_DER_MAX;
 use crate::tls::opener::ServerTrust;

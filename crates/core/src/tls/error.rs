@@ -8,9 +8,9 @@
 
 use core::fmt::{self, Write as _};
 
+use super::check::{Rejection, ServerIdentity, MAX_INTERMEDIATES};
 use super::der::{self, Reader};
 use super::signature::SigError;
-use super::verifier::{Rejection, ServerIdentity, MAX_INTERMEDIATES};
 use super::x509::{self, GeneralName, X509Error};
 use crate::time::{format_rfc3339, UnixMicros, RFC3339_LEN};
 

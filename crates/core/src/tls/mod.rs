@@ -21,6 +21,7 @@
 //! [`TX_RECORD_BUFFER`] plus ~1.3 KiB of connection state.
 
 pub mod ca;
+pub mod check;
 pub mod der;
 pub mod error;
 mod open;
@@ -35,6 +36,7 @@ pub mod x509;
 pub use embedded_tls;
 
 pub use ca::{base64_pem_to_der, decode_ca, pem_to_der, CaError, CA_DER_MAX};
+pub use check::{Rejection, ServerIdentity, MAX_INTERMEDIATES};
 pub use embedded_tls::{Aes128GcmSha256, CryptoRngCore, TlsConnection, TlsError};
 pub use error::{Detail, VerifyError};
 pub use open::{
@@ -43,4 +45,4 @@ pub use open::{
 };
 pub use opener::{ServerTrust, TlsOpener};
 pub use signature::{KeyKind, SigError};
-pub use verifier::{K8sVerifier, Rejection, ServerIdentity};
+pub use verifier::K8sVerifier;

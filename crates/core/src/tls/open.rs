@@ -7,8 +7,9 @@ use embedded_tls::{
     TlsVerifier,
 };
 
+use super::check::{Rejection, ServerIdentity};
 use super::error::VerifyError;
-use super::verifier::{K8sVerifier, Rejection, ServerIdentity};
+use super::verifier::K8sVerifier;
 use crate::time::UnixMicros;
 
 /// Record buffer sizes for [`open`]: owned by the session layer that allocates the buffers.

@@ -3,11 +3,11 @@
 use embedded_io_async::{Read, Write};
 use rand_core::{CryptoRng, RngCore};
 
-use super::embedded_tls::{Aes128GcmSha256, TlsConnection};
+use super::check::{Rejection, ServerIdentity};
 use super::error::VerifyError;
 use super::open::{open, TlsOpenError, TlsVerification};
-use super::verifier::{Rejection, ServerIdentity};
 use crate::client::session::{OpenContext, OpenError, SessionBuffers, SessionOpener};
+use embedded_tls::{Aes128GcmSha256, TlsConnection};
 
 /// How the server's certificate is checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,7 +75,7 @@ fn classify(e: &TlsOpenError) -> OpenError {
             error,
             verify: None,
         } => {
-            use super::embedded_tls::TlsError;
+            use embedded_tls::TlsError;
             match error {
                 TlsError::Io(kind) => OpenError::Io(*kind),
                 TlsError::InvalidCertificate | TlsError::InvalidSignature => OpenError::Certificate,

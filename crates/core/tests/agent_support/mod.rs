@@ -24,8 +24,9 @@ use picokubelet_core::agent::{
 };
 use picokubelet_core::client::PlainOpener;
 use picokubelet_core::http::request::BearerToken;
-use picokubelet_core::k8s::identity::{NodeIds, NodeName};
+use picokubelet_core::k8s::name::NodeName;
 use picokubelet_core::k8s::node::NodeProfile;
+use picokubelet_core::k8s::node_ids::NodeIds;
 use picokubelet_core::runtime::{Board, BoardSnapshot, Clock, Connector, Instant};
 use picokubelet_core::time::{
     format_microtime, format_rfc3339, parse_rfc3339, Civil, UnixMicros, MICROTIME_LEN, RFC3339_LEN,

@@ -6,11 +6,12 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use picokubelet_core::conditions::{Condition, ConditionStatus, ConditionType};
-use picokubelet_core::k8s::identity::{NodeIds, NodeName};
+use picokubelet_core::k8s::name::NodeName;
 use picokubelet_core::k8s::node::{
     NodeProfile, Resources, MAX_CONDITION_MESSAGE_LEN, MAX_CONDITION_REASON_LEN, MAX_EXTRA_LABELS,
     MAX_INFO_TEXT_LEN, MAX_QUANTITY_LEN,
 };
+use picokubelet_core::k8s::node_ids::NodeIds;
 use picokubelet_core::k8s::taint::{Taint, TaintEffect};
 use picokubelet_core::time::{parse_rfc3339, UnixMicros};
 
@@ -318,7 +319,7 @@ pub fn recorded_response_body(case: &str) -> String {
 
 /// Renders with a generous buffer and returns the body as a string.
 pub fn render(
-    f: impl FnOnce(&mut [u8]) -> Result<usize, picokubelet_core::k8s::identity::BodyError>,
+    f: impl FnOnce(&mut [u8]) -> Result<usize, picokubelet_core::k8s::body_error::BodyError>,
 ) -> String {
     let mut buf = vec![0u8; 16 * 1024];
     let n = f(&mut buf).unwrap();

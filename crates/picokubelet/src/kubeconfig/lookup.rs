@@ -7,7 +7,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use super::KubeconfigError;
+use super::error::KubeconfigError;
 
 /// The parts of the process environment the lookup reads.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -22,7 +22,7 @@ pub use lookup::{locate, Located, LookupEnv, Origin};
 pub use server::{parse_server_url, ServerHost, ServerUrl, ServerUrlError};
 
 use crate::secret::Secret;
-use picokubelet_core::k8s::identity::validate_dns_subdomain;
+use picokubelet_core::k8s::name::validate_dns_subdomain;
 
 const PEM_CERT_MARKER: &[u8] = b"-----BEGIN CERTIFICATE-----";
 

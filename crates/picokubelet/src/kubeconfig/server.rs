@@ -6,7 +6,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use picokubelet_core::k8s::identity::validate_dns_subdomain;
+use picokubelet_core::k8s::name::validate_dns_subdomain;
 
 /// Port of an `https://` URL without one.
 pub const DEFAULT_HTTPS_PORT: u16 = 443;

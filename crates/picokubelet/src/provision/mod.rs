@@ -26,7 +26,6 @@ pub mod wifi;
 use std::ffi::OsString;
 
 use picokubelet_core::k8s::chip::Chip;
-use picokubelet_core::provision::MAX_RECORD_LEN;
 
 pub use args::{OutputFormat, ProvisionArgs};
 pub use error::ProvisionError;
@@ -40,13 +39,7 @@ use record::RecordInputs;
 use summary::Written;
 use wifi::{WifiInputs, PASSWORD_ENV};
 
-/// The partition the firmware reads the record from (firmware/partitions.csv).
-pub const PARTITION_NAME: &str = "pkconfig";
-/// Its flash offset.
-pub const PARTITION_OFFSET: u32 = 0xd000;
-/// Its size: exactly the largest record.
-pub const PARTITION_SIZE: usize = 0x2000;
-const _: () = assert!(PARTITION_SIZE == MAX_RECORD_LEN);
+pub use picokubelet_core::provision::{PARTITION_NAME, PARTITION_OFFSET, PARTITION_SIZE};
 
 /// Runs `provision` with this process's `$PK_WIFI_PASSWORD`.
 pub fn execute(args: &ProvisionArgs, env: &LookupEnv) -> Result<(), Failure> {

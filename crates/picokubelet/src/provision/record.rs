@@ -7,7 +7,8 @@ use picokubelet_core::agent::ConfigError;
 use picokubelet_core::client::HTTP_TX_LEN;
 use picokubelet_core::http::request::BearerToken;
 use picokubelet_core::k8s::chip::Chip;
-use picokubelet_core::k8s::identity::{NodeIds, NodeName};
+use picokubelet_core::k8s::name::NodeName;
+use picokubelet_core::k8s::node_ids::NodeIds;
 use picokubelet_core::provision::{
     self, Labels, ProvisionRecord, WifiCredentials, MAX_RECORD_LEN, MAX_TOKEN_LEN,
 };

@@ -9,8 +9,8 @@ use super::args::OutputFormat;
 use super::ca::{sha256_fingerprint, subject_common_name};
 use super::record::RecordInputs;
 use super::wifi::PasswordSource;
-use super::{PARTITION_NAME, PARTITION_OFFSET, PARTITION_SIZE};
 use crate::kubeconfig::TokenSource;
+use picokubelet_core::provision::{PARTITION_NAME, PARTITION_OFFSET, PARTITION_SIZE};
 
 /// What was written, for the summary.
 #[derive(Clone, Copy, Debug)]

@@ -1,0 +1,11 @@
+//! Where the record lives on a board: the `pkconfig` data partition of `firmware/partitions.csv`.
+//! `picokubelet provision` writes images of it, the firmware finds it by this label.
+use super::record::MAX_RECORD_LEN;
+
+/// The partition's label.
+pub const PARTITION_NAME: &str = "pkconfig";
+/// Its flash offset.
+pub const PARTITION_OFFSET: u32 = 0xd000;
+/// Its size: exactly the largest record.
+pub const PARTITION_SIZE: usize = 0x2000;
+const _: () = assert!(PARTITION_SIZE == MAX_RECORD_LEN);
