@@ -13,9 +13,9 @@ use esp_hal::peripherals::FLASH;
 use esp_println::println;
 use esp_storage::FlashStorage;
 use picokubelet_core::{
-    provision::{ProvisionRecord, RecordError, WifiCredentials, MAX_RECORD_LEN},
     http::request::BearerToken,
     k8s::name::NameError,
+    provision::{ProvisionRecord, RecordError, WifiCredentials, MAX_RECORD_LEN},
     tls::{decode_ca, CaError, ServerTrust, CA_DER_MAX},
 };
 use static_cell::ConstStaticCell;

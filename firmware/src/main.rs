@@ -41,8 +41,8 @@ use esp_println::println;
 use picokubelet_core::{
     agent::{run_agent, AgentBuffers, AgentState, Runtime},
     k8s::node_ids::NodeIds,
-    tls::TlsOpener,
     led::LedInputs,
+    tls::TlsOpener,
 };
 use static_cell::ConstStaticCell;
 

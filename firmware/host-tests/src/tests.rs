@@ -1,15 +1,15 @@
 use picokubelet_core::{
-    provision::{parse, write, ProvisionRecord, RecordError, MAX_RECORD_LEN},
     http::request::BearerToken,
     k8s::name::{NameError, NodeName},
+    provision::{parse, write, ProvisionRecord, RecordError, MAX_RECORD_LEN},
     tls::ServerTrust,
 };
 use proptest::prelude::*;
 
 use crate::policy::{choose_uplink, Readiness, UplinkKind};
 use crate::select::{
-    apply_compiled_node_name, choose, is_config_partition, is_erased, Choice, CompiledDefaults, DefaultsBecause,
-    NameSource, PartitionRead, Trouble,
+    apply_compiled_node_name, choose, is_config_partition, is_erased, Choice, CompiledDefaults,
+    DefaultsBecause, NameSource, PartitionRead, Trouble,
 };
 
 const COMPLETE: CompiledDefaults = CompiledDefaults {
@@ -183,8 +183,8 @@ fn invalid_compiled_node_name_is_an_error() {
 /// The pkconfig entry of the table `espflash save-image --merge --partition-table
 /// partitions.csv` wrote at 0x8000 (type 1, subtype 6, 0xd000, 0x2000, label, flags).
 const PKCONFIG_ENTRY: [u8; 32] = [
-    0xaa, 0x50, 0x01, 0x06, 0x00, 0xd0, 0x00, 0x00, 0x00, 0x20, 0x00, 0x00, b'p', b'k', b'c',
-    b'o', b'n', b'f', b'i', b'g', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0xaa, 0x50, 0x01, 0x06, 0x00, 0xd0, 0x00, 0x00, 0x00, 0x20, 0x00, 0x00, b'p', b'k', b'c', b'o',
+    b'n', b'f', b'i', b'g', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 ];
 
 #[test]
@@ -215,7 +215,10 @@ const STALE_IP: Readiness = Readiness {
 
 #[test]
 fn ethernet_is_preferred_when_usable() {
-    assert_eq!(choose_uplink(Some(UP), Some(UP)), Some(UplinkKind::Ethernet));
+    assert_eq!(
+        choose_uplink(Some(UP), Some(UP)),
+        Some(UplinkKind::Ethernet)
+    );
     assert_eq!(choose_uplink(Some(UP), None), Some(UplinkKind::Ethernet));
 }
 

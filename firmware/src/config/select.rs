@@ -18,8 +18,8 @@
 //! This file is also compiled on the host by `firmware/host-tests` (it names no esp-hal item).
 
 use picokubelet_core::{
-    provision::{parse, ProvisionRecord, RecordError},
     k8s::name::{NameError, NodeName},
+    provision::{parse, ProvisionRecord, RecordError},
 };
 
 /// What reading the `pkconfig` partition gave.
