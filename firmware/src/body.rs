@@ -1,6 +1,6 @@
 //! The agent's seams on the board (picokubelet-core `runtime`): monotonic time from
 //! embassy-time, TCP connections from embassy-net (with DNS) over the uplink in use, and the
-//! log printed by esp-println. Board signals are in `crate::signals`, the RNG is esp-hal's
+//! log printed by esp-println. Board signals are in `crate::board_state`, the RNG is esp-hal's
 //! `Trng`.
 
 use core::{future::Future, net::SocketAddr};
@@ -19,8 +19,8 @@ use picokubelet_core::{
 use static_cell::{ConstStaticCell, StaticCell};
 
 use crate::{
+    board_state,
     net::{policy::UplinkKind, uplink::Uplinks},
-    signals,
 };
 
 /// TCP socket buffers of the one API connection.
@@ -119,7 +119,7 @@ impl Connector for NetConnector {
                 self.uplinks.ipv4(kind)
             );
             self.last = Some(kind);
-            signals::record_uplink(kind);
+            board_state::record_uplink(kind);
         }
         let addresses = stack
             .dns_query(self.host, DnsQueryType::A)

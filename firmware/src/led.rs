@@ -2,7 +2,7 @@
 //!
 //! What to show is decided in picokubelet-core (`led::led_state`, `led::led_frame`); this module
 //! only sends the colour to the pixel. The task sleeps until the state changes (a signal from
-//! `crate::signals`, latest value wins, so a busy agent never blocks on the LED); an animated
+//! `crate::board_state`, latest value wins, so a busy agent never blocks on the LED); an animated
 //! state (breathing, blinking) is sampled every [`FRAME_INTERVAL`] meanwhile.
 
 use embassy_futures::select::{select, Either};
@@ -15,7 +15,7 @@ use esp_hal::{
 use esp_println::println;
 use picokubelet_core::led::{led_frame, LedState, Rgb};
 
-use crate::{board, signals};
+use crate::{board, board_state};
 
 /// How long the panic handler shows the Panic pattern before it resets the chip.
 const PANIC_DISPLAY_MS: u32 = 5_000;
@@ -72,12 +72,17 @@ pub async fn led_task(mut channel: Channel<'static, Async, Tx>) -> ! {
             }
         }
         state = if state.is_animated() {
-            match select(signals::led_state_changed(), Timer::after(FRAME_INTERVAL)).await {
+            match select(
+                board_state::led_state_changed(),
+                Timer::after(FRAME_INTERVAL),
+            )
+            .await
+            {
                 Either::First(latest) => latest,
                 Either::Second(()) => state,
             }
         } else {
-            signals::led_state_changed().await
+            board_state::led_state_changed().await
         };
     }
 }

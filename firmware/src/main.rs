@@ -7,7 +7,7 @@
 //! TCP to the API server over the preferred uplink, TLS 1.3 with the server certificate
 //! VERIFIED against the cluster CA, clock anchoring, Node registration, Lease renewal, status
 //! and events — reconnecting whenever the session ends. Every protocol decision is the core's;
-//! this crate provides the seams (`body`, `signals`), the drivers (`led`, `watchdog`, `net`)
+//! this crate provides the seams (`body`, `board_state`), the drivers (`led`, `watchdog`, `net`)
 //! and the pins (`board`).
 
 #![no_std]
@@ -16,11 +16,11 @@
 extern crate alloc;
 
 mod board;
+mod board_state;
 mod body;
 mod config;
 mod led;
 mod net;
-mod signals;
 mod watchdog;
 
 use core::{convert::Infallible, net::Ipv4Addr};
@@ -46,8 +46,8 @@ use picokubelet_core::{
 };
 use static_cell::ConstStaticCell;
 
+use board_state::ConfigHealth;
 use net::{uplink::Uplinks, Mac};
-use signals::ConfigHealth;
 
 esp_bootloader_esp_idf::esp_app_desc!();
 
@@ -99,12 +99,12 @@ async fn main(spawner: Spawner) -> ! {
     let settings = match config::load(peripherals.FLASH) {
         Ok(settings) => settings,
         Err(refusal) => {
-            signals::record_config_health(ConfigHealth::Refused);
+            board_state::record_config_health(ConfigHealth::Refused);
             halt("no usable configuration", refusal).await
         }
     };
     if settings.degraded {
-        signals::record_config_health(ConfigHealth::Degraded);
+        board_state::record_config_health(ConfigHealth::Degraded);
     }
     let record = settings.record;
     let built_for = profile.chip;
@@ -127,7 +127,7 @@ async fn main(spawner: Spawner) -> ! {
     // Not security relevant: smoltcp uses it for ports and sequence numbers.
     let rng = Rng::new();
     let seed = (u64::from(rng.random()) << 32) | u64::from(rng.random());
-    signals::record_network_starting();
+    board_state::record_network_starting();
 
     // A constant condition in synchronous code: on boards without a W5500 the Ethernet path
     // is type-checked but not linked (no driver, no frame buffers).
@@ -162,7 +162,7 @@ async fn main(spawner: Spawner) -> ! {
     if ethernet.is_none() && wifi.is_none() {
         if record.wifi.is_none() {
             // A record without Wi-Fi on a board without (working) Ethernet: provisioning error.
-            signals::record_config_health(ConfigHealth::Refused);
+            board_state::record_config_health(ConfigHealth::Refused);
         }
         halt("no uplink", "neither Ethernet nor Wi-Fi is available").await
     }
@@ -198,7 +198,7 @@ async fn main(spawner: Spawner) -> ! {
     let strings = match record.agent_strings(mac, built_for) {
         Ok(strings) => strings,
         Err(e) => {
-            signals::record_config_health(ConfigHealth::Refused);
+            board_state::record_config_health(ConfigHealth::Refused);
             halt("cannot derive a node name", e).await
         }
     };
@@ -206,7 +206,7 @@ async fn main(spawner: Spawner) -> ! {
     let mut config = match record.agent_config(&strings, built_for, ids, address) {
         Ok(config) => config,
         Err(e) => {
-            signals::record_config_health(ConfigHealth::Refused);
+            board_state::record_config_health(ConfigHealth::Refused);
             halt("the agent refuses the configuration", e).await
         }
     };
@@ -218,7 +218,7 @@ async fn main(spawner: Spawner) -> ! {
         connector: body::NetConnector::new(uplinks, record.host, record.port),
         opener: TlsOpener::new(record.trust),
         rng: trng,
-        board: signals::EspBoard { uplinks },
+        board: board_state::EspBoard { uplinks },
         log: body::PrintLog,
     };
     let state = AgentState::new();
@@ -230,7 +230,7 @@ async fn main(spawner: Spawner) -> ! {
         config.server_name
     );
     let agent = run_agent(&mut runtime, &config, &state, AGENT_BUFFERS.take());
-    match select(agent, mirror(&state, signals::EspBoard { uplinks })).await {
+    match select(agent, mirror(&state, board_state::EspBoard { uplinks })).await {
         Either::First(Ok(never)) => match never {},
         Either::First(Err(e)) => halt("the agent refused its configuration", e).await,
         Either::Second(never) => match never {},
@@ -240,18 +240,18 @@ async fn main(spawner: Spawner) -> ! {
 /// Copies the agent's LED inputs to the LED task whenever they change (the agent signals it)
 /// and prints a summary now and then. Runs beside the agent on the same executor (`AgentState`
 /// is single-executor by design).
-async fn mirror(state: &AgentState, board: signals::EspBoard) -> Infallible {
+async fn mirror(state: &AgentState, board: board_state::EspBoard) -> Infallible {
     let mut next_summary = Instant::now() + SUMMARY_INTERVAL;
     loop {
         let inputs = LedInputs::of_agent(state);
-        signals::update_led(|led| {
+        board_state::update_led(|led| {
             let panicked = led.panicked;
             *led = inputs;
             led.panicked = panicked;
         });
         if Instant::now() >= next_summary {
             next_summary += SUMMARY_INTERVAL;
-            let snapshot = signals::snapshot();
+            let snapshot = board_state::snapshot();
             println!(
                 "summary: up {} s, heap {} of {} B free, uplink {:?}, {} association(s), {} BSSID change(s); {:?}; {:?}",
                 Instant::now().as_secs(),

@@ -1,5 +1,5 @@
 //! The Ethernet uplink: a W5500 on the board's SPI2 bus (embassy-net-wiznet), with its own
-//! embassy-net stack (DHCP) and a task that reports the carrier to `crate::signals`.
+//! embassy-net stack (DHCP) and a task that reports the carrier to `crate::board_state`.
 //!
 //! Only boards whose profile has a W5500 (the Waveshare ESP32-S3-ETH) start it; the code is
 //! compiled for every chip, so the S3 path is type-checked on the C6/C3 builds. Main creates
@@ -25,7 +25,7 @@ use esp_println::println;
 use static_cell::{ConstStaticCell, StaticCell};
 
 use super::{Mac, STACK_SOCKETS};
-use crate::{board, signals};
+use crate::{board, board_state};
 
 /// Receive and transmit queues of the driver, in 1514-byte frames: 4 × 1514 B ≈ 6 KiB of RAM.
 /// A frame arriving while both receive slots are full waits in the W5500's own 16 KiB buffer.
@@ -131,15 +131,15 @@ async fn net_task(mut runner: Runner<'static, Device<'static>>) -> ! {
     runner.run().await
 }
 
-/// Mirrors the carrier (polled by the driver every 500 ms) into the board signals.
+/// Mirrors the carrier (polled by the driver every 500 ms) into the board state.
 #[embassy_executor::task]
 async fn link_task(stack: Stack<'static>) -> ! {
     loop {
         stack.wait_link_up().await;
         println!("Ethernet: link up");
-        signals::record_ethernet_link(true);
+        board_state::record_ethernet_link(true);
         stack.wait_link_down().await;
         println!("Ethernet: link down");
-        signals::record_ethernet_link(false);
+        board_state::record_ethernet_link(false);
     }
 }

@@ -15,7 +15,7 @@ use picokubelet_core::provision::WifiCredentials;
 use static_cell::StaticCell;
 
 use super::{Mac, STACK_SOCKETS};
-use crate::signals;
+use crate::board_state;
 
 const RECONNECT_DELAY: Duration = Duration::from_secs(5);
 
@@ -70,7 +70,7 @@ async fn wifi_task(mut controller: WifiController<'static>, ssid: &'static str) 
         println!("Wi-Fi: connecting to '{}'", ssid);
         match controller.connect_async().await {
             Ok(info) => {
-                signals::record_association(info.bssid);
+                board_state::record_association(info.bssid);
                 let rssi = controller.rssi();
                 println!(
                     "Wi-Fi: associated, BSSID {} channel {} RSSI {:?} dBm",
@@ -85,7 +85,7 @@ async fn wifi_task(mut controller: WifiController<'static>, ssid: &'static str) 
             }
             Err(e) => println!("Wi-Fi: connect failed: {:?}", e),
         }
-        signals::record_wifi_down();
+        board_state::record_wifi_down();
         Timer::after(RECONNECT_DELAY).await;
     }
 }
