@@ -36,3 +36,4 @@ pub mod provision;
 pub mod runtime;
 pub mod time;
 pub mod tls;
+pub mod xorshift;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use embedded_io_adapters::tokio_1::FromTokio;
 use picokubelet_core::agent::{Log, LogEvent};
 use picokubelet_core::runtime::{Board, BoardSnapshot, Clock, Connector, Instant};
+use picokubelet_core::xorshift::XorShift64;
 use tokio::net::TcpStream;
 
 use crate::kubeconfig::{ServerHost, ServerUrl};
@@ -91,7 +92,7 @@ pub type OsRng = rand_core::OsRng;
 /// on underneath, so removing a key resumes it).
 #[derive(Debug)]
 pub struct SimulatedBoard {
-    state: Cell<u64>,
+    state: Cell<XorShift64>,
     snapshot: Cell<BoardSnapshot>,
     next_sample: Cell<Option<tokio::time::Instant>>,
     signals: Option<SignalsFile>,
@@ -107,8 +108,7 @@ const HEAP_MAX: u32 = 280_000;
 impl SimulatedBoard {
     pub fn new(seed: u64) -> Self {
         SimulatedBoard {
-            // xorshift must not start at 0.
-            state: Cell::new(seed | 1),
+            state: Cell::new(XorShift64::new(seed)),
             snapshot: Cell::new(BoardSnapshot {
                 heap_free_bytes: 250_000,
                 heap_total_bytes: HEAP_TOTAL,
@@ -138,11 +138,9 @@ impl SimulatedBoard {
 
     fn next(&self) -> u64 {
         let mut x = self.state.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        let r = x.next_u64();
         self.state.set(x);
-        x
+        r
     }
 }
 

@@ -19,6 +19,7 @@ use crate::client::api::{ApiClient, Reply};
 use crate::client::counters::ClientError;
 use crate::json::extract::Visitor;
 use crate::runtime::{Board, Clock, Instant};
+use crate::xorshift::XorShift64;
 
 /// The client, shared by the tasks of one session.
 pub(crate) type SharedClient<'s, T, C> = Mutex<NoopRawMutex, ApiClient<'s, T, C>>;
@@ -32,7 +33,7 @@ pub(crate) struct Ctx<'r, C, B> {
     pub log: &'r dyn Log,
     /// xorshift64 state for retry jitter, seeded from the board's RNG per session. Jitter needs
     /// no cryptographic quality, and a `Cell` lets every task draw without a borrow.
-    jitter: Cell<u64>,
+    jitter: Cell<XorShift64>,
     /// A 2xx arrived in this session: it worked, so a failure of it is no reason to wait
     /// before the next connect.
     pub progressed: Cell<bool>,
@@ -53,8 +54,7 @@ impl<'r, C: Clock, B: Board> Ctx<'r, C, B> {
             state,
             board,
             log,
-            // xorshift must not start at 0.
-            jitter: Cell::new(seed | 1),
+            jitter: Cell::new(XorShift64::new(seed)),
             progressed: Cell::new(false),
         }
     }
@@ -66,11 +66,9 @@ impl<'r, C: Clock, B: Board> Ctx<'r, C, B> {
     /// A pseudo-random u32 for backoff jitter.
     fn random(&self) -> u32 {
         let mut x = self.jitter.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        let r = x.next_u32();
         self.jitter.set(x);
-        (x >> 32) as u32
+        r
     }
 
     /// The one retry helper: `timer` fires again after the backoff `setback` calls for (the
