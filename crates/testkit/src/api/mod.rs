@@ -15,10 +15,13 @@ mod faulted;
 mod health;
 mod info;
 mod op;
+mod pods;
 mod read;
 mod respond;
 mod route;
+mod selector;
 mod storage;
+mod table;
 mod validation;
 mod write;
 
@@ -124,6 +127,7 @@ fn dispatch(
                 _ => ctx.text(404, "404 page not found\n", &nosniff),
             };
         }
+        Route::Pods => return pods::answer(state, req, user, ctx),
         Route::Resource {
             kind,
             namespace,
@@ -138,6 +142,10 @@ fn dispatch(
         return ctx.error(&status::method_not_allowed());
     };
     if !subresource.is_empty() && !matches!(verb, "get" | "update" | "patch") {
+        return ctx.error(&status::method_not_allowed());
+    }
+    // `/api/v1/events`: a namespaced resource across all namespaces can only be listed.
+    if kind.namespaced() && namespace.is_empty() && verb != "list" {
         return ctx.error(&status::method_not_allowed());
     }
     let attrs = Attributes {
@@ -187,6 +195,10 @@ fn dispatch(
         _ => Err(status::method_not_allowed()),
     };
     match result {
+        Ok((code, body)) if table::wants_table(req.header("Accept")) => {
+            let table = table::table(kind, &body, now);
+            ctx.json(code, table.as_ref().unwrap_or(&body), &[])
+        }
         Ok((code, body)) => ctx.json(code, &body, &[]),
         Err(e) => ctx.error(&e),
     }

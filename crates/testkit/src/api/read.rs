@@ -8,6 +8,7 @@ use crate::status;
 use crate::store::render;
 
 use super::op::{Answer, Op};
+use super::selector::LabelSelector;
 
 impl Op<'_> {
     pub(super) fn get(&self, state: &mut State) -> Answer {
@@ -32,7 +33,10 @@ impl Op<'_> {
                 }
             })
             .collect();
-        let prefix = if self.kind.namespaced() {
+        let labels = LabelSelector::parse(&req.query_param("labelSelector").unwrap_or_default())
+            // guess: not recorded (the apiserver's parse errors are 400s too).
+            .map_err(|e| status::bad_request(&e))?;
+        let prefix = if self.kind.namespaced() && !self.namespace.is_empty() {
             format!("{}/", self.namespace)
         } else {
             String::new()
@@ -42,6 +46,7 @@ impl Op<'_> {
             .all(self.kind.coll())
             .filter(|(k, _)| k.starts_with(&prefix))
             .map(|(_, s)| render(s, self.kind, false))
+            .filter(|item| labels.matches(&item["metadata"]["labels"]))
             .filter(|item| {
                 terms.iter().all(|(path, eq, want)| {
                     let pointer = format!("/{}", path.replace('.', "/"));

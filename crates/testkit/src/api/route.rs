@@ -41,6 +41,8 @@ pub(super) enum Route {
         name: String,
         subresource: String,
     },
+    /// `/api/v1/pods` or `/api/v1/namespaces/<ns>/pods`: no pods ever run on these nodes.
+    Pods,
     UnknownApi,
     NotFound,
 }
@@ -86,6 +88,9 @@ pub(super) fn route(path: &str) -> Route {
         ["apis"] => Route::DiscoveryRoot(true),
         ["api", "v1"] => Route::Discovery,
         ["api", "v1", "nodes", rest @ ..] => res(Kind::Node, "", rest),
+        ["api", "v1", "events"] => res(Kind::Event, "", &[]),
+        ["api", "v1", "pods"] => Route::Pods,
+        ["api", "v1", "namespaces", ns, "pods"] if !ns.is_empty() => Route::Pods,
         ["api", "v1", "namespaces", ns, "events", rest @ ..] if !ns.is_empty() => {
             res(Kind::Event, ns, rest)
         }
