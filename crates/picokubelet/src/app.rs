@@ -33,6 +33,7 @@ pub fn execute(cli: &Cli, env: &LookupEnv) -> Result<(), Failure> {
             agent_command(&args.cluster, &args.node, &args.agent, Some(args), env)
         }
         Command::Provision(args) => crate::provision::execute(args, env),
+        Command::Demo(args) => crate::demo::execute(args, env),
     }
 }
 
@@ -193,6 +194,18 @@ fn agent_command(
     fleet: Option<&FleetArgs>,
     env: &LookupEnv,
 ) -> Result<(), Failure> {
+    boards_until(cluster, node, agent, fleet, env, fleet::shutdown_signal())
+}
+
+/// `run` (no `fleet`) or `fleet`, until `stop` completes.
+pub(crate) fn boards_until(
+    cluster: &ClusterArgs,
+    node: &NodeArgs,
+    agent: &AgentArgs,
+    fleet: Option<&FleetArgs>,
+    env: &LookupEnv,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), Failure> {
     let count = fleet.map(|f| f.count);
     if cluster.insecure_skip_tls_verify {
         insecure_banner("--insecure-skip-tls-verify", None);
@@ -261,7 +274,7 @@ fn agent_command(
             metrics_addr: agent.metrics_addr,
         },
     };
-    fleet::run(Arc::new(setup), plan)
+    fleet::run_until(Arc::new(setup), plan, stop)
 }
 
 /// How often `fleet` logs its summary line.

@@ -34,6 +34,9 @@ pub enum Command {
     Fleet(FleetArgs),
     /// Write the configuration record a board reads from its `pkconfig` flash partition.
     Provision(crate::provision::ProvisionArgs),
+    /// First five minutes: an embedded Kubernetes API server on loopback, a kubeconfig for
+    /// kubectl, and virtual boards joining it (or, with --kubeconfig, boards joining your cluster).
+    Demo(crate::demo::DemoArgs),
 }
 
 #[derive(Clone, Debug, Args)]
@@ -109,7 +112,7 @@ impl Cli {
             Command::Run(a) => ("run", &a.node),
             Command::Fleet(a) => ("fleet", &a.node),
             // Checked by the command itself (its node flags have other defaults).
-            Command::Provision(_) => return Ok(()),
+            Command::Provision(_) | Command::Demo(_) => return Ok(()),
         };
         // Report against the subcommand, so the usage line shows its flags.
         let invalid = |msg: String| {

@@ -112,6 +112,16 @@ impl Workers {
 
 /// Runs the boards of `plan` until SIGINT/SIGTERM, then logs a summary ("stopping").
 pub fn run(setup: Arc<AgentSetup>, plan: Plan) -> Result<(), Failure> {
+    run_until(setup, plan, shutdown_signal())
+}
+
+/// Runs the boards of `plan` until `stop` completes (`demo` stops on its own signal watch, set
+/// up before its files exist), then logs a summary ("stopping").
+pub fn run_until(
+    setup: Arc<AgentSetup>,
+    plan: Plan,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), Failure> {
     let started_at = SystemTime::now();
     let main_rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -200,7 +210,7 @@ pub fn run(setup: Arc<AgentSetup>, plan: Plan) -> Result<(), Failure> {
             }
         };
         tokio::select! {
-            () = shutdown_signal() => {}
+            () = stop => {}
             () = metrics => {}
             () = summary => {}
         }

@@ -7,6 +7,7 @@ pub mod app;
 pub mod args;
 pub mod board;
 pub mod cli;
+pub mod demo;
 pub mod failure;
 pub mod fleet;
 pub mod kubeconfig;
