@@ -287,3 +287,133 @@ fn with_kubeconfig_the_boards_join_that_cluster_and_nothing_is_written() {
     assert!(written.is_empty(), "{written:?}");
     assert!(path.exists(), "the user's kubeconfig is left alone");
 }
+
+/// The recorded kubectl session against the real kube-apiserver (recorded-2 D01–D10).
+fn recorded_stdout(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../testkit/testdata/recorded-2")
+        .join(name);
+    let log = std::fs::read_to_string(path).unwrap();
+    let after = log.split_once("# stdout:\n").unwrap().1;
+    after.split_once("# rc=").unwrap().0.to_owned()
+}
+
+/// kubectl's table output as cells (columns are separated by at least two spaces).
+fn cells(table: &str) -> Vec<Vec<String>> {
+    table
+        .lines()
+        .map(|l| {
+            l.split("  ")
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .collect()
+}
+
+/// An AGE cell as kubectl prints a young object's: seconds, or minutes and seconds.
+fn is_age(cell: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+    match cell.strip_suffix('s') {
+        Some(rest) => match rest.split_once('m') {
+            Some((m, s)) => digits(m) && digits(s),
+            None => digits(rest),
+        },
+        None => false,
+    }
+}
+
+#[test]
+fn kubectl_sees_the_demo_boards_as_it_saw_boards_on_the_real_server() {
+    let Some(kubectl) = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("kubectl"))
+            .find(|k| k.is_file())
+    }) else {
+        eprintln!("SKIPPED: no kubectl on PATH; install kubernetes-client to run this test");
+        return;
+    };
+    let mut demo = Demo::start(&["--boards", "3"]);
+    demo.wait_for("the kubeconfig line", |d| d.kubeconfig().is_some());
+    let kubeconfig = demo.kubeconfig().unwrap();
+    demo.wait_for("three boards Ready", |_| {
+        ready_nodes(&kubeconfig).len() == 3
+    });
+    let cache = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| -> String {
+        let out = Command::new(&kubectl)
+            .args(args)
+            .arg("--cache-dir")
+            .arg(cache.path())
+            .env("KUBECONFIG", &kubeconfig)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+
+    // get nodes -owide (D02): the same header; per row the recorded cells but for the name,
+    // the age and KERNEL-VERSION's architecture (the demo boards are ESP32-S3: xtensa too).
+    let got = cells(&run(&["get", "nodes", "-owide"]));
+    let want = cells(&recorded_stdout("D02-get-nodes-owide.kubectl-v9.txt"));
+    assert_eq!(got[0], want[0], "the -owide header");
+    assert_eq!(got.len(), 4, "{got:?}");
+    for (i, row) in got.iter().skip(1).enumerate() {
+        let recorded = &want[1];
+        assert_eq!(row[0], format!("demo-{}", i + 1));
+        assert!(is_age(&row[3]), "AGE {:?}", row[3]);
+        for col in [1, 2, 4, 5, 6, 7, 8, 9] {
+            assert_eq!(
+                row[col], recorded[col],
+                "column {} of {row:?}",
+                want[0][col]
+            );
+        }
+    }
+
+    // describe (D04): the same sections in the same order.
+    let sections = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| !l.starts_with(' '))
+            .filter_map(|l| l.split_once(':').map(|(k, _)| k.to_owned()))
+            .collect()
+    };
+    let got = run(&["describe", "node", "demo-1"]);
+    assert_eq!(
+        sections(&got),
+        sections(&recorded_stdout("D04-describe-node.kubectl-v9.txt")),
+        "{got}"
+    );
+    assert!(
+        got.contains("Non-terminated Pods:          (0 in total)"),
+        "{got}"
+    );
+
+    // cordon (D07) and delete (D10): the recorded answers, for these names.
+    let want = recorded_stdout("D07-cordon.kubectl-v9.txt").replace("esp-boot-01", "demo-1");
+    assert_eq!(run(&["cordon", "demo-1"]), want);
+    let got = cells(&run(&["get", "node", "demo-1"]));
+    assert_eq!(got[1][1], "Ready,SchedulingDisabled");
+    let uid = |kc: &Path| -> Option<String> {
+        get_json(kc, "/api/v1/nodes")["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["metadata"]["name"] == "demo-3")
+            .map(|n| n["metadata"]["uid"].as_str().unwrap().to_owned())
+    };
+    let before = uid(&kubeconfig).unwrap();
+    let want = recorded_stdout("D10-delete-node.kubectl-v9.txt").replace("esp-test-03", "demo-3");
+    assert_eq!(run(&["delete", "node", "demo-3"]), want);
+    // The board notices at its next renewal and registers a new Node.
+    demo.wait_for("demo-3 registered again", |_| {
+        uid(&kubeconfig).is_some_and(|u| u != before) && ready_nodes(&kubeconfig).len() == 3
+    });
+    let exit = demo.signal("-INT");
+    assert!(exit.success(), "{exit:?}\n{}", demo.stderr_text());
+}
