@@ -57,12 +57,7 @@ struct Embedded {
 pub fn execute(args: &DemoArgs, env: &LookupEnv) -> Result<(), Failure> {
     let port = match args.addr {
         Some(addr) if addr.ip() == IpAddr::V4(Ipv4Addr::LOCALHOST) => addr.port(),
-        Some(addr) => {
-            return Err(Failure::Usage(format!(
-            "--addr {addr}: the embedded API server listens on 127.0.0.1 only (try 127.0.0.1:{})",
-            addr.port()
-        )))
-        }
+        Some(addr) => return Err(off_loopback(addr)),
         None => 0,
     };
     let started = Instant::now();
@@ -90,7 +85,7 @@ pub fn execute(args: &DemoArgs, env: &LookupEnv) -> Result<(), Failure> {
         .map_err(|_| Failure::Usage("the demo thread stopped before it was up".into()))
         .and_then(|r| r.map_err(Failure::Usage));
     let result = up.and_then(|server| match (server, &args.kubeconfig) {
-        (Some(server), _) => run_embedded(args, &server, stop_rx, env),
+        (Some(server), _) => run_embedded(args, &names, &server, stop_rx, env),
         (None, Some(path)) => {
             println!("{}", instructions(None, path, &names, false));
             run_boards(path, args.boards, stop_rx, env)
@@ -104,9 +99,17 @@ pub fn execute(args: &DemoArgs, env: &LookupEnv) -> Result<(), Failure> {
     result
 }
 
+fn off_loopback(addr: SocketAddr) -> Failure {
+    let port = addr.port();
+    Failure::Usage(format!(
+        "--addr {addr}: the embedded API server listens on 127.0.0.1 only (try 127.0.0.1:{port})"
+    ))
+}
+
 /// Writes the kubeconfig, runs the boards against the embedded server, removes the files.
 fn run_embedded(
     args: &DemoArgs,
+    names: &[String],
     server: &Embedded,
     stop: oneshot::Receiver<()>,
     env: &LookupEnv,
@@ -114,10 +117,9 @@ fn run_embedded(
     let dir = demo_dir();
     let path = write_kubeconfig(&dir, &server.kubeconfig)?;
     info!(server = %server.url, kubeconfig = %path.display(), "embedded API server up");
-    let names = crate::args::fleet_names(DEMO_NODE_NAME, args.boards).map_err(Failure::Usage)?;
     println!(
         "{}",
-        instructions(Some(&server.url), &path, &names, args.keep)
+        instructions(Some(&server.url), &path, names, args.keep)
     );
     let result = run_boards(&path, args.boards, stop, env);
     if args.keep {
@@ -327,7 +329,13 @@ fn write_kubeconfig(dir: &Path, text: &str) -> Result<PathBuf, Failure> {
     let mut builder = std::fs::DirBuilder::new();
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(|e| cannot(dir, e))?;
+    builder.create(dir).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => Failure::Usage(format!(
+            "{} exists (left by an earlier `demo --keep`?): remove it and start again",
+            dir.display()
+        )),
+        _ => cannot(dir, e),
+    })?;
     let path = dir.join("kubeconfig");
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
