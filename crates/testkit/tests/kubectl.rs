@@ -208,6 +208,14 @@ fn cordon_label_annotate_delete_answer_as_recorded_d07_to_d10() {
                 esp-boot-01   Ready,SchedulingDisabled   <none>   3m39s   v1.36.2-picokubelet.0.1.0\n\
                 esp-test-02   Ready                      <none>   44s     v1.36.2-picokubelet.0.1.0\n";
     assert_same_lines("get nodes after cordon and delete", &got, want);
+    assert_eq!(
+        k.run(&["label", "node", "esp-boot-01", "a-"]),
+        "node/esp-boot-01 unlabeled\n"
+    );
+    assert_eq!(
+        h.server.node("esp-boot-01").unwrap()["metadata"]["labels"].get("a"),
+        None
+    );
     let got = k.run(&["uncordon", "esp-boot-01"]);
     assert_eq!(got, "node/esp-boot-01 uncordoned\n");
     assert_eq!(

@@ -258,3 +258,24 @@ fn label_selectors_filter_lists() {
     );
     assert_eq!(bad.status, 400);
 }
+
+#[test]
+fn a_patch_asking_for_a_table_gets_one_e10() {
+    let h = build("2026-12-02T15:33:32Z");
+    let token = h.server.node_token("esp-boot-01");
+    let body = r#"{"spec":{"renewTime":"2026-12-02T15:33:32.269082Z"}}"#;
+    let raw = format!(
+        "PATCH /apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/esp-boot-01 HTTP/1.1\r\nHost: 127.0.0.1:7443\r\nUser-Agent: picokubelet/0.1\r\nAuthorization: Bearer {token}\r\nAccept: application/json;as=Table;g=meta.k8s.io;v=v1\r\nContent-Type: application/merge-patch+json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let r = h.client().send(raw.as_bytes()).unwrap();
+    assert_eq!(r.status, 200);
+    let table = r.json();
+    assert_eq!(table["kind"], "Table");
+    assert_eq!(
+        table["rows"][0]["cells"],
+        serde_json::json!(["esp-boot-01", "esp-boot-01", "3m12s"])
+    );
+    let rv = h.server.lease("esp-boot-01").unwrap()["metadata"]["resourceVersion"].clone();
+    assert_eq!(table["metadata"]["resourceVersion"], rv);
+}
