@@ -204,7 +204,10 @@ fn demo_thread(
         let signal = crate::fleet::shutdown_signal();
         tokio::pin!(signal);
         // Registers the handlers (the future does so on its first poll).
-        let _ = poll_once(signal.as_mut()).await;
+        if poll_once(signal.as_mut()).await.is_some() {
+            let _ = up.send(Err("stopped by a signal while starting".into()));
+            return;
+        }
         let server = match port {
             Some(port) => {
                 let opts = ServerOptions {

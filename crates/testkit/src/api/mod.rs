@@ -144,10 +144,6 @@ fn dispatch(
     if !subresource.is_empty() && !matches!(verb, "get" | "update" | "patch") {
         return ctx.error(&status::method_not_allowed());
     }
-    // `/api/v1/events`: a namespaced resource across all namespaces can only be listed.
-    if kind.namespaced() && namespace.is_empty() && verb != "list" {
-        return ctx.error(&status::method_not_allowed());
-    }
     let attrs = Attributes {
         verb,
         group: r.group,
@@ -160,6 +156,11 @@ fn dispatch(
     if let Err(reason) = authorize(user, &attrs) {
         let e = status::forbidden(r, &name, &forbidden_message(user, &attrs, &reason));
         return ctx.json(e.code, &e.body, &nosniff);
+    }
+    // `/api/v1/events`: a namespaced resource across all namespaces can only be listed (405
+    // otherwise, after authorization: guess: not recorded).
+    if kind.namespaced() && namespace.is_empty() && verb != "list" {
+        return ctx.error(&status::method_not_allowed());
     }
     if let Some(accept) = req.header("Accept") {
         let ok = accept.split(',').any(|a| {
