@@ -122,10 +122,11 @@ impl Watchdog for SoftWatchdog {
     }
 }
 
-/// The pixel: the colour is kept, not shown (a terminal at 50 frames/s would drown the log).
-struct MemoryPixel;
+/// The pixel: no LED on Linux, so the colour goes nowhere (printing 50 frames/s would drown the
+/// log); the LED's inputs are the board state's, which the log shows.
+struct NoPixel;
 
-impl PixelSink for MemoryPixel {
+impl PixelSink for NoPixel {
     type Error = core::convert::Infallible;
 
     async fn show(&mut self, _colour: Rgb) -> Result<(), Self::Error> {
@@ -140,7 +141,7 @@ async fn watchdog_task(started: Instant) -> ! {
 
 #[embassy_executor::task]
 async fn led_task() -> ! {
-    led::run(MemoryPixel).await
+    led::run(NoPixel).await
 }
 
 #[embassy_executor::task(pool_size = 2)]
