@@ -7,4 +7,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
 # The firmware's hardware-free decisions (config source, uplink choice), on the host.
 firmware/host-tests/test.sh
+# The firmware body on Linux (the tap board): its flash image through the body's loader.
+firmware/tapboard/test.sh
 echo "test: all green"

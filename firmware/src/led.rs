@@ -1,27 +1,22 @@
-//! WS2812 status LED driver: RMT pulse encoding and the LED task.
+//! WS2812 status LED driver: RMT pulse encoding, the body's pixel sink on it, and the panic
+//! hook.
 //!
-//! What to show is decided in picokubelet-core (`led::led_state`, `led::led_frame`); this module
-//! only sends the colour to the pixel. The task sleeps until the state changes (a signal from
-//! `crate::board_state`, latest value wins, so a busy agent never blocks on the LED); an animated
-//! state (breathing, blinking) is sampled every [`FRAME_INTERVAL`] meanwhile.
+//! What to show is decided in picokubelet-core (`led::led_state`, `led::led_frame`) and when to
+//! send it in the body's LED task (`picokubelet_firmware_body::led`); this module only sends
+//! the colour to the pixel.
 
-use embassy_futures::select::{select, Either};
-use embassy_time::{Duration, Instant, Timer};
 use esp_hal::{
     gpio::Level,
-    rmt::{Channel, PulseCode, Tx},
+    rmt::{Channel, Error as RmtError, PulseCode, Tx},
     Async,
 };
-use esp_println::println;
 use picokubelet_core::led::{led_frame, LedState, Rgb};
+use picokubelet_firmware_body::led::{self, PixelSink, FRAME_INTERVAL};
 
-use crate::{board, board_state};
+use crate::board;
 
 /// How long the panic handler shows the Panic pattern before it resets the chip.
 const PANIC_DISPLAY_MS: u32 = 5_000;
-
-/// How often the colour is recomputed and sent: 50 frames/s, smooth enough for breathing.
-pub const FRAME_INTERVAL: Duration = Duration::from_millis(20);
 
 // WS2812 timing (datasheet, ±150 ns) in 12.5 ns RMT ticks (80 MHz, divider 1; board::RMT_TICK_HZ):
 // 0-bit 400 ns high / 850 ns low, 1-bit 800 ns high / 450 ns low. The > 50 µs reset is the idle
@@ -51,40 +46,21 @@ pub fn encode_pixel(colour: Rgb) -> [PulseCode; PIXEL_CODES] {
     codes
 }
 
-/// Shows the agent's state on the status LED until the firmware stops. Only sends when the
-/// colour changes, and a steady state sleeps until the next state change.
-#[embassy_executor::task]
-pub async fn led_task(mut channel: Channel<'static, Async, Tx>) -> ! {
-    let mut state = LedState::Booting;
-    let mut shown: Option<Rgb> = None;
-    let mut errors_reported = false;
-    loop {
-        let colour = led_frame(state, Instant::now().as_millis());
-        if shown != Some(colour) {
-            match channel.transmit(&encode_pixel(colour)).await {
-                Ok(()) => shown = Some(colour),
-                Err(e) if !errors_reported => {
-                    // Once: a broken LED must not flood the log 50 times a second.
-                    println!("LED: RMT transmit failed: {:?}", e);
-                    errors_reported = true;
-                }
-                Err(_) => {}
-            }
-        }
-        state = if state.is_animated() {
-            match select(
-                board_state::led_state_changed(),
-                Timer::after(FRAME_INTERVAL),
-            )
-            .await
-            {
-                Either::First(latest) => latest,
-                Either::Second(()) => state,
-            }
-        } else {
-            board_state::led_state_changed().await
-        };
+/// The WS2812 on RMT TX channel 0 as the body's pixel.
+pub struct RmtPixel(pub Channel<'static, Async, Tx>);
+
+impl PixelSink for RmtPixel {
+    type Error = RmtError;
+
+    async fn show(&mut self, colour: Rgb) -> Result<(), RmtError> {
+        self.0.transmit(&encode_pixel(colour)).await
     }
+}
+
+/// The body's LED task (`picokubelet_firmware_body::led::run`) on this board's pixel.
+#[embassy_executor::task]
+pub async fn led_task(channel: Channel<'static, Async, Tx>) -> ! {
+    led::run(RmtPixel(channel)).await
 }
 
 /// esp-backtrace's `custom-halt` hook, called after the panic message and backtrace are

@@ -1,37 +1,37 @@
-//! Hardware watchdog: TIMG1's MWDT resets the whole chip if the executor stops running.
-//!
-//! The feeding task proves only that the embassy executor still schedules tasks: it is never
-//! tied to network or API state (a board that cannot reach the server must keep running and
-//! keep trying, not reboot-loop). A task that blocks the executor (a busy loop, a deadlock in a
-//! critical section, a panic with interrupts off) stops the feeding and the chip resets.
+//! Hardware watchdog: TIMG1's MWDT resets the whole chip if the executor stops running. The
+//! liveness rule (what feeding proves, how often) is the body's
+//! (`picokubelet_firmware_body::watchdog`); this module arms the MWDT and runs the feeder.
 
-use embassy_time::{Duration, Ticker};
 use esp_hal::{
     peripherals::TIMG1,
     time::Duration as HalDuration,
     timer::timg::{MwdtStage, TimerGroup, Wdt},
 };
+use picokubelet_firmware_body::watchdog::{feed_forever, Watchdog, TIMEOUT};
 
-/// No feed for this long resets the chip.
-pub const TIMEOUT: HalDuration = HalDuration::from_secs(10);
-/// Feeding interval: a fifth of the timeout, so a late tick or two never trips it.
-pub const FEED_INTERVAL: Duration = Duration::from_secs(2);
+/// TIMG1's MWDT as the body's [`Watchdog`].
+pub struct Mwdt(Wdt<TIMG1<'static>>);
 
-/// Arms the watchdog. Hand the result to [`watchdog_task`] at once.
-pub fn arm(timg1: TIMG1<'static>) -> Wdt<TIMG1<'static>> {
+impl Watchdog for Mwdt {
+    fn feed(&mut self) {
+        self.0.feed();
+    }
+}
+
+/// Arms the watchdog with the body's [`TIMEOUT`]. Hand the result to [`watchdog_task`] at once.
+pub fn arm(timg1: TIMG1<'static>) -> Mwdt {
     let mut wdt = TimerGroup::new(timg1).wdt;
     // Stage 0 resets the system (esp-hal's default action for stage 0 when enabled).
-    wdt.set_timeout(MwdtStage::Stage0, TIMEOUT);
+    wdt.set_timeout(
+        MwdtStage::Stage0,
+        HalDuration::from_millis(TIMEOUT.as_millis() as u64),
+    );
     wdt.enable();
     wdt.feed();
-    wdt
+    Mwdt(wdt)
 }
 
 #[embassy_executor::task]
-pub async fn watchdog_task(mut wdt: Wdt<TIMG1<'static>>) -> ! {
-    let mut ticker = Ticker::every(FEED_INTERVAL);
-    loop {
-        wdt.feed();
-        ticker.next().await;
-    }
+pub async fn watchdog_task(wdt: Mwdt) -> ! {
+    feed_forever(wdt).await
 }

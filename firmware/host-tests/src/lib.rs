@@ -1,14 +1,14 @@
-//! The firmware's hardware-free decisions, compiled for the host from the firmware's own source
-//! files (`#[path]`), so that they are tested exactly as they are flashed:
+//! The firmware's hardware-free decisions, compiled for the host from the firmware body's own
+//! source files (`#[path]`), so that they are tested exactly as they are flashed:
 //! - `config::select` — flash record vs compile-time defaults, node-name precedence;
 //! - `net::policy` — Ethernet vs Wi-Fi.
 //!
 //! Run: `cd firmware/host-tests && cargo test --locked`.
 
-#[path = "../../src/config/select.rs"]
+#[path = "../../body/src/config/select.rs"]
 pub mod select;
 
-#[path = "../../src/net/policy.rs"]
+#[path = "../../body/src/net/policy.rs"]
 pub mod policy;
 
 #[cfg(test)]

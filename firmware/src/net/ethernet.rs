@@ -1,5 +1,5 @@
 //! The Ethernet uplink: a W5500 on the board's SPI2 bus (embassy-net-wiznet), with its own
-//! embassy-net stack (DHCP) and a task that reports the carrier to `crate::board_state`.
+//! embassy-net stack (DHCP) and a task that reports the carrier to the body's `board_state`.
 //!
 //! Only boards whose profile has a W5500 (the Waveshare ESP32-S3-ETH) start it; the code is
 //! compiled for every chip, so the S3 path is type-checked on the C6/C3 builds. Main creates
@@ -24,8 +24,12 @@ use esp_hal::{
 use esp_println::println;
 use static_cell::{ConstStaticCell, StaticCell};
 
-use super::{Mac, STACK_SOCKETS};
-use crate::{board, board_state};
+use picokubelet_firmware_body::{
+    board_state,
+    net::{Mac, STACK_SOCKETS},
+};
+
+use crate::board;
 
 /// Receive and transmit queues of the driver, in 1514-byte frames: 4 × 1514 B ≈ 6 KiB of RAM.
 /// A frame arriving while both receive slots are full waits in the W5500's own 16 KiB buffer.
@@ -112,13 +116,6 @@ async fn start(
     spawner.spawn(net_task(net_runner).map_err(StartError::Spawn)?);
     spawner.spawn(link_task(stack).map_err(StartError::Spawn)?);
     Ok(stack)
-}
-
-/// The Ethernet MAC: the base (Wi-Fi station) MAC made locally administered, last byte + 3 (as
-/// ESP-IDF offsets its Ethernet MAC), so it differs from the station's and the soft AP's.
-pub fn mac_from_base(base: [u8; 6]) -> [u8; 6] {
-    let [a, b, c, d, e, f] = base;
-    [a | 0x02, b, c, d, e, f.wrapping_add(3)]
 }
 
 #[embassy_executor::task]

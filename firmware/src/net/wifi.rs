@@ -14,8 +14,10 @@ use esp_radio::wifi::{
 use picokubelet_core::provision::WifiCredentials;
 use static_cell::StaticCell;
 
-use super::{Mac, STACK_SOCKETS};
-use crate::board_state;
+use picokubelet_firmware_body::{
+    board_state,
+    net::{Mac, STACK_SOCKETS},
+};
 
 const RECONNECT_DELAY: Duration = Duration::from_secs(5);
 

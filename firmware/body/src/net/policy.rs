@@ -10,9 +10,9 @@
 /// One of the board's network interfaces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UplinkKind {
-    /// W5500 over SPI.
+    /// Wired: a W5500 over SPI on a chip, a TAP device on the tap board.
     Ethernet,
-    /// esp-radio station.
+    /// Wi-Fi: the esp-radio station on a chip, a second TAP device on the tap board.
     Wifi,
 }
 

@@ -1,7 +1,7 @@
 //! The agent's seams on the board (picokubelet-core `runtime`): monotonic time from
 //! embassy-time, TCP connections from embassy-net (with DNS) over the uplink in use, and the
-//! log printed by esp-println. Board signals are in `crate::board_state`, the RNG is esp-hal's
-//! `Trng`.
+//! log printed on the board's console. Board signals are in `crate::board_state`, the RNG is
+//! the board's (esp-hal's `Trng` on a chip).
 
 use core::{future::Future, net::SocketAddr};
 
@@ -11,7 +11,6 @@ use embassy_net::{
     Stack,
 };
 use embedded_nal_async::TcpConnect;
-use esp_println::println;
 use picokubelet_core::{
     agent::{Log, LogEvent},
     runtime::{Clock, Connector, Instant},

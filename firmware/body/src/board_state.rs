@@ -4,8 +4,9 @@
 //! Writers are the Wi-Fi task (associations, BSSID, link state), the Ethernet link task, the
 //! configuration (its health) and the agent's LED mirror
 //! (phase, API errors, requests in flight); readers are the LED task and the agent (through
-//! [`EspBoard`], the core's `runtime::Board`). Everything sits behind a critical-section mutex
-//! and is copied out, so no reader holds a lock across an await. Wi-Fi figures are running
+//! [`BodyBoard`], the core's `runtime::Board`). The heap figures come from the board's
+//! allocator through a [`HeapGauge`] (esp-alloc on a chip, a counting allocator on Linux).
+//! Everything sits behind a critical-section mutex and is copied out, so no reader holds a lock across an await. Wi-Fi figures are running
 //! totals: the core turns them into its rolling window and "since the last push" flags.
 //!
 //! This module only stores facts: what the LED shows, link and configuration health included,
@@ -122,7 +123,7 @@ pub fn record_config_health(health: ConfigHealth) {
 }
 
 /// For the LED task: waits for the next state change.
-pub(crate) async fn led_state_changed() -> LedState {
+pub async fn led_state_changed() -> LedState {
     LED_STATE.wait().await
 }
 
@@ -171,11 +172,21 @@ fn record_link(change: impl FnOnce(&mut Shared)) {
     });
 }
 
-/// The board's readings now: esp-alloc heap statistics (all regions) and the Wi-Fi counters.
-pub fn snapshot() -> BoardSnapshot {
-    let heap = esp_alloc::HEAP.stats();
-    let total = heap.size;
-    let free = total.saturating_sub(heap.current_usage);
+/// What the board's allocator has, in bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HeapFigures {
+    pub free: usize,
+    pub total: usize,
+}
+
+/// The board's heap, as its allocator counts it.
+pub trait HeapGauge {
+    fn figures(&self) -> HeapFigures;
+}
+
+/// The board's readings now: the heap as `heap` counts it (all regions) and the Wi-Fi counters.
+pub fn snapshot(heap: &impl HeapGauge) -> BoardSnapshot {
+    let HeapFigures { free, total } = heap.figures();
     SHARED.lock(|shared| {
         let shared = shared.borrow();
         BoardSnapshot {
@@ -184,7 +195,7 @@ pub fn snapshot() -> BoardSnapshot {
             wifi_associations: shared.wifi.associations,
             bssid_changes: shared.wifi.bssid_changes,
             link_up: shared.link_up(),
-            // Needs the stacks, which are not in this static: `EspBoard::snapshot` fills it.
+            // Needs the stacks, which are not in this static: `BodyBoard::snapshot` fills it.
             ipv4: None,
         }
     })
@@ -196,13 +207,14 @@ pub fn uplink_in_use() -> Option<UplinkKind> {
 }
 
 /// The core's view of this board (`runtime::Board`). Holds the stacks (not `Send`, so not in
-/// the shared static) to read the current DHCP address.
+/// the shared static) to read the current DHCP address, and the board's heap gauge.
 #[derive(Clone, Copy)]
-pub struct EspBoard {
+pub struct BodyBoard<H> {
     pub uplinks: Uplinks,
+    pub heap: H,
 }
 
-impl EspBoard {
+impl<H> BodyBoard<H> {
     /// The uplink the agent uses (before its first connect: the one it would pick) and that
     /// uplink's DHCP address now.
     pub fn uplink(&self) -> Option<(UplinkKind, Option<Ipv4Addr>)> {
@@ -211,13 +223,13 @@ impl EspBoard {
     }
 }
 
-impl Board for EspBoard {
+impl<H: HeapGauge> Board for BodyBoard<H> {
     /// The shared readings plus the DHCP address of the uplink in use: when Ethernet and Wi-Fi
     /// trade places (or DHCP moves the board) the core pushes the new `InternalIP`.
     fn snapshot(&self) -> BoardSnapshot {
         BoardSnapshot {
             ipv4: self.uplink().and_then(|(_, address)| address),
-            ..snapshot()
+            ..snapshot(&self.heap)
         }
     }
 

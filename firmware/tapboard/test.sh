@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The tap board (the firmware body on Linux): clippy, and its tests (flash image → the body's
+# configuration loader; no network). The firmware's .cargo/config.toml (one directory up) sets
+# a RISC-V default target, hence the explicit host target here.
+set -euo pipefail
+cd "$(dirname "$0")"
+host=$(rustc -vV | sed -n 's/^host: //p')
+cargo fmt --check
+cargo clippy --locked --all-targets --target "$host" -- -D warnings
+cargo test --locked --target "$host" "$@"
