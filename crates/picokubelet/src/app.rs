@@ -261,6 +261,9 @@ fn agent_command(
             metrics_addr: agent.metrics_addr,
         },
     };
+    if agent.ui {
+        return crate::ui::run(Arc::new(setup), plan, None);
+    }
     fleet::run(Arc::new(setup), plan)
 }
 
