@@ -260,10 +260,14 @@ fn board_line(
 
 fn header_line(screen: &Screen<'_>) -> Line<'static> {
     let t = &screen.glance.totals;
-    let mut text = format!(
-        "picokubelet · {} boards · {} started · {} registered · {} Ready · {} renewals ({} failed) · {} handshakes",
-        t.boards, t.started, t.registered, t.ready, t.renewals, t.renewal_failures, t.handshakes
-    );
+    let mut text = format!("{} boards", t.boards);
+    if t.started < t.boards {
+        text.push_str(&format!(" ({} started)", t.started));
+    }
+    text.push_str(&format!(
+        " · {} registered · {} Ready · {} renewals ({} failed) · {} handshakes",
+        t.registered, t.ready, t.renewals, t.renewal_failures, t.handshakes
+    ));
     if let Some(server) = screen.server {
         text.push_str(" · ");
         text.push_str(server);
