@@ -43,6 +43,12 @@ pub fn run(
         return fleet::run(setup, plan);
     }
     let server_line = server.as_ref().map(|s| s.describe());
+    // The view's log pane shows the last few lines, so each board's events (session opened,
+    // registered, Node missing…) can be at info even in a fleet: they are what a fault shows.
+    let plan = Plan {
+        quiet: false,
+        ..plan
+    };
     fleet::run_with_view(setup, plan, move |handle| async move {
         terminal::drive(handle, server.as_deref(), server_line).await
     })

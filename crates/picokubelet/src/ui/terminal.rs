@@ -12,8 +12,8 @@ use tokio::sync::mpsc;
 
 use super::draw::{areas, draw, table_rows, Screen};
 use super::keys::command;
+use super::server::ServerFaults;
 use super::view::{Flow, ViewState};
-use super::ServerFaults;
 use crate::failure::Failure;
 use crate::fleet::FleetHandle;
 

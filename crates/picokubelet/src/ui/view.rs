@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::ops::Range;
 
 use super::keys::Command;
-use super::ServerFaults;
+use super::server::ServerFaults;
 use crate::controls::{BoardAction, LOW_HEAP_BYTES};
 
 /// The line under the table about the last key.
