@@ -184,6 +184,31 @@ mod tests {
         assert_eq!(r.unwrap_err().kind(), std::io::ErrorKind::ConnectionAborted);
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_heap_override_wakes_the_board_at_once() {
+        use picokubelet_core::runtime::Board;
+        let heap = Rc::new(HeapOverride::default());
+        let board = crate::runtime::SimulatedBoard::new(7).with_heap_override(heap.clone());
+        let simulated = board.snapshot().heap_free_bytes;
+        assert_ne!(simulated, LOW_HEAP_BYTES);
+        let start = tokio::time::Instant::now();
+        let set = async {
+            tokio::task::yield_now().await;
+            heap.set(Some(LOW_HEAP_BYTES));
+        };
+        tokio::join!(board.changed(), set);
+        assert_eq!(
+            tokio::time::Instant::now(),
+            start,
+            "woken by the override, not by the next sample"
+        );
+        assert_eq!(board.snapshot().heap_free_bytes, LOW_HEAP_BYTES);
+        heap.set(None);
+        board.changed().await;
+        assert_eq!(tokio::time::Instant::now(), start);
+        assert_eq!(board.snapshot().heap_free_bytes, simulated);
+    }
+
     #[tokio::test]
     async fn a_heap_change_is_not_lost_while_nobody_waits() {
         let heap = HeapOverride::default();
