@@ -110,7 +110,8 @@ const COND_W: usize = 4;
 const RENEWED_W: usize = 9;
 const HANDSHAKES_W: usize = 4;
 
-fn name_width(names: &[String]) -> usize {
+/// The width of the name column for `names` (the longest, within 4..=32, and two spaces).
+pub fn name_column_width(names: &[String]) -> usize {
     names
         .iter()
         .map(|n| n.chars().count())
@@ -128,11 +129,6 @@ pub fn condition_column(name_w: usize, kind: ConditionType) -> u16 {
         i => ready + READY_W + (i - 1) * COND_W,
     };
     u16::try_from(x).unwrap_or(u16::MAX)
-}
-
-/// The width of the name column for `names` (for tests that look up cells).
-pub fn name_column_width(names: &[String]) -> usize {
-    name_width(names)
 }
 
 fn phase_name(r: &BoardReport) -> &'static str {
@@ -322,7 +318,7 @@ pub fn draw(frame: &mut Frame<'_>, screen: &Screen<'_>) {
     let view = screen.view;
     frame.render_widget(Paragraph::new(header_line(screen)), a.header);
 
-    let name_w = name_width(screen.names);
+    let name_w = name_column_width(screen.names);
     let mut lines = vec![title_line(name_w)];
     for index in view.visible() {
         let name = screen.names.get(index).map_or("?", String::as_str);
