@@ -274,6 +274,9 @@ pub(crate) fn boards_until(
             metrics_addr: agent.metrics_addr,
         },
     };
+    if agent.ui {
+        return crate::ui::run(Arc::new(setup), plan, stop, None);
+    }
     fleet::run_until(Arc::new(setup), plan, stop)
 }
 

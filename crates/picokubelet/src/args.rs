@@ -73,6 +73,10 @@ pub struct AgentArgs {
     /// Check every flag and the kubeconfig, then exit without connecting
     #[arg(long)]
     pub dry_run: bool,
+    /// Show the boards in a live terminal view (LED, conditions; keys inject faults) instead of
+    /// the log; without a terminal, the plain log
+    #[arg(long)]
+    pub ui: bool,
 }
 
 /// Simulated board signals for `render`; the defaults are a board 3 minutes after boot.

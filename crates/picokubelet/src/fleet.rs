@@ -7,10 +7,14 @@
 //! only on its own thread. Each worker answers a report request sent over a channel with copies
 //! of its boards' figures ([`BoardReport`]). Chosen over publishing snapshots every second into
 //! a mutex: nothing is copied unless someone asks (a 2 000-board fleet mostly sleeps), and a
-//! scrape sees figures as of the scrape, not up to a second old.
+//! scrape sees figures as of the scrape, not up to a second old. The terminal view uses the same
+//! channel ([`FleetHandle`]): a [`Glance`] (totals, and reports only for the rows on screen) and
+//! the per-board fault controls ([`BoardAction`]).
 
 use std::cell::Cell;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -21,10 +25,11 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info};
 
 use crate::agent_setup::AgentSetup;
+use crate::controls::{BoardAction, BoardControls};
 use crate::failure::Failure;
 use crate::runtime::{SimulatedBoard, TcpConnector, TokioClock, TracingLog};
 use crate::signals_file::SignalsFile;
-use crate::telemetry::{BoardReport, BoardTelemetry, FleetTotals};
+use crate::telemetry::{is_ready, BoardReport, BoardTelemetry, FleetTotals, Glance};
 
 /// How to run the boards.
 #[derive(Clone, Debug)]
@@ -62,21 +67,54 @@ pub fn thread_of(index: usize, threads: usize) -> usize {
 
 enum Request {
     Report(oneshot::Sender<Vec<BoardReport>>),
+    /// Totals over the worker's boards, reports of those whose index is in `rows`.
+    Glance {
+        rows: Range<usize>,
+        reply: oneshot::Sender<Glance>,
+    },
+    Act {
+        board: usize,
+        action: BoardAction,
+    },
     Stop,
 }
 
 /// One board as its worker thread keeps it.
 struct Slot {
+    index: usize,
     name: String,
     started: Cell<bool>,
     state: AgentState,
     telemetry: Rc<BoardTelemetry>,
+    controls: BoardControls,
 }
 
 impl Slot {
     fn report(&self) -> BoardReport {
         BoardReport::read(&self.name, self.started.get(), &self.state, &self.telemetry)
     }
+
+    fn add_to(&self, totals: &mut FleetTotals) {
+        totals.add_board(
+            self.started.get(),
+            self.state.phase(),
+            is_ready(self.state.conditions().as_ref()),
+            &self.state.stats(),
+            &self.state.counters(),
+            &self.telemetry.lateness(),
+        );
+    }
+}
+
+fn glance(slots: &[Rc<Slot>], rows: &Range<usize>) -> Glance {
+    let mut g = Glance::default();
+    for slot in slots {
+        slot.add_to(&mut g.totals);
+        if rows.contains(&slot.index) {
+            g.rows.push((slot.index, slot.report()));
+        }
+    }
+    g
 }
 
 /// Asks every worker for its boards' reports (sorted by name: fleet names are zero-padded, so
@@ -110,6 +148,57 @@ impl Workers {
     }
 }
 
+/// The running boards as a view sees them (see the module notes). Cheap to clone.
+#[derive(Clone)]
+pub struct FleetHandle {
+    workers: Workers,
+    names: Arc<[String]>,
+}
+
+impl FleetHandle {
+    /// The boards' names, by index.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Every board's full report, sorted by name (what a `/metrics` scrape reads).
+    pub async fn reports(&self) -> Vec<BoardReport> {
+        self.workers.reports().await
+    }
+
+    /// The totals, and the reports of the boards whose index is in `rows`.
+    pub async fn glance(&self, rows: Range<usize>) -> Glance {
+        let mut waiting = Vec::with_capacity(self.workers.0.len());
+        for worker in self.workers.0.iter() {
+            let (reply, rx) = oneshot::channel();
+            let rows = rows.clone();
+            if worker.send(Request::Glance { rows, reply }).is_ok() {
+                waiting.push(rx);
+            }
+        }
+        let mut all = Glance::default();
+        for rx in waiting {
+            if let Ok(mut part) = rx.await {
+                all.totals.merge(&part.totals);
+                all.rows.append(&mut part.rows);
+            }
+        }
+        all.rows.sort_by_key(|(index, _)| *index);
+        all
+    }
+
+    /// Applies `action` to board `board`; `false` if there is no such board or its worker has
+    /// stopped.
+    pub fn act(&self, board: usize, action: BoardAction) -> bool {
+        board < self.names.len()
+            && self
+                .workers
+                .0
+                .get(thread_of(board, self.workers.0.len()))
+                .is_some_and(|w| w.send(Request::Act { board, action }).is_ok())
+    }
+}
+
 /// Runs the boards of `plan` until SIGINT/SIGTERM, then logs a summary ("stopping").
 pub fn run(setup: Arc<AgentSetup>, plan: Plan) -> Result<(), Failure> {
     run_until(setup, plan, shutdown_signal())
@@ -120,8 +209,24 @@ pub fn run(setup: Arc<AgentSetup>, plan: Plan) -> Result<(), Failure> {
 pub fn run_until(
     setup: Arc<AgentSetup>,
     plan: Plan,
-    stop: impl std::future::Future<Output = ()>,
+    stop: impl Future<Output = ()>,
 ) -> Result<(), Failure> {
+    run_with_view(setup, plan, stop, |_| std::future::pending())
+}
+
+/// [`run_until`], with a view of the boards (the terminal view) on the main thread's runtime
+/// beside the stop signal and the metrics endpoint: the boards stop when the view's future
+/// completes (its error is returned), or when `stop` does (the view's future is then dropped).
+pub fn run_with_view<V, F>(
+    setup: Arc<AgentSetup>,
+    plan: Plan,
+    stop: impl Future<Output = ()>,
+    view: V,
+) -> Result<(), Failure>
+where
+    V: FnOnce(FleetHandle) -> F,
+    F: Future<Output = Result<(), Failure>>,
+{
     let started_at = SystemTime::now();
     let main_rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -161,6 +266,10 @@ pub fn run_until(
         handles.push(handle);
     }
     let workers = Workers(Arc::new(senders));
+    let view = view(FleetHandle {
+        workers: workers.clone(),
+        names: plan.names.clone().into(),
+    });
     info!(
         boards = count,
         threads,
@@ -168,7 +277,7 @@ pub fn run_until(
         "boards starting"
     );
 
-    main_rt.block_on(async {
+    let viewed = main_rt.block_on(async {
         let metrics = async {
             match listener {
                 Some(listener) => {
@@ -210,9 +319,10 @@ pub fn run_until(
             }
         };
         tokio::select! {
-            () = stop => {}
-            () = metrics => {}
-            () = summary => {}
+            () = stop => Ok(()),
+            () = metrics => Ok(()),
+            () = summary => Ok(()),
+            viewed = view => viewed,
         }
     });
 
@@ -236,6 +346,7 @@ pub fn run_until(
         requests = t.requests,
         "stopping"
     );
+    viewed?;
     failed.map_or(Ok(()), Err)
 }
 
@@ -256,12 +367,14 @@ fn worker(
     local.block_on(&rt, async {
         let slots: Vec<Rc<Slot>> = boards
             .iter()
-            .map(|(_, name)| {
+            .map(|(index, name)| {
                 Rc::new(Slot {
+                    index: *index,
                     name: name.clone(),
                     started: Cell::new(false),
                     state: AgentState::new(),
                     telemetry: Rc::new(BoardTelemetry::new()),
+                    controls: BoardControls::new(),
                 })
             })
             .collect();
@@ -274,8 +387,21 @@ fn worker(
                 plan.quiet,
             ));
         }
-        while let Some(Request::Report(tx)) = requests.recv().await {
-            let _ = tx.send(slots.iter().map(|s| s.report()).collect());
+        while let Some(request) = requests.recv().await {
+            match request {
+                Request::Report(tx) => {
+                    let _ = tx.send(slots.iter().map(|s| s.report()).collect());
+                }
+                Request::Glance { rows, reply } => {
+                    let _ = reply.send(glance(&slots, &rows));
+                }
+                Request::Act { board, action } => {
+                    if let Some(slot) = slots.iter().find(|s| s.index == board) {
+                        slot.controls.apply(action);
+                    }
+                }
+                Request::Stop => break,
+            }
         }
         // Stop (or the main thread is gone): the LocalSet drops every board's future.
         Ok(slots.iter().map(|s| s.report()).collect())
@@ -300,13 +426,14 @@ async fn run_board(
             return;
         }
     };
-    let mut board = SimulatedBoard::for_name(name);
+    let mut board = SimulatedBoard::for_name(name).with_heap_override(slot.controls.heap.clone());
     if let Some(path) = &setup.signals_file {
         board = board.with_signals_file(SignalsFile::new(path, name));
     }
     let mut rt = Runtime {
         clock: TokioClock::start(),
-        connector: TcpConnector::new(setup.server.clone()),
+        connector: TcpConnector::new(setup.server.clone())
+            .with_session_cut(slot.controls.session.clone()),
         opener: TlsOpener::new(setup.trust()),
         rng: rand_core::OsRng,
         board,

@@ -14,6 +14,7 @@ use picokubelet_core::runtime::{Board, BoardSnapshot, Clock, Connector, Instant}
 use picokubelet_core::xorshift::XorShift64;
 use tokio::net::TcpStream;
 
+use crate::controls::{CuttableSocket, HeapOverride, SessionCut};
 use crate::kubeconfig::{ServerHost, ServerUrl};
 use crate::signals_file::SignalsFile;
 use crate::telemetry::BoardTelemetry;
@@ -46,20 +47,30 @@ impl Clock for TokioClock {
 }
 
 /// TCP to the kubeconfig's server (name resolution through the OS resolver on every connect,
-/// so a moved server is found again).
+/// so a moved server is found again). Its sockets fail when its [`SessionCut`] cuts.
 #[derive(Clone, Debug)]
 pub struct TcpConnector {
     server: ServerUrl,
+    cut: Rc<SessionCut>,
 }
 
 impl TcpConnector {
     pub fn new(server: ServerUrl) -> Self {
-        TcpConnector { server }
+        TcpConnector {
+            server,
+            cut: Rc::default(),
+        }
+    }
+
+    /// Sockets this connector opens fail when `cut` cuts (the terminal view's key).
+    pub fn with_session_cut(mut self, cut: Rc<SessionCut>) -> Self {
+        self.cut = cut;
+        self
     }
 }
 
 impl Connector for TcpConnector {
-    type Socket = FromTokio<TcpStream>;
+    type Socket = CuttableSocket<FromTokio<TcpStream>>;
     type Error = std::io::Error;
 
     async fn connect(&mut self) -> Result<Self::Socket, Self::Error> {
@@ -71,7 +82,7 @@ impl Connector for TcpConnector {
         };
         // Requests are small and each waits for its answer: no Nagle delay.
         stream.set_nodelay(true)?;
-        Ok(FromTokio::new(stream))
+        Ok(self.cut.guard(FromTokio::new(stream)))
     }
 }
 
@@ -89,13 +100,14 @@ pub type OsRng = rand_core::OsRng;
 /// instants (so a dropped `changed` future loses no step).
 ///
 /// With a [`SignalsFile`], the figures the file sets replace the simulated ones (the walk goes
-/// on underneath, so removing a key resumes it).
+/// on underneath, so removing a key resumes it). A [`HeapOverride`], while set, wins over both.
 #[derive(Debug)]
 pub struct SimulatedBoard {
     state: Cell<XorShift64>,
     snapshot: Cell<BoardSnapshot>,
     next_sample: Cell<Option<tokio::time::Instant>>,
     signals: Option<SignalsFile>,
+    heap: Rc<HeapOverride>,
 }
 
 /// How often the simulated sensors move (the agent's default condition check).
@@ -119,6 +131,7 @@ impl SimulatedBoard {
             }),
             next_sample: Cell::new(None),
             signals: None,
+            heap: Rc::default(),
         }
     }
 
@@ -133,6 +146,12 @@ impl SimulatedBoard {
     /// Overrides the figures with those `file` sets.
     pub fn with_signals_file(mut self, file: SignalsFile) -> Self {
         self.signals = Some(file);
+        self
+    }
+
+    /// Free heap reads as `heap` says while it is set; a change wakes the agent at once.
+    pub fn with_heap_override(mut self, heap: Rc<HeapOverride>) -> Self {
+        self.heap = heap;
         self
     }
 
@@ -165,14 +184,19 @@ impl SimulatedBoard {
 impl Board for SimulatedBoard {
     fn snapshot(&self) -> BoardSnapshot {
         let s = self.snapshot.get();
-        match &self.signals {
+        let mut s = match &self.signals {
             Some(file) => file.current().apply(s),
             None => s,
+        };
+        if let Some(bytes) = self.heap.get() {
+            s.heap_free_bytes = bytes;
         }
+        s
     }
 
     /// Completes at the next sample that changed what `snapshot` reads (a signals file edited
-    /// by hand is seen at the next sample, or at the agent's next condition check).
+    /// by hand is seen at the next sample, or at the agent's next condition check; a heap
+    /// override at once).
     async fn changed(&self) {
         loop {
             let before = self.snapshot();
@@ -181,7 +205,11 @@ impl Board for SimulatedBoard {
                 .get()
                 .unwrap_or_else(|| tokio::time::Instant::now() + SAMPLE_INTERVAL);
             self.next_sample.set(Some(at));
-            tokio::time::sleep_until(at).await;
+            tokio::select! {
+                () = tokio::time::sleep_until(at) => {}
+                // Also a change made while nobody waited (its permit): never lost.
+                () = self.heap.changed() => return,
+            }
             self.next_sample.set(Some(at + SAMPLE_INTERVAL));
             self.step();
             if self.snapshot() != before {

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use picokubelet_core::agent::AgentPhase;
 use picokubelet_core::agent::{AgentState, AgentStats, LogEvent};
 use picokubelet_core::client::counters::ClientCounters;
-use picokubelet_core::conditions::Condition;
+use picokubelet_core::conditions::{Condition, ConditionStatus, ConditionType};
+use picokubelet_core::led::LedInputs;
 
 /// Upper bounds of the renewal-lateness histogram, seconds (Prometheus `le`).
 pub const LATENESS_BOUNDS_SECONDS: [f64; 11] = [
@@ -103,6 +104,10 @@ pub struct BoardReport {
     pub consecutive_renewals: u32,
     pub last_renewal_age: Option<Duration>,
     pub lateness: Lateness,
+    /// The agent's part of the status LED's inputs (the terminal view draws the LED from it).
+    pub led: LedInputs,
+    /// Free heap as the conditions were last evaluated (`None` before the first evaluation).
+    pub heap_free_bytes: Option<u32>,
 }
 
 impl BoardReport {
@@ -118,8 +123,20 @@ impl BoardReport {
             consecutive_renewals: state.consecutive_renewals(),
             last_renewal_age: telemetry.last_renewal_age(),
             lateness: telemetry.lateness(),
+            led: LedInputs::of_agent(state),
+            heap_free_bytes: state
+                .conditions()
+                .map(|_| state.board_reading().heap_free_bytes),
         }
     }
+}
+
+/// Whether the Ready condition is True (`false` before the conditions exist).
+pub fn is_ready(conditions: Option<&[Condition; 9]>) -> bool {
+    conditions.is_some_and(|cs| {
+        cs.iter()
+            .any(|c| c.kind == ConditionType::Ready && c.status == ConditionStatus::True)
+    })
 }
 
 /// Totals over many boards.
@@ -128,6 +145,8 @@ pub struct FleetTotals {
     pub boards: usize,
     pub started: usize,
     pub registered: usize,
+    /// Boards whose Ready condition is True.
+    pub ready: usize,
     pub renewals: u64,
     pub renewal_failures: u64,
     pub handshakes: u64,
@@ -139,25 +158,68 @@ pub struct FleetTotals {
 
 impl FleetTotals {
     pub fn of(reports: &[BoardReport]) -> Self {
-        let mut t = FleetTotals {
-            boards: reports.len(),
-            ..FleetTotals::default()
-        };
+        let mut t = FleetTotals::default();
         for r in reports {
-            t.started += usize::from(r.started);
-            t.registered += usize::from(r.phase == AgentPhase::Registered);
-            t.renewals = t.renewals.saturating_add(r.stats.renewals);
-            t.renewal_failures = t.renewal_failures.saturating_add(r.stats.renewal_failures);
-            t.handshakes = t
-                .handshakes
-                .saturating_add(u64::from(r.counters.handshakes));
-            t.requests = t.requests.saturating_add(r.counters.requests);
-            t.bytes_in = t.bytes_in.saturating_add(r.counters.bytes_in);
-            t.bytes_out = t.bytes_out.saturating_add(r.counters.bytes_out);
-            t.lateness.merge(&r.lateness);
+            t.add_board(
+                r.started,
+                r.phase,
+                is_ready(r.conditions.as_ref()),
+                &r.stats,
+                &r.counters,
+                &r.lateness,
+            );
         }
         t
     }
+
+    /// Counts one board (read straight from its state: no report needed, so a worker can total
+    /// thousands of boards without copying them).
+    pub fn add_board(
+        &mut self,
+        started: bool,
+        phase: AgentPhase,
+        ready: bool,
+        stats: &AgentStats,
+        counters: &ClientCounters,
+        lateness: &Lateness,
+    ) {
+        self.boards += 1;
+        self.started += usize::from(started);
+        self.registered += usize::from(phase == AgentPhase::Registered);
+        self.ready += usize::from(ready);
+        self.renewals = self.renewals.saturating_add(stats.renewals);
+        self.renewal_failures = self.renewal_failures.saturating_add(stats.renewal_failures);
+        self.handshakes = self
+            .handshakes
+            .saturating_add(u64::from(counters.handshakes));
+        self.requests = self.requests.saturating_add(counters.requests);
+        self.bytes_in = self.bytes_in.saturating_add(counters.bytes_in);
+        self.bytes_out = self.bytes_out.saturating_add(counters.bytes_out);
+        self.lateness.merge(lateness);
+    }
+
+    /// Adds another share of the fleet (one worker thread's).
+    pub fn merge(&mut self, other: &FleetTotals) {
+        self.boards += other.boards;
+        self.started += other.started;
+        self.registered += other.registered;
+        self.ready += other.ready;
+        self.renewals = self.renewals.saturating_add(other.renewals);
+        self.renewal_failures = self.renewal_failures.saturating_add(other.renewal_failures);
+        self.handshakes = self.handshakes.saturating_add(other.handshakes);
+        self.requests = self.requests.saturating_add(other.requests);
+        self.bytes_in = self.bytes_in.saturating_add(other.bytes_in);
+        self.bytes_out = self.bytes_out.saturating_add(other.bytes_out);
+        self.lateness.merge(&other.lateness);
+    }
+}
+
+/// What the terminal view asks for ten times a second: the totals over every board, and full
+/// reports only for the rows on screen (`(board index, report)`, by index).
+#[derive(Clone, Debug, Default)]
+pub struct Glance {
+    pub totals: FleetTotals,
+    pub rows: Vec<(usize, BoardReport)>,
 }
 
 #[cfg(test)]

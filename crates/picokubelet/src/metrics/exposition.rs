@@ -322,6 +322,10 @@ mod tests {
             consecutive_renewals: 4,
             last_renewal_age: Some(Duration::from_millis(1500)),
             lateness,
+            led: picokubelet_core::led::LedInputs::of_agent(
+                &picokubelet_core::agent::AgentState::new(),
+            ),
+            heap_free_bytes: Some(200_000),
         }
     }
 

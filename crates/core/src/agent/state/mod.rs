@@ -382,6 +382,12 @@ impl AgentState {
         self.model.get().conditions().map(|c| *c.conditions())
     }
 
+    /// The board's readings the conditions were last evaluated from (what the Node reports as
+    /// free heap); all zero before the first evaluation.
+    pub fn board_reading(&self) -> BoardSnapshot {
+        self.model.get().latest()
+    }
+
     /// Wall time at `mono` (`None` before the first anchoring).
     pub fn wall_now(&self, mono: Instant) -> Option<UnixMicros> {
         self.anchor.get().wall_now(mono)
