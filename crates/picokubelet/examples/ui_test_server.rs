@@ -1,5 +1,5 @@
 //! The terminal view against the test API server in this process, with its server-fault keys:
-//! how `docs/ui.txt` was captured, and a reference implementation of `ui::ServerFaults`.
+//! how `docs/ui.txt` was captured (`demo --ui` runs the same view with the same hooks).
 //!
 //! cargo run -p picokubelet --example ui_test_server -- [BOARDS]
 //!
@@ -14,55 +14,12 @@ use picokubelet::agent_setup::AgentSetup;
 use picokubelet::args::fleet_names;
 use picokubelet::board;
 use picokubelet::cli::{Cli, Command};
+use picokubelet::demo::EmbeddedFaults;
 use picokubelet::failure::Failure;
 use picokubelet::fleet::Plan;
 use picokubelet::kubeconfig::{locate, Kubeconfig, LookupEnv, ResolveOptions};
-use picokubelet::ui::{self, ServerFaults};
+use picokubelet::ui;
 use picokubelet_testkit::{ServerOptions, TestApiServer};
-
-/// The test server's hooks behind the view's server keys.
-struct TestServerFaults {
-    server: Arc<TestApiServer>,
-    runtime: tokio::runtime::Handle,
-    /// The one token every board uses (the fleet acts as admin: NodeRestriction lets a node
-    /// token touch only its own Node).
-    token: String,
-}
-
-impl ServerFaults for TestServerFaults {
-    fn describe(&self) -> String {
-        format!("test API server {}", self.server.url())
-    }
-
-    fn set_stalled(&self, stalled: bool) -> Result<(), String> {
-        self.server.etcd_stall(stalled);
-        Ok(())
-    }
-
-    fn restart(&self) -> Result<(), String> {
-        let server = self.server.clone();
-        self.runtime.spawn(async move {
-            if let Err(e) = server.restart(true).await {
-                tracing::error!("the test API server did not restart: {e}");
-            }
-        });
-        Ok(())
-    }
-
-    fn revoke_token(&self, _node: &str) -> Result<(), String> {
-        // Every board shares the token: all of them get 401 from now on.
-        self.server.revoke_token(&self.token);
-        Ok(())
-    }
-
-    fn delete_node(&self, node: &str) -> Result<(), String> {
-        if self.server.delete_node(node) {
-            Ok(())
-        } else {
-            Err(format!("there is no Node {node} (yet)"))
-        }
-    }
-}
 
 fn main() -> ExitCode {
     picokubelet::logging::init();
@@ -128,11 +85,7 @@ fn run(boards: u32) -> Result<(), Failure> {
         summary_every: None,
         metrics_addr: None,
     };
-    let faults = TestServerFaults {
-        server: server.clone(),
-        runtime: runtime.handle().clone(),
-        token,
-    };
+    let faults = EmbeddedFaults::new(server.clone(), runtime.handle().clone(), token);
     let result = ui::run(
         Arc::new(setup),
         plan,

@@ -194,10 +194,19 @@ fn agent_command(
     fleet: Option<&FleetArgs>,
     env: &LookupEnv,
 ) -> Result<(), Failure> {
-    boards_until(cluster, node, agent, fleet, env, fleet::shutdown_signal())
+    boards_until(
+        cluster,
+        node,
+        agent,
+        fleet,
+        env,
+        fleet::shutdown_signal(),
+        None,
+    )
 }
 
-/// `run` (no `fleet`) or `fleet`, until `stop` completes.
+/// `run` (no `fleet`) or `fleet`, until `stop` completes. `server`: the fault hooks of an API
+/// server this process embeds (`demo`), for the terminal view's server keys.
 pub(crate) fn boards_until(
     cluster: &ClusterArgs,
     node: &NodeArgs,
@@ -205,6 +214,7 @@ pub(crate) fn boards_until(
     fleet: Option<&FleetArgs>,
     env: &LookupEnv,
     stop: impl std::future::Future<Output = ()>,
+    server: Option<Box<dyn crate::ui::ServerFaults>>,
 ) -> Result<(), Failure> {
     let count = fleet.map(|f| f.count);
     if cluster.insecure_skip_tls_verify {
@@ -275,7 +285,7 @@ pub(crate) fn boards_until(
         },
     };
     if agent.ui {
-        return crate::ui::run(Arc::new(setup), plan, stop, None);
+        return crate::ui::run(Arc::new(setup), plan, stop, server);
     }
     fleet::run_until(Arc::new(setup), plan, stop)
 }

@@ -12,6 +12,7 @@ use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser};
@@ -22,6 +23,7 @@ use tracing::{info, warn};
 use crate::cli::{Cli, Command, FleetArgs};
 use crate::failure::Failure;
 use crate::kubeconfig::LookupEnv;
+use crate::ui::ServerFaults;
 
 /// Most boards a demo runs (a `fleet` runs more).
 pub const MAX_DEMO_BOARDS: u32 = 100;
@@ -41,6 +43,10 @@ pub struct DemoArgs {
     /// Keep the kubeconfig when the demo stops (it is removed otherwise)
     #[arg(long)]
     pub keep: bool,
+    /// Show the boards in the live terminal view (as `fleet --ui`), with keys that stall,
+    /// restart or revoke the embedded server's token and delete a board's Node
+    #[arg(long)]
+    pub ui: bool,
     /// Run the boards against this cluster instead of an embedded API server (the kubeconfig's
     /// user must be allowed to create and update every board's Node and Lease, e.g. an admin)
     #[arg(long, value_name = "PATH")]
@@ -51,6 +57,63 @@ pub struct DemoArgs {
 struct Embedded {
     url: String,
     kubeconfig: String,
+    faults: EmbeddedFaults,
+}
+
+/// The embedded server's hooks behind the terminal view's server keys.
+pub struct EmbeddedFaults {
+    server: Arc<TestApiServer>,
+    /// The runtime that serves it (a restart runs there).
+    runtime: tokio::runtime::Handle,
+    /// The one token every board uses (the boards act as admin: NodeRestriction lets a node
+    /// token touch only its own Node).
+    token: String,
+}
+
+impl EmbeddedFaults {
+    /// Hooks for `server`, served by `runtime`, whose boards all use `token`.
+    pub fn new(server: Arc<TestApiServer>, runtime: tokio::runtime::Handle, token: String) -> Self {
+        EmbeddedFaults {
+            server,
+            runtime,
+            token,
+        }
+    }
+}
+
+impl ServerFaults for EmbeddedFaults {
+    fn describe(&self) -> String {
+        format!("embedded API server {}", self.server.url())
+    }
+
+    fn set_stalled(&self, stalled: bool) -> Result<(), String> {
+        self.server.etcd_stall(stalled);
+        Ok(())
+    }
+
+    fn restart(&self) -> Result<(), String> {
+        let server = self.server.clone();
+        self.runtime.spawn(async move {
+            if let Err(e) = server.restart(true).await {
+                tracing::error!("the embedded API server did not restart: {e}");
+            }
+        });
+        Ok(())
+    }
+
+    fn revoke_token(&self, _node: &str) -> Result<(), String> {
+        // Every board shares the token: all of them get 401 from now on.
+        self.server.revoke_token(&self.token);
+        Ok(())
+    }
+
+    fn delete_node(&self, node: &str) -> Result<(), String> {
+        if self.server.delete_node(node) {
+            Ok(())
+        } else {
+            Err(format!("there is no Node {node} (yet)"))
+        }
+    }
 }
 
 /// Runs the demo until SIGINT/SIGTERM.
@@ -85,10 +148,10 @@ pub fn execute(args: &DemoArgs, env: &LookupEnv) -> Result<(), Failure> {
         .map_err(|_| Failure::Usage("the demo thread stopped before it was up".into()))
         .and_then(|r| r.map_err(Failure::Usage));
     let result = up.and_then(|server| match (server, &args.kubeconfig) {
-        (Some(server), _) => run_embedded(args, &names, &server, stop_rx, env),
+        (Some(server), _) => run_embedded(args, &names, server, stop_rx, env),
         (None, Some(path)) => {
             println!("{}", instructions(None, path, &names, false));
-            run_boards(path, args.boards, stop_rx, env)
+            run_boards(path, args, stop_rx, env, None)
         }
         (None, None) => Err(Failure::Usage("no API server and no --kubeconfig".into())),
     });
@@ -110,7 +173,7 @@ fn off_loopback(addr: SocketAddr) -> Failure {
 fn run_embedded(
     args: &DemoArgs,
     names: &[String],
-    server: &Embedded,
+    server: Embedded,
     stop: oneshot::Receiver<()>,
     env: &LookupEnv,
 ) -> Result<(), Failure> {
@@ -121,7 +184,7 @@ fn run_embedded(
         "{}",
         instructions(Some(&server.url), &path, names, args.keep)
     );
-    let result = run_boards(&path, args.boards, stop, env);
+    let result = run_boards(&path, args, stop, env, Some(Box::new(server.faults)));
     if args.keep {
         info!(kubeconfig = %path.display(), "kept (--keep)");
     } else if let Err(e) = std::fs::remove_dir_all(&dir) {
@@ -133,14 +196,16 @@ fn run_embedded(
 }
 
 /// The boards, as `picokubelet fleet --kubeconfig PATH --count N --node-name demo
-/// --start-spread 0s` runs them, until `stop`.
+/// --start-spread 0s [--ui]` runs them, until `stop`. `faults`: the embedded server's hooks for
+/// the terminal view's server keys.
 fn run_boards(
     kubeconfig: &Path,
-    boards: u32,
+    args: &DemoArgs,
     stop: oneshot::Receiver<()>,
     env: &LookupEnv,
+    faults: Option<Box<dyn ServerFaults>>,
 ) -> Result<(), Failure> {
-    let fleet = fleet_args(kubeconfig, boards)?;
+    let fleet = fleet_args(kubeconfig, args.boards, args.ui)?;
     crate::app::boards_until(
         &fleet.cluster,
         &fleet.node,
@@ -150,13 +215,14 @@ fn run_boards(
         async move {
             let _ = stop.await;
         },
+        faults,
     )
 }
 
 /// `fleet`'s flags for the demo, parsed by `fleet`'s own parser (so every other flag has
 /// `fleet`'s default).
-fn fleet_args(kubeconfig: &Path, boards: u32) -> Result<FleetArgs, Failure> {
-    let argv: Vec<OsString> = vec![
+fn fleet_args(kubeconfig: &Path, boards: u32, ui: bool) -> Result<FleetArgs, Failure> {
+    let mut argv: Vec<OsString> = vec![
         "picokubelet".into(),
         "fleet".into(),
         "--kubeconfig".into(),
@@ -168,6 +234,9 @@ fn fleet_args(kubeconfig: &Path, boards: u32) -> Result<FleetArgs, Failure> {
         "--start-spread".into(),
         "0s".into(),
     ];
+    if ui {
+        argv.push("--ui".into());
+    }
     match Cli::try_parse_from(argv) {
         Ok(Cli {
             command: Command::Fleet(fleet),
@@ -215,7 +284,7 @@ fn demo_thread(
                     ..ServerOptions::default()
                 };
                 match TestApiServer::start(opts).await {
-                    Ok(server) => Some(server),
+                    Ok(server) => Some(Arc::new(server)),
                     Err(e) => {
                         let _ = up.send(Err(format!(
                             "the embedded API server cannot listen on 127.0.0.1:{port}: {e}"
@@ -229,6 +298,11 @@ fn demo_thread(
         let handed = server.as_ref().map(|s| Embedded {
             url: s.url(),
             kubeconfig: s.kubeconfig(&s.admin_token()),
+            faults: EmbeddedFaults::new(
+                s.clone(),
+                tokio::runtime::Handle::current(),
+                s.admin_token(),
+            ),
         });
         if up.send(Ok(handed)).is_err() {
             return;
@@ -424,7 +498,7 @@ mod tests {
 
     #[test]
     fn the_boards_are_fleet_boards_named_demo_n_starting_at_once() {
-        let fleet = fleet_args(Path::new("/x/kubeconfig"), 3).unwrap();
+        let fleet = fleet_args(Path::new("/x/kubeconfig"), 3, false).unwrap();
         assert_eq!(fleet.count, 3);
         assert_eq!(fleet.node.node_name.as_deref(), Some("demo"));
         assert_eq!(fleet.start_spread, Duration::ZERO);
