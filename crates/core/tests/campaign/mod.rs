@@ -420,6 +420,9 @@ struct Observer {
     ready: Option<String>,
     /// Conditions already reported as older than this Node (once per Node).
     predating: BTreeMap<String, ()>,
+    /// The agent's last anchoring was on a jumped `Date`: it keeps that clock until its next
+    /// anchoring (30 min later), its stamps off by the jump, so the creation check waits.
+    clock_jumped: bool,
 }
 
 fn condition_map(node: &Value) -> BTreeMap<String, (String, String)> {
@@ -463,10 +466,18 @@ impl Observer {
                         ));
                     }
                 }
-                if let (Some(created), Some(t)) = (self.created, parse_rfc3339(ltt)) {
-                    if t < created && self.predating.insert(kind.clone(), ()).is_none() {
+                // A new Node starts its history anew (issue 13 item 5), checked when it is first
+                // seen: later transitions are stamped with the agent's clock, which a Date jump
+                // may have moved. One second of slack: the agent knows the server's time only
+                // to the second of a `Date`.
+                let fresh = self.conditions.is_empty() && !self.clock_jumped;
+                if let (true, Some(created), Some(t)) = (fresh, self.created, parse_rfc3339(ltt)) {
+                    if t + Duration::from_secs(1) < created
+                        && self.predating.insert(kind.clone(), ()).is_none()
+                    {
                         broke.push(format!(
-                            "{kind} lastTransitionTime {ltt} predates the Node's creation"
+                            "{kind} lastTransitionTime {ltt} predates the Node's creation by {:?}",
+                            created.duration_since(t).unwrap_or_default()
                         ));
                     }
                 }
@@ -525,6 +536,9 @@ impl World {
     fn drain(&mut self) {
         for r in self.server.take_requests() {
             self.requests += 1;
+            if r.target == "/version" && r.status == Some(200) {
+                self.observer.clock_jumped = matches!(r.fault, Some(Fault::SkewDate(_)));
+            }
             if r.fault.is_some() {
                 self.faulted += 1;
                 if r.target == "/version" {
