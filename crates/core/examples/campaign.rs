@@ -87,6 +87,8 @@ fn main() -> ExitCode {
         report.handshakes,
         report.events_dropped,
     );
+    println!("events dropped by reason: {:?}", report.dropped_reasons);
+    println!("condition status changes seen: {:?}", report.transitions);
     if let (Some(a), Some(b)) = (rss_before, rss_after) {
         println!("resident memory: {a} KiB before, {b} KiB after");
     }

@@ -300,6 +300,9 @@ pub struct Report {
     pub requests: u64,
     pub handshakes: u64,
     pub events_dropped: u64,
+    pub dropped_reasons: BTreeMap<String, u64>,
+    /// Status changes per condition type over the run.
+    pub transitions: BTreeMap<String, u64>,
 }
 
 impl Report {
@@ -365,6 +368,8 @@ fn row(name: &str, rs: &[&FaultResult]) -> String {
 #[derive(Clone, Default)]
 pub struct CampaignLog {
     pub events_dropped: Rc<Cell<u64>>,
+    /// Dropped events by reason.
+    pub dropped_reasons: Rc<std::cell::RefCell<BTreeMap<String, u64>>>,
     pub status_pushes: Rc<Cell<u64>>,
     pub verbose: bool,
     start: Option<tokio::time::Instant>,
@@ -373,7 +378,14 @@ pub struct CampaignLog {
 impl Log for CampaignLog {
     fn log(&self, event: &LogEvent<'_>) {
         match event {
-            LogEvent::EventDropped { .. } => self.events_dropped.set(self.events_dropped.get() + 1),
+            LogEvent::EventDropped { reason } => {
+                self.events_dropped.set(self.events_dropped.get() + 1);
+                *self
+                    .dropped_reasons
+                    .borrow_mut()
+                    .entry(reason.to_string())
+                    .or_default() += 1;
+            }
             LogEvent::StatusPushed { .. } => self.status_pushes.set(self.status_pushes.get() + 1),
             _ => {}
         }
@@ -423,6 +435,8 @@ struct Observer {
     /// The agent's last anchoring was on a jumped `Date`: it keeps that clock until its next
     /// anchoring (30 min later), its stamps off by the jump, so the creation check waits.
     clock_jumped: bool,
+    /// Status changes seen per condition type (on the same Node).
+    pub transitions: BTreeMap<String, u64>,
 }
 
 fn condition_map(node: &Value) -> BTreeMap<String, (String, String)> {
@@ -460,6 +474,9 @@ impl Observer {
             }
             for (kind, (status, ltt)) in &conditions {
                 if let Some((was, was_ltt)) = self.conditions.get(kind) {
+                    if was != status {
+                        *self.transitions.entry(kind.clone()).or_default() += 1;
+                    }
                     if was == status && was_ltt != ltt {
                         broke.push(format!(
                             "{kind} lastTransitionTime moved {was_ltt} -> {ltt} while {status}"
@@ -764,6 +781,21 @@ impl World {
             }
             if let (Some(ready), Some(renewed)) = (ready_since, self.renewals.first().copied()) {
                 let at = ready.max(renewed);
+                // The agent owns every condition: none stays as the controller left it (its
+                // own rules may still say Unknown, e.g. Vibes `Indeterminate` after reconnects).
+                let node = self.server.node(NODE).unwrap_or_default();
+                for c in node["status"]["conditions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                {
+                    if c["reason"] == "NodeStatusUnknown" {
+                        broke.push(format!(
+                            "{} still as the controller left it when Ready came back",
+                            c["type"]
+                        ));
+                    }
+                }
                 return Some(at.duration_since(end).unwrap_or_default());
             }
             if tokio::time::Instant::now() >= limit {
@@ -931,5 +963,7 @@ pub async fn run(opts: &Options) -> Report {
         requests: world.requests,
         handshakes: u64::from(state.counters().handshakes),
         events_dropped: log.events_dropped.get(),
+        dropped_reasons: log.dropped_reasons.take(),
+        transitions: world.observer.transitions.clone(),
     }
 }
