@@ -66,3 +66,17 @@ async fn an_etcd_stall_costs_no_handshake() {
     })
     .await;
 }
+
+/// Item 5: the `NodeReady` event of a recovery from Unknown or of a re-registration is posted,
+/// not dropped as a repeat within 10 minutes of the previous one.
+#[tokio::test(start_paused = true)]
+async fn every_return_to_ready_is_announced() {
+    local(async {
+        let mut opts = Options::new(8, 2);
+        opts.kinds = vec![FaultKind::Outage70, FaultKind::NodeDeleted];
+        let report = run(&opts).await;
+        assert_clean(&report);
+        assert_eq!(report.events_dropped, 0, "{:?}", report.dropped_reasons);
+    })
+    .await;
+}
