@@ -80,3 +80,21 @@ async fn every_return_to_ready_is_announced() {
     })
     .await;
 }
+
+/// Item 5: a token revoked long enough for the Node to go Unknown, then restored: Ready and
+/// renewing again within one renewal period of the restoration (it took 30.8 s against a real
+/// server, and up to minutes with the 5-minute backoff cap for 401).
+#[tokio::test(start_paused = true)]
+async fn a_restored_token_brings_the_node_back_within_a_lease_period() {
+    local(async {
+        let mut opts = Options::new(6, 4);
+        opts.kinds = vec![FaultKind::TokenRevokedLong];
+        let report = run(&opts).await;
+        assert_clean(&report);
+        assert!(report
+            .results
+            .iter()
+            .all(|r| r.recovery <= std::time::Duration::from_secs(11)));
+    })
+    .await;
+}

@@ -49,29 +49,42 @@ async fn a_revoked_token_backs_off_slowly_shows_on_the_led_and_recovers() {
         let all = s.st.borrow().records.clone();
         let during = between(&all, revoked, restored);
         assert!(during.iter().all(|r| r.status == 401));
-        // Slow backoff (10 s doubling to 5 min) per reconciler: a handful of requests in 19 min
-        // where the fast cadence would have made ~115 renewals alone.
+        // The credentials backoff (5 s doubling to 10 s) per reconciler: once at its cap, one
+        // attempt per 5-10 s, not the fast backoff's 0.5-4 s.
         let renewals = during
             .iter()
             .filter(|r| r.route == Route::RenewLease)
             .count();
+        let window = (restored - revoked).as_secs() as usize;
         assert!(
-            (4..=10).contains(&renewals),
+            (window / 10..=2 + window / 5).contains(&renewals),
             "{renewals} renewals while revoked"
         );
+        println!(
+            "{} requests while revoked ({renewals} renewals)",
+            during.len()
+        );
         assert!(
-            during.len() <= 30,
+            during.len() <= 3 * (2 + window / 5),
             "{} requests while revoked",
             during.len()
         );
-        // Back within the slow backoff's cap, and Ready re-asserted after the Unknown.
+        // Back within the credentials backoff's cap, and Ready re-asserted after the Unknown.
         let back = s
             .records(Route::RenewLease)
             .into_iter()
             .find(|r| r.at >= restored && r.status == 200)
             .unwrap();
-        assert!(back.at - restored <= 5 * MINUTE, "renewed at {:?}", back.at);
-        assert_eq!(s.st.borrow().unknown_marks, 1);
+        assert!(
+            back.at - restored <= 30 * SECOND,
+            "renewed at {:?}",
+            back.at
+        );
+        // One Unknown episode; the status task's retry may reach the server before the
+        // renewal's, and this server's controller counts only renewals, so it may mark the
+        // Node Unknown once more until the renewal lands (the real one also counts a status
+        // heartbeat).
+        assert!((1..=2).contains(&s.st.borrow().unknown_marks));
         assert_eq!(s.condition("Ready").unwrap().0, "True");
         // The session was never dropped for it.
         assert_eq!(s.st.borrow().connections, 1);

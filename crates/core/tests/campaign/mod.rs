@@ -74,6 +74,8 @@ pub enum FaultKind {
     NodeDeleted,
     LeaseDeleted,
     TokenRevoked,
+    /// Revoked long enough for the lifecycle controller to mark the Node Unknown.
+    TokenRevokedLong,
     ServerRestart,
     DateForward,
     DateBack,
@@ -85,7 +87,7 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 26] = [
+    pub const ALL: [FaultKind; 27] = [
         FaultKind::TcpReset,
         FaultKind::Stall,
         FaultKind::RefusedConnects,
@@ -104,6 +106,7 @@ impl FaultKind {
         FaultKind::NodeDeleted,
         FaultKind::LeaseDeleted,
         FaultKind::TokenRevoked,
+        FaultKind::TokenRevokedLong,
         FaultKind::ServerRestart,
         FaultKind::DateForward,
         FaultKind::DateBack,
@@ -134,6 +137,7 @@ impl FaultKind {
             FaultKind::NodeDeleted => "node-deleted",
             FaultKind::LeaseDeleted => "lease-deleted",
             FaultKind::TokenRevoked => "token-revoked",
+            FaultKind::TokenRevokedLong => "token-revoked-90s",
             FaultKind::ServerRestart => "server-restart",
             FaultKind::DateForward => "date+1h",
             FaultKind::DateBack => "date-1h",
@@ -204,6 +208,7 @@ fn plan(kind: FaultKind, dice: &mut Dice) -> Planned {
         FaultKind::Conflict409 => (Duration::ZERO, dice.between(1, 4)),
         FaultKind::NodeDeleted | FaultKind::LeaseDeleted => (Duration::ZERO, 0),
         FaultKind::TokenRevoked => (dice.millis(2_000, 25_000), 0),
+        FaultKind::TokenRevokedLong => (Duration::from_secs(90), 0),
         FaultKind::ServerRestart => (dice.millis(200, 3_000), 0),
         FaultKind::DateForward | FaultKind::DateBack => (Duration::ZERO, 3_600),
         FaultKind::Outage5 => (Duration::from_secs(5), 0),
@@ -714,7 +719,7 @@ impl World {
             }
             FaultKind::NodeDeleted => server.delete_node(NODE),
             FaultKind::LeaseDeleted => server.delete_lease(NODE),
-            FaultKind::TokenRevoked => {
+            FaultKind::TokenRevoked | FaultKind::TokenRevokedLong => {
                 server.revoke_token(&self.token);
                 self.run_for(p.length, broke).await;
                 server.restore_token(&self.token);
@@ -880,7 +885,10 @@ pub async fn run(opts: &Options) -> Report {
             let handshakes = u64::from(state.counters().handshakes - handshakes);
             let requests = (world.requests - requests) as usize;
             // Only a fault that kept the agent from the server for 30 s may make Ready Unknown.
-            let long = matches!(p.kind, FaultKind::Outage35 | FaultKind::Outage70);
+            let long = matches!(
+                p.kind,
+                FaultKind::Outage35 | FaultKind::Outage70 | FaultKind::TokenRevokedLong
+            );
             if !long && p.kind != FaultKind::NodeDeleted {
                 if world.observer.ready_unknown_seen {
                     broke.push("Ready went Unknown".to_string());
