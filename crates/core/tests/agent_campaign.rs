@@ -98,3 +98,33 @@ async fn a_restored_token_brings_the_node_back_within_a_lease_period() {
     })
     .await;
 }
+
+/// Item 5, already fixed: a reconnect does not haunt the Node (Haunted used to flip True and
+/// back after every reconnect, two extra status pushes), and Vibes, `Unknown`/`Indeterminate`
+/// while reconnects are recent, is True again once they are older than its 5-minute window.
+#[tokio::test(start_paused = true)]
+async fn reconnects_neither_haunt_the_node_nor_leave_vibes_unknown() {
+    local(async {
+        let mut opts = Options::new(10, 6);
+        opts.kinds = vec![
+            FaultKind::Outage5,
+            FaultKind::Outage70,
+            FaultKind::TcpReset,
+            FaultKind::ServerRestart,
+        ];
+        opts.settle = std::time::Duration::from_secs(6 * 60);
+        let report = run(&opts).await;
+        assert_clean(&report);
+        let handshakes: u64 = report.results.iter().map(|r| r.handshakes).sum();
+        assert!(handshakes >= 10, "{handshakes} reconnects");
+        assert_eq!(
+            report.transitions.get("Haunted"),
+            None,
+            "{:?}",
+            report.transitions
+        );
+        let vibes = &report.final_conditions["Vibes"];
+        assert_eq!(vibes.0, "True", "{vibes:?}");
+    })
+    .await;
+}

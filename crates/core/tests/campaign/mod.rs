@@ -244,6 +244,8 @@ pub struct Options {
     pub kinds: Vec<FaultKind>,
     /// Print one line per fault.
     pub progress: bool,
+    /// Quiet time after the last fault (its invariants still sampled).
+    pub settle: Duration,
 }
 
 impl Options {
@@ -253,6 +255,7 @@ impl Options {
             seed,
             kinds: FaultKind::ALL.to_vec(),
             progress: false,
+            settle: Duration::ZERO,
         }
     }
 }
@@ -308,6 +311,8 @@ pub struct Report {
     pub dropped_reasons: BTreeMap<String, u64>,
     /// Status changes per condition type over the run.
     pub transitions: BTreeMap<String, u64>,
+    /// Each condition's (status, lastTransitionTime) at the end.
+    pub final_conditions: BTreeMap<String, (String, String)>,
 }
 
 impl Report {
@@ -945,6 +950,15 @@ pub async fn run(opts: &Options) -> Report {
             }
             results.push(result);
         }
+        world.run_for(opts.settle, &mut broke).await;
+        for what in broke.drain(..) {
+            violations.push(Violation {
+                seed: opts.seed,
+                index: plan.len(),
+                kind: plan.last().map_or(FaultKind::TcpReset, |p| p.kind),
+                what: format!("after the last fault: {what}"),
+            });
+        }
     };
     let agent_exit = {
         let agent = Box::pin(run_agent(&mut rt, &cfg, &state, &mut bufs));
@@ -973,5 +987,6 @@ pub async fn run(opts: &Options) -> Report {
         events_dropped: log.events_dropped.get(),
         dropped_reasons: log.dropped_reasons.take(),
         transitions: world.observer.transitions.clone(),
+        final_conditions: world.observer.conditions.clone(),
     }
 }
