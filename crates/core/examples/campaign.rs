@@ -13,19 +13,12 @@ mod campaign;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use campaign::{FaultKind, Options};
+use campaign::{rss_kib, FaultKind, Options};
 
 fn usage() -> ExitCode {
     eprintln!("usage: campaign [--faults N] [--seed S] [--kinds k1,k2] [--progress]");
     eprintln!("kinds: {}", FaultKind::ALL.map(FaultKind::name).join(", "));
     ExitCode::from(2)
-}
-
-/// Resident set size of this process in KiB (Linux), if readable.
-fn rss_kib() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4)
 }
 
 fn main() -> ExitCode {
@@ -92,6 +85,12 @@ fn main() -> ExitCode {
     if let (Some(a), Some(b)) = (rss_before, rss_after) {
         println!("resident memory: {a} KiB before, {b} KiB after");
     }
+    let sampled: Vec<String> = report
+        .rss_kib
+        .iter()
+        .map(|(n, kib)| format!("{n}: {kib}"))
+        .collect();
+    println!("resident memory (KiB) after fault: {}", sampled.join(", "));
     print!("{}", report.table());
     for v in &report.violations {
         println!("VIOLATION {v}");

@@ -313,6 +313,9 @@ pub struct Report {
     pub transitions: BTreeMap<String, u64>,
     /// Each condition's (status, lastTransitionTime) at the end.
     pub final_conditions: BTreeMap<String, (String, String)>,
+    /// The process's resident memory (KiB, Linux) after every 100th fault: the agent allocates
+    /// nothing, so growth here is the test server's and the harness's.
+    pub rss_kib: Vec<(usize, u64)>,
 }
 
 impl Report {
@@ -816,6 +819,13 @@ impl World {
     }
 }
 
+/// Resident set size of this process in KiB (Linux), if readable.
+pub fn rss_kib() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4)
+}
+
 /// Runs the campaign. Call it on a current-thread runtime with tokio's clock paused, inside a
 /// `LocalSet`.
 pub async fn run(opts: &Options) -> Report {
@@ -864,6 +874,7 @@ pub async fn run(opts: &Options) -> Report {
     let plan = schedule(opts.seed, opts.faults, &opts.kinds);
     let mut results = Vec::with_capacity(plan.len());
     let mut violations = Vec::new();
+    let mut rss = Vec::new();
     let driver = async {
         // Registration, the first status pushes, a few renewals.
         let mut broke = Vec::new();
@@ -949,6 +960,11 @@ pub async fn run(opts: &Options) -> Report {
                 );
             }
             results.push(result);
+            if (index + 1) % 100 == 0 {
+                if let Some(kib) = rss_kib() {
+                    rss.push((index + 1, kib));
+                }
+            }
         }
         world.run_for(opts.settle, &mut broke).await;
         for what in broke.drain(..) {
@@ -988,5 +1004,6 @@ pub async fn run(opts: &Options) -> Report {
         dropped_reasons: log.dropped_reasons.take(),
         transitions: world.observer.transitions.clone(),
         final_conditions: world.observer.conditions.clone(),
+        rss_kib: rss,
     }
 }
