@@ -537,6 +537,15 @@ impl ConditionSet {
         }
     }
 
+    /// A new Node object is about to be created with these conditions: its history starts at
+    /// `now` (a condition cannot have changed before its object existed), whatever the statuses
+    /// were on a Node that was deleted.
+    pub fn restart_history(&mut self, now: UnixMicros) {
+        for c in &mut self.conditions {
+            c.last_transition = now;
+        }
+    }
+
     /// The server has not acknowledged the latest status changes yet.
     pub const fn needs_push(&self) -> bool {
         self.generation != self.pushed_generation

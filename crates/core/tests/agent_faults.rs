@@ -49,29 +49,42 @@ async fn a_revoked_token_backs_off_slowly_shows_on_the_led_and_recovers() {
         let all = s.st.borrow().records.clone();
         let during = between(&all, revoked, restored);
         assert!(during.iter().all(|r| r.status == 401));
-        // Slow backoff (10 s doubling to 5 min) per reconciler: a handful of requests in 19 min
-        // where the fast cadence would have made ~115 renewals alone.
+        // The credentials backoff (5 s doubling to 10 s) per reconciler: once at its cap, one
+        // attempt per 5-10 s, not the fast backoff's 0.5-4 s.
         let renewals = during
             .iter()
             .filter(|r| r.route == Route::RenewLease)
             .count();
+        let window = (restored - revoked).as_secs() as usize;
         assert!(
-            (4..=10).contains(&renewals),
+            (window / 10..=2 + window / 5).contains(&renewals),
             "{renewals} renewals while revoked"
         );
+        println!(
+            "{} requests while revoked ({renewals} renewals)",
+            during.len()
+        );
         assert!(
-            during.len() <= 30,
+            during.len() <= 3 * (2 + window / 5),
             "{} requests while revoked",
             during.len()
         );
-        // Back within the slow backoff's cap, and Ready re-asserted after the Unknown.
+        // Back within the credentials backoff's cap, and Ready re-asserted after the Unknown.
         let back = s
             .records(Route::RenewLease)
             .into_iter()
             .find(|r| r.at >= restored && r.status == 200)
             .unwrap();
-        assert!(back.at - restored <= 5 * MINUTE, "renewed at {:?}", back.at);
-        assert_eq!(s.st.borrow().unknown_marks, 1);
+        assert!(
+            back.at - restored <= 30 * SECOND,
+            "renewed at {:?}",
+            back.at
+        );
+        // One Unknown episode; the status task's retry may reach the server before the
+        // renewal's, and this server's controller counts only renewals, so it may mark the
+        // Node Unknown once more until the renewal lands (the real one also counts a status
+        // heartbeat).
+        assert!((1..=2).contains(&s.st.borrow().unknown_marks));
         assert_eq!(s.condition("Ready").unwrap().0, "True");
         // The session was never dropped for it.
         assert_eq!(s.st.borrow().connections, 1);
@@ -282,7 +295,7 @@ async fn a_keep_alive_connection_the_server_dropped_is_replaced_and_the_request_
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_stalled_exchange_times_out_and_the_renewal_is_retried_on_a_new_session() {
+async fn a_stalled_exchange_is_waited_for_until_the_lease_deadline_then_retried_on_a_new_session() {
     local(async {
         let w = World::new();
         let state = AgentState::new();
@@ -297,17 +310,19 @@ async fn a_stalled_exchange_times_out_and_the_renewal_is_retried_on_a_new_sessio
         let renewals = between(
             &w.server.records(Route::RenewLease),
             HOUR,
-            HOUR + 15 * SECOND,
+            HOUR + 35 * SECOND,
         );
         let seen: Vec<_> = renewals.iter().map(|r| (r.at, r.conn, r.status)).collect();
-        // The default request timeout is 5 s; the session had worked, so no backoff; the
-        // cadence keeps its phase.
+        // A slow answer is not a broken session (issue 13 item 5): the exchange waits past the
+        // 5 s request timeout, until a new session could just still renew before the Lease
+        // (40 s from the last renewal, at HOUR - 10 s) runs out, less the 10 s connect timeout:
+        // HOUR + 20 s. The session had worked, so no backoff; the cadence keeps its phase.
         assert_eq!(
             seen,
             [
                 (HOUR, 1, 0),
-                (HOUR + 5 * SECOND, 2, 200),
-                (HOUR + 10 * SECOND, 2, 200)
+                (HOUR + 20 * SECOND, 2, 200),
+                (HOUR + 30 * SECOND, 2, 200)
             ]
         );
         let counters = state.counters();

@@ -297,7 +297,7 @@ async fn after_a_reboot_a_missing_taint_is_reported_and_labels_are_put_back() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn node_ready_events_are_rate_limited() {
+async fn every_recovery_from_unknown_is_announced() {
     local(async {
         let w = World::new();
         let state = AgentState::new();
@@ -318,17 +318,18 @@ async fn node_ready_events_are_rate_limited() {
             .into_iter()
             .filter(|r| r.body.contains("\"NodeReady\""))
             .collect();
-        // At registration and after the first recovery; the second recovery came within
-        // 10 minutes of the first and was dropped.
+        // At registration and after each recovery, the second within 10 minutes of the first:
+        // a transition to Ready is news every time (issue 13 item 5: it used to be dropped).
         assert_eq!(
             ready.len(),
-            2,
+            3,
             "{:?}",
             ready.iter().map(|r| r.at).collect::<Vec<_>>()
         );
         assert!(ready[1].at > HOUR && ready[1].at < HOUR + 3 * MINUTE);
-        assert_eq!(w.log.count("EventDropped { reason: \"NodeReady\" }"), 1);
-        assert_eq!(state.events_pending(), (0, 1));
+        assert!(ready[2].at > HOUR + 7 * MINUTE && ready[2].at < HOUR + 10 * MINUTE);
+        assert_eq!(w.log.count("EventDropped"), 0);
+        assert_eq!(state.events_pending(), (0, 0));
         assert_eq!(state.stats().recoveries, 2);
         assert_eq!(s.condition("Ready").unwrap().0, "True");
     })

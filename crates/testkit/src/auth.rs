@@ -84,6 +84,11 @@ impl Tokens {
         self.users.get(token)
     }
 
+    /// The user a token was issued to, revoked or not.
+    pub fn user_of(&self, token: &str) -> Option<User> {
+        self.users.get(token).cloned()
+    }
+
     /// A token already issued to `user`, if any.
     pub fn token_of(&self, user: &User) -> Option<String> {
         self.users

@@ -27,6 +27,21 @@ pub enum Fault {
     Delay(Duration),
     /// Send only the first N bytes of the normal answer, then drop the connection.
     Truncate(usize),
+    /// Send only the first N bytes of the normal answer, then close cleanly (TLS close_notify,
+    /// FIN): a peer that shuts down mid-answer, which a client must not take for a whole answer.
+    CloseMidAnswer(usize),
+    /// Answer normally with a `Date` this many seconds off the server's clock (a server whose
+    /// wall clock was stepped; the controller and the stored times keep the true clock).
+    SkewDate(i64),
+    /// Answer normally with an extra `X-Padding` header of `header_bytes` bytes (guess: not
+    /// recorded; a proxy or webhook adding headers) and `body_bytes` of trailing whitespace
+    /// after the JSON (still valid JSON, longer than any buffer of a small client).
+    Oversized {
+        /// Bytes of the `X-Padding` header value.
+        header_bytes: usize,
+        /// Bytes of whitespace appended to the body.
+        body_bytes: usize,
+    },
 }
 
 impl Fault {

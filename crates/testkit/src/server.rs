@@ -21,7 +21,7 @@ use crate::clock::{lock, Clock, Sleep, SystemClock};
 use crate::controller::{Controller, LifecycleOptions};
 use crate::faults::{ConnectionRecord, Fault, FaultRule, Handshake, RequestRecord};
 use crate::http::{self, ConnCtx, Dispatch, Outcome, Stop};
-use crate::message::{Handled, Request};
+use crate::message::{Handled, Request, Response};
 use crate::state::{Rng, ServerHealth, State};
 use crate::store::{key, render, Coll, Kind, Store};
 use crate::tls::{self, ClientCert, Pki, TlsOptions};
@@ -337,6 +337,24 @@ impl Dispatch for Shared {
             }
             Some(f @ Fault::Delay(d)) => Outcome::Delay(d, api::handle(&mut st, req, now), f),
             Some(f @ Fault::Truncate(n)) => Outcome::Truncate(n, api::handle(&mut st, req, now), f),
+            Some(f @ Fault::CloseMidAnswer(n)) => {
+                Outcome::CloseMidAnswer(n, api::handle(&mut st, req, now), f)
+            }
+            Some(f @ Fault::SkewDate(secs)) => {
+                let shift = Duration::from_secs(secs.unsigned_abs());
+                let dated = if secs < 0 { now - shift } else { now + shift };
+                Outcome::Dated(api::handle(&mut st, req, now), dated, f)
+            }
+            Some(
+                f @ Fault::Oversized {
+                    header_bytes,
+                    body_bytes,
+                },
+            ) => {
+                let mut handled = api::handle(&mut st, req, now);
+                pad(&mut handled.response, header_bytes, body_bytes);
+                Outcome::Respond(handled, Some(f))
+            }
             Some(f @ Fault::Reset) => Outcome::Reset(f),
             Some(f @ Fault::Close) => Outcome::Close(f),
             Some(f @ Fault::Stall) => Outcome::Stall(f),
@@ -361,6 +379,17 @@ impl Dispatch for Shared {
         let handled = api::handle(&mut lock(&self.state), req, arrived);
         (handled, self.clock.now())
     }
+}
+
+/// Makes an answer oversized: an `X-Padding` header (sorted in with the handler's headers) and
+/// whitespace after the body, which keeps JSON valid.
+fn pad(response: &mut Response, header_bytes: usize, body_bytes: usize) {
+    if header_bytes > 0 {
+        response
+            .headers
+            .push(("X-Padding".to_string(), "p".repeat(header_bytes)));
+    }
+    response.body.extend(std::iter::repeat_n(b' ', body_bytes));
 }
 
 /// A Kubernetes API test server. Dropping it stops the listener and closes every connection.
@@ -574,6 +603,14 @@ impl TestApiServer {
     /// Revokes a token: every later request with it gets 401.
     pub fn revoke_token(&self, token: &str) {
         lock(&self.shared.state).tokens.revoke(token);
+    }
+
+    /// Accepts a revoked token again (an operator undoing a revocation).
+    pub fn restore_token(&self, token: &str) {
+        let mut st = lock(&self.shared.state);
+        if let Some(user) = st.tokens.user_of(token) {
+            st.tokens.add(token, user);
+        }
     }
 
     /// Issues a client certificate (CN = user, O = groups) the server accepts as that user.

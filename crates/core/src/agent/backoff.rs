@@ -19,9 +19,17 @@ pub struct Backoff {
 /// + 4 s = 44 s after the last renewal, inside the node lifecycle controller's 50 s grace period.
 pub const FAST: Backoff = Backoff::new(500, 4_000);
 
-/// Credentials rejected (401) or forbidden (403): nothing will change until someone rotates a
-/// token or fixes RBAC, so ask rarely, but keep asking.
+/// Forbidden (403) or a request the server rejects: nothing will change until someone fixes
+/// RBAC or the configuration, so ask rarely, but keep asking.
 pub const SLOW: Backoff = Backoff::new(10_000, 300_000);
+
+/// Credentials rejected (401): a revoked or expired token comes back when someone restores or
+/// rotates it, which the agent cannot see, so it asks again at most one renewal period (10 s)
+/// later, as a kubelet does: a token refused for less than 30 s does not let the Node go
+/// Unknown, and one refused longer is Ready again within 10 s of its return (issue 13 item 5:
+/// 30.8 s against a real server, up to minutes with [`SLOW`]). 6 to 12 requests a minute per
+/// reconciler while the token stays refused.
+pub const CREDENTIALS: Backoff = Backoff::new(5_000, 10_000);
 
 impl Backoff {
     /// `base_ms` is the first delay's upper bound; `cap_ms` bounds every delay. A base of 0 is

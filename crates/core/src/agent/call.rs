@@ -78,6 +78,19 @@ impl<'r, C: Clock, B: Board> Ctx<'r, C, B> {
             .back_off(timer, setback, self.random(), self.now());
     }
 
+    /// How long an exchange may wait for a slow answer on this session: until the last moment
+    /// from which a new session (connect and open: `connect_timeout`) could still renew the
+    /// Lease before it runs out (`leaseDurationSeconds` after the last accepted renewal). Before
+    /// any renewal, and once that moment has passed, an exchange gets the plain request timeout.
+    fn patience(&self) -> Option<Instant> {
+        let timing = &self.config.timing;
+        let last = self.state.lease().last_success()?;
+        let expires = last.saturating_add(timing.lease_duration());
+        Some(Instant::from_micros(expires.as_micros().saturating_sub(
+            crate::runtime::duration_micros(timing.connect_timeout),
+        )))
+    }
+
     /// Applies a cross-task effect (see [`AgentEvent`]).
     pub fn apply(&self, event: AgentEvent) {
         self.state.apply(event, self.now(), self.config, self.log);
@@ -118,7 +131,10 @@ where
         sent = carried;
         Ok(len)
     };
-    match guard.exchange(&req, body, visitor).await {
+    match guard
+        .exchange_patiently(&req, body, visitor, ctx.patience())
+        .await
+    {
         Ok(reply) => {
             let action = decide(op, reply.status, reply.retry_after);
             if action != Action::Done {

@@ -2,8 +2,9 @@
 //! per-reason rate limit, and the task that drains it.
 //!
 //! Events are best effort: at most [`EVENT_QUEUE_LEN`] wait (the oldest is dropped to make
-//! room), a reason is queued at most once per `event_min_interval` (10 min by default), and an
-//! event the server refuses (4xx other than 409) is dropped. Each drop is counted.
+//! room), a rate-limited reason ([`EventReason::rate_limited`]) is queued at most once per
+//! `event_min_interval` (10 min by default), and an event the server refuses (4xx other than
+//! 409) is dropped. Each drop is counted.
 use core::time::Duration;
 
 use crate::k8s::event::EventType;
@@ -50,6 +51,18 @@ impl EventReason {
 
     pub const fn kind(self) -> EventType {
         EventType::Normal
+    }
+
+    /// Whether the per-reason minimum interval applies. Not to `NodeReady`: it is queued only
+    /// on a transition to Ready (a registration, or the push that ends an Unknown the
+    /// lifecycle controller set), which the controller's 50 s grace already spaces out, and a
+    /// dropped one hides a recovery from whoever watches the events (issue 13 item 5: dropped
+    /// after a re-registration or a recovery within 10 min of the last one).
+    pub const fn rate_limited(self) -> bool {
+        match self {
+            EventReason::Starting => true,
+            EventReason::NodeReady => false,
+        }
     }
 }
 
@@ -109,7 +122,7 @@ impl EventQueue {
         min_interval: Duration,
     ) -> Pushed {
         let last = self.last_queued.get_mut(reason.index());
-        if let Some(Some(t)) = last.as_deref() {
+        if let (true, Some(Some(t))) = (reason.rate_limited(), last.as_deref()) {
             if now.saturating_since(*t) < min_interval {
                 self.dropped = self.dropped.saturating_add(1);
                 return Pushed::RateLimited;
@@ -183,19 +196,25 @@ mod tests {
             Pushed::Queued
         );
         assert_eq!(
-            q.push(EventReason::NodeReady, None, at_secs(599), TEN_MIN),
+            q.push(EventReason::Starting, None, at_secs(599), TEN_MIN),
             Pushed::RateLimited
         );
-        assert_eq!(q.len(), 2);
+        // Every transition to Ready is news: never rate-limited.
+        assert_eq!(
+            q.push(EventReason::NodeReady, None, at_secs(60), TEN_MIN),
+            Pushed::Queued
+        );
+        assert_eq!(q.len(), 3);
         assert_eq!(q.front().unwrap().reason, EventReason::Starting);
         q.pop();
         assert_eq!(q.front().unwrap().reason, EventReason::NodeReady);
+        q.pop();
         q.pop();
         assert!(q.is_empty() && q.front().is_none());
         q.pop();
         assert!(q.is_empty());
         assert_eq!(
-            q.push(EventReason::NodeReady, None, at_secs(600), TEN_MIN),
+            q.push(EventReason::Starting, None, at_secs(600), TEN_MIN),
             Pushed::Queued
         );
         assert_eq!(q.dropped, 1);

@@ -59,7 +59,14 @@ async fn register<T: Read + Write, C: Clock, B: Board>(
     ctx: &Ctx<'_, C, B>,
     client: &SharedClient<'_, T, C>,
 ) -> Result<(), NotYet> {
-    let profile = ctx.state.model().profile(ctx.config.profile);
+    let mut model = ctx.state.model();
+    // A Node we create is a new object (after a deletion too): its conditions' history starts
+    // now, not on the deleted Node (issue 13 item 5).
+    if let Some(wall) = ctx.state.wall_now(ctx.now()) {
+        model.restart_history(wall);
+        ctx.state.set_model(model);
+    }
+    let profile = model.profile(ctx.config.profile);
     let mut meta = ObjectMeta::default();
     let exchange = Exchange::RegisterNode {
         profile: &profile,

@@ -1,6 +1,6 @@
 //! How long a reconciler waits before trying again, by what went wrong: the policy's
 //! [`Action`] for a response, or the client's error when there was none.
-use crate::agent::backoff::{Backoff, FAST, SLOW};
+use crate::agent::backoff::{Backoff, CREDENTIALS, FAST, SLOW};
 use crate::agent::policy::Action;
 use crate::client::counters::ClientError;
 
@@ -8,23 +8,26 @@ use crate::client::counters::ClientError;
 /// this (the slow backoff's cap).
 pub const MAX_RETRY_AFTER_MS: u64 = 300_000;
 
-/// A fast and a slow backoff for one reconciler.
+/// A fast, a credentials and a slow backoff for one reconciler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Retry {
     fast: Backoff,
+    credentials: Backoff,
     slow: Backoff,
 }
 
 impl Retry {
     pub const NEW: Retry = Retry {
         fast: FAST,
+        credentials: CREDENTIALS,
         slow: SLOW,
     };
 
     /// The delay in ms after a response the policy answered with `action`:
     /// `Retry-After` as given (429/503; never less than the fast backoff, so a server that keeps
-    /// saying `Retry-After: 0` is not hammered), the slow backoff for 401, 403 and rejected
-    /// requests (nothing changes until a human acts), the fast one for everything else.
+    /// saying `Retry-After: 0` is not hammered), the credentials backoff for 401 (a token may
+    /// be restored at any time), the slow one for 403 and rejected requests (nothing changes
+    /// until a human acts), the fast one for everything else.
     pub fn after_action(&mut self, action: Action, random: u32) -> u64 {
         match action {
             Action::Throttled {
@@ -35,7 +38,8 @@ impl Retry {
                     .min(MAX_RETRY_AFTER_MS);
                 asked.max(u64::from(self.fast.next_delay_ms(random)))
             }
-            Action::CredentialsRejected | Action::Forbidden { .. } | Action::Rejected => {
+            Action::CredentialsRejected => u64::from(self.credentials.next_delay_ms(random)),
+            Action::Forbidden { .. } | Action::Rejected => {
                 u64::from(self.slow.next_delay_ms(random))
             }
             Action::Throttled {
@@ -64,6 +68,7 @@ impl Retry {
     /// After a success: the next failure starts from the shortest delays again.
     pub fn reset(&mut self) {
         self.fast.reset();
+        self.credentials.reset();
         self.slow.reset();
     }
 }
@@ -97,7 +102,7 @@ mod tests {
     fn auth_failures_back_off_slowly_and_reset() {
         let mut r = Retry::NEW;
         let first = r.after_action(Action::CredentialsRejected, u32::MAX);
-        assert!((5_000..=10_000).contains(&first), "{first}");
+        assert!((2_500..=5_000).contains(&first), "{first}");
         let second = r.after_action(
             Action::Forbidden {
                 verb: "patch",
@@ -105,7 +110,14 @@ mod tests {
             },
             u32::MAX,
         );
-        assert!((10_000..=20_000).contains(&second), "{second}");
+        // 403 has its own sequence: its first delay.
+        assert!((5_000..=10_000).contains(&second), "{second}");
+        // A refused token is asked about again at most 10 s later, however long it lasts.
+        let later: std::vec::Vec<u64> = (0..8)
+            .map(|_| r.after_action(Action::CredentialsRejected, u32::MAX))
+            .collect();
+        assert!(later.iter().all(|d| *d <= 10_000), "{later:?}");
+        assert!(later[7] >= 5_000, "{later:?}");
         // The fast sequence is independent of the slow one.
         assert!(r.after_action(Action::Reconnect, u32::MAX) <= 500);
         r.reset();

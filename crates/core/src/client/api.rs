@@ -184,9 +184,28 @@ impl<'s, T: Read + Write, C: Clock> ApiClient<'s, T, C> {
         V: Visitor + ?Sized,
         F: FnOnce(&mut [u8]) -> Result<usize, BodyError>,
     {
+        self.exchange_patiently(req, body, visitor, None).await
+    }
+
+    /// [`Self::exchange`], waiting for the answer until `patience` if that is later than the
+    /// request timeout. A slow answer is not a broken session (an API server whose etcd
+    /// stalls answers a write only after 34.5 s), and giving up on it costs a new handshake that
+    /// the stalled server answers no sooner; the caller decides how long it can afford to wait.
+    pub async fn exchange_patiently<V, F>(
+        &mut self,
+        req: &ApiRequest<'_>,
+        body: F,
+        visitor: &mut V,
+        patience: Option<Instant>,
+    ) -> Result<Reply, ClientError>
+    where
+        V: Visitor + ?Sized,
+        F: FnOnce(&mut [u8]) -> Result<usize, BodyError>,
+    {
         let result = if self.usable {
             let clock = self.clock;
             let deadline = clock.now().saturating_add(self.timeout);
+            let deadline = patience.map_or(deadline, |p| p.max(deadline));
             let in_flight = InFlight::new(self.metrics);
             let raced = select(
                 self.exchange_inner(req, body, visitor),

@@ -37,6 +37,10 @@ pub(crate) enum Outcome {
     Delay(Duration, Handled, Fault),
     /// Send only this many bytes of the answer, then reset.
     Truncate(usize, Handled, Fault),
+    /// Send only this many bytes of the answer, then close cleanly (close_notify, FIN).
+    CloseMidAnswer(usize, Handled, Fault),
+    /// Answer at once with this `Date` (a stepped server clock).
+    Dated(Handled, SystemTime, Fault),
     /// Reset the connection without an answer.
     Reset(Fault),
     /// Close the connection cleanly without an answer.
@@ -261,6 +265,22 @@ where
                     return Ok(());
                 }
             }
+            Outcome::Dated(handled, dated, fault) => {
+                record.fault = Some(fault);
+                let date = format_http_date(dated);
+                let bytes = encode_response(&handled.response, &date, close, head.http10);
+                record.status = Some(handled.response.status);
+                record.user = handled.user;
+                record.response_bytes = bytes.len();
+                // Logged before writing, so a client that saw the answer also sees the record.
+                shared.record(record);
+                io.write_all(&bytes).await?;
+                io.flush().await?;
+                if close {
+                    let _ = io.shutdown().await;
+                    return Ok(());
+                }
+            }
             Outcome::Delay(delay, handled, fault) => {
                 record.fault = Some(fault);
                 let wake = shared.sleep_until(at + delay);
@@ -323,6 +343,18 @@ where
                 if let Some(reset) = &ctx.on_reset {
                     reset();
                 }
+                return Ok(());
+            }
+            Outcome::CloseMidAnswer(keep, handled, fault) => {
+                record.fault = Some(fault);
+                let bytes = encode_response(&handled.response, &date, close, head.http10);
+                let part = &bytes[..keep.min(bytes.len())];
+                record.user = handled.user;
+                record.response_bytes = part.len();
+                shared.record(record);
+                let _ = io.write_all(part).await;
+                let _ = io.flush().await;
+                let _ = io.shutdown().await;
                 return Ok(());
             }
             Outcome::Reset(fault) => {

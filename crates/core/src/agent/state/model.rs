@@ -160,6 +160,13 @@ impl NodeModel {
         adopted
     }
 
+    /// The Node is about to be created: the conditions' history starts at `wall`.
+    pub fn restart_history(&mut self, wall: UnixMicros) {
+        if let Some(set) = self.conditions.as_mut() {
+            set.restart_history(wall);
+        }
+    }
+
     /// The board's address when the Node does not carry it yet.
     pub fn address_to_push(&self) -> Option<Ipv4Addr> {
         self.latest
