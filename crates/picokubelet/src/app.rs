@@ -23,6 +23,7 @@ use crate::kubeconfig::{
     ServerTrust, ServerUrl,
 };
 use crate::render::{node_ready_message, render_body};
+use crate::telemetry::PerBoard;
 
 /// Runs the parsed command. `env` is the environment the kubeconfig lookup reads.
 pub fn execute(cli: &Cli, env: &LookupEnv) -> Result<(), Failure> {
@@ -251,6 +252,8 @@ fn agent_command(
             quiet: true,
             summary_every: Some(FLEET_SUMMARY_EVERY),
             metrics_addr: agent.metrics_addr,
+            per_board: f.scale.per_board(),
+            lease_duration: setup.lease_duration(),
         },
         None => fleet::Plan {
             names,
@@ -259,6 +262,8 @@ fn agent_command(
             quiet: false,
             summary_every: None,
             metrics_addr: agent.metrics_addr,
+            per_board: PerBoard::All,
+            lease_duration: setup.lease_duration(),
         },
     };
     fleet::run(Arc::new(setup), plan)

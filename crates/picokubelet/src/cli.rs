@@ -64,6 +64,8 @@ pub struct FleetArgs {
     /// their handshakes do not all land at once
     #[arg(long, value_name = "DURATION", default_value = "40s", value_parser = humantime::parse_duration)]
     pub start_spread: Duration,
+    #[command(flatten)]
+    pub scale: crate::fleet_args::FleetScaleArgs,
 }
 
 #[derive(Clone, Debug, Args)]

@@ -4,10 +4,11 @@
 //! signals, the metrics endpoint and the periodic summary.
 //!
 //! Reading the boards from another thread: `AgentState` is `!Sync` (`Cell`s), so it is read
-//! only on its own thread. Each worker answers a report request sent over a channel with copies
-//! of its boards' figures ([`BoardReport`]). Chosen over publishing snapshots every second into
-//! a mutex: nothing is copied unless someone asks (a 2 000-board fleet mostly sleeps), and a
-//! scrape sees figures as of the scrape, not up to a second old.
+//! only on its own thread. Each worker answers a report request sent over a channel with its
+//! boards' totals and copies of the boards that get their own series ([`Scrape`]: all of them
+//! with `--metrics-per-board`, else only boards in trouble, bounded). Chosen over publishing
+//! snapshots every second into a mutex: nothing is copied unless someone asks (a 2 000-board
+//! fleet mostly sleeps), and a scrape sees figures as of the scrape, not up to a second old.
 
 use std::cell::Cell;
 use std::net::SocketAddr;
@@ -24,7 +25,7 @@ use crate::agent_setup::AgentSetup;
 use crate::failure::Failure;
 use crate::runtime::{SimulatedBoard, TcpConnector, TokioClock, TracingLog};
 use crate::signals_file::SignalsFile;
-use crate::telemetry::{BoardReport, BoardTelemetry, FleetTotals};
+use crate::telemetry::{BoardFigures, BoardReport, BoardTelemetry, FleetTotals, PerBoard, Scrape};
 
 /// How to run the boards.
 #[derive(Clone, Debug)]
@@ -39,6 +40,10 @@ pub struct Plan {
     /// Log a summary line at info this often.
     pub summary_every: Option<Duration>,
     pub metrics_addr: Option<SocketAddr>,
+    /// Which boards get their own series in `/metrics`.
+    pub per_board: PerBoard,
+    /// A board not renewed for this long is in trouble (the lease duration).
+    pub lease_duration: Duration,
 }
 
 /// When board `index` of `count` starts, after the fleet's start.
@@ -61,7 +66,7 @@ pub fn thread_of(index: usize, threads: usize) -> usize {
 }
 
 enum Request {
-    Report(oneshot::Sender<Vec<BoardReport>>),
+    Report(PerBoard, oneshot::Sender<Scrape>),
     Stop,
 }
 
@@ -74,32 +79,35 @@ struct Slot {
 }
 
 impl Slot {
+    fn figures(&self) -> BoardFigures {
+        BoardFigures::read(self.started.get(), &self.state, &self.telemetry)
+    }
+
     fn report(&self) -> BoardReport {
         BoardReport::read(&self.name, self.started.get(), &self.state, &self.telemetry)
     }
 }
 
-/// Asks every worker for its boards' reports (sorted by name: fleet names are zero-padded, so
-/// that is board order).
+/// Asks every worker for its boards' figures and merges them (boards sorted by name: fleet names
+/// are zero-padded, so that is board order).
 #[derive(Clone)]
 struct Workers(Arc<Vec<mpsc::UnboundedSender<Request>>>);
 
 impl Workers {
-    async fn reports(&self) -> Vec<BoardReport> {
+    async fn scrape(&self, per_board: PerBoard) -> Scrape {
         let mut waiting = Vec::with_capacity(self.0.len());
         for worker in self.0.iter() {
             let (tx, rx) = oneshot::channel();
-            if worker.send(Request::Report(tx)).is_ok() {
+            if worker.send(Request::Report(per_board, tx)).is_ok() {
                 waiting.push(rx);
             }
         }
-        let mut all = Vec::new();
+        let mut all = Scrape::default();
         for rx in waiting {
-            if let Ok(mut reports) = rx.await {
-                all.append(&mut reports);
+            if let Ok(part) = rx.await {
+                all.merge(part, per_board);
             }
         }
-        all.sort_by(|a, b| a.name.cmp(&b.name));
         all
     }
 
@@ -163,11 +171,12 @@ pub fn run(setup: Arc<AgentSetup>, plan: Plan) -> Result<(), Failure> {
             match listener {
                 Some(listener) => {
                     let w = workers.clone();
+                    let per_board = plan.per_board;
                     crate::metrics::serve(
                         listener,
                         move || {
                             let w = w.clone();
-                            async move { w.reports().await }
+                            async move { w.scrape(per_board).await }
                         },
                         started_at,
                     )
@@ -183,7 +192,8 @@ pub fn run(setup: Arc<AgentSetup>, plan: Plan) -> Result<(), Failure> {
                         tokio::time::interval_at(tokio::time::Instant::now() + every, every);
                     loop {
                         tick.tick().await;
-                        let t = FleetTotals::of(&workers.reports().await);
+                        let none = PerBoard::InTrouble { at_most: 0 };
+                        let t = workers.scrape(none).await.totals;
                         info!(
                             boards = t.boards,
                             started = t.started,
@@ -216,7 +226,7 @@ pub fn run(setup: Arc<AgentSetup>, plan: Plan) -> Result<(), Failure> {
             Err(_) => failed = Some(Failure::Usage("a board thread panicked".into())),
         }
     }
-    let t = FleetTotals::of(&reports);
+    let t = FleetTotals::of(&reports, plan.lease_duration);
     info!(
         boards = t.boards,
         registered = t.registered,
@@ -264,8 +274,9 @@ fn worker(
                 plan.quiet,
             ));
         }
-        while let Some(Request::Report(tx)) = requests.recv().await {
-            let _ = tx.send(slots.iter().map(|s| s.report()).collect());
+        while let Some(Request::Report(per_board, tx)) = requests.recv().await {
+            let figures = slots.iter().map(|s| (s.name.as_str(), s.figures()));
+            let _ = tx.send(Scrape::gather(figures, per_board, plan.lease_duration));
         }
         // Stop (or the main thread is gone): the LocalSet drops every board's future.
         Ok(slots.iter().map(|s| s.report()).collect())

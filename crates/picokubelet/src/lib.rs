@@ -9,6 +9,7 @@ pub mod board;
 pub mod cli;
 pub mod failure;
 pub mod fleet;
+pub mod fleet_args;
 pub mod kubeconfig;
 pub mod logging;
 pub mod metrics;
