@@ -253,6 +253,7 @@ fn agent_command(
             summary_every: Some(FLEET_SUMMARY_EVERY),
             metrics_addr: agent.metrics_addr,
             per_board: f.scale.per_board(),
+            max_handshakes: f.scale.max_handshakes(available),
             lease_duration: setup.lease_duration(),
         },
         None => fleet::Plan {
@@ -263,6 +264,7 @@ fn agent_command(
             summary_every: None,
             metrics_addr: agent.metrics_addr,
             per_board: PerBoard::All,
+            max_handshakes: 1,
             lease_duration: setup.lease_duration(),
         },
     };

@@ -23,6 +23,7 @@ use tracing::{error, info};
 
 use crate::agent_setup::AgentSetup;
 use crate::failure::Failure;
+use crate::pacer::{HandshakePacer, PacedConnector, PacedOpener};
 use crate::runtime::{SimulatedBoard, TcpConnector, TokioClock, TracingLog};
 use crate::signals_file::SignalsFile;
 use crate::telemetry::{BoardFigures, BoardReport, BoardTelemetry, FleetTotals, PerBoard, Scrape};
@@ -33,8 +34,10 @@ pub struct Plan {
     pub names: Vec<String>,
     /// Worker threads (at most one per board).
     pub threads: usize,
-    /// Board i starts at `i * start_spread / N`.
+    /// Board i starts at a random instant in `[i, i + 1) * start_spread / N`.
     pub start_spread: Duration,
+    /// Most connects-plus-handshakes in flight across the process.
+    pub max_handshakes: usize,
     /// Per-board routine events at debug (fleet), else at info (run).
     pub quiet: bool,
     /// Log a summary line at info this often.
@@ -46,18 +49,25 @@ pub struct Plan {
     pub lease_duration: Duration,
 }
 
-/// When board `index` of `count` starts, after the fleet's start.
-pub fn start_offset(index: usize, count: usize, spread: Duration) -> Duration {
+/// When board `index` of `count` starts, after the fleet's start: in its own slot of
+/// `spread / count`, at `jitter / 2³²` of the slot. Evenly spread slots keep the handshake rate
+/// flat; the jitter inside them keeps boards of different processes (shards started by the
+/// same StatefulSet) and of different runs from arriving in lockstep.
+pub fn start_offset(index: usize, count: usize, spread: Duration, jitter: u32) -> Duration {
     let (Ok(i), Ok(n)) = (u32::try_from(index), u32::try_from(count)) else {
         return spread;
     };
     if n == 0 {
         return Duration::ZERO;
     }
+    let slot = spread.checked_div(n).unwrap_or_default();
+    let within = Duration::from_nanos(
+        u64::try_from(slot.as_nanos().saturating_mul(u128::from(jitter)) >> 32).unwrap_or(0),
+    );
     spread
         .checked_mul(i)
         .and_then(|d| d.checked_div(n))
-        .unwrap_or(spread)
+        .map_or(spread, |d| d.saturating_add(within))
 }
 
 /// Which thread runs board `index`.
@@ -145,6 +155,7 @@ pub fn run(setup: Arc<AgentSetup>, plan: Plan) -> Result<(), Failure> {
             share.push((i, name.clone()));
         }
     }
+    let pacer = HandshakePacer::new(plan.max_handshakes);
     let mut senders = Vec::with_capacity(threads);
     let mut handles = Vec::with_capacity(threads);
     for (t, share) in shares.into_iter().enumerate() {
@@ -152,9 +163,10 @@ pub fn run(setup: Arc<AgentSetup>, plan: Plan) -> Result<(), Failure> {
         senders.push(tx);
         let setup = setup.clone();
         let plan = plan.clone();
+        let pacer = pacer.clone();
         let handle = std::thread::Builder::new()
             .name(format!("boards-{t}"))
-            .spawn(move || worker(setup, share, rx, fleet_start, count, &plan))
+            .spawn(move || worker(setup, share, rx, fleet_start, count, &plan, pacer))
             .map_err(Failure::Output)?;
         handles.push(handle);
     }
@@ -162,6 +174,7 @@ pub fn run(setup: Arc<AgentSetup>, plan: Plan) -> Result<(), Failure> {
     info!(
         boards = count,
         threads,
+        max_handshakes = pacer.limit(),
         start_spread = %humantime::format_duration(plan.start_spread),
         "boards starting"
     );
@@ -247,6 +260,7 @@ fn worker(
     fleet_start: std::time::Instant,
     count: usize,
     plan: &Plan,
+    pacer: HandshakePacer,
 ) -> Result<Vec<BoardReport>, Failure> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -266,12 +280,14 @@ fn worker(
             })
             .collect();
         for ((index, _), slot) in boards.iter().zip(&slots) {
-            let at = fleet_start + start_offset(*index, count, plan.start_spread);
+            let jitter = rand_core::RngCore::next_u32(&mut rand_core::OsRng);
+            let at = fleet_start + start_offset(*index, count, plan.start_spread, jitter);
             tokio::task::spawn_local(run_board(
                 setup.clone(),
                 slot.clone(),
                 tokio::time::Instant::from_std(at),
                 plan.quiet,
+                pacer.clone(),
             ));
         }
         while let Some(Request::Report(per_board, tx)) = requests.recv().await {
@@ -289,6 +305,7 @@ async fn run_board(
     slot: Rc<Slot>,
     start_at: tokio::time::Instant,
     quiet: bool,
+    pacer: HandshakePacer,
 ) {
     tokio::time::sleep_until(start_at).await;
     slot.started.set(true);
@@ -307,8 +324,11 @@ async fn run_board(
     }
     let mut rt = Runtime {
         clock: TokioClock::start(),
-        connector: TcpConnector::new(setup.server.clone()),
-        opener: TlsOpener::new(setup.trust()),
+        connector: PacedConnector {
+            inner: TcpConnector::new(setup.server.clone()),
+            pacer,
+        },
+        opener: PacedOpener(TlsOpener::new(setup.trust())),
         rng: rand_core::OsRng,
         board,
         log: TracingLog::new(name)
@@ -355,16 +375,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn starts_spread_evenly_over_the_period() {
+    fn starts_spread_over_the_period_each_jittered_in_its_slot() {
         let spread = Duration::from_secs(40);
-        assert_eq!(start_offset(0, 2000, spread), Duration::ZERO);
-        assert_eq!(start_offset(1, 2000, spread), Duration::from_millis(20));
+        assert_eq!(start_offset(0, 2000, spread, 0), Duration::ZERO);
+        assert_eq!(start_offset(1, 2000, spread, 0), Duration::from_millis(20));
+        // Half-way through its 20 ms slot, and never into the next one.
         assert_eq!(
-            start_offset(1999, 2000, spread),
-            Duration::from_millis(39_980)
+            start_offset(1, 2000, spread, 1 << 31),
+            Duration::from_millis(30)
         );
-        assert_eq!(start_offset(0, 1, spread), Duration::ZERO);
-        assert_eq!(start_offset(3, 0, spread), Duration::ZERO);
+        let last = start_offset(1999, 2000, spread, u32::MAX);
+        assert!(
+            last >= Duration::from_millis(39_980) && last < spread,
+            "{last:?}"
+        );
+        assert_eq!(start_offset(0, 1, spread, 0), Duration::ZERO);
+        assert_eq!(start_offset(3, 0, spread, 7), Duration::ZERO);
+        // Every board of a fleet starts inside the period, in board order.
+        let starts: Vec<Duration> = (0..500)
+            .map(|i| start_offset(i, 500, spread, (i as u32).wrapping_mul(2_654_435_761)))
+            .collect();
+        assert!(starts.windows(2).all(|w| w[0] <= w[1]));
+        assert!(starts.iter().all(|s| *s < spread));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use clap::Args;
 
+use crate::pacer::default_max_handshakes;
 use crate::telemetry::{PerBoard, MAX_TROUBLED_SERIES};
 
 /// `fleet`'s scaling flags.
@@ -13,9 +14,19 @@ pub struct FleetScaleArgs {
     /// 100 of them)
     #[arg(long)]
     pub metrics_per_board: bool,
+    /// Most TLS handshakes (connect included) in flight at once across all boards; a board
+    /// waits for a slot before it connects [default: 4 per CPU]
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub max_handshakes: Option<u32>,
 }
 
 impl FleetScaleArgs {
+    /// The handshake limit, `cpus` being the CPUs this process may use.
+    pub fn max_handshakes(&self, cpus: usize) -> usize {
+        self.max_handshakes
+            .map_or_else(|| default_max_handshakes(cpus), |k| k as usize)
+    }
+
     /// Which boards get their own series.
     pub fn per_board(&self) -> PerBoard {
         if self.metrics_per_board {

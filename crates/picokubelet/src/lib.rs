@@ -13,6 +13,7 @@ pub mod fleet_args;
 pub mod kubeconfig;
 pub mod logging;
 pub mod metrics;
+pub mod pacer;
 pub mod provision;
 pub mod render;
 pub mod runtime;

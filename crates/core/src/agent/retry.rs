@@ -1,6 +1,7 @@
 //! How long a reconciler waits before trying again, by what went wrong: the policy's
-//! [`Action`] for a response, or the client's error when there was none.
-use crate::agent::backoff::{Backoff, FAST, SLOW};
+//! [`Action`] for a response, or the client's error when there was none; and how long the
+//! connection loop waits before connecting again ([`Reconnect`]).
+use crate::agent::backoff::{Backoff, CONGESTED, FAST, SLOW};
 use crate::agent::policy::Action;
 use crate::client::counters::ClientError;
 
@@ -8,40 +9,39 @@ use crate::client::counters::ClientError;
 /// this (the slow backoff's cap).
 pub const MAX_RETRY_AFTER_MS: u64 = 300_000;
 
-/// A fast and a slow backoff for one reconciler.
+/// A fast, a congested and a slow backoff for one reconciler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Retry {
     fast: Backoff,
+    congested: Backoff,
     slow: Backoff,
 }
 
 impl Retry {
     pub const NEW: Retry = Retry {
         fast: FAST,
+        congested: CONGESTED,
         slow: SLOW,
     };
 
     /// The delay in ms after a response the policy answered with `action`:
-    /// `Retry-After` as given (429/503; never less than the fast backoff, so a server that keeps
-    /// saying `Retry-After: 0` is not hammered), the slow backoff for 401, 403 and rejected
-    /// requests (nothing changes until a human acts), the fast one for everything else.
+    /// for 429/503 `Retry-After` as given, but never less than the congested backoff (API
+    /// Priority and Fairness says `Retry-After: 1` however long its queues are, so a board
+    /// that took it literally would ask again every second for as long as the overload lasts),
+    /// the slow backoff for 401, 403 and rejected requests (nothing changes until a human
+    /// acts), the fast one for everything else.
     pub fn after_action(&mut self, action: Action, random: u32) -> u64 {
         match action {
-            Action::Throttled {
-                retry_after_secs: Some(secs),
-            } => {
-                let asked = u64::from(secs)
+            Action::Throttled { retry_after_secs } => {
+                let asked = u64::from(retry_after_secs.unwrap_or(0))
                     .saturating_mul(1_000)
                     .min(MAX_RETRY_AFTER_MS);
-                asked.max(u64::from(self.fast.next_delay_ms(random)))
+                asked.max(u64::from(self.congested.next_delay_ms(random)))
             }
             Action::CredentialsRejected | Action::Forbidden { .. } | Action::Rejected => {
                 u64::from(self.slow.next_delay_ms(random))
             }
-            Action::Throttled {
-                retry_after_secs: None,
-            }
-            | Action::Done
+            Action::Done
             | Action::RecreateLease
             | Action::Reregister
             | Action::AdoptExisting
@@ -64,7 +64,49 @@ impl Retry {
     /// After a success: the next failure starts from the shortest delays again.
     pub fn reset(&mut self) {
         self.fast.reset();
+        self.congested.reset();
         self.slow.reset();
+    }
+}
+
+/// The connection loop's backoff: the fast one after a refused or broken connection (a server
+/// restarting comes back quickly), the congested one once a connect or TLS handshake timed out
+/// (a server too busy to finish handshakes: another attempt every few seconds from every board
+/// would only lengthen its queue).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reconnect {
+    fast: Backoff,
+    congested: Backoff,
+}
+
+impl Reconnect {
+    pub const NEW: Reconnect = Reconnect {
+        fast: FAST,
+        congested: CONGESTED,
+    };
+
+    /// The delay in ms before connecting again after a session could not be opened or ended
+    /// with `error` (`None`: the server ended it, or answered 5xx). Both sequences advance, so
+    /// a time-out after refusals does not start the wide one from its shortest delay.
+    pub fn after(&mut self, error: Option<ClientError>, random: u32) -> u64 {
+        let fast = u64::from(self.fast.next_delay_ms(random));
+        if error == Some(ClientError::ConnectTimeout) || self.congested.attempts() > 0 {
+            u64::from(self.congested.next_delay_ms(random)).max(fast)
+        } else {
+            fast
+        }
+    }
+
+    /// After a session that made progress: the next failure starts from the fast delays.
+    pub fn reset(&mut self) {
+        self.fast.reset();
+        self.congested.reset();
+    }
+}
+
+impl Default for Reconnect {
+    fn default() -> Self {
+        Self::NEW
     }
 }
 
@@ -87,10 +129,41 @@ mod tests {
         assert_eq!(r.after_action(throttled(1), 0), 1_000);
         assert_eq!(r.after_action(throttled(3), u32::MAX), 3_000);
         assert_eq!(r.after_action(throttled(u32::MAX), 0), MAX_RETRY_AFTER_MS);
-        // Retry-After: 0 again and again: the fast backoff still spaces the attempts.
+        // Retry-After: 1 again and again (what APF says under any load): the congested
+        // backoff spaces the attempts ever wider, up to 15-30 s.
         let mut r = Retry::NEW;
-        let delays: std::vec::Vec<u64> = (0..6).map(|_| r.after_action(throttled(0), 0)).collect();
-        assert_eq!(delays, [250, 500, 1_000, 2_000, 2_000, 2_000]);
+        let delays: std::vec::Vec<u64> = (0..8).map(|_| r.after_action(throttled(1), 0)).collect();
+        assert_eq!(
+            delays,
+            [1_000, 1_000, 2_000, 4_000, 8_000, 15_000, 15_000, 15_000]
+        );
+        // Without Retry-After the same.
+        let mut r = Retry::NEW;
+        let none = Action::Throttled {
+            retry_after_secs: None,
+        };
+        assert_eq!(r.after_action(none, 0), 500);
+        r.reset();
+        assert_eq!(r.after_action(none, 0), 500);
+    }
+
+    #[test]
+    fn reconnects_widen_once_a_connect_times_out() {
+        let mut r = Reconnect::NEW;
+        let refused = Some(ClientError::Connect);
+        let timeout = Some(ClientError::ConnectTimeout);
+        // Refused connects: the fast backoff (a restarting server is back in seconds).
+        let fast: std::vec::Vec<u64> = (0..5).map(|_| r.after(refused, 0)).collect();
+        assert_eq!(fast, [250, 500, 1_000, 2_000, 2_000]);
+        // A time-out: the congested backoff from then on, whatever follows, until progress.
+        r.reset();
+        let wide: std::vec::Vec<u64> = [timeout, timeout, refused, None, timeout, timeout, timeout]
+            .into_iter()
+            .map(|e| r.after(e, 0))
+            .collect();
+        assert_eq!(wide, [500, 1_000, 2_000, 4_000, 8_000, 15_000, 15_000]);
+        r.reset();
+        assert_eq!(r.after(refused, 0), 250);
     }
 
     #[test]
