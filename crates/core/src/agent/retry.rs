@@ -2,6 +2,7 @@
 //! [`Action`] for a response, or the client's error when there was none; and how long the
 //! connection loop waits before connecting again ([`Reconnect`]).
 use crate::agent::backoff::{Backoff, CONGESTED, FAST, SLOW};
+use crate::agent::outcome::SessionEnd;
 use crate::agent::policy::Action;
 use crate::client::counters::ClientError;
 
@@ -69,28 +70,70 @@ impl Retry {
     }
 }
 
+/// A session that worked for this long before it timed out counts as healthy: its time-out
+/// is one dead connection, not a struggling server.
+pub const HEALTHY_SESSION_MS: u64 = 60_000;
+
 /// The connection loop's backoff: the fast one after a refused or broken connection (a server
-/// restarting comes back quickly), the congested one once a connect or TLS handshake timed out
-/// (a server too busy to finish handshakes: another attempt every few seconds from every board
-/// would only lengthen its queue).
+/// restarting comes back quickly), the congested one once a connect, a TLS handshake or
+/// requests on two sessions in a row timed out (a server too busy to answer: another
+/// handshake every few seconds from every board would only lengthen its queue, and a
+/// handshake costs it several requests' worth of work).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Reconnect {
     fast: Backoff,
     congested: Backoff,
+    /// Sessions in a row that ended by a request timing out, short-lived ones.
+    timed_out_sessions: u32,
 }
 
 impl Reconnect {
     pub const NEW: Reconnect = Reconnect {
         fast: FAST,
         congested: CONGESTED,
+        timed_out_sessions: 0,
     };
+
+    /// The delay in ms before connecting again after a session that ended with `end`, having
+    /// lasted `lasted_ms`; `progressed`: an exchange on it succeeded. A session the server
+    /// closed, or one that had worked, is replaced at once; but once sessions keep ending by
+    /// time-outs (two in a row, each shorter than [`HEALTHY_SESSION_MS`]) the server is
+    /// struggling and the congested backoff applies.
+    pub fn after_session(
+        &mut self,
+        end: SessionEnd,
+        progressed: bool,
+        lasted_ms: u64,
+        random: u32,
+    ) -> u64 {
+        let timed_out = end == SessionEnd::Failed(ClientError::Timeout);
+        if timed_out && lasted_ms < HEALTHY_SESSION_MS {
+            self.timed_out_sessions = self.timed_out_sessions.saturating_add(1);
+        } else {
+            self.timed_out_sessions = 0;
+        }
+        let struggling = self.timed_out_sessions >= 2;
+        if progressed && !struggling {
+            self.reset();
+        }
+        match end {
+            SessionEnd::Closed => 0,
+            SessionEnd::Failed(_) if progressed && !struggling => 0,
+            SessionEnd::Failed(error) => self.after(Some(error), random),
+            SessionEnd::ServerError(_) => self.after(None, random),
+        }
+    }
 
     /// The delay in ms before connecting again after a session could not be opened or ended
     /// with `error` (`None`: the server ended it, or answered 5xx). Both sequences advance, so
     /// a time-out after refusals does not start the wide one from its shortest delay.
     pub fn after(&mut self, error: Option<ClientError>, random: u32) -> u64 {
         let fast = u64::from(self.fast.next_delay_ms(random));
-        if error == Some(ClientError::ConnectTimeout) || self.congested.attempts() > 0 {
+        let congestion = matches!(
+            error,
+            Some(ClientError::ConnectTimeout | ClientError::Timeout)
+        );
+        if congestion || self.congested.attempts() > 0 {
             u64::from(self.congested.next_delay_ms(random)).max(fast)
         } else {
             fast
@@ -98,7 +141,7 @@ impl Reconnect {
     }
 
     /// After a session that made progress: the next failure starts from the fast delays.
-    pub fn reset(&mut self) {
+    fn reset(&mut self) {
         self.fast.reset();
         self.congested.reset();
     }
@@ -164,6 +207,31 @@ mod tests {
         assert_eq!(wide, [500, 1_000, 2_000, 4_000, 8_000, 15_000, 15_000]);
         r.reset();
         assert_eq!(r.after(refused, 0), 250);
+    }
+
+    #[test]
+    fn one_timed_out_session_reconnects_at_once_two_in_a_row_back_off() {
+        let mut r = Reconnect::NEW;
+        let timeout = SessionEnd::Failed(ClientError::Timeout);
+        // A session that worked and stalled once: a dead connection, replaced at once.
+        assert_eq!(r.after_session(timeout, true, 5_000, 0), 0);
+        // The next one times out too, soon: the server is struggling.
+        assert_eq!(r.after_session(timeout, true, 5_000, 0), 500);
+        assert_eq!(r.after_session(timeout, true, 5_000, 0), 1_000);
+        assert_eq!(r.after_session(timeout, false, 5_000, 0), 2_000);
+        // A long healthy session ends the episode, however it ends.
+        assert_eq!(r.after_session(timeout, true, 3_600_000, 0), 0);
+        assert_eq!(r.after_session(timeout, true, 5_000, 0), 0);
+        // The server closing a session, or a reset after progress: at once.
+        assert_eq!(r.after_session(SessionEnd::Closed, true, 1, 0), 0);
+        let reset = SessionEnd::Failed(ClientError::Unusable);
+        assert_eq!(r.after_session(reset, true, 1, 0), 0);
+        // No progress at all: the fast backoff.
+        assert_eq!(r.after_session(reset, false, 1, 0), 250);
+        assert_eq!(
+            r.after_session(SessionEnd::ServerError(500), false, 1, 0),
+            500
+        );
     }
 
     #[test]

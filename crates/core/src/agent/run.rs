@@ -165,15 +165,9 @@ where
         ));
         let end = run_session(&ctx, &client).await;
         drop(client);
-        if ctx.progressed.get() {
-            reconnect.reset();
-        }
-        let delay = match end {
-            SessionEnd::Closed => 0,
-            SessionEnd::Failed(_) if ctx.progressed.get() => 0,
-            SessionEnd::Failed(error) => reconnect.after(Some(error), rng.next_u32()),
-            SessionEnd::ServerError(_) => reconnect.after(None, rng.next_u32()),
-        };
+        let lasted_ms =
+            u64::try_from(clock.now().saturating_since(now).as_millis()).unwrap_or(u64::MAX);
+        let delay = reconnect.after_session(end, ctx.progressed.get(), lasted_ms, rng.next_u32());
         log.log(&LogEvent::SessionEnded {
             why: end,
             retry_in_ms: delay,
