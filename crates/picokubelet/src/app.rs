@@ -13,7 +13,7 @@ use picokubelet_core::time::UnixMicros;
 use tracing::{info, warn};
 
 use crate::agent_setup::AgentSetup;
-use crate::args::{fleet_names, AgentArgs, ClusterArgs, NodeArgs};
+use crate::args::{AgentArgs, ClusterArgs, NodeArgs};
 use crate::board::{self, InternalIp};
 use crate::cli::{Cli, Command, FleetArgs, RenderArgs};
 use crate::failure::Failure;
@@ -194,13 +194,16 @@ fn agent_command(
     fleet: Option<&FleetArgs>,
     env: &LookupEnv,
 ) -> Result<(), Failure> {
-    let count = fleet.map(|f| f.count);
     if cluster.insecure_skip_tls_verify {
         insecure_banner("--insecure-skip-tls-verify", None);
     }
     let base = base_node_name(node);
-    let names = match count {
-        Some(n) => fleet_names(&base, n).map_err(Failure::Usage)?,
+    let names = match fleet {
+        Some(f) => f
+            .scale
+            .shard(board::hostname)
+            .and_then(|shard| shard.names(&base, f.count))
+            .map_err(Failure::Usage)?,
         None => vec![base],
     };
     let located = locate(cluster.kubeconfig.as_deref(), env)?;
