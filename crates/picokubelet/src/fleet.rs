@@ -101,7 +101,7 @@ impl Slot {
 /// Asks every worker for its boards' figures and merges them (boards sorted by name: fleet names
 /// are zero-padded, so that is board order).
 #[derive(Clone)]
-struct Workers(Arc<Vec<mpsc::UnboundedSender<Request>>>);
+struct Workers(Arc<Vec<mpsc::UnboundedSender<Request>>>, HandshakePacer);
 
 impl Workers {
     async fn scrape(&self, per_board: PerBoard) -> Scrape {
@@ -112,7 +112,10 @@ impl Workers {
                 waiting.push(rx);
             }
         }
-        let mut all = Scrape::default();
+        let mut all = Scrape {
+            pacer: Some((self.1.in_flight(), self.1.limit())),
+            ..Scrape::default()
+        };
         for rx in waiting {
             if let Ok(part) = rx.await {
                 all.merge(part, per_board);
@@ -170,7 +173,7 @@ pub fn run(setup: Arc<AgentSetup>, plan: Plan) -> Result<(), Failure> {
             .map_err(Failure::Output)?;
         handles.push(handle);
     }
-    let workers = Workers(Arc::new(senders));
+    let workers = Workers(Arc::new(senders), pacer.clone());
     info!(
         boards = count,
         threads,
