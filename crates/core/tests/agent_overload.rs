@@ -55,6 +55,10 @@ async fn a_server_that_throttles_everything_gets_no_more_requests_than_in_normal
         assert!(renewals <= 44, "{renewals} renewal attempts");
         assert!(during.len() <= 88, "{} requests", during.len());
         let normal = between(&all, FROM - 10 * MINUTE, FROM).len();
+        eprintln!(
+            "agent_overload: 429 for 10 min: {} requests ({renewals} renewal attempts), {normal} in the 10 min before",
+            during.len()
+        );
         assert!(normal >= RENEWALS_DUE);
         assert!(
             during.len() <= normal,
@@ -93,6 +97,7 @@ async fn handshakes_that_time_out_widen_the_reconnect_backoff() {
         // at most 5 + 535 / 25 = 26 in ten minutes, under half a handshake per renewal due.
         // (With the fast backoff's 4 s cap it would be up to 58.)
         let stalled = s.st.borrow().stalled_connects;
+        eprintln!("agent_overload: connects hanging for 10 min: {stalled} attempts");
         assert!(stalled <= 27, "{stalled} handshakes attempted");
         assert!(stalled >= 15, "{stalled}: the agent kept trying");
         // One new session after the load dropped, within the congested cap plus a time-out.
