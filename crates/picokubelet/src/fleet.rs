@@ -113,7 +113,7 @@ impl Workers {
             }
         }
         let mut all = Scrape {
-            pacer: Some((self.1.in_flight(), self.1.limit())),
+            pacer: Some(self.1.figures()),
             ..Scrape::default()
         };
         for rx in waiting {
@@ -327,10 +327,7 @@ async fn run_board(
     }
     let mut rt = Runtime {
         clock: TokioClock::start(),
-        connector: PacedConnector {
-            inner: TcpConnector::new(setup.server.clone()),
-            pacer,
-        },
+        connector: PacedConnector::new(TcpConnector::new(setup.server.clone()), pacer),
         opener: PacedOpener(TlsOpener::new(setup.trust())),
         rng: rand_core::OsRng,
         board,

@@ -339,8 +339,8 @@ pub struct Scrape {
     pub totals: FleetTotals,
     /// Sorted by name.
     pub boards: Vec<BoardReport>,
-    /// The handshake pacer: (handshakes in flight, limit), when the process has one.
-    pub pacer: Option<(usize, usize)>,
+    /// The handshake pacer, when the process has one.
+    pub pacer: Option<crate::pacer::PacerFigures>,
 }
 
 impl Scrape {

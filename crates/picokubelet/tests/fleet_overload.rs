@@ -88,10 +88,7 @@ async fn board(
     config.server_name = "127.0.0.1";
     let mut rt = Runtime {
         clock: TokioClock::start(),
-        connector: PacedConnector {
-            inner: Pipe { server },
-            pacer,
-        },
+        connector: PacedConnector::new(Pipe { server }, pacer),
         opener: PacedOpener(TlsOpener::new(ServerTrust::Ca(&ca))),
         rng: rand_core::OsRng,
         board: SimulatedBoard::for_name(&name),
@@ -211,11 +208,10 @@ async fn a_fleet_degrades_gracefully_on_a_struggling_server_and_recovers() {
         overloaded <= normal,
         "{overloaded} requests overloaded, {normal} in normal times"
     );
-    // No handshake storm. The pacer lets 4 handshakes run at once and each ends within the
-    // 10 s connect time-out, so the server sees at most 4 × 660 s / 10 s = 264 handshakes in
-    // the ten minutes and the minute after, whatever the boards' backoffs; those backoffs
-    // (congested after a time-out: 15-30 s) keep it lower still. (Most of them time out: the
-    // server spends 5 s of its one seat on each, behind the queue.)
+    // No handshake storm. The pacer lets at most 4 handshakes run at once (fewer once one
+    // times out) and each ends within the 10 s connect time-out, so the server sees at most
+    // 4 × 660 s / 10 s = 264 handshakes in the ten minutes and the minute after, whatever the
+    // boards' backoffs.
     assert!(during <= 264, "{during} handshakes");
     // Every board Ready again within five minutes of the load dropping.
     let back = all_ready.get().expect("every board Ready again");

@@ -101,6 +101,7 @@ where
             config,
             &*log,
         );
+        connector.admit().await;
         let started = clock.now();
         let deadline = started.saturating_add(config.timing.connect_timeout);
         let socket = match select(connector.connect(), clock.sleep_until(deadline)).await {

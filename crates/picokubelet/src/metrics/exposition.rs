@@ -102,17 +102,22 @@ pub fn encode(scrape: &Scrape, started: SystemTime) -> String {
         "Start time of the process since the Unix epoch, seconds.",
     );
     let _ = writeln!(out, "{name} {start}");
-    if let Some((in_flight, limit)) = scrape.pacer {
+    if let Some(p) = scrape.pacer {
         for (name, help, value) in [
             (
                 "picokubelet_handshakes_in_flight",
                 "Connects plus TLS handshakes under way (each holds a pacer slot).",
-                in_flight,
+                p.in_flight,
+            ),
+            (
+                "picokubelet_handshake_window",
+                "Pacer slots now: halved when a handshake times out, one more per completed one.",
+                p.window,
             ),
             (
                 "picokubelet_handshakes_max",
-                "Pacer slots: most handshakes at once (--max-handshakes).",
-                limit,
+                "Most pacer slots (--max-handshakes).",
+                p.limit,
             ),
         ] {
             header(&mut out, name, "gauge", help);
@@ -469,13 +474,18 @@ mod tests {
     fn the_exposition_sums_boards_and_labels_each() {
         let boards = [("b-1", figures(3)), ("b-2", figures(4))];
         let mut s = scrape(&boards, PerBoard::All);
-        s.pacer = Some((3, 8));
+        s.pacer = Some(crate::pacer::PacerFigures {
+            in_flight: 3,
+            window: 4,
+            limit: 8,
+        });
         let text = encode(&s, UNIX_EPOCH);
         check_syntax(&text);
         assert!(text.contains("\npicokubelet_boards 2\n"));
         assert!(text.contains("\npicokubelet_lease_renewals_total 7\n"));
         assert!(text.contains("\npicokubelet_handshakes_in_flight 3\n"));
         assert!(text.contains("\npicokubelet_handshakes_max 8\n"));
+        assert!(text.contains("\npicokubelet_handshake_window 4\n"));
         assert!(text.contains("picokubelet_board_lease_renewals_total{node=\"b-2\"} 4\n"));
         assert!(text.contains("picokubelet_board_responses_total{node=\"b-1\",class=\"4xx\"} 1\n"));
         assert!(text.contains(
