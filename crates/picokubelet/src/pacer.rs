@@ -14,7 +14,7 @@
 //! ends (a dropped future drops the slot too).
 //!
 //! The window adapts (additive increase, multiplicative decrease, as TCP's congestion window):
-//! a connect or handshake abandoned at the agent's time-out halves the slots in use (at least
+//! a connect or handshake abandoned at the agent's time-out halves the window (at least
 //! one), each completed handshake gives one back, up to the limit. A server slow to finish
 //! handshakes then gets them one or two at a time — ones that can finish — instead of K that
 //! all time out after costing it their key exchange.
