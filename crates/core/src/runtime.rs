@@ -74,6 +74,13 @@ pub trait Connector {
     type Socket: embedded_io_async::Read + embedded_io_async::Write;
     /// Shown in logs with `Debug`; the agent does not interpret it.
     type Error: Debug;
+    /// Completes when this board may start a connection; the connect time-out starts after it.
+    /// A host running many boards paces their handshakes here, so a board waiting its turn
+    /// does not spend its time-out in the queue (and then hand the server a handshake it
+    /// will abandon). A board alone: at once.
+    fn admit(&mut self) -> impl Future<Output = ()> {
+        core::future::ready(())
+    }
     fn connect(&mut self) -> impl Future<Output = Result<Self::Socket, Self::Error>>;
 }
 

@@ -1,5 +1,5 @@
 //! What one frame of the terminal view costs the boards' worker threads: `FleetHandle::glance`
-//! (totals over every board, full reports for the 30 rows on screen) against `reports()` (every
+//! (totals over every board, full reports for the 30 rows on screen) against `scrape(PerBoard::All)` (every
 //! board's full report, what a `/metrics` scrape gathers), over N boards. The boards wait to be
 //! started (a start spread of a day; only the first one connects), so the figures are the
 //! request path alone: the channel round trip to each worker and the reads of its boards.
@@ -11,12 +11,13 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use picokubelet::agent_setup::AgentSetup;
-use picokubelet::args::fleet_names;
 use picokubelet::board::InternalIp;
 use picokubelet::cli::{Cli, Command};
 use picokubelet::failure::Failure;
 use picokubelet::fleet::{run_with_view, Plan};
+use picokubelet::fleet_args::Shard;
 use picokubelet::kubeconfig::{locate, Kubeconfig, LookupEnv, ResolveOptions};
+use picokubelet::telemetry::PerBoard;
 use picokubelet_testkit::{ServerOptions, TestApiServer};
 
 const ROWS: usize = 30;
@@ -58,12 +59,17 @@ fn run(boards: u32, threads: usize) -> Result<(), Failure> {
     let resolved = Kubeconfig::load(&located)?.resolve(&ResolveOptions::default())?;
     let setup = AgentSetup::new(&resolved, &args.node, &args.agent, InternalIp::Loopback)?;
     let plan = Plan {
-        names: fleet_names("glance", boards).map_err(Failure::Usage)?,
+        names: Shard::WHOLE
+            .names("glance", boards)
+            .map_err(Failure::Usage)?,
         threads,
         start_spread: Duration::from_secs(86_400),
         quiet: true,
         summary_every: None,
         metrics_addr: None,
+        per_board: PerBoard::All,
+        max_handshakes: 4,
+        lease_duration: setup.lease_duration(),
     };
     let result = run_with_view(
         Arc::new(setup),
@@ -81,7 +87,7 @@ fn run(boards: u32, threads: usize) -> Result<(), Failure> {
             let started = Instant::now();
             let mut reports = 0;
             for _ in 0..rounds / 10 {
-                reports += fleet.reports().await.len();
+                reports += fleet.scrape(PerBoard::All).await.boards.len();
             }
             let per_scrape = started.elapsed() / (rounds / 10);
             println!(

@@ -11,13 +11,14 @@ use std::time::Duration;
 
 use clap::Parser;
 use picokubelet::agent_setup::AgentSetup;
-use picokubelet::args::fleet_names;
 use picokubelet::board;
 use picokubelet::cli::{Cli, Command};
 use picokubelet::demo::EmbeddedFaults;
 use picokubelet::failure::Failure;
 use picokubelet::fleet::Plan;
+use picokubelet::fleet_args::Shard;
 use picokubelet::kubeconfig::{locate, Kubeconfig, LookupEnv, ResolveOptions};
+use picokubelet::telemetry::PerBoard;
 use picokubelet::ui;
 use picokubelet_testkit::{ServerOptions, TestApiServer};
 
@@ -78,12 +79,17 @@ fn run(boards: u32) -> Result<(), Failure> {
     let ip = board::internal_ip(Some(&resolved.cluster.server));
     let setup = AgentSetup::new(&resolved, &args.node, &args.agent, ip)?;
     let plan = Plan {
-        names: fleet_names("board", boards).map_err(Failure::Usage)?,
+        names: Shard::WHOLE
+            .names("board", boards)
+            .map_err(Failure::Usage)?,
         threads: 2,
         start_spread: Duration::from_secs(2),
         quiet: true,
         summary_every: None,
         metrics_addr: None,
+        per_board: PerBoard::All,
+        max_handshakes: 4,
+        lease_duration: setup.lease_duration(),
     };
     let faults = EmbeddedFaults::new(server.clone(), runtime.handle().clone(), token);
     let result = ui::run(

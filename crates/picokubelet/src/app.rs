@@ -13,7 +13,7 @@ use picokubelet_core::time::UnixMicros;
 use tracing::{info, warn};
 
 use crate::agent_setup::AgentSetup;
-use crate::args::{fleet_names, AgentArgs, ClusterArgs, NodeArgs};
+use crate::args::{AgentArgs, ClusterArgs, NodeArgs};
 use crate::board::{self, InternalIp};
 use crate::cli::{Cli, Command, FleetArgs, RenderArgs};
 use crate::failure::Failure;
@@ -23,6 +23,7 @@ use crate::kubeconfig::{
     ServerTrust, ServerUrl,
 };
 use crate::render::{node_ready_message, render_body};
+use crate::telemetry::PerBoard;
 
 /// Runs the parsed command. `env` is the environment the kubeconfig lookup reads.
 pub fn execute(cli: &Cli, env: &LookupEnv) -> Result<(), Failure> {
@@ -216,13 +217,16 @@ pub(crate) fn boards_until(
     stop: impl std::future::Future<Output = ()>,
     server: Option<Box<dyn crate::ui::ServerFaults>>,
 ) -> Result<(), Failure> {
-    let count = fleet.map(|f| f.count);
     if cluster.insecure_skip_tls_verify {
         insecure_banner("--insecure-skip-tls-verify", None);
     }
     let base = base_node_name(node);
-    let names = match count {
-        Some(n) => fleet_names(&base, n).map_err(Failure::Usage)?,
+    let names = match fleet {
+        Some(f) => f
+            .scale
+            .shard(board::hostname)
+            .and_then(|shard| shard.names(&base, f.count))
+            .map_err(Failure::Usage)?,
         None => vec![base],
     };
     let located = locate(cluster.kubeconfig.as_deref(), env)?;
@@ -274,6 +278,9 @@ pub(crate) fn boards_until(
             quiet: true,
             summary_every: Some(FLEET_SUMMARY_EVERY),
             metrics_addr: agent.metrics_addr,
+            per_board: f.scale.per_board(),
+            max_handshakes: f.scale.max_handshakes(available),
+            lease_duration: setup.lease_duration(),
         },
         None => fleet::Plan {
             names,
@@ -282,6 +289,9 @@ pub(crate) fn boards_until(
             quiet: false,
             summary_every: None,
             metrics_addr: agent.metrics_addr,
+            per_board: PerBoard::All,
+            max_handshakes: 1,
+            lease_duration: setup.lease_duration(),
         },
     };
     if agent.ui {

@@ -253,13 +253,3 @@ impl NodeArgs {
             .collect()
     }
 }
-
-/// `<base>-<n>` for n in 1..=count, zero-padded to the width of `count`; checked as node names.
-pub fn fleet_names(base: &str, count: u32) -> Result<Vec<String>, String> {
-    let width = count.to_string().len();
-    let names: Vec<String> = (1..=count).map(|i| format!("{base}-{i:0width$}")).collect();
-    for name in &names {
-        NodeName::new(name).map_err(|e| format!("fleet node name {name:?}: {e}"))?;
-    }
-    Ok(names)
-}

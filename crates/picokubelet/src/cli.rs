@@ -7,9 +7,7 @@ use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use picokubelet_core::time::UnixMicros;
 
-use crate::args::{
-    fleet_names, parse_boot_random, parse_time, AgentArgs, ClusterArgs, NodeArgs, SignalArgs,
-};
+use crate::args::{parse_boot_random, parse_time, AgentArgs, ClusterArgs, NodeArgs, SignalArgs};
 use crate::render::BodyArg;
 
 /// Most boards one `fleet` process runs.
@@ -67,6 +65,8 @@ pub struct FleetArgs {
     /// their handshakes do not all land at once
     #[arg(long, value_name = "DURATION", default_value = "40s", value_parser = humantime::parse_duration)]
     pub start_spread: Duration,
+    #[command(flatten)]
+    pub scale: crate::fleet_args::FleetScaleArgs,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -126,7 +126,8 @@ impl Cli {
         node.validate().map_err(invalid)?;
         if let Command::Fleet(a) = &self.command {
             if let Some(base) = &a.node.node_name {
-                fleet_names(base, a.count).map_err(invalid)?;
+                let shard = a.scale.shard(crate::board::hostname).map_err(&invalid)?;
+                shard.names(base, a.count).map_err(invalid)?;
             }
         }
         Ok(())

@@ -124,7 +124,9 @@ pub fn execute(args: &DemoArgs, env: &LookupEnv) -> Result<(), Failure> {
         None => 0,
     };
     let started = Instant::now();
-    let names = crate::args::fleet_names(DEMO_NODE_NAME, args.boards).map_err(Failure::Usage)?;
+    let names = crate::fleet_args::Shard::WHOLE
+        .names(DEMO_NODE_NAME, args.boards)
+        .map_err(Failure::Usage)?;
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let (up_tx, up_rx) = std::sync::mpsc::channel::<Result<Option<Embedded>, String>>();
     let (quit_tx, quit_rx) = oneshot::channel::<()>();

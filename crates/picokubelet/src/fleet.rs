@@ -4,12 +4,13 @@
 //! signals, the metrics endpoint and the periodic summary.
 //!
 //! Reading the boards from another thread: `AgentState` is `!Sync` (`Cell`s), so it is read
-//! only on its own thread. Each worker answers a report request sent over a channel with copies
-//! of its boards' figures ([`BoardReport`]). Chosen over publishing snapshots every second into
-//! a mutex: nothing is copied unless someone asks (a 2 000-board fleet mostly sleeps), and a
-//! scrape sees figures as of the scrape, not up to a second old. The terminal view uses the same
-//! channel ([`FleetHandle`]): a [`Glance`] (totals, and reports only for the rows on screen) and
-//! the per-board fault controls ([`BoardAction`]).
+//! only on its own thread. Each worker answers a report request sent over a channel with its
+//! boards' totals and copies of the boards that get their own series ([`Scrape`]: all of them
+//! with `--metrics-per-board`, else only boards in trouble, bounded). Chosen over publishing
+//! snapshots every second into a mutex: nothing is copied unless someone asks (a 2 000-board
+//! fleet mostly sleeps), and a scrape sees figures as of the scrape, not up to a second old.
+//! The terminal view uses the same channel ([`FleetHandle`]): a [`Glance`] (totals, and reports
+//! only for the rows on screen) and the per-board fault controls ([`BoardAction`]).
 
 use std::cell::Cell;
 use std::future::Future;
@@ -27,9 +28,12 @@ use tracing::{error, info};
 use crate::agent_setup::AgentSetup;
 use crate::controls::{BoardAction, BoardControls};
 use crate::failure::Failure;
+use crate::pacer::{HandshakePacer, PacedConnector, PacedOpener};
 use crate::runtime::{SimulatedBoard, TcpConnector, TokioClock, TracingLog};
 use crate::signals_file::SignalsFile;
-use crate::telemetry::{is_ready, BoardReport, BoardTelemetry, FleetTotals, Glance};
+use crate::telemetry::{
+    BoardFigures, BoardReport, BoardTelemetry, FleetTotals, Glance, PerBoard, Scrape,
+};
 
 /// How to run the boards.
 #[derive(Clone, Debug)]
@@ -37,27 +41,40 @@ pub struct Plan {
     pub names: Vec<String>,
     /// Worker threads (at most one per board).
     pub threads: usize,
-    /// Board i starts at `i * start_spread / N`.
+    /// Board i starts at a random instant in `[i, i + 1) * start_spread / N`.
     pub start_spread: Duration,
+    /// Most connects-plus-handshakes in flight across the process.
+    pub max_handshakes: usize,
     /// Per-board routine events at debug (fleet), else at info (run).
     pub quiet: bool,
     /// Log a summary line at info this often.
     pub summary_every: Option<Duration>,
     pub metrics_addr: Option<SocketAddr>,
+    /// Which boards get their own series in `/metrics`.
+    pub per_board: PerBoard,
+    /// A board not renewed for this long is in trouble (the lease duration).
+    pub lease_duration: Duration,
 }
 
-/// When board `index` of `count` starts, after the fleet's start.
-pub fn start_offset(index: usize, count: usize, spread: Duration) -> Duration {
+/// When board `index` of `count` starts, after the fleet's start: in its own slot of
+/// `spread / count`, at `jitter / 2³²` of the slot. Evenly spread slots keep the handshake rate
+/// flat; the jitter inside them keeps boards of different processes (shards started by the
+/// same StatefulSet) and of different runs from arriving in lockstep.
+pub fn start_offset(index: usize, count: usize, spread: Duration, jitter: u32) -> Duration {
     let (Ok(i), Ok(n)) = (u32::try_from(index), u32::try_from(count)) else {
         return spread;
     };
     if n == 0 {
         return Duration::ZERO;
     }
+    let slot = spread.checked_div(n).unwrap_or_default();
+    let within = Duration::from_nanos(
+        u64::try_from(slot.as_nanos().saturating_mul(u128::from(jitter)) >> 32).unwrap_or(0),
+    );
     spread
         .checked_mul(i)
         .and_then(|d| d.checked_div(n))
-        .unwrap_or(spread)
+        .map_or(spread, |d| d.saturating_add(within))
 }
 
 /// Which thread runs board `index`.
@@ -66,7 +83,7 @@ pub fn thread_of(index: usize, threads: usize) -> usize {
 }
 
 enum Request {
-    Report(oneshot::Sender<Vec<BoardReport>>),
+    Report(PerBoard, oneshot::Sender<Scrape>),
     /// Totals over the worker's boards, reports of those whose index is in `rows`.
     Glance {
         rows: Range<usize>,
@@ -90,26 +107,20 @@ struct Slot {
 }
 
 impl Slot {
+    fn figures(&self) -> BoardFigures {
+        BoardFigures::read(self.started.get(), &self.state, &self.telemetry)
+    }
+
     fn report(&self) -> BoardReport {
         BoardReport::read(&self.name, self.started.get(), &self.state, &self.telemetry)
     }
-
-    fn add_to(&self, totals: &mut FleetTotals) {
-        totals.add_board(
-            self.started.get(),
-            self.state.phase(),
-            is_ready(self.state.conditions().as_ref()),
-            &self.state.stats(),
-            &self.state.counters(),
-            &self.telemetry.lateness(),
-        );
-    }
 }
 
-fn glance(slots: &[Rc<Slot>], rows: &Range<usize>) -> Glance {
+fn glance(slots: &[Rc<Slot>], rows: &Range<usize>, lease_duration: Duration) -> Glance {
     let mut g = Glance::default();
     for slot in slots {
-        slot.add_to(&mut g.totals);
+        let figures = slot.figures();
+        g.totals.add(&figures, figures.in_trouble(lease_duration));
         if rows.contains(&slot.index) {
             g.rows.push((slot.index, slot.report()));
         }
@@ -117,27 +128,29 @@ fn glance(slots: &[Rc<Slot>], rows: &Range<usize>) -> Glance {
     g
 }
 
-/// Asks every worker for its boards' reports (sorted by name: fleet names are zero-padded, so
-/// that is board order).
+/// Asks every worker for its boards' figures and merges them (boards sorted by name: fleet names
+/// are zero-padded, so that is board order).
 #[derive(Clone)]
-struct Workers(Arc<Vec<mpsc::UnboundedSender<Request>>>);
+struct Workers(Arc<Vec<mpsc::UnboundedSender<Request>>>, HandshakePacer);
 
 impl Workers {
-    async fn reports(&self) -> Vec<BoardReport> {
+    async fn scrape(&self, per_board: PerBoard) -> Scrape {
         let mut waiting = Vec::with_capacity(self.0.len());
         for worker in self.0.iter() {
             let (tx, rx) = oneshot::channel();
-            if worker.send(Request::Report(tx)).is_ok() {
+            if worker.send(Request::Report(per_board, tx)).is_ok() {
                 waiting.push(rx);
             }
         }
-        let mut all = Vec::new();
+        let mut all = Scrape {
+            pacer: Some(self.1.figures()),
+            ..Scrape::default()
+        };
         for rx in waiting {
-            if let Ok(mut reports) = rx.await {
-                all.append(&mut reports);
+            if let Ok(part) = rx.await {
+                all.merge(part, per_board);
             }
         }
-        all.sort_by(|a, b| a.name.cmp(&b.name));
         all
     }
 
@@ -161,9 +174,9 @@ impl FleetHandle {
         &self.names
     }
 
-    /// Every board's full report, sorted by name (what a `/metrics` scrape reads).
-    pub async fn reports(&self) -> Vec<BoardReport> {
-        self.workers.reports().await
+    /// What a `/metrics` scrape reads: the totals and the boards `per_board` selects.
+    pub async fn scrape(&self, per_board: PerBoard) -> Scrape {
+        self.workers.scrape(per_board).await
     }
 
     /// The totals, and the reports of the boards whose index is in `rows`.
@@ -252,6 +265,7 @@ where
             share.push((i, name.clone()));
         }
     }
+    let pacer = HandshakePacer::new(plan.max_handshakes);
     let mut senders = Vec::with_capacity(threads);
     let mut handles = Vec::with_capacity(threads);
     for (t, share) in shares.into_iter().enumerate() {
@@ -259,13 +273,14 @@ where
         senders.push(tx);
         let setup = setup.clone();
         let plan = plan.clone();
+        let pacer = pacer.clone();
         let handle = std::thread::Builder::new()
             .name(format!("boards-{t}"))
-            .spawn(move || worker(setup, share, rx, fleet_start, count, &plan))
+            .spawn(move || worker(setup, share, rx, fleet_start, count, &plan, pacer))
             .map_err(Failure::Output)?;
         handles.push(handle);
     }
-    let workers = Workers(Arc::new(senders));
+    let workers = Workers(Arc::new(senders), pacer.clone());
     let view = view(FleetHandle {
         workers: workers.clone(),
         names: plan.names.clone().into(),
@@ -273,6 +288,7 @@ where
     info!(
         boards = count,
         threads,
+        max_handshakes = pacer.limit(),
         start_spread = %humantime::format_duration(plan.start_spread),
         "boards starting"
     );
@@ -282,11 +298,12 @@ where
             match listener {
                 Some(listener) => {
                     let w = workers.clone();
+                    let per_board = plan.per_board;
                     crate::metrics::serve(
                         listener,
                         move || {
                             let w = w.clone();
-                            async move { w.reports().await }
+                            async move { w.scrape(per_board).await }
                         },
                         started_at,
                     )
@@ -302,7 +319,8 @@ where
                         tokio::time::interval_at(tokio::time::Instant::now() + every, every);
                     loop {
                         tick.tick().await;
-                        let t = FleetTotals::of(&workers.reports().await);
+                        let none = PerBoard::InTrouble { at_most: 0 };
+                        let t = workers.scrape(none).await.totals;
                         info!(
                             boards = t.boards,
                             started = t.started,
@@ -336,7 +354,7 @@ where
             Err(_) => failed = Some(Failure::Usage("a board thread panicked".into())),
         }
     }
-    let t = FleetTotals::of(&reports);
+    let t = FleetTotals::of(&reports, plan.lease_duration);
     info!(
         boards = t.boards,
         registered = t.registered,
@@ -358,6 +376,7 @@ fn worker(
     fleet_start: std::time::Instant,
     count: usize,
     plan: &Plan,
+    pacer: HandshakePacer,
 ) -> Result<Vec<BoardReport>, Failure> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -379,21 +398,24 @@ fn worker(
             })
             .collect();
         for ((index, _), slot) in boards.iter().zip(&slots) {
-            let at = fleet_start + start_offset(*index, count, plan.start_spread);
+            let jitter = rand_core::RngCore::next_u32(&mut rand_core::OsRng);
+            let at = fleet_start + start_offset(*index, count, plan.start_spread, jitter);
             tokio::task::spawn_local(run_board(
                 setup.clone(),
                 slot.clone(),
                 tokio::time::Instant::from_std(at),
                 plan.quiet,
+                pacer.clone(),
             ));
         }
         while let Some(request) = requests.recv().await {
             match request {
-                Request::Report(tx) => {
-                    let _ = tx.send(slots.iter().map(|s| s.report()).collect());
+                Request::Report(per_board, tx) => {
+                    let figures = slots.iter().map(|s| (s.name.as_str(), s.figures()));
+                    let _ = tx.send(Scrape::gather(figures, per_board, plan.lease_duration));
                 }
                 Request::Glance { rows, reply } => {
-                    let _ = reply.send(glance(&slots, &rows));
+                    let _ = reply.send(glance(&slots, &rows, plan.lease_duration));
                 }
                 Request::Act { board, action } => {
                     if let Some(slot) = slots.iter().find(|s| s.index == board) {
@@ -414,6 +436,7 @@ async fn run_board(
     slot: Rc<Slot>,
     start_at: tokio::time::Instant,
     quiet: bool,
+    pacer: HandshakePacer,
 ) {
     tokio::time::sleep_until(start_at).await;
     slot.started.set(true);
@@ -432,9 +455,11 @@ async fn run_board(
     }
     let mut rt = Runtime {
         clock: TokioClock::start(),
-        connector: TcpConnector::new(setup.server.clone())
-            .with_session_cut(slot.controls.session.clone()),
-        opener: TlsOpener::new(setup.trust()),
+        connector: PacedConnector::new(
+            TcpConnector::new(setup.server.clone()).with_session_cut(slot.controls.session.clone()),
+            pacer,
+        ),
+        opener: PacedOpener(TlsOpener::new(setup.trust())),
         rng: rand_core::OsRng,
         board,
         log: TracingLog::new(name)
@@ -481,16 +506,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn starts_spread_evenly_over_the_period() {
+    fn starts_spread_over_the_period_each_jittered_in_its_slot() {
         let spread = Duration::from_secs(40);
-        assert_eq!(start_offset(0, 2000, spread), Duration::ZERO);
-        assert_eq!(start_offset(1, 2000, spread), Duration::from_millis(20));
+        assert_eq!(start_offset(0, 2000, spread, 0), Duration::ZERO);
+        assert_eq!(start_offset(1, 2000, spread, 0), Duration::from_millis(20));
+        // Half-way through its 20 ms slot, and never into the next one.
         assert_eq!(
-            start_offset(1999, 2000, spread),
-            Duration::from_millis(39_980)
+            start_offset(1, 2000, spread, 1 << 31),
+            Duration::from_millis(30)
         );
-        assert_eq!(start_offset(0, 1, spread), Duration::ZERO);
-        assert_eq!(start_offset(3, 0, spread), Duration::ZERO);
+        let last = start_offset(1999, 2000, spread, u32::MAX);
+        assert!(
+            last >= Duration::from_millis(39_980) && last < spread,
+            "{last:?}"
+        );
+        assert_eq!(start_offset(0, 1, spread, 0), Duration::ZERO);
+        assert_eq!(start_offset(3, 0, spread, 7), Duration::ZERO);
+        // Every board of a fleet starts inside the period, in board order.
+        let starts: Vec<Duration> = (0..500)
+            .map(|i| start_offset(i, 500, spread, (i as u32).wrapping_mul(2_654_435_761)))
+            .collect();
+        assert!(starts.windows(2).all(|w| w[0] <= w[1]));
+        assert!(starts.iter().all(|s| *s < spread));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
-use picokubelet_core::agent::AgentPhase;
+use picokubelet_core::agent::{AgentPhase, ApiErrorClass};
 use picokubelet_core::agent::{AgentState, AgentStats, LogEvent};
 use picokubelet_core::client::counters::ClientCounters;
 use picokubelet_core::conditions::{Condition, ConditionStatus, ConditionType};
@@ -91,10 +91,9 @@ impl BoardTelemetry {
     }
 }
 
-/// One board's figures at one instant, sendable to another thread.
-#[derive(Clone, Debug)]
-pub struct BoardReport {
-    pub name: String,
+/// One board's figures at one instant: plain `Copy` data, read on the board's thread.
+#[derive(Clone, Copy, Debug)]
+pub struct BoardFigures {
     /// The board's agent has been started (fleet boards start spread out).
     pub started: bool,
     pub stats: AgentStats,
@@ -104,17 +103,17 @@ pub struct BoardReport {
     pub consecutive_renewals: u32,
     pub last_renewal_age: Option<Duration>,
     pub lateness: Lateness,
+    pub last_api_error: Option<ApiErrorClass>,
     /// The agent's part of the status LED's inputs (the terminal view draws the LED from it).
     pub led: LedInputs,
     /// Free heap as the conditions were last evaluated (`None` before the first evaluation).
     pub heap_free_bytes: Option<u32>,
 }
 
-impl BoardReport {
+impl BoardFigures {
     /// Reads `state` and `telemetry` (on the board's own thread: both are `!Sync`).
-    pub fn read(name: &str, started: bool, state: &AgentState, telemetry: &BoardTelemetry) -> Self {
-        BoardReport {
-            name: name.to_owned(),
+    pub fn read(started: bool, state: &AgentState, telemetry: &BoardTelemetry) -> Self {
+        BoardFigures {
             started,
             stats: state.stats(),
             counters: state.counters(),
@@ -123,94 +122,283 @@ impl BoardReport {
             consecutive_renewals: state.consecutive_renewals(),
             last_renewal_age: telemetry.last_renewal_age(),
             lateness: telemetry.lateness(),
+            last_api_error: state.last_api_error(),
             led: LedInputs::of_agent(state),
             heap_free_bytes: state
                 .conditions()
                 .map(|_| state.board_reading().heap_free_bytes),
         }
     }
+
+    /// The status of the board's Ready condition (`None` before the first evaluation).
+    pub fn ready(&self) -> Option<ConditionStatus> {
+        self.conditions
+            .iter()
+            .flatten()
+            .find(|c| c.kind == ConditionType::Ready)
+            .map(|c| c.status)
+    }
+
+    /// A started board is in trouble when it is not Ready (a board that never registered is
+    /// not), its last renewal is older than `lease_duration` (the server will mark it
+    /// NotReady), or its credentials or RBAC were refused (AuthFailed).
+    pub fn in_trouble(&self, lease_duration: Duration) -> bool {
+        if !self.started {
+            return false;
+        }
+        let not_ready = self.ready() != Some(ConditionStatus::True);
+        let stale = self
+            .last_renewal_age
+            .is_some_and(|age| age > lease_duration);
+        let refused = self.last_api_error.is_some_and(ApiErrorClass::is_auth);
+        not_ready || stale || refused
+    }
 }
 
-/// Whether the Ready condition is True (`false` before the conditions exist).
-pub fn is_ready(conditions: Option<&[Condition; 9]>) -> bool {
-    conditions.is_some_and(|cs| {
-        cs.iter()
-            .any(|c| c.kind == ConditionType::Ready && c.status == ConditionStatus::True)
-    })
+/// One board's figures with its name: what a per-board series is made of.
+#[derive(Clone, Debug)]
+pub struct BoardReport {
+    pub name: String,
+    pub figures: BoardFigures,
 }
 
-/// Totals over many boards.
+impl BoardReport {
+    /// Reads `state` and `telemetry` (on the board's own thread: both are `!Sync`).
+    pub fn read(name: &str, started: bool, state: &AgentState, telemetry: &BoardTelemetry) -> Self {
+        BoardReport {
+            name: name.to_owned(),
+            figures: BoardFigures::read(started, state, telemetry),
+        }
+    }
+}
+
+/// The classes a board's most recent failed request can have, in exposition order.
+pub const ERROR_CLASSES: [ApiErrorClass; 5] = [
+    ApiErrorClass::Unauthorized,
+    ApiErrorClass::Forbidden,
+    ApiErrorClass::Throttled,
+    ApiErrorClass::ServerError,
+    ApiErrorClass::Transport,
+];
+
+/// The agent phases, in exposition order.
+pub const PHASES: [AgentPhase; 4] = [
+    AgentPhase::Booting,
+    AgentPhase::LinkDown,
+    AgentPhase::Connecting,
+    AgentPhase::Registered,
+];
+
+/// Condition statuses, in exposition order.
+pub const STATUSES: [ConditionStatus; 3] = [
+    ConditionStatus::True,
+    ConditionStatus::False,
+    ConditionStatus::Unknown,
+];
+
+fn position<T: PartialEq>(all: &[T], x: &T) -> Option<usize> {
+    all.iter().position(|a| a == x)
+}
+
+/// Totals over many boards: counters summed, gauges counted by value. Built by adding boards one
+/// at a time on their own threads, then merged, so a scrape copies no per-board data.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FleetTotals {
     pub boards: usize,
     pub started: usize,
     pub registered: usize,
-    /// Boards whose Ready condition is True.
-    pub ready: usize,
     pub renewals: u64,
     pub renewal_failures: u64,
+    pub status_pushes: u64,
+    pub status_push_failures: u64,
     pub handshakes: u64,
+    pub connect_failures: u64,
+    pub timeouts: u64,
     pub requests: u64,
+    /// Responses by class: 2xx, 4xx, 5xx, other.
+    pub responses: [u64; 4],
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub lateness: Lateness,
+    /// Boards per phase, in [`PHASES`] order.
+    pub by_phase: [usize; 4],
+    /// Boards per (condition type, status), in [`ConditionType::ALL`] × [`STATUSES`] order.
+    pub by_condition: [[usize; 3]; 9],
+    /// Boards per class of their most recent failed request, in [`ERROR_CLASSES`] order.
+    pub by_last_error: [usize; 5],
+    /// Boards in trouble ([`BoardFigures::in_trouble`]).
+    pub in_trouble: usize,
 }
 
 impl FleetTotals {
-    pub fn of(reports: &[BoardReport]) -> Self {
+    /// Boards whose Ready condition is True.
+    pub fn ready(&self) -> usize {
+        let ready = ConditionType::Ready.index();
+        let true_ = position(&STATUSES, &ConditionStatus::True);
+        self.by_condition
+            .get(ready)
+            .zip(true_)
+            .and_then(|(row, t)| row.get(t))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Counts one board (`in_trouble` as the caller judged it).
+    pub fn add(&mut self, f: &BoardFigures, in_trouble: bool) {
+        self.boards += 1;
+        self.started += usize::from(f.started);
+        self.registered += usize::from(f.phase == AgentPhase::Registered);
+        self.in_trouble += usize::from(in_trouble);
+        let add = |a: &mut u64, b: u64| *a = a.saturating_add(b);
+        add(&mut self.renewals, f.stats.renewals);
+        add(&mut self.renewal_failures, f.stats.renewal_failures);
+        add(&mut self.status_pushes, f.stats.status_pushes);
+        add(&mut self.status_push_failures, f.stats.status_push_failures);
+        let c = &f.counters;
+        add(&mut self.handshakes, u64::from(c.handshakes));
+        add(&mut self.connect_failures, u64::from(c.connect_failures));
+        add(&mut self.timeouts, u64::from(c.timeouts));
+        add(&mut self.requests, c.requests);
+        let classes = [
+            c.responses_2xx,
+            c.responses_4xx,
+            c.responses_5xx,
+            c.responses_other,
+        ];
+        for (a, b) in self.responses.iter_mut().zip(classes) {
+            add(a, b);
+        }
+        add(&mut self.bytes_in, c.bytes_in);
+        add(&mut self.bytes_out, c.bytes_out);
+        self.lateness.merge(&f.lateness);
+        if let Some(n) = position(&PHASES, &f.phase).and_then(|i| self.by_phase.get_mut(i)) {
+            *n += 1;
+        }
+        for c in f.conditions.iter().flatten() {
+            let slot = self
+                .by_condition
+                .get_mut(c.kind.index())
+                .zip(position(&STATUSES, &c.status))
+                .and_then(|(row, s)| row.get_mut(s));
+            if let Some(n) = slot {
+                *n += 1;
+            }
+        }
+        if let Some(n) = f
+            .last_api_error
+            .and_then(|e| position(&ERROR_CLASSES, &e))
+            .and_then(|i| self.by_last_error.get_mut(i))
+        {
+            *n += 1;
+        }
+    }
+
+    /// Adds another set of totals (one worker thread's).
+    pub fn merge(&mut self, o: &FleetTotals) {
+        self.boards += o.boards;
+        self.started += o.started;
+        self.registered += o.registered;
+        self.in_trouble += o.in_trouble;
+        for (a, b) in [
+            (&mut self.renewals, o.renewals),
+            (&mut self.renewal_failures, o.renewal_failures),
+            (&mut self.status_pushes, o.status_pushes),
+            (&mut self.status_push_failures, o.status_push_failures),
+            (&mut self.handshakes, o.handshakes),
+            (&mut self.connect_failures, o.connect_failures),
+            (&mut self.timeouts, o.timeouts),
+            (&mut self.requests, o.requests),
+            (&mut self.bytes_in, o.bytes_in),
+            (&mut self.bytes_out, o.bytes_out),
+        ] {
+            *a = a.saturating_add(b);
+        }
+        for (a, b) in self.responses.iter_mut().zip(o.responses) {
+            *a = a.saturating_add(b);
+        }
+        self.lateness.merge(&o.lateness);
+        for (a, b) in self.by_phase.iter_mut().zip(o.by_phase) {
+            *a += b;
+        }
+        for (row, other) in self.by_condition.iter_mut().zip(o.by_condition) {
+            for (a, b) in row.iter_mut().zip(other) {
+                *a += b;
+            }
+        }
+        for (a, b) in self.by_last_error.iter_mut().zip(o.by_last_error) {
+            *a += b;
+        }
+    }
+
+    /// Totals of `reports`, judged against `lease_duration`.
+    pub fn of(reports: &[BoardReport], lease_duration: Duration) -> Self {
         let mut t = FleetTotals::default();
         for r in reports {
-            t.add_board(
-                r.started,
-                r.phase,
-                is_ready(r.conditions.as_ref()),
-                &r.stats,
-                &r.counters,
-                &r.lateness,
-            );
+            t.add(&r.figures, r.figures.in_trouble(lease_duration));
         }
         t
     }
+}
 
-    /// Counts one board (read straight from its state: no report needed, so a worker can total
-    /// thousands of boards without copying them).
-    pub fn add_board(
-        &mut self,
-        started: bool,
-        phase: AgentPhase,
-        ready: bool,
-        stats: &AgentStats,
-        counters: &ClientCounters,
-        lateness: &Lateness,
-    ) {
-        self.boards += 1;
-        self.started += usize::from(started);
-        self.registered += usize::from(phase == AgentPhase::Registered);
-        self.ready += usize::from(ready);
-        self.renewals = self.renewals.saturating_add(stats.renewals);
-        self.renewal_failures = self.renewal_failures.saturating_add(stats.renewal_failures);
-        self.handshakes = self
-            .handshakes
-            .saturating_add(u64::from(counters.handshakes));
-        self.requests = self.requests.saturating_add(counters.requests);
-        self.bytes_in = self.bytes_in.saturating_add(counters.bytes_in);
-        self.bytes_out = self.bytes_out.saturating_add(counters.bytes_out);
-        self.lateness.merge(lateness);
+/// Which boards get their own series in a scrape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PerBoard {
+    /// Every board (`run`, and `fleet --metrics-per-board`).
+    All,
+    /// Only boards in trouble, at most this many (the first by name).
+    InTrouble { at_most: usize },
+}
+
+/// Boards with their own series when only boards in trouble get them. At ~3.3 KB of series
+/// per board this keeps a scrape under ~340 KB however many boards are in trouble (the count of
+/// all of them is in `picokubelet_boards_in_trouble`).
+pub const MAX_TROUBLED_SERIES: usize = 100;
+
+/// What one scrape reports: the totals, and the boards that get their own series.
+#[derive(Clone, Debug, Default)]
+pub struct Scrape {
+    pub totals: FleetTotals,
+    /// Sorted by name.
+    pub boards: Vec<BoardReport>,
+    /// The handshake pacer, when the process has one.
+    pub pacer: Option<crate::pacer::PacerFigures>,
+}
+
+impl Scrape {
+    /// Reads `boards` (name, figures) into totals, copying out only the boards `per_board` asks
+    /// for. `lease_duration` is the staleness limit of [`BoardFigures::in_trouble`].
+    pub fn gather<'a>(
+        boards: impl Iterator<Item = (&'a str, BoardFigures)>,
+        per_board: PerBoard,
+        lease_duration: Duration,
+    ) -> Self {
+        let mut s = Scrape::default();
+        for (name, f) in boards {
+            let trouble = f.in_trouble(lease_duration);
+            s.totals.add(&f, trouble);
+            let keep = match per_board {
+                PerBoard::All => true,
+                PerBoard::InTrouble { at_most } => trouble && s.boards.len() < at_most,
+            };
+            if keep {
+                s.boards.push(BoardReport {
+                    name: name.to_owned(),
+                    figures: f,
+                });
+            }
+        }
+        s.boards.sort_by(|a, b| a.name.cmp(&b.name));
+        s
     }
 
-    /// Adds another share of the fleet (one worker thread's).
-    pub fn merge(&mut self, other: &FleetTotals) {
-        self.boards += other.boards;
-        self.started += other.started;
-        self.registered += other.registered;
-        self.ready += other.ready;
-        self.renewals = self.renewals.saturating_add(other.renewals);
-        self.renewal_failures = self.renewal_failures.saturating_add(other.renewal_failures);
-        self.handshakes = self.handshakes.saturating_add(other.handshakes);
-        self.requests = self.requests.saturating_add(other.requests);
-        self.bytes_in = self.bytes_in.saturating_add(other.bytes_in);
-        self.bytes_out = self.bytes_out.saturating_add(other.bytes_out);
-        self.lateness.merge(&other.lateness);
+    /// Adds another worker's scrape; keeps the per-board limit of `per_board`.
+    pub fn merge(&mut self, other: Scrape, per_board: PerBoard) {
+        self.totals.merge(&other.totals);
+        self.boards.extend(other.boards);
+        self.boards.sort_by(|a, b| a.name.cmp(&b.name));
+        if let PerBoard::InTrouble { at_most } = per_board {
+            self.boards.truncate(at_most);
+        }
     }
 }
 

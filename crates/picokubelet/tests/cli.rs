@@ -281,6 +281,25 @@ fn interval_and_flag_checks() {
         "longer than zero",
     );
     assert_usage_error(&["fleet", "--count", "2", "--threads", "0"], "--threads");
+    assert_usage_error(&["fleet", "--count", "2", "--shard", "4/4"], "0 to N-1");
+    assert_usage_error(
+        &["fleet", "--count", "2", "--max-handshakes", "0"],
+        "--max-handshakes",
+    );
+    // A 58-character base leaves no room in the 63-byte label for "-" and five digits.
+    let base = "a".repeat(58);
+    assert_usage_error(
+        &[
+            "fleet",
+            "--count",
+            "10",
+            "--shard",
+            "3/1000",
+            "--node-name",
+            &base,
+        ],
+        "63",
+    );
     assert_usage_error(
         &["fleet", "--count", "2", "--start-spread", "soon"],
         "--start-spread",

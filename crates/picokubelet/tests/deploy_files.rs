@@ -536,3 +536,72 @@ fn the_fleets_in_cluster_kubeconfig_resolves_over_the_projected_token() {
         TokenSource::File(dir.path().join("token"))
     );
 }
+
+/// Expands `$(NAME)` as the kubelet does for container args.
+fn expand(arg: &str, env: &[(String, String)]) -> String {
+    env.iter()
+        .fold(arg.to_owned(), |a, (k, v)| a.replace(&format!("$({k})"), v))
+}
+
+#[test]
+fn the_statefulset_shards_one_fleet_over_its_replicas_with_disjoint_node_names() {
+    use clap::Parser;
+    use picokubelet::cli::{Cli, Command};
+
+    let all = manifests();
+    let set = all
+        .iter()
+        .map(|(_, o)| o)
+        .find(|o| o["kind"] == "StatefulSet")
+        .unwrap();
+    let replicas = set["spec"]["replicas"].as_u64().unwrap();
+    let container = &set["spec"]["template"]["spec"]["containers"][0];
+    let env = container["env"].as_array().unwrap();
+    let var = |name: &str| env.iter().find(|e| e["name"] == name).unwrap().clone();
+    // The pod's index comes from the downward API (the StatefulSet controller's label).
+    assert_eq!(
+        var("SHARD_INDEX")["valueFrom"]["fieldRef"]["fieldPath"],
+        "metadata.labels['apps.kubernetes.io/pod-index']"
+    );
+    assert_eq!(
+        var("SHARD_COUNT")["value"].as_str().unwrap(),
+        replicas.to_string(),
+        "SHARD_COUNT must equal replicas"
+    );
+    let args: Vec<&str> = container["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let mut seen = BTreeSet::new();
+    let mut per_pod = 0;
+    for index in 0..replicas {
+        let env = [
+            ("SHARD_INDEX".to_owned(), index.to_string()),
+            ("SHARD_COUNT".to_owned(), replicas.to_string()),
+        ];
+        let argv: Vec<String> = std::iter::once("picokubelet".to_owned())
+            .chain(args.iter().map(|a| expand(a, &env)))
+            .collect();
+        let cli = Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+        cli.check().unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+        let Command::Fleet(f) = &cli.command else {
+            panic!("not a fleet: {argv:?}")
+        };
+        let shard = f
+            .scale
+            .shard(|| unreachable!("the index is explicit"))
+            .unwrap();
+        assert_eq!((shard.index, shard.count), (index as u32, replicas as u32));
+        let base = f.node.node_name.as_deref().unwrap();
+        let names = shard.names(base, f.count).unwrap();
+        per_pod = names.len();
+        for n in names {
+            assert!(seen.insert(n.clone()), "{n} in two pods");
+        }
+    }
+    assert_eq!(seen.len(), replicas as usize * per_pod);
+    assert_eq!(seen.first().map(String::as_str), Some("vb-fleet-0001"));
+    assert_eq!(seen.last().map(String::as_str), Some("vb-fleet-4000"));
+}

@@ -39,6 +39,8 @@ async fn five_boards_register_renew_and_report_metrics() {
             "3s",
             "--metrics-addr",
             "127.0.0.1:0",
+            // Five boards: every board's own series, not only the troubled ones'.
+            "--metrics-per-board",
         ],
         "info",
     );
@@ -87,6 +89,8 @@ async fn five_boards_register_renew_and_report_metrics() {
     };
     let samples = parse_exposition(&text);
     assert_eq!(sample(&samples, "picokubelet_boards"), Some(5.0));
+    let registered = "picokubelet_boards_by_phase{phase=\"Registered\"}";
+    assert_eq!(sample(&samples, registered), Some(5.0));
     assert!(sample(&samples, "picokubelet_lease_renewals_total").unwrap() >= 5.0);
     assert!(sample(&samples, "picokubelet_tls_handshakes_total").unwrap() >= 5.0);
     assert!(sample(&samples, "picokubelet_process_start_time_seconds").unwrap() > 1.7e9);

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use picokubelet::telemetry::{BoardReport, FleetTotals, Glance, Lateness};
+use picokubelet::telemetry::{BoardFigures, BoardReport, FleetTotals, Glance, Lateness};
 use picokubelet::ui::draw::{
     condition_column, draw, name_column_width, screen_colour, status_letter, Screen, LED_COLUMN,
     LED_GLYPH,
@@ -59,26 +59,29 @@ fn conditions(memory_pressure: bool) -> [Condition; 9] {
 fn report(name: &str, led: LedInputs, conditions: Option<[Condition; 9]>) -> BoardReport {
     BoardReport {
         name: name.into(),
-        started: true,
-        stats: AgentStats::default(),
-        counters: ClientCounters {
-            handshakes: 1,
-            ..ClientCounters::default()
+        figures: BoardFigures {
+            started: true,
+            stats: AgentStats::default(),
+            counters: ClientCounters {
+                handshakes: 1,
+                ..ClientCounters::default()
+            },
+            phase: led.phase,
+            conditions,
+            consecutive_renewals: 3,
+            last_renewal_age: conditions.map(|_| Duration::from_secs(4)),
+            lateness: Lateness::default(),
+            led,
+            heap_free_bytes: conditions.map(|_| 243_000),
+            last_api_error: None,
         },
-        phase: led.phase,
-        conditions,
-        consecutive_renewals: 3,
-        last_renewal_age: conditions.map(|_| Duration::from_secs(4)),
-        lateness: Lateness::default(),
-        led,
-        heap_free_bytes: conditions.map(|_| 243_000),
     }
 }
 
 fn render(reports: Vec<BoardReport>, view: &ViewState) -> Buffer {
     let names: Vec<String> = reports.iter().map(|r| r.name.clone()).collect();
     let glance = Glance {
-        totals: FleetTotals::of(&reports),
+        totals: FleetTotals::of(&reports, Duration::from_secs(40)),
         rows: reports.into_iter().enumerate().collect(),
     };
     let mut terminal = Terminal::new(TestBackend::new(120, 24)).unwrap();
@@ -227,9 +230,9 @@ fn a_fault_shows_in_the_row_and_the_led() {
 
     // Low heap: the agent evaluated MemoryPressure True and reports 10 kB; it warns.
     let mut low = before.clone();
-    low.conditions = Some(conditions(true));
-    low.heap_free_bytes = Some(10_000);
-    low.led.warning = true;
+    low.figures.conditions = Some(conditions(true));
+    low.figures.heap_free_bytes = Some(10_000);
+    low.figures.led.warning = true;
     let buf = render(vec![low], &view(1));
     let names = ["board-1".to_owned()];
     let mem_x = condition_column(name_column_width(&names), ConditionType::MemoryPressure);
@@ -245,9 +248,9 @@ fn a_fault_shows_in_the_row_and_the_led() {
 
     // A cut connection: the agent is connecting again, one more handshake behind it.
     let mut cut = before;
-    cut.phase = AgentPhase::Connecting;
-    cut.led.phase = AgentPhase::Connecting;
-    cut.counters.handshakes = 2;
+    cut.figures.phase = AgentPhase::Connecting;
+    cut.figures.led.phase = AgentPhase::Connecting;
+    cut.figures.counters.handshakes = 2;
     let buf = render(vec![cut], &view(1));
     let line = row_text(&buf, row(0));
     assert!(line.contains("Connecting"), "{line}");

@@ -38,6 +38,7 @@ mod fieldset;
 mod http;
 pub mod json;
 mod message;
+mod overload;
 mod patch;
 pub mod schema;
 mod server;
@@ -55,6 +56,7 @@ pub use clock::{
 pub use controller::LifecycleOptions;
 pub use faults::{ConnectionRecord, Fault, FaultRule, Handshake, RequestRecord};
 pub use http::CHUNKING_THRESHOLD;
+pub use overload::Overload;
 /// The strategic-merge patch as the server applies it (also the core's agent tests' server).
 pub use patch::strategic_merge;
 pub use server::{ServerOptions, TestApiServer};

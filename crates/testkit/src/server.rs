@@ -22,6 +22,7 @@ use crate::controller::{Controller, LifecycleOptions};
 use crate::faults::{ConnectionRecord, Fault, FaultRule, Handshake, RequestRecord};
 use crate::http::{self, ConnCtx, Dispatch, Outcome, Stop};
 use crate::message::{Handled, Request, Response};
+use crate::overload::{Admission, Overload, SeatQueue};
 use crate::state::{Rng, ServerHealth, State};
 use crate::store::{key, render, Coll, Kind, Store};
 use crate::tls::{self, ClientCert, Pki, TlsOptions};
@@ -145,6 +146,8 @@ struct Shared {
     admin_token: String,
     idle_timeout: Option<Duration>,
     header_timeout: Option<Duration>,
+    /// Overload mode's seats, when on.
+    overload: Mutex<Option<SeatQueue>>,
 }
 
 impl Shared {
@@ -180,6 +183,16 @@ impl Shared {
     {
         let mut shutdown = self.generation.subscribe();
         let opened = self.clock.now();
+        // Overloaded: the handshake waits for a seat (the server's CPU) before it is answered.
+        let slow = lock(&self.overload)
+            .as_mut()
+            .map(|q| q.admit_handshake(opened));
+        if let Some(wait) = slow {
+            tokio::select! {
+                _ = self.clock.sleep_until(opened + wait) => {}
+                _ = shutdown.changed() => return Ok(()),
+            }
+        }
         let acceptor = TlsAcceptor::from(lock(&self.tls).clone());
         let accepted = tokio::select! {
             r = acceptor.accept(io) => r,
@@ -326,8 +339,21 @@ impl Dispatch for Shared {
                 return (Outcome::Held(now + wait.timeout(), timeout), now);
             }
         }
+        let admission = match (&fault, lock(&self.overload).as_mut()) {
+            (None, Some(q)) => Some(q.admit_request(now)),
+            _ => None,
+        };
         let outcome = match fault {
-            None => Outcome::Respond(api::handle(&mut st, req, now), None),
+            None => match admission {
+                None => Outcome::Respond(api::handle(&mut st, req, now), None),
+                Some(Admission::Rejected) => Outcome::Respond(
+                    api::apf_rejection(&mut st, req),
+                    Some(Fault::TooManyRequests),
+                ),
+                Some(Admission::After(d)) => {
+                    Outcome::Delay(d, api::handle(&mut st, req, now), Fault::Delay(d))
+                }
+            },
             Some(f @ Fault::Status { code, retry_after }) => Outcome::Respond(
                 api::injected_error(&mut st, req, code, retry_after),
                 Some(f),
@@ -493,6 +519,7 @@ impl TestApiServer {
                 admin_token,
                 idle_timeout: opts.idle_timeout,
                 header_timeout: opts.header_timeout,
+                overload: Mutex::new(None),
             }),
         }
     }
@@ -660,6 +687,20 @@ impl TestApiServer {
     /// Adds a fault rule (rules are consulted in the order added).
     pub fn inject(&self, rule: FaultRule) {
         lock(&self.shared.faults).push(rule);
+    }
+
+    /// Turns overload mode on ([`Overload`]: latency growing past the seats, APF's 429 past the
+    /// queue, slow handshakes) or off (`None`: the load has dropped).
+    pub fn set_overload(&self, mode: Option<Overload>) {
+        *lock(&self.shared.overload) = mode.map(SeatQueue::new);
+    }
+
+    /// Requests waiting for a seat now (0 when overload mode is off).
+    pub fn overload_waiting(&self) -> u32 {
+        let now = self.shared.clock.now();
+        lock(&self.shared.overload)
+            .as_ref()
+            .map_or(0, |q| q.waiting(now))
     }
 
     /// The next `n` requests (any) get `fault`.

@@ -19,6 +19,14 @@ pub struct Backoff {
 /// + 4 s = 44 s after the last renewal, inside the node lifecycle controller's 50 s grace period.
 pub const FAST: Backoff = Backoff::new(500, 4_000);
 
+/// A server that is struggling: a connect or TLS handshake timed out, or a request was
+/// throttled (429/503). Every retry of a fleet then lands in a queue that is already late, so
+/// the delays grow past the fast cap to 30 s (attempt n waits at least 0.5, 1, 2, 4, 8, then
+/// 15 s): under a server that stays overloaded a board makes at most about one attempt per
+/// 15 s plus the time-out, instead of one per 2-4 s, and comes back at most 30 s after the
+/// server does.
+pub const CONGESTED: Backoff = Backoff::new(1_000, 30_000);
+
 /// Forbidden (403) or a request the server rejects: nothing will change until someone fixes
 /// RBAC or the configuration, so ask rarely, but keep asking.
 pub const SLOW: Backoff = Backoff::new(10_000, 300_000);

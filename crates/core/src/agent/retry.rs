@@ -1,6 +1,8 @@
 //! How long a reconciler waits before trying again, by what went wrong: the policy's
-//! [`Action`] for a response, or the client's error when there was none.
-use crate::agent::backoff::{Backoff, CREDENTIALS, FAST, SLOW};
+//! [`Action`] for a response, or the client's error when there was none; and how long the
+//! connection loop waits before connecting again ([`Reconnect`]).
+use crate::agent::backoff::{Backoff, CONGESTED, CREDENTIALS, FAST, SLOW};
+use crate::agent::outcome::SessionEnd;
 use crate::agent::policy::Action;
 use crate::client::counters::ClientError;
 
@@ -8,10 +10,11 @@ use crate::client::counters::ClientError;
 /// this (the slow backoff's cap).
 pub const MAX_RETRY_AFTER_MS: u64 = 300_000;
 
-/// A fast, a credentials and a slow backoff for one reconciler.
+/// A fast, a congested, a credentials and a slow backoff for one reconciler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Retry {
     fast: Backoff,
+    congested: Backoff,
     credentials: Backoff,
     slow: Backoff,
 }
@@ -19,33 +22,31 @@ pub struct Retry {
 impl Retry {
     pub const NEW: Retry = Retry {
         fast: FAST,
+        congested: CONGESTED,
         credentials: CREDENTIALS,
         slow: SLOW,
     };
 
     /// The delay in ms after a response the policy answered with `action`:
-    /// `Retry-After` as given (429/503; never less than the fast backoff, so a server that keeps
-    /// saying `Retry-After: 0` is not hammered), the credentials backoff for 401 (a token may
-    /// be restored at any time), the slow one for 403 and rejected requests (nothing changes
-    /// until a human acts), the fast one for everything else.
+    /// for 429/503 `Retry-After` as given, but never less than the congested backoff (API
+    /// Priority and Fairness says `Retry-After: 1` however long its queues are, so a board
+    /// that took it literally would ask again every second for as long as the overload lasts),
+    /// the credentials backoff for 401 (a token may be restored at any time), the slow one for
+    /// 403 and rejected requests (nothing changes until a human acts), the fast one for
+    /// everything else.
     pub fn after_action(&mut self, action: Action, random: u32) -> u64 {
         match action {
-            Action::Throttled {
-                retry_after_secs: Some(secs),
-            } => {
-                let asked = u64::from(secs)
+            Action::Throttled { retry_after_secs } => {
+                let asked = u64::from(retry_after_secs.unwrap_or(0))
                     .saturating_mul(1_000)
                     .min(MAX_RETRY_AFTER_MS);
-                asked.max(u64::from(self.fast.next_delay_ms(random)))
+                asked.max(u64::from(self.congested.next_delay_ms(random)))
             }
             Action::CredentialsRejected => u64::from(self.credentials.next_delay_ms(random)),
             Action::Forbidden { .. } | Action::Rejected => {
                 u64::from(self.slow.next_delay_ms(random))
             }
-            Action::Throttled {
-                retry_after_secs: None,
-            }
-            | Action::Done
+            Action::Done
             | Action::RecreateLease
             | Action::Reregister
             | Action::AdoptExisting
@@ -68,8 +69,92 @@ impl Retry {
     /// After a success: the next failure starts from the shortest delays again.
     pub fn reset(&mut self) {
         self.fast.reset();
+        self.congested.reset();
         self.credentials.reset();
         self.slow.reset();
+    }
+}
+
+/// A session that worked for this long before it timed out counts as healthy: its time-out
+/// is one dead connection, not a struggling server.
+pub const HEALTHY_SESSION_MS: u64 = 60_000;
+
+/// The connection loop's backoff: the fast one after a refused or broken connection (a server
+/// restarting comes back quickly), the congested one once a connect, a TLS handshake or
+/// requests on two sessions in a row timed out (a server too busy to answer: another
+/// handshake every few seconds from every board would only lengthen its queue, and a
+/// handshake costs it several requests' worth of work).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reconnect {
+    fast: Backoff,
+    congested: Backoff,
+    /// Sessions in a row that ended by a request timing out, short-lived ones.
+    timed_out_sessions: u32,
+}
+
+impl Reconnect {
+    pub const NEW: Reconnect = Reconnect {
+        fast: FAST,
+        congested: CONGESTED,
+        timed_out_sessions: 0,
+    };
+
+    /// The delay in ms before connecting again after a session that ended with `end`, having
+    /// lasted `lasted_ms`; `progressed`: an exchange on it succeeded. A session the server
+    /// closed, or one that had worked, is replaced at once; but once sessions keep ending by
+    /// time-outs (two in a row, each shorter than [`HEALTHY_SESSION_MS`]) the server is
+    /// struggling and the congested backoff applies.
+    pub fn after_session(
+        &mut self,
+        end: SessionEnd,
+        progressed: bool,
+        lasted_ms: u64,
+        random: u32,
+    ) -> u64 {
+        let timed_out = end == SessionEnd::Failed(ClientError::Timeout);
+        if timed_out && lasted_ms < HEALTHY_SESSION_MS {
+            self.timed_out_sessions = self.timed_out_sessions.saturating_add(1);
+        } else {
+            self.timed_out_sessions = 0;
+        }
+        let struggling = self.timed_out_sessions >= 2;
+        if progressed && !struggling {
+            self.reset();
+        }
+        match end {
+            SessionEnd::Closed => 0,
+            SessionEnd::Failed(_) if progressed && !struggling => 0,
+            SessionEnd::Failed(error) => self.after(Some(error), random),
+            SessionEnd::ServerError(_) => self.after(None, random),
+        }
+    }
+
+    /// The delay in ms before connecting again after a session could not be opened or ended
+    /// with `error` (`None`: the server ended it, or answered 5xx). Both sequences advance, so
+    /// a time-out after refusals does not start the wide one from its shortest delay.
+    pub fn after(&mut self, error: Option<ClientError>, random: u32) -> u64 {
+        let fast = u64::from(self.fast.next_delay_ms(random));
+        let congestion = matches!(
+            error,
+            Some(ClientError::ConnectTimeout | ClientError::Timeout)
+        );
+        if congestion || self.congested.attempts() > 0 {
+            u64::from(self.congested.next_delay_ms(random)).max(fast)
+        } else {
+            fast
+        }
+    }
+
+    /// After a session that made progress: the next failure starts from the fast delays.
+    fn reset(&mut self) {
+        self.fast.reset();
+        self.congested.reset();
+    }
+}
+
+impl Default for Reconnect {
+    fn default() -> Self {
+        Self::NEW
     }
 }
 
@@ -92,10 +177,66 @@ mod tests {
         assert_eq!(r.after_action(throttled(1), 0), 1_000);
         assert_eq!(r.after_action(throttled(3), u32::MAX), 3_000);
         assert_eq!(r.after_action(throttled(u32::MAX), 0), MAX_RETRY_AFTER_MS);
-        // Retry-After: 0 again and again: the fast backoff still spaces the attempts.
+        // Retry-After: 1 again and again (what APF says under any load): the congested
+        // backoff spaces the attempts ever wider, up to 15-30 s.
         let mut r = Retry::NEW;
-        let delays: std::vec::Vec<u64> = (0..6).map(|_| r.after_action(throttled(0), 0)).collect();
-        assert_eq!(delays, [250, 500, 1_000, 2_000, 2_000, 2_000]);
+        let delays: std::vec::Vec<u64> = (0..8).map(|_| r.after_action(throttled(1), 0)).collect();
+        assert_eq!(
+            delays,
+            [1_000, 1_000, 2_000, 4_000, 8_000, 15_000, 15_000, 15_000]
+        );
+        // Without Retry-After the same.
+        let mut r = Retry::NEW;
+        let none = Action::Throttled {
+            retry_after_secs: None,
+        };
+        assert_eq!(r.after_action(none, 0), 500);
+        r.reset();
+        assert_eq!(r.after_action(none, 0), 500);
+    }
+
+    #[test]
+    fn reconnects_widen_once_a_connect_times_out() {
+        let mut r = Reconnect::NEW;
+        let refused = Some(ClientError::Connect);
+        let timeout = Some(ClientError::ConnectTimeout);
+        // Refused connects: the fast backoff (a restarting server is back in seconds).
+        let fast: std::vec::Vec<u64> = (0..5).map(|_| r.after(refused, 0)).collect();
+        assert_eq!(fast, [250, 500, 1_000, 2_000, 2_000]);
+        // A time-out: the congested backoff from then on, whatever follows, until progress.
+        r.reset();
+        let wide: std::vec::Vec<u64> = [timeout, timeout, refused, None, timeout, timeout, timeout]
+            .into_iter()
+            .map(|e| r.after(e, 0))
+            .collect();
+        assert_eq!(wide, [500, 1_000, 2_000, 4_000, 8_000, 15_000, 15_000]);
+        r.reset();
+        assert_eq!(r.after(refused, 0), 250);
+    }
+
+    #[test]
+    fn one_timed_out_session_reconnects_at_once_two_in_a_row_back_off() {
+        let mut r = Reconnect::NEW;
+        let timeout = SessionEnd::Failed(ClientError::Timeout);
+        // A session that worked and stalled once: a dead connection, replaced at once.
+        assert_eq!(r.after_session(timeout, true, 5_000, 0), 0);
+        // The next one times out too, soon: the server is struggling.
+        assert_eq!(r.after_session(timeout, true, 5_000, 0), 500);
+        assert_eq!(r.after_session(timeout, true, 5_000, 0), 1_000);
+        assert_eq!(r.after_session(timeout, false, 5_000, 0), 2_000);
+        // A long healthy session ends the episode, however it ends.
+        assert_eq!(r.after_session(timeout, true, 3_600_000, 0), 0);
+        assert_eq!(r.after_session(timeout, true, 5_000, 0), 0);
+        // The server closing a session, or a reset after progress: at once.
+        assert_eq!(r.after_session(SessionEnd::Closed, true, 1, 0), 0);
+        let reset = SessionEnd::Failed(ClientError::Unusable);
+        assert_eq!(r.after_session(reset, true, 1, 0), 0);
+        // No progress at all: the fast backoff.
+        assert_eq!(r.after_session(reset, false, 1, 0), 250);
+        assert_eq!(
+            r.after_session(SessionEnd::ServerError(500), false, 1, 0),
+            500
+        );
     }
 
     #[test]

@@ -6,7 +6,6 @@ use embassy_futures::select::{select, select4, Either, Either4};
 use embassy_sync::mutex::Mutex;
 use rand_core::{CryptoRng, RngCore};
 
-use crate::agent::backoff::FAST;
 use crate::agent::call::{Ctx, SharedClient};
 use crate::agent::clock::{ensure_anchored, reanchor_task};
 use crate::agent::config::{AgentConfig, ConfigError};
@@ -15,6 +14,7 @@ use crate::agent::lease::lease_task;
 use crate::agent::log::{Log, LogEvent};
 use crate::agent::outcome::{SessionEnd, TaskExit};
 use crate::agent::registration::ensure_registered;
+use crate::agent::retry::Reconnect;
 use crate::agent::state::AgentEvent;
 use crate::agent::state::AgentState;
 use crate::agent::status::status_task;
@@ -90,7 +90,7 @@ where
         host: config.host,
         token: config.token,
     };
-    let mut reconnect = FAST;
+    let mut reconnect = Reconnect::NEW;
     let mut next_connect = clock.now();
     loop {
         clock.sleep_until(next_connect).await;
@@ -101,6 +101,7 @@ where
             config,
             &*log,
         );
+        connector.admit().await;
         let started = clock.now();
         let deadline = started.saturating_add(config.timing.connect_timeout);
         let socket = match select(connector.connect(), clock.sleep_until(deadline)).await {
@@ -136,7 +137,7 @@ where
                     log.log(&LogEvent::ConnectTimedOut);
                 }
                 metrics.record_error(error);
-                let delay = u64::from(reconnect.next_delay_ms(rng.next_u32()));
+                let delay = reconnect.after(Some(error), rng.next_u32());
                 next_connect = clock.now().add_millis(delay);
                 continue;
             }
@@ -165,16 +166,9 @@ where
         ));
         let end = run_session(&ctx, &client).await;
         drop(client);
-        if ctx.progressed.get() {
-            reconnect.reset();
-        }
-        let delay = match end {
-            SessionEnd::Closed => 0,
-            SessionEnd::Failed(_) if ctx.progressed.get() => 0,
-            SessionEnd::Failed(_) | SessionEnd::ServerError(_) => {
-                u64::from(reconnect.next_delay_ms(rng.next_u32()))
-            }
-        };
+        let lasted_ms =
+            u64::try_from(clock.now().saturating_since(now).as_millis()).unwrap_or(u64::MAX);
+        let delay = reconnect.after_session(end, ctx.progressed.get(), lasted_ms, rng.next_u32());
         log.log(&LogEvent::SessionEnded {
             why: end,
             retry_in_ms: delay,

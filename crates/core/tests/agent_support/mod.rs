@@ -182,14 +182,23 @@ impl Connector for TestConnector {
     type Error = &'static str;
 
     async fn connect(&mut self) -> Result<Self::Socket, Self::Error> {
-        let (conn, epoch) = {
+        let accepted = {
             let mut st = self.server.st.borrow_mut();
             if st.down {
                 st.refused = st.refused.saturating_add(1);
                 return Err("connection refused");
             }
-            st.connections += 1;
-            (st.connections, st.epoch)
+            if st.stall_connects {
+                st.stalled_connects = st.stalled_connects.saturating_add(1);
+                None
+            } else {
+                st.connections += 1;
+                Some((st.connections, st.epoch))
+            }
+        };
+        // Overloaded: the connect never completes; the agent's time-out ends it.
+        let Some((conn, epoch)) = accepted else {
+            return std::future::pending().await;
         };
         let (ours, theirs) = tokio::io::duplex(64 * 1024);
         tokio::task::spawn_local(serve(self.server.clone(), theirs, conn, epoch));
@@ -303,6 +312,11 @@ pub struct ServerState {
     pub refused: u32,
     /// Refuse connections and drop every existing one on its next request.
     pub down: bool,
+    /// Overloaded: connects never complete (the client's connect/handshake time-out ends
+    /// them), and every existing connection is dropped on its next request.
+    pub stall_connects: bool,
+    /// Connects that hung while `stall_connects` was set.
+    pub stalled_connects: u32,
     epoch: u32,
     pub rules: Vec<Rule>,
     /// The token the server accepts; a revoked one gets 401.
@@ -355,6 +369,8 @@ impl Server {
                 connections: 0,
                 refused: 0,
                 down: false,
+                stall_connects: false,
+                stalled_connects: 0,
                 epoch: 0,
                 rules: Vec::new(),
                 token: TOKEN.to_string(),
@@ -377,6 +393,15 @@ impl Server {
         let mut st = self.st.borrow_mut();
         st.tick();
         st.down = down;
+        st.epoch += 1;
+    }
+
+    /// Overloads the server so that connects and handshakes time out (and drops every open
+    /// connection), or ends that.
+    pub fn set_stalling(&self, stalling: bool) {
+        let mut st = self.st.borrow_mut();
+        st.tick();
+        st.stall_connects = stalling;
         st.epoch += 1;
     }
 

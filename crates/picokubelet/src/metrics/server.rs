@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::exposition::{encode, CONTENT_TYPE};
-use crate::telemetry::BoardReport;
+use crate::telemetry::Scrape;
 
 /// Longest request head read; a longer one is answered 431.
 const MAX_HEAD: usize = 8 * 1024;
@@ -24,11 +24,11 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<(TcpListener, SocketAddr)
     Ok((listener, local))
 }
 
-/// Serves `/metrics` for ever; `gather` collects the reports for one scrape.
+/// Serves `/metrics` for ever; `gather` collects the figures for one scrape.
 pub async fn serve<G, F>(listener: TcpListener, gather: G, started: SystemTime)
 where
     G: Fn() -> F + Send + Sync + 'static,
-    F: Future<Output = Vec<BoardReport>> + Send,
+    F: Future<Output = Scrape> + Send,
 {
     let gather = Arc::new(gather);
     loop {
@@ -92,7 +92,7 @@ fn route(head: &[u8], complete: bool) -> Route {
 async fn answer<G, F>(mut stream: TcpStream, gather: &G, started: SystemTime) -> std::io::Result<()>
 where
     G: Fn() -> F,
-    F: Future<Output = Vec<BoardReport>>,
+    F: Future<Output = Scrape>,
 {
     let mut head = Vec::with_capacity(512);
     let mut buf = [0u8; 1024];
@@ -116,11 +116,11 @@ where
     };
     let (status, content_type, body, head_only, extra) = match route(&head, complete) {
         Route::Metrics { head_only } => {
-            let reports = gather().await;
+            let scrape = gather().await;
             (
                 "200 OK",
                 CONTENT_TYPE,
-                encode(&reports, started),
+                encode(&scrape, started),
                 head_only,
                 "",
             )

@@ -132,10 +132,10 @@ pub fn condition_column(name_w: usize, kind: ConditionType) -> u16 {
 }
 
 fn phase_name(r: &BoardReport) -> &'static str {
-    if !r.started {
+    if !r.figures.started {
         return "not started";
     }
-    match r.phase {
+    match r.figures.phase {
         AgentPhase::Booting => "Booting",
         AgentPhase::LinkDown => "LinkDown",
         AgentPhase::Connecting => "Connecting",
@@ -216,8 +216,8 @@ fn board_line(
         return Line::from(spans);
     };
     // A board not started yet is not powered: its LED is dark.
-    let led = if r.started {
-        led_colour(&r.led, t_ms)
+    let led = if r.figures.started {
+        led_colour(&r.figures.led, t_ms)
     } else {
         Color::Rgb(0, 0, 0)
     };
@@ -230,7 +230,7 @@ fn board_line(
     };
     spans.push(Span::styled(pad(name, name_w), name_style));
     spans.push(Span::raw(pad(phase_name(r), PHASE_W)));
-    match &r.conditions {
+    match &r.figures.conditions {
         Some(cs) => {
             for c in cs {
                 let (text, w) = match c.kind {
@@ -245,12 +245,12 @@ fn board_line(
             Style::new().fg(Color::DarkGray),
         )),
     }
-    spans.push(Span::raw(pad(&age(r.last_renewal_age), RENEWED_W)));
+    spans.push(Span::raw(pad(&age(r.figures.last_renewal_age), RENEWED_W)));
     spans.push(Span::raw(pad(
-        &r.counters.handshakes.to_string(),
+        &r.figures.counters.handshakes.to_string(),
         HANDSHAKES_W,
     )));
-    spans.push(Span::raw(heap(r.heap_free_bytes)));
+    spans.push(Span::raw(heap(r.figures.heap_free_bytes)));
     Line::from(spans)
 }
 
@@ -262,7 +262,11 @@ fn header_line(screen: &Screen<'_>) -> Line<'static> {
     }
     text.push_str(&format!(
         " · {} registered · {} Ready · {} renewals ({} failed) · {} handshakes",
-        t.registered, t.ready, t.renewals, t.renewal_failures, t.handshakes
+        t.registered,
+        t.ready(),
+        t.renewals,
+        t.renewal_failures,
+        t.handshakes
     ));
     if let Some(server) = screen.server {
         text.push_str(" · ");
@@ -275,7 +279,7 @@ fn header_line(screen: &Screen<'_>) -> Line<'static> {
 }
 
 fn detail_text(name: &str, report: Option<&BoardReport>) -> Line<'static> {
-    let Some(cs) = report.and_then(|r| r.conditions.as_ref()) else {
+    let Some(cs) = report.and_then(|r| r.figures.conditions.as_ref()) else {
         return Line::raw(format!("{name}: no conditions yet"));
     };
     let mut spans = vec![Span::styled(
