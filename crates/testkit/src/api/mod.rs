@@ -11,12 +11,14 @@
 mod admission;
 mod authn;
 mod decode;
+mod dry_run;
 mod faulted;
 mod health;
 mod info;
 mod op;
 mod read;
 mod respond;
+mod review;
 mod route;
 mod storage;
 mod validation;
@@ -77,6 +79,7 @@ fn dispatch(
     let route = route(&req.path);
     let nosniff = [("X-Content-Type-Options".to_string(), "nosniff".to_string())];
     let (kind, namespace, name, subresource) = match route {
+        Route::Review(review) => return review::answer(state, req, now, user, review, ctx),
         Route::Version
         | Route::DiscoveryRoot(_)
         | Route::Health(_)
@@ -93,7 +96,7 @@ fn dispatch(
                 name: "",
                 path: &req.path,
             };
-            if let Err(reason) = authorize(user, &attrs) {
+            if let Err(reason) = authorize(&state.rbac, user, &attrs) {
                 let e = status::forbidden(
                     status::ResourceName {
                         group: "",
@@ -149,7 +152,7 @@ fn dispatch(
         name: &name,
         path: &req.path,
     };
-    if let Err(reason) = authorize(user, &attrs) {
+    if let Err(reason) = authorize(&state.rbac, user, &attrs) {
         let e = status::forbidden(r, &name, &forbidden_message(user, &attrs, &reason));
         return ctx.json(e.code, &e.body, &nosniff);
     }
@@ -162,6 +165,10 @@ fn dispatch(
             return ctx.error(&status::not_acceptable());
         }
     }
+    let dry_run = match dry_run::requested(req, verb) {
+        Ok(d) => d,
+        Err(e) => return ctx.error(&e),
+    };
     let manager = req
         .query_param("fieldManager")
         .unwrap_or_else(|| manager_from_user_agent(req.header("User-Agent").unwrap_or("")));
@@ -171,6 +178,7 @@ fn dispatch(
         name: &name,
         subresource: &subresource,
         user,
+        dry_run,
         writer: Writer {
             manager: &manager,
             subresource: &subresource,
