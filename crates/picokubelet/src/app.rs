@@ -33,6 +33,7 @@ pub fn execute(cli: &Cli, env: &LookupEnv) -> Result<(), Failure> {
             agent_command(&args.cluster, &args.node, &args.agent, Some(args), env)
         }
         Command::Provision(args) => crate::provision::execute(args, env),
+        Command::Check(args) => crate::check::execute(args, env),
     }
 }
 
