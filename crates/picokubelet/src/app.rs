@@ -243,6 +243,15 @@ fn agent_command(
     if agent.dry_run {
         return Ok(());
     }
+    let names = crate::check::whoami::settle_names(
+        &setup,
+        node.node_name.as_deref(),
+        names,
+        fleet.is_some(),
+    )?;
+    for name in &names {
+        setup.config(name, &labels)?;
+    }
     let available = std::thread::available_parallelism().map_or(1, usize::from);
     let plan = match fleet {
         Some(f) => fleet::Plan {

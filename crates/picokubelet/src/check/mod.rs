@@ -10,12 +10,14 @@
 //! - [`identity`]: the node-name rule `run` shares.
 //! - [`needs`]: the permissions and the RBAC that grants each.
 //! - [`advice`], [`report`]: what to do about a refused handshake; the printed report.
+//! - [`whoami`]: `run`'s question at start.
 
 pub mod advice;
 pub mod ask;
 pub mod identity;
 pub mod needs;
 pub mod report;
+pub mod whoami;
 pub mod wire;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -107,7 +109,7 @@ fn run_checks(args: &RunArgs, env: &LookupEnv, report: &mut Report) -> Result<()
     Ok(())
 }
 
-fn now_micros() -> UnixMicros {
+pub(crate) fn now_micros() -> UnixMicros {
     let since = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
