@@ -167,6 +167,12 @@ async fn tls_and_credential_refusals_say_what_is_wrong() {
     ), "{report}");
     assert!(report.contains("→ set tls-server-name to one of the names the certificate holds"));
 
+    // An IP address as tls-server-name is matched against the IP SANs (as kubectl does).
+    let url = server.url().replace("127.0.0.1", "localhost");
+    let (out, report) = check(server.kubeconfig_for(&url, &token, Some("127.0.0.1")), &[]).await;
+    assert!(out.status.success(), "{report}");
+    assert!(report.contains("name 127.0.0.1"), "{report}");
+
     // A revoked token.
     server.revoke_token(&token);
     let (out, report) = check(server.kubeconfig(&token), &[]).await;
