@@ -61,17 +61,12 @@ fn announce_trust(cluster: &ClusterConfig) {
             };
             insecure_banner(why, Some(&cluster.server));
         }
-        ServerTrust::Ca { source, .. } => match cluster.verify_name() {
-            Some(name) => {
-                info!(ca = ?source, name, "the server certificate is verified against the CA")
-            }
-            None => info!(
-                ca = ?source,
-                server = %cluster.server,
-                "the server certificate is verified against the CA and must carry the server's IP \
-                 address as a SAN (k3s and kubeadm certificates do; else set tls-server-name)"
-            ),
-        },
+        ServerTrust::Ca { source, .. } => {
+            let name = cluster
+                .verify_name()
+                .map_or_else(|| cluster.server.host.to_string(), str::to_owned);
+            info!(ca = ?source, name, "the server certificate is verified against the CA")
+        }
     }
 }
 

@@ -24,7 +24,7 @@ use crate::agent_setup::AgentSetup;
 use crate::failure::Failure;
 use crate::runtime::{SimulatedBoard, TcpConnector, TokioClock, TracingLog};
 use crate::signals_file::SignalsFile;
-use crate::telemetry::{BoardReport, BoardTelemetry, FleetTotals};
+use crate::telemetry::{refusals_by_cause, BoardReport, BoardTelemetry, FleetTotals};
 
 /// How to run the boards.
 #[derive(Clone, Debug)]
@@ -183,15 +183,20 @@ pub fn run(setup: Arc<AgentSetup>, plan: Plan) -> Result<(), Failure> {
                         tokio::time::interval_at(tokio::time::Instant::now() + every, every);
                     loop {
                         tick.tick().await;
-                        let t = FleetTotals::of(&workers.reports().await);
+                        let reports = workers.reports().await;
+                        let t = FleetTotals::of(&reports);
+                        let refusals = refusals_by_cause(&reports);
+                        let auth_failed = reports.iter().filter(|r| r.auth_failed).count();
                         info!(
                             boards = t.boards,
                             started = t.started,
                             registered = t.registered,
+                            auth_failed,
                             renewals = t.renewals,
                             renewal_failures = t.renewal_failures,
                             handshakes = t.handshakes,
                             requests = t.requests,
+                            refusals = %refusals,
                             "fleet"
                         );
                     }

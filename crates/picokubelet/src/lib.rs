@@ -14,6 +14,7 @@ pub mod kubeconfig;
 pub mod logging;
 pub mod metrics;
 pub mod provision;
+pub mod refusal;
 pub mod render;
 pub mod runtime;
 pub mod secret;

@@ -3,13 +3,16 @@
 //! of the last renewal). A [`BoardReport`] is a plain `Send` copy of it all, for the metrics
 //! endpoint and the fleet summary on another thread.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use picokubelet_core::agent::AgentPhase;
+use picokubelet_core::agent::{AgentPhase, ApiErrorClass};
 use picokubelet_core::agent::{AgentState, AgentStats, LogEvent};
 use picokubelet_core::client::counters::ClientCounters;
 use picokubelet_core::conditions::Condition;
+
+use crate::refusal::cause_of;
 
 /// Upper bounds of the renewal-lateness histogram, seconds (Prometheus `le`).
 pub const LATENESS_BOUNDS_SECONDS: [f64; 11] = [
@@ -57,6 +60,8 @@ impl Lateness {
 pub struct BoardTelemetry {
     last_renewal: Cell<Option<Instant>>,
     lateness: Cell<Lateness>,
+    /// Failures by cause ([`crate::refusal::Cause::key`]): how often each happened.
+    refusals: RefCell<BTreeMap<String, u64>>,
 }
 
 impl BoardTelemetry {
@@ -69,6 +74,20 @@ impl BoardTelemetry {
         if let LogEvent::LeaseRenewed { late_us } = event {
             self.renewed(*late_us);
         }
+        if let Some(cause) = cause_of(event) {
+            let mut refusals = self.refusals.borrow_mut();
+            let n = refusals.entry(cause.key).or_default();
+            *n = n.saturating_add(1);
+        }
+    }
+
+    /// Failures by cause so far.
+    pub fn refusals(&self) -> Vec<(String, u64)> {
+        self.refusals
+            .borrow()
+            .iter()
+            .map(|(k, n)| (k.clone(), *n))
+            .collect()
     }
 
     /// A renewal completed now, `late_us` after it was due.
@@ -103,6 +122,10 @@ pub struct BoardReport {
     pub consecutive_renewals: u32,
     pub last_renewal_age: Option<Duration>,
     pub lateness: Lateness,
+    /// The last request got 401 or 403 while connecting or registered: the LED's AuthFailed.
+    pub auth_failed: bool,
+    /// Failures by cause: how often each happened.
+    pub refusals: Vec<(String, u64)>,
 }
 
 impl BoardReport {
@@ -118,8 +141,46 @@ impl BoardReport {
             consecutive_renewals: state.consecutive_renewals(),
             last_renewal_age: telemetry.last_renewal_age(),
             lateness: telemetry.lateness(),
+            auth_failed: state.last_api_error().is_some_and(ApiErrorClass::is_auth)
+                && matches!(
+                    state.phase(),
+                    AgentPhase::Connecting | AgentPhase::Registered
+                ),
+            refusals: telemetry.refusals(),
         }
     }
+
+    /// The phase as the LED shows it: `AuthFailed` outranks Connecting and Registered.
+    pub fn shown_phase(&self) -> &'static str {
+        if self.auth_failed {
+            return "AuthFailed";
+        }
+        match self.phase {
+            AgentPhase::Booting => "Booting",
+            AgentPhase::LinkDown => "LinkDown",
+            AgentPhase::Connecting => "Connecting",
+            AgentPhase::Registered => "Registered",
+        }
+    }
+}
+
+/// Failures by cause over many boards, most frequent first: `cause ×count on N boards`,
+/// comma-separated (empty when there were none).
+pub fn refusals_by_cause(reports: &[BoardReport]) -> String {
+    let mut by_cause: BTreeMap<&str, (u64, usize)> = BTreeMap::new();
+    for r in reports {
+        for (cause, n) in &r.refusals {
+            let e = by_cause.entry(cause.as_str()).or_default();
+            e.0 = e.0.saturating_add(*n);
+            e.1 += 1;
+        }
+    }
+    let mut rows: Vec<(&str, (u64, usize))> = by_cause.into_iter().collect();
+    rows.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(b.0)));
+    rows.iter()
+        .map(|(cause, (n, boards))| format!("{cause} ×{n} on {boards} boards"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Totals over many boards.
@@ -195,5 +256,49 @@ mod tests {
         assert!(t.last_renewal_age().is_some());
         assert_eq!(t.lateness().count, 1);
         assert_eq!(t.lateness().buckets[3], 1);
+    }
+
+    #[test]
+    fn refusals_are_counted_by_cause_and_summed_over_boards() {
+        use picokubelet_core::agent::policy::{Action, Operation};
+        let t = BoardTelemetry::new();
+        let refused = LogEvent::Refused {
+            op: Operation::RenewLease,
+            status: 401,
+            action: Action::CredentialsRejected,
+            message: "Unauthorized",
+        };
+        t.observe(&refused);
+        t.observe(&refused);
+        // A first boot's 404 on the Lease is the protocol, not a refusal.
+        t.observe(&LogEvent::Refused {
+            op: Operation::ReadLease,
+            status: 404,
+            action: Action::RecreateLease,
+            message: "",
+        });
+        assert_eq!(t.refusals(), [("401".to_owned(), 2)]);
+        let report = |refusals: Vec<(String, u64)>| BoardReport {
+            name: "b".into(),
+            started: true,
+            stats: AgentStats::default(),
+            counters: ClientCounters::default(),
+            phase: AgentPhase::Registered,
+            conditions: None,
+            consecutive_renewals: 0,
+            last_renewal_age: None,
+            lateness: Lateness::default(),
+            auth_failed: true,
+            refusals,
+        };
+        let reports = [
+            report(t.refusals()),
+            report(vec![("401".into(), 1), ("tls untrusted_chain".into(), 5)]),
+        ];
+        assert_eq!(
+            refusals_by_cause(&reports),
+            "tls untrusted_chain ×5 on 1 boards, 401 ×3 on 2 boards"
+        );
+        assert_eq!(reports[0].shown_phase(), "AuthFailed");
     }
 }

@@ -37,7 +37,7 @@ async fn without_a_node_name_the_node_identity_names_the_node() {
         .unwrap();
     // Polls for the outcome (a generous bound for a loaded machine; nothing is timed).
     let start = Instant::now();
-    while server.node("esp-id-01").is_none() {
+    while server.lease("esp-id-01").is_none() {
         if let Some(exit) = child.try_wait().unwrap() {
             panic!(
                 "run exited ({exit:?}):\n{}",
@@ -58,6 +58,11 @@ async fn without_a_node_name_the_node_identity_names_the_node() {
         log.contains("node name \"esp-id-01\": taken from the credentials' node identity"),
         "{log}"
     );
+    // The normal path is quiet: no warnings, and the first boot's 404 on the Lease read is the
+    // protocol, not a refusal.
+    assert!(!log.contains(" WARN ") && !log.contains("ERROR"), "{log}");
+    assert!(!log.contains("not found"), "{log}");
+    assert!(log.contains("registered the Node (uid "), "{log}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,7 @@ use embedded_io_async::{ErrorKind, Read, Write};
 use rand_core::{CryptoRng, RngCore};
 
 use crate::time::UnixMicros;
+use crate::tls::TlsOpenError;
 
 /// Receive record buffer of a session: one whole TLS record must fit, and the largest a peer may
 /// send is 2^14 bytes of plaintext + 256 bytes of expansion (RFC 8446 5.2) = 16 640. embedded-tls
@@ -89,6 +90,12 @@ pub trait SessionOpener<S: Read + Write> {
     ) -> impl Future<Output = Result<Self::Session<'a>, OpenError>>
     where
         S: 'a;
+
+    /// Why the last `open` failed, with the facts, when this opener is TLS and knows more than
+    /// [`OpenError`] says (for the log; `None` otherwise).
+    fn last_failure(&self) -> Option<&TlsOpenError> {
+        None
+    }
 }
 
 /// No TLS: the socket is the session. For tests and for a loopback test server only; a real

@@ -92,6 +92,10 @@ impl<S: Read + Write> SessionOpener<S> for TlsOpener<'_> {
         Self: 'a,
         S: 'a;
 
+    fn last_failure(&self) -> Option<&TlsOpenError> {
+        self.last_error.as_ref()
+    }
+
     async fn open<'a, R: RngCore + CryptoRng>(
         &'a mut self,
         socket: S,

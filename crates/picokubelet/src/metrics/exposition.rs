@@ -4,7 +4,6 @@
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use picokubelet_core::agent::AgentPhase;
 use picokubelet_core::conditions::ConditionStatus;
 
 use crate::telemetry::{BoardReport, FleetTotals, Lateness, LATENESS_BOUNDS_SECONDS};
@@ -42,20 +41,14 @@ fn histogram(out: &mut String, name: &str, h: &Lateness) {
     let _ = writeln!(out, "{name}_count {}", h.count);
 }
 
-fn phase_name(p: AgentPhase) -> &'static str {
-    match p {
-        AgentPhase::Booting => "Booting",
-        AgentPhase::LinkDown => "LinkDown",
-        AgentPhase::Connecting => "Connecting",
-        AgentPhase::Registered => "Registered",
-    }
-}
-
-const PHASES: [AgentPhase; 4] = [
-    AgentPhase::Booting,
-    AgentPhase::LinkDown,
-    AgentPhase::Connecting,
-    AgentPhase::Registered,
+/// The phases as the LED shows them ([`BoardReport::shown_phase`]): the agent's four, and
+/// AuthFailed (a 401/403) outranking Connecting and Registered.
+const PHASES: [&str; 5] = [
+    "Booting",
+    "LinkDown",
+    "Connecting",
+    "Registered",
+    "AuthFailed",
 ];
 
 const STATUSES: [ConditionStatus; 3] = [
@@ -262,14 +255,14 @@ pub fn encode(reports: &[BoardReport], started: SystemTime) -> String {
         b,
         name,
         "gauge",
-        "Where the agent is (the LED's phase): 1 for the current one.",
+        "Where the agent is (the LED's phase; AuthFailed after a 401 or 403): 1 for the current one.",
         |o, node, r| {
+            let shown = r.shown_phase();
             for p in PHASES {
                 let _ = writeln!(
                     o,
-                    "{name}{{node=\"{node}\",phase=\"{}\"}} {}",
-                    phase_name(p),
-                    u8::from(r.phase == p)
+                    "{name}{{node=\"{node}\",phase=\"{p}\"}} {}",
+                    u8::from(shown == p)
                 );
             }
         },
@@ -280,7 +273,7 @@ pub fn encode(reports: &[BoardReport], started: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use picokubelet_core::agent::AgentStats;
+    use picokubelet_core::agent::{AgentPhase, AgentStats};
     use picokubelet_core::client::counters::ClientCounters;
     use picokubelet_core::conditions::{Condition, ConditionType};
     use picokubelet_core::time::UnixMicros;
@@ -322,6 +315,8 @@ mod tests {
             consecutive_renewals: 4,
             last_renewal_age: Some(Duration::from_millis(1500)),
             lateness,
+            auth_failed: false,
+            refusals: Vec::new(),
         }
     }
 
@@ -360,6 +355,7 @@ mod tests {
             "picokubelet_board_condition{node=\"b-1\",type=\"Ready\",status=\"False\"} 0\n"
         ));
         assert!(text.contains("picokubelet_board_phase{node=\"b-1\",phase=\"Registered\"} 1\n"));
+        assert!(text.contains("picokubelet_board_phase{node=\"b-1\",phase=\"AuthFailed\"} 0\n"));
         assert!(text.contains("picokubelet_board_last_renewal_age_seconds{node=\"b-1\"} 1.500\n"));
         // Buckets are cumulative: 3 ms falls in 0.005, 700 ms in 1.
         let h = "picokubelet_lease_renewal_lateness_seconds";
@@ -372,6 +368,12 @@ mod tests {
         let types = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
         let helps = text.lines().filter(|l| l.starts_with("# HELP ")).count();
         assert_eq!(types, helps);
+        // A 401/403 storm shows as AuthFailed, not Registered.
+        let mut refused = report("b-1", 3);
+        refused.auth_failed = true;
+        let text = encode(&[refused], UNIX_EPOCH);
+        assert!(text.contains("picokubelet_board_phase{node=\"b-1\",phase=\"AuthFailed\"} 1\n"));
+        assert!(text.contains("picokubelet_board_phase{node=\"b-1\",phase=\"Registered\"} 0\n"));
     }
 
     #[test]
