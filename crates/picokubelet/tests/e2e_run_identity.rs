@@ -96,3 +96,38 @@ async fn a_node_name_the_identity_may_not_use_is_refused_with_the_name_to_use() 
     );
     assert!(server.node("vb-demo").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_refuses_a_node_identity() {
+    let server = TestApiServer::start(ServerOptions::default())
+        .await
+        .unwrap();
+    let token = server.node_token("vb-fleet-1");
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = kubeconfig_file(&dir, &server, &token);
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_picokubelet"))
+            .args([
+                "fleet",
+                "--count",
+                "3",
+                "--node-name",
+                "vb-fleet",
+                "--kubeconfig",
+            ])
+            .arg(&kubeconfig)
+            .env("RUST_LOG", "warn")
+            .env_remove("KUBECONFIG")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("its credentials are the node identity system:node:vb-fleet-1"),
+        "{stderr}"
+    );
+    assert!(server.node("vb-fleet-1").is_none());
+}
