@@ -84,7 +84,7 @@ pub fn cause_of(event: &LogEvent<'_>) -> Option<Cause> {
                 },
                 sentence: format!(
                     "cannot open a TLS session to the API server: {e}. What to do: {}",
-                    tls_fix(e).replace('\n', " ")
+                    tls_fix(refused).replace('\n', " ")
                 ),
                 auth: false,
             }

@@ -8,8 +8,8 @@ use crate::agent::outcome::SessionEnd;
 use crate::agent::policy::{Action, Operation};
 use crate::client::counters::ClientError;
 use crate::client::session::OpenError;
+use crate::client::session::OpenFailure;
 use crate::conditions::ConditionType;
-use crate::tls::TlsOpenError;
 
 /// Something the agent did or saw.
 #[derive(Clone, Copy, Debug)]
@@ -22,7 +22,7 @@ pub enum LogEvent<'a> {
     /// verifier's facts (names held, issuer, validity, key), when the opener has one.
     OpenFailed {
         error: OpenError,
-        tls: Option<&'a TlsOpenError>,
+        tls: Option<&'a dyn OpenFailure>,
     },
     /// A session is open; `handshakes` counts them since boot.
     SessionOpened { handshakes: u32 },

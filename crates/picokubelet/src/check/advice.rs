@@ -1,11 +1,12 @@
 //! What to do about a refused TLS handshake, by the verifier's reason. The facts themselves
 //! (names, validity window, issuer, key type) are in the core's `VerifyError` text.
 
-use picokubelet_core::tls::{Rejection, TlsOpenError};
+use picokubelet_core::tls::Rejection;
 
-/// The fix for a failed handshake.
-pub fn tls_fix(e: &TlsOpenError) -> &'static str {
-    match e.rejection() {
+/// The fix for a failed handshake, by the verifier's reason (`None`: it did not refuse the
+/// server; the handshake itself failed).
+pub fn tls_fix(rejection: Option<Rejection>) -> &'static str {
+    match rejection {
         Some(Rejection::BadCa) => {
             "certificate-authority(-data) must be the cluster CA's PEM certificate"
         }

@@ -141,7 +141,7 @@ async fn probe(setup: &AgentSetup, args: &RunArgs, report: &mut Report) {
         match wire::handshake(socket, &mut wire.tls, setup.trust(), server_name, wall).await {
             Ok(s) => s,
             Err(WireError::Tls(e)) => {
-                report.fail(e.to_string(), advice::tls_fix(&e));
+                report.fail(e.to_string(), advice::tls_fix(e.rejection()));
                 return;
             }
             Err(e) => {
