@@ -8,6 +8,7 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use picokubelet_core::agent::AgentConfig;
+use picokubelet_core::client;
 use picokubelet_core::http::request::BearerToken;
 use picokubelet_core::k8s::name::NodeName;
 use picokubelet_core::k8s::node_ids::NodeIds;
@@ -119,6 +120,19 @@ impl AgentSetup {
         }
         .agent_config()
         .map_err(|e| Failure::Usage(format!("agent configuration of {name}: {e:?}")))
+    }
+
+    /// The name the server certificate must carry.
+    pub fn server_name(&self) -> &str {
+        &self.server_name
+    }
+
+    /// Where requests go and as whom (the agent's `Host` header and token).
+    pub fn endpoint(&self) -> client::Endpoint<'_> {
+        client::Endpoint {
+            host: &self.host_header,
+            token: Some(BearerToken::new(self.token.expose())),
+        }
     }
 
     /// The lease duration the Lease announces.

@@ -34,6 +34,7 @@ pub fn execute(cli: &Cli, env: &LookupEnv) -> Result<(), Failure> {
             agent_command(&args.cluster, &args.node, &args.agent, Some(args), env)
         }
         Command::Provision(args) => crate::provision::execute(args, env),
+        Command::Check(args) => crate::check::execute(args, env),
         Command::Demo(args) => crate::demo::execute(args, env),
     }
 }
@@ -62,17 +63,12 @@ fn announce_trust(cluster: &ClusterConfig) {
             };
             insecure_banner(why, Some(&cluster.server));
         }
-        ServerTrust::Ca { source, .. } => match cluster.verify_name() {
-            Some(name) => {
-                info!(ca = ?source, name, "the server certificate is verified against the CA")
-            }
-            None => info!(
-                ca = ?source,
-                server = %cluster.server,
-                "the server certificate is verified against the CA and must carry the server's IP \
-                 address as a SAN (k3s and kubeadm certificates do; else set tls-server-name)"
-            ),
-        },
+        ServerTrust::Ca { source, .. } => {
+            let name = cluster
+                .verify_name()
+                .map_or_else(|| cluster.server.host.to_string(), str::to_owned);
+            info!(ca = ?source, name, "the server certificate is verified against the CA")
+        }
     }
 }
 
@@ -268,6 +264,15 @@ pub(crate) fn boards_until(
     );
     if agent.dry_run {
         return Ok(());
+    }
+    let names = crate::check::whoami::settle_names(
+        &setup,
+        node.node_name.as_deref(),
+        names,
+        fleet.is_some(),
+    )?;
+    for name in &names {
+        setup.config(name, &labels)?;
     }
     let available = std::thread::available_parallelism().map_or(1, usize::from);
     let plan = match fleet {

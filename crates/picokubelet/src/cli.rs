@@ -32,6 +32,9 @@ pub enum Command {
     Fleet(FleetArgs),
     /// Write the configuration record a board reads from its `pkconfig` flash partition.
     Provision(crate::provision::ProvisionArgs),
+    /// Check, with `run`'s flags, everything `run` needs from the cluster (changes nothing);
+    /// one line per check, exit status 1 when any fails.
+    Check(RunArgs),
     /// First five minutes: an embedded Kubernetes API server on loopback, a kubeconfig for
     /// kubectl, and virtual boards joining it (or, with --kubeconfig, boards joining your cluster).
     Demo(crate::demo::DemoArgs),
@@ -110,6 +113,7 @@ impl Cli {
         let (sub, node) = match &self.command {
             Command::Render(a) => ("render", &a.node),
             Command::Run(a) => ("run", &a.node),
+            Command::Check(a) => ("check", &a.node),
             Command::Fleet(a) => ("fleet", &a.node),
             // Checked by the command itself (its node flags have other defaults).
             Command::Provision(_) | Command::Demo(_) => return Ok(()),

@@ -16,6 +16,8 @@ pub enum Failure {
     Usage(String),
     /// Writing the output failed.
     Output(std::io::Error),
+    /// `check`: this many checks failed (the report says which).
+    Checks(usize),
 }
 
 impl Failure {
@@ -23,7 +25,9 @@ impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Usage(_) => 2,
-            Failure::Kubeconfig(_) | Failure::Body(_) | Failure::Output(_) => 1,
+            Failure::Kubeconfig(_) | Failure::Body(_) | Failure::Output(_) | Failure::Checks(_) => {
+                1
+            }
         }
     }
 }
@@ -35,6 +39,7 @@ impl fmt::Display for Failure {
             Failure::Body(e) => write!(f, "the node's body cannot be built: {e}"),
             Failure::Usage(m) => f.write_str(m),
             Failure::Output(e) => write!(f, "cannot write the output: {e}"),
+            Failure::Checks(n) => write!(f, "{n} check(s) failed"),
         }
     }
 }

@@ -320,15 +320,18 @@ where
                     loop {
                         tick.tick().await;
                         let none = PerBoard::InTrouble { at_most: 0 };
-                        let t = workers.scrape(none).await.totals;
+                        let scrape = workers.scrape(none).await;
+                        let t = scrape.totals;
                         info!(
                             boards = t.boards,
                             started = t.started,
                             registered = t.registered,
+                            auth_failed = t.auth_failed(),
                             renewals = t.renewals,
                             renewal_failures = t.renewal_failures,
                             handshakes = t.handshakes,
                             requests = t.requests,
+                            refusals = %scrape.refusals,
                             "fleet"
                         );
                     }
@@ -412,7 +415,11 @@ fn worker(
             match request {
                 Request::Report(per_board, tx) => {
                     let figures = slots.iter().map(|s| (s.name.as_str(), s.figures()));
-                    let _ = tx.send(Scrape::gather(figures, per_board, plan.lease_duration));
+                    let mut scrape = Scrape::gather(figures, per_board, plan.lease_duration);
+                    for slot in &slots {
+                        slot.telemetry.add_refusals_to(&mut scrape.refusals);
+                    }
+                    let _ = tx.send(scrape);
                 }
                 Request::Glance { rows, reply } => {
                     let _ = reply.send(glance(&slots, &rows, plan.lease_duration));

@@ -2,10 +2,12 @@
 //! board and a `tracing` log. One board runs on one current-thread runtime inside a `LocalSet`
 //! (embedded-tls futures are `!Send`).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use embedded_io_adapters::tokio_1::FromTokio;
@@ -16,6 +18,7 @@ use tokio::net::TcpStream;
 
 use crate::controls::{CuttableSocket, HeapOverride, SessionCut};
 use crate::kubeconfig::{ServerHost, ServerUrl};
+use crate::refusal::{cause_of, is_recovery, Cause, Severity};
 use crate::signals_file::SignalsFile;
 use crate::telemetry::BoardTelemetry;
 
@@ -219,15 +222,28 @@ impl Board for SimulatedBoard {
     }
 }
 
-/// The agent's log events as `tracing` records, tagged with the board's name. The events carry
-/// no secrets (the token never enters them). Also feeds the board's [`BoardTelemetry`].
+/// The agent's log events as `tracing` records, tagged with the board's name: sentences at
+/// INFO for what a user wants to know, routine events at DEBUG, and each distinct failure cause
+/// ([`crate::refusal`]) once at WARN/ERROR with what to do (repeats at DEBUG, until the agent
+/// works again). The events carry no secrets (the token never enters them). Also feeds the
+/// board's [`BoardTelemetry`].
 #[derive(Clone, Debug)]
 pub struct TracingLog {
     node: String,
-    /// Routine events at debug instead of info (a fleet of 2 000 boards would drown the log);
-    /// warnings stay warnings.
+    /// Fleet mode: routine events at debug (2 000 boards would drown the log), and a cause is
+    /// said once per process, not per board (the fleet summary counts them).
     quiet: bool,
     telemetry: Option<Rc<BoardTelemetry>>,
+    /// Causes already said since the agent last worked.
+    said: Rc<RefCell<HashSet<String>>>,
+}
+
+/// Causes a fleet has said (once per process).
+static FLEET_SAID: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+
+fn first_in_process(key: &str) -> bool {
+    let mut said = FLEET_SAID.lock().unwrap_or_else(PoisonError::into_inner);
+    said.get_or_insert_with(HashSet::new).insert(key.to_owned())
 }
 
 impl TracingLog {
@@ -236,19 +252,116 @@ impl TracingLog {
             node: node.to_owned(),
             quiet: false,
             telemetry: None,
+            said: Rc::new(RefCell::new(HashSet::new())),
         }
     }
 
-    /// Routine events at debug (fleet mode).
+    /// Routine events at debug, causes once per process (fleet mode).
     pub fn quiet(mut self, quiet: bool) -> Self {
         self.quiet = quiet;
         self
     }
 
-    /// Records renewals into `telemetry`.
+    /// Records renewals and refusals into `telemetry`.
     pub fn with_telemetry(mut self, telemetry: Rc<BoardTelemetry>) -> Self {
         self.telemetry = Some(telemetry);
         self
+    }
+
+    fn cause(&self, cause: &Cause) {
+        let node = self.node.as_str();
+        let new_here = self.said.borrow_mut().insert(cause.key.clone());
+        let say = new_here && (!self.quiet || first_in_process(&cause.key));
+        if !say {
+            tracing::debug!(node, cause = %cause.key, "{}", cause.sentence);
+            return;
+        }
+        let also = if self.quiet {
+            " (other boards with this cause are counted in the fleet summary)"
+        } else {
+            ""
+        };
+        let phase = if cause.auth { "AuthFailed: " } else { "" };
+        match cause.severity {
+            Severity::Error => tracing::error!(
+                node,
+                cause = %cause.key,
+                auth_failed = cause.auth,
+                "{phase}{}{also}",
+                cause.sentence
+            ),
+            Severity::Warn => tracing::warn!(node, cause = %cause.key, "{}{also}", cause.sentence),
+        }
+    }
+
+    /// The sentence for an event that is no failure: `(info, text)`, info when a user wants
+    /// to know it on a single board.
+    fn describe(&self, event: &LogEvent<'_>) -> (bool, String) {
+        match *event {
+            LogEvent::SessionOpened { handshakes } => (
+                handshakes == 1,
+                format!("connected to the API server (TLS session {handshakes})"),
+            ),
+            LogEvent::SessionEnded { why, retry_in_ms } => (
+                false,
+                format!("the session ended ({why:?}); reconnecting in {retry_in_ms} ms"),
+            ),
+            LogEvent::ClockAnchored { skew_micros: None } => {
+                (true, "clock anchored to the API server's Date".to_owned())
+            }
+            LogEvent::ClockAnchored {
+                skew_micros: Some(us),
+            } => (
+                false,
+                format!("clock re-anchored; it had drifted {} ms", us / 1_000),
+            ),
+            LogEvent::Registered { created: true, uid } => {
+                (true, format!("registered the Node (uid {uid})"))
+            }
+            LogEvent::Registered {
+                created: false,
+                uid,
+            } => (true, format!("adopted the existing Node (uid {uid})")),
+            LogEvent::LabelsPatched => (true, "updated the Node's labels".to_owned()),
+            LogEvent::ConditionsAdopted { transitions } => (
+                true,
+                format!("adopted the Node's conditions ({transitions} differed from ours)"),
+            ),
+            LogEvent::LeaseCreated => (true, "created the Lease; renewing it".to_owned()),
+            LogEvent::LeaseAdopted => (true, "adopted the existing Lease; renewing it".to_owned()),
+            LogEvent::LeaseRenewed { late_us } => {
+                (false, format!("renewed the Lease ({late_us} µs late)"))
+            }
+            LogEvent::Recovered { gap_ms } => (
+                true,
+                format!("renewing again after a gap of {} s", gap_ms / 1_000),
+            ),
+            LogEvent::ConditionFlipped { kind } => {
+                (true, format!("condition {} changed", kind.as_str()))
+            }
+            LogEvent::AddressPushed { internal_ip } => {
+                (true, format!("the Node's InternalIP is now {internal_ip}"))
+            }
+            LogEvent::StatusPushed { periodic } => (
+                false,
+                format!("pushed the Node's status (periodic: {periodic})"),
+            ),
+            LogEvent::EventPosted { reason } => (false, format!("posted a {reason} Event")),
+            LogEvent::EventDropped { reason } => (true, format!("dropped a {reason} Event")),
+            LogEvent::Refused {
+                op,
+                status,
+                message,
+                ..
+            } => (
+                false,
+                format!(
+                    "{} got {status} (handled): {message}",
+                    crate::refusal::doing(op)
+                ),
+            ),
+            _ => (false, format!("{event:?}")),
+        }
     }
 }
 
@@ -257,19 +370,42 @@ impl Log for TracingLog {
         if let Some(t) = &self.telemetry {
             t.observe(event);
         }
-        match event {
-            LogEvent::ConnectFailed { .. }
-            | LogEvent::ConnectTimedOut
-            | LogEvent::OpenFailed { .. }
-            | LogEvent::NoDate
-            | LogEvent::TaintMissing { .. }
-            | LogEvent::NodeMissing => {
-                tracing::warn!(node = %self.node, "{event:?}")
+        let node = self.node.as_str();
+        if let Some(cause) = cause_of(event) {
+            self.cause(&cause);
+            return;
+        }
+        if is_recovery(event) {
+            let mut said = self.said.borrow_mut();
+            if !said.is_empty() {
+                said.clear();
+                if !self.quiet {
+                    tracing::info!(node, "the API server accepts the agent again");
+                }
             }
-            // Every 10 s per board: routine even for one board.
-            LogEvent::LeaseRenewed { .. } => tracing::debug!(node = %self.node, "{event:?}"),
-            _ if self.quiet => tracing::debug!(node = %self.node, "{event:?}"),
-            _ => tracing::info!(node = %self.node, "{event:?}"),
+        }
+        match event {
+            LogEvent::NoDate => tracing::warn!(
+                node,
+                "the API server's answer had no usable Date header: the clock cannot be anchored"
+            ),
+            LogEvent::TaintMissing { key } => tracing::warn!(
+                node,
+                taint = key,
+                "the Node lacks the taint {key}: taints can be set only at registration, so pods may be scheduled onto it; delete the Node to have it registered again"
+            ),
+            LogEvent::NodeMissing => tracing::warn!(
+                node,
+                "the Node is gone (deleted behind the agent's back): registering it again"
+            ),
+            _ => {
+                let (info, text) = self.describe(event);
+                if info && !self.quiet {
+                    tracing::info!(node, "{text}");
+                } else {
+                    tracing::debug!(node, "{text}");
+                }
+            }
         }
     }
 }

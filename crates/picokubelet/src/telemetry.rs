@@ -3,7 +3,8 @@
 //! of the last renewal). A [`BoardReport`] is a plain `Send` copy of it all, for the metrics
 //! endpoint and the fleet summary on another thread.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use picokubelet_core::agent::{AgentPhase, ApiErrorClass};
@@ -11,6 +12,8 @@ use picokubelet_core::agent::{AgentState, AgentStats, LogEvent};
 use picokubelet_core::client::counters::ClientCounters;
 use picokubelet_core::conditions::{Condition, ConditionStatus, ConditionType};
 use picokubelet_core::led::LedInputs;
+
+use crate::refusal::cause_of;
 
 /// Upper bounds of the renewal-lateness histogram, seconds (Prometheus `le`).
 pub const LATENESS_BOUNDS_SECONDS: [f64; 11] = [
@@ -58,6 +61,8 @@ impl Lateness {
 pub struct BoardTelemetry {
     last_renewal: Cell<Option<Instant>>,
     lateness: Cell<Lateness>,
+    /// Failures by cause ([`crate::refusal::Cause::key`]): how often each happened.
+    refusals: RefCell<BTreeMap<String, u64>>,
 }
 
 impl BoardTelemetry {
@@ -69,6 +74,27 @@ impl BoardTelemetry {
     pub fn observe(&self, event: &LogEvent<'_>) {
         if let LogEvent::LeaseRenewed { late_us } = event {
             self.renewed(*late_us);
+        }
+        if let Some(cause) = cause_of(event) {
+            let mut refusals = self.refusals.borrow_mut();
+            let n = refusals.entry(cause.key).or_default();
+            *n = n.saturating_add(1);
+        }
+    }
+
+    /// Failures by cause so far.
+    pub fn refusals(&self) -> Vec<(String, u64)> {
+        self.refusals
+            .borrow()
+            .iter()
+            .map(|(k, n)| (k.clone(), *n))
+            .collect()
+    }
+
+    /// Adds this board's failures to `by_cause` (count, boards).
+    pub fn add_refusals_to(&self, by_cause: &mut RefusalsByCause) {
+        for (cause, n) in self.refusals.borrow().iter() {
+            by_cause.add(cause, *n, 1);
         }
     }
 
@@ -104,6 +130,8 @@ pub struct BoardFigures {
     pub last_renewal_age: Option<Duration>,
     pub lateness: Lateness,
     pub last_api_error: Option<ApiErrorClass>,
+    /// The last request got 401 or 403 while connecting or registered: the LED's AuthFailed.
+    pub auth_failed: bool,
     /// The agent's part of the status LED's inputs (the terminal view draws the LED from it).
     pub led: LedInputs,
     /// Free heap as the conditions were last evaluated (`None` before the first evaluation).
@@ -123,10 +151,28 @@ impl BoardFigures {
             last_renewal_age: telemetry.last_renewal_age(),
             lateness: telemetry.lateness(),
             last_api_error: state.last_api_error(),
+            auth_failed: state.last_api_error().is_some_and(ApiErrorClass::is_auth)
+                && matches!(
+                    state.phase(),
+                    AgentPhase::Connecting | AgentPhase::Registered
+                ),
             led: LedInputs::of_agent(state),
             heap_free_bytes: state
                 .conditions()
                 .map(|_| state.board_reading().heap_free_bytes),
+        }
+    }
+
+    /// The phase as the LED shows it: `AuthFailed` outranks Connecting and Registered.
+    pub fn shown_phase(&self) -> &'static str {
+        if self.auth_failed {
+            return AUTH_FAILED;
+        }
+        match self.phase {
+            AgentPhase::Booting => "Booting",
+            AgentPhase::LinkDown => "LinkDown",
+            AgentPhase::Connecting => "Connecting",
+            AgentPhase::Registered => "Registered",
         }
     }
 
@@ -181,12 +227,17 @@ pub const ERROR_CLASSES: [ApiErrorClass; 5] = [
     ApiErrorClass::Transport,
 ];
 
-/// The agent phases, in exposition order.
-pub const PHASES: [AgentPhase; 4] = [
-    AgentPhase::Booting,
-    AgentPhase::LinkDown,
-    AgentPhase::Connecting,
-    AgentPhase::Registered,
+/// The phase a board shows after a 401/403 ([`BoardFigures::shown_phase`]).
+pub const AUTH_FAILED: &str = "AuthFailed";
+
+/// The phases as the LED shows them, in exposition order: the agent's four, and AuthFailed
+/// (a 401/403) outranking Connecting and Registered.
+pub const PHASES: [&str; 5] = [
+    "Booting",
+    "LinkDown",
+    "Connecting",
+    "Registered",
+    AUTH_FAILED,
 ];
 
 /// Condition statuses, in exposition order.
@@ -220,8 +271,8 @@ pub struct FleetTotals {
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub lateness: Lateness,
-    /// Boards per phase, in [`PHASES`] order.
-    pub by_phase: [usize; 4],
+    /// Boards per phase as shown, in [`PHASES`] order.
+    pub by_phase: [usize; 5],
     /// Boards per (condition type, status), in [`ConditionType::ALL`] × [`STATUSES`] order.
     pub by_condition: [[usize; 3]; 9],
     /// Boards per class of their most recent failed request, in [`ERROR_CLASSES`] order.
@@ -231,6 +282,14 @@ pub struct FleetTotals {
 }
 
 impl FleetTotals {
+    /// Boards showing AuthFailed (refused with 401/403).
+    pub fn auth_failed(&self) -> usize {
+        position(&PHASES, &AUTH_FAILED)
+            .and_then(|i| self.by_phase.get(i))
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Boards whose Ready condition is True.
     pub fn ready(&self) -> usize {
         let ready = ConditionType::Ready.index();
@@ -271,7 +330,8 @@ impl FleetTotals {
         add(&mut self.bytes_in, c.bytes_in);
         add(&mut self.bytes_out, c.bytes_out);
         self.lateness.merge(&f.lateness);
-        if let Some(n) = position(&PHASES, &f.phase).and_then(|i| self.by_phase.get_mut(i)) {
+        let shown = f.shown_phase();
+        if let Some(n) = position(&PHASES, &shown).and_then(|i| self.by_phase.get_mut(i)) {
             *n += 1;
         }
         for c in f.conditions.iter().flatten() {
@@ -360,6 +420,8 @@ pub struct Scrape {
     pub totals: FleetTotals,
     /// Sorted by name.
     pub boards: Vec<BoardReport>,
+    /// Failures by cause over the boards (all of them, not only those with series).
+    pub refusals: RefusalsByCause,
     /// The handshake pacer, when the process has one.
     pub pacer: Option<crate::pacer::PacerFigures>,
 }
@@ -394,11 +456,48 @@ impl Scrape {
     /// Adds another worker's scrape; keeps the per-board limit of `per_board`.
     pub fn merge(&mut self, other: Scrape, per_board: PerBoard) {
         self.totals.merge(&other.totals);
+        self.refusals.merge(&other.refusals);
         self.boards.extend(other.boards);
         self.boards.sort_by(|a, b| a.name.cmp(&b.name));
         if let PerBoard::InTrouble { at_most } = per_board {
             self.boards.truncate(at_most);
         }
+    }
+}
+
+/// Failures by cause over many boards: (times, boards) per cause key.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RefusalsByCause(BTreeMap<String, (u64, usize)>);
+
+impl RefusalsByCause {
+    /// `times` failures of `cause` on `boards` boards.
+    pub fn add(&mut self, cause: &str, times: u64, boards: usize) {
+        let e = self.0.entry(cause.to_owned()).or_default();
+        e.0 = e.0.saturating_add(times);
+        e.1 += boards;
+    }
+
+    /// Adds another share of the fleet's.
+    pub fn merge(&mut self, other: &RefusalsByCause) {
+        for (cause, (times, boards)) in &other.0 {
+            self.add(cause, *times, *boards);
+        }
+    }
+}
+
+/// Most frequent first: `cause ×count on N boards`, comma-separated (empty when there were
+/// none).
+impl std::fmt::Display for RefusalsByCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut rows: Vec<(&String, &(u64, usize))> = self.0.iter().collect();
+        rows.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(b.0)));
+        for (i, (cause, (n, boards))) in rows.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{cause} ×{n} on {boards} boards")?;
+        }
+        Ok(())
     }
 }
 
@@ -445,5 +544,52 @@ mod tests {
         assert!(t.last_renewal_age().is_some());
         assert_eq!(t.lateness().count, 1);
         assert_eq!(t.lateness().buckets[3], 1);
+    }
+
+    #[test]
+    fn refusals_are_counted_by_cause_and_summed_over_boards() {
+        use picokubelet_core::agent::policy::{Action, Operation};
+        let t = BoardTelemetry::new();
+        let refused = LogEvent::Refused {
+            op: Operation::RenewLease,
+            status: 401,
+            action: Action::CredentialsRejected,
+            message: "Unauthorized",
+        };
+        t.observe(&refused);
+        t.observe(&refused);
+        // A first boot's 404 on the Lease is the protocol, not a refusal.
+        t.observe(&LogEvent::Refused {
+            op: Operation::ReadLease,
+            status: 404,
+            action: Action::RecreateLease,
+            message: "",
+        });
+        assert_eq!(t.refusals(), [("401".to_owned(), 2)]);
+        let mut by_cause = RefusalsByCause::default();
+        t.add_refusals_to(&mut by_cause);
+        let mut other = RefusalsByCause::default();
+        other.add("401", 1, 1);
+        other.add("tls untrusted_chain", 5, 1);
+        by_cause.merge(&other);
+        assert_eq!(
+            by_cause.to_string(),
+            "tls untrusted_chain ×5 on 1 boards, 401 ×3 on 2 boards"
+        );
+        assert_eq!(RefusalsByCause::default().to_string(), "");
+    }
+
+    #[test]
+    fn a_refused_board_shows_auth_failed_and_is_counted_so() {
+        let state = AgentState::new();
+        let mut f = BoardFigures::read(true, &state, &BoardTelemetry::new());
+        f.phase = AgentPhase::Registered;
+        assert_eq!(f.shown_phase(), "Registered");
+        f.auth_failed = true;
+        assert_eq!(f.shown_phase(), AUTH_FAILED);
+        let mut t = FleetTotals::default();
+        t.add(&f, true);
+        assert_eq!(t.auth_failed(), 1);
+        assert_eq!(t.registered, 1);
     }
 }

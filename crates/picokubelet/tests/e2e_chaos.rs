@@ -228,12 +228,15 @@ async fn run_rides_out_every_fault_through_the_chaos_proxy() {
     // 4. The port refused (the open session reset too), then the first two dials reset on
     // accept: the agent keeps dialling.
     let last = last_connection(&server);
-    let failed_dials = agent.log().matches("ConnectFailed").count();
+    let failed_dials = agent
+        .log()
+        .matches("cannot connect to the API server")
+        .count();
     proxy.refuse(true).await.unwrap();
     proxy.reset_all();
     agent
         .wait_for("a refused dial", || {
-            agent_log_count(&agent_stderr, "ConnectFailed") > failed_dials
+            agent_log_count(&agent_stderr, "cannot connect to the API server") > failed_dials
         })
         .await;
     let resets = proxy.stats().resets;

@@ -298,12 +298,17 @@ fn ca_problems() {
         resolve(&config(&cluster, &good_user())),
         Err(KubeconfigError::CaWithInsecure { .. })
     ));
-    // tls-server-name must be a DNS name.
-    let cluster = format!("{}    tls-server-name: 10.0.0.1\n", good_cluster());
+    // tls-server-name must be a DNS name or an IP address (matched against IP SANs, as kubectl).
+    let cluster = format!("{}    tls-server-name: under_score!\n", good_cluster());
     assert!(matches!(
         resolve(&config(&cluster, &good_user())),
         Err(KubeconfigError::BadTlsServerName { .. })
     ));
+    for (given, kept) in [("10.0.0.1", "10.0.0.1"), ("[FD00::1]", "fd00::1")] {
+        let cluster = format!("{}    tls-server-name: \"{given}\"\n", good_cluster());
+        let resolved = resolve(&config(&cluster, &good_user())).unwrap();
+        assert_eq!(resolved.cluster.tls_server_name.as_deref(), Some(kept));
+    }
 }
 
 #[test]

@@ -47,7 +47,7 @@ mod status;
 mod store;
 mod tls;
 
-pub use auth::User;
+pub use auth::{Binding, User};
 pub use chaos::{burst, ChaosProxy, ChaosStats, DEFAULT_CHAOS_SEED};
 pub use clock::{
     format_http_date, format_micro_time, format_time, parse_rfc3339, Clock, SimClock, Sleep,

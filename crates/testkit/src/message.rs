@@ -18,6 +18,8 @@ pub struct Request {
     pub body: Vec<u8>,
     /// The user of a verified client certificate.
     pub client_user: Option<User>,
+    /// `X509SHA256=<hex>` of the verified client certificate (SelfSubjectReview's credential-id).
+    pub client_credential: Option<String>,
 }
 
 impl Request {

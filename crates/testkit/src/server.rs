@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustls::ServerConfig;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
@@ -16,7 +17,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::api;
-use crate::auth::{Tokens, User};
+use crate::auth::{Binding, Rbac, Tokens, User};
 use crate::clock::{lock, Clock, Sleep, SystemClock};
 use crate::controller::{Controller, LifecycleOptions};
 use crate::faults::{ConnectionRecord, Fault, FaultRule, Handshake, RequestRecord};
@@ -218,14 +219,17 @@ impl Shared {
             Some(rustls::HandshakeKind::Resumed) => Handshake::Resumed { version, suite },
             _ => Handshake::Full { version, suite },
         };
-        let client_user = conn
-            .peer_certificates()
-            .and_then(|certs| certs.first())
-            .and_then(|c| lock(&self.client_certs).get(c.as_ref()).cloned());
+        let peer_cert = conn.peer_certificates().and_then(|certs| certs.first());
+        let client_user = peer_cert.and_then(|c| lock(&self.client_certs).get(c.as_ref()).cloned());
+        let client_credential = client_user
+            .as_ref()
+            .and(peer_cert)
+            .map(|c| format!("X509SHA256={}", hex(&Sha256::digest(c.as_ref()))));
         let id = self.log_connection(handshake, client_user.as_ref().map(|u| u.name.clone()));
         let ctx = ConnCtx {
             id,
             client_user,
+            client_credential,
             shutdown,
             on_reset,
             idle_timeout: self.idle_timeout,
@@ -440,6 +444,10 @@ impl Drop for TestApiServer {
     }
 }
 
+fn hex(data: &[u8]) -> String {
+    data.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn base64(data: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
@@ -483,6 +491,7 @@ impl TestApiServer {
             store: Store::new(opts.first_resource_version),
             controller: Controller::new(opts.lifecycle.clone(), now),
             tokens,
+            rbac: Rbac::default(),
             rng,
             first_rv: opts.first_resource_version,
             lifecycle: opts.lifecycle.clone(),
@@ -550,6 +559,7 @@ impl TestApiServer {
         let ctx = ConnCtx {
             id,
             client_user: None,
+            client_credential: None,
             shutdown: self.shared.generation.subscribe(),
             on_reset: None,
             idle_timeout: self.shared.idle_timeout,
@@ -625,6 +635,12 @@ impl TestApiServer {
                 groups: g,
             },
         );
+    }
+
+    /// Binds one of `deploy/rbac.yaml`'s roles to the User `user` (e.g. one added with
+    /// [`TestApiServer::add_token`]); [`Binding::ALL`] is the full set.
+    pub fn bind(&self, user: &str, binding: Binding) {
+        lock(&self.shared.state).rbac.bind(user, binding);
     }
 
     /// Revokes a token: every later request with it gets 401.

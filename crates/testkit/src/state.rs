@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use crate::auth::Tokens;
+use crate::auth::{Rbac, Tokens};
 use crate::controller::{collect_garbage, Controller, LifecycleOptions, UidSource};
 use crate::store::{Coll, Store};
 
@@ -16,6 +16,8 @@ pub struct State {
     pub controller: Controller,
     /// Bearer tokens.
     pub tokens: Tokens,
+    /// RBAC bindings granted besides the defaults.
+    pub rbac: Rbac,
     /// Random source for uids, audit ids, tokens, generated names.
     pub rng: Rng,
     /// First resourceVersion of a fresh store.

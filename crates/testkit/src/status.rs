@@ -208,6 +208,19 @@ impl FieldError {
         }
     }
 
+    /// `field.NotSupported(path, value, supported)`: `value` already rendered (C55: `["true"]`).
+    pub fn not_supported(field: &str, value: &str, supported: &[&str]) -> Self {
+        let quoted: Vec<String> = supported.iter().map(|s| format!("{s:?}")).collect();
+        FieldError {
+            kind: "FieldValueNotSupported",
+            field: field.to_string(),
+            body: format!(
+                "Unsupported value: {value}: supported values: {}",
+                quoted.join(", ")
+            ),
+        }
+    }
+
     /// `field.Required(path, detail)`.
     pub fn required(field: &str, detail: &str) -> Self {
         FieldError {
@@ -228,6 +241,12 @@ pub fn invalid(kind: &str, group: &str, name: &str, errors: &[FieldError]) -> Ap
         .iter()
         .map(|e| format!("{}: {}", e.field, e.body))
         .collect();
+    // GroupKind.String(): `Node`, `CreateOptions.meta.k8s.io` (C55).
+    let qualified = if group.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}.{group}")
+    };
     let summary = if joined.len() == 1 {
         joined[0].clone()
     } else {
@@ -248,7 +267,7 @@ pub fn invalid(kind: &str, group: &str, name: &str, errors: &[FieldError]) -> Ap
     );
     failure(
         422,
-        &format!("{kind} \"{name}\" is invalid: {summary}"),
+        &format!("{qualified} \"{name}\" is invalid: {summary}"),
         "Invalid",
         Some(Value::Object(d)),
     )

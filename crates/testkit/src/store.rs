@@ -378,19 +378,34 @@ pub fn create(
     store: &mut Store,
     kind: Kind,
     key: &str,
-    mut new_view: Value,
+    new_view: Value,
     managed: Vec<ManagedEntry>,
     uid: String,
     now: SystemTime,
 ) {
+    let created = preview(kind, new_view, managed, uid, now);
+    store.insert(kind.coll(), key, created.value, created.managed);
+}
+
+/// The object `create` would store, without a resourceVersion and without storing it (what a
+/// dry run answers, C50).
+pub fn preview(
+    kind: Kind,
+    mut new_view: Value,
+    managed: Vec<ManagedEntry>,
+    uid: String,
+    now: SystemTime,
+) -> Stored {
     set_meta(&mut new_view, "uid", Value::String(uid));
     set_meta(
         &mut new_view,
         "creationTimestamp",
         Value::String(format_time(now)),
     );
-    let core = to_core(kind, new_view);
-    store.insert(kind.coll(), key, core, managed);
+    Stored {
+        value: renormalize(kind.coll(), to_core(kind, new_view)),
+        managed,
+    }
 }
 
 fn to_core(kind: Kind, v: Value) -> Value {

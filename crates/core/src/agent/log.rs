@@ -8,6 +8,7 @@ use crate::agent::outcome::SessionEnd;
 use crate::agent::policy::{Action, Operation};
 use crate::client::counters::ClientError;
 use crate::client::session::OpenError;
+use crate::client::session::OpenFailure;
 use crate::conditions::ConditionType;
 
 /// Something the agent did or saw.
@@ -17,8 +18,12 @@ pub enum LogEvent<'a> {
     ConnectFailed { error: &'a dyn Debug },
     /// Connect or open took longer than the connect timeout.
     ConnectTimedOut,
-    /// The session could not be opened (TLS).
-    OpenFailed { error: OpenError },
+    /// The session could not be opened (TLS). `tls`: the TLS opener's reason with the
+    /// verifier's facts (names held, issuer, validity, key), when the opener has one.
+    OpenFailed {
+        error: OpenError,
+        tls: Option<&'a dyn OpenFailure>,
+    },
     /// A session is open; `handshakes` counts them since boot.
     SessionOpened { handshakes: u32 },
     /// The session ended; the agent reconnects after `retry_in_ms`.

@@ -120,11 +120,7 @@ where
                 };
                 let open = opener.open(socket, &mut bufs.session, ctx, rng);
                 match select(open, clock.sleep_until(deadline)).await {
-                    Either::First(Ok(session)) => Ok(session),
-                    Either::First(Err(error)) => {
-                        log.log(&LogEvent::OpenFailed { error });
-                        Err(ClientError::Open(error))
-                    }
+                    Either::First(result) => result.map_err(ClientError::Open),
                     Either::Second(()) => Err(ClientError::ConnectTimeout),
                 }
             }
@@ -132,7 +128,16 @@ where
         };
         let session = match opened {
             Ok(session) => session,
-            Err(error) => {
+            // Bound whole and consumed: no session value is left to borrow the opener, whose
+            // reason for the failure goes into the log.
+            failed => {
+                let error = failed.err().unwrap_or(ClientError::Connect);
+                if let ClientError::Open(open) = error {
+                    log.log(&LogEvent::OpenFailed {
+                        error: open,
+                        tls: opener.last_failure(),
+                    });
+                }
                 if error == ClientError::ConnectTimeout {
                     log.log(&LogEvent::ConnectTimedOut);
                 }

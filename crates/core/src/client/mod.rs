@@ -18,5 +18,6 @@ pub use api::{
 };
 pub use counters::{ClientCounters, ClientError, ClientMetrics};
 pub use session::{
-    OpenContext, OpenError, PlainOpener, SessionBuffers, SessionOpener, TLS_RX_LEN, TLS_TX_LEN,
+    OpenContext, OpenError, OpenFailure, PlainOpener, SessionBuffers, SessionOpener, TLS_RX_LEN,
+    TLS_TX_LEN,
 };

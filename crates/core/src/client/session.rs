@@ -11,6 +11,7 @@ use embedded_io_async::{ErrorKind, Read, Write};
 use rand_core::{CryptoRng, RngCore};
 
 use crate::time::UnixMicros;
+use crate::tls::check::Rejection;
 
 /// Receive record buffer of a session: one whole TLS record must fit, and the largest a peer may
 /// send is 2^14 bytes of plaintext + 256 bytes of expansion (RFC 8446 5.2) = 16 640. embedded-tls
@@ -89,6 +90,19 @@ pub trait SessionOpener<S: Read + Write> {
     ) -> impl Future<Output = Result<Self::Session<'a>, OpenError>>
     where
         S: 'a;
+
+    /// Why the last `open` failed, with the facts, when the opener knows more than
+    /// [`OpenError`] says (for the log; `None` otherwise).
+    fn last_failure(&self) -> Option<&dyn OpenFailure> {
+        None
+    }
+}
+
+/// An opener's account of a failed open: one line a user can act on (`Display`, with the
+/// verifier's facts for TLS) and, when the server's certificate was refused, which check failed.
+pub trait OpenFailure: core::fmt::Display + core::fmt::Debug {
+    /// The verifier's reason, when it refused the server.
+    fn rejection(&self) -> Option<Rejection>;
 }
 
 /// No TLS: the socket is the session. For tests and for a loopback test server only; a real

@@ -7,6 +7,8 @@ use crate::k8s::name::{NodeName, MAX_SUBDOMAIN_LEN};
 
 const LEASES: &str = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases";
 const NODES: &str = "/api/v1/nodes";
+/// The only `dryRun` value the API server accepts (recorded-2 C55: `true` is a 422).
+const DRY_RUN: &str = "?dryRun=All";
 
 /// Longest path [`ApiPath::write_to`] writes (a lease of a 253-byte node).
 pub const MAX_PATH_LEN: usize = LEASES.len() + 1 + MAX_SUBDOMAIN_LEN;
@@ -28,6 +30,17 @@ pub enum ApiPath<'a> {
     Lease(NodeName<'a>),
     /// `/api/v1/namespaces/default/events`: POST.
     Events,
+    /// `/apis/authentication.k8s.io/v1/selfsubjectreviews`: POST asks who the credentials are
+    /// (`picokubelet check`, and `run` at start).
+    SelfSubjectReviews,
+    /// `/apis/authorization.k8s.io/v1/selfsubjectaccessreviews`: POST asks whether a request
+    /// would be allowed.
+    SelfSubjectAccessReviews,
+    /// `/api/v1/nodes?dryRun=All`: a registration the server checks (authorization, admission,
+    /// validation) and does not store.
+    NodesDryRun,
+    /// `…/kube-node-lease/leases?dryRun=All`: the same for a Lease (the namespace must exist).
+    LeasesDryRun,
 }
 
 /// The path did not fit the buffer; `needed` bytes would.
@@ -46,6 +59,16 @@ impl ApiPath<'_> {
             ApiPath::Leases => (LEASES, "", ""),
             ApiPath::Lease(n) => (LEASES, n.as_str(), ""),
             ApiPath::Events => ("/api/v1/namespaces/default/events", "", ""),
+            ApiPath::SelfSubjectReviews => {
+                ("/apis/authentication.k8s.io/v1/selfsubjectreviews", "", "")
+            }
+            ApiPath::SelfSubjectAccessReviews => (
+                "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+                "",
+                "",
+            ),
+            ApiPath::NodesDryRun => (NODES, "", DRY_RUN),
+            ApiPath::LeasesDryRun => (LEASES, "", DRY_RUN),
         }
     }
 
@@ -190,6 +213,19 @@ mod tests {
                 "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/esp-node-01",
             ),
             (ApiPath::Events, "/api/v1/namespaces/default/events"),
+            (
+                ApiPath::SelfSubjectReviews,
+                "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+            ),
+            (
+                ApiPath::SelfSubjectAccessReviews,
+                "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            ),
+            (ApiPath::NodesDryRun, "/api/v1/nodes?dryRun=All"),
+            (
+                ApiPath::LeasesDryRun,
+                "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases?dryRun=All",
+            ),
         ];
         for (path, text) in cases {
             assert_eq!(path.to_string(), text);

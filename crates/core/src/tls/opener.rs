@@ -6,7 +6,7 @@ use rand_core::{CryptoRng, RngCore};
 use super::check::{Rejection, ServerIdentity};
 use super::error::VerifyError;
 use super::open::{open, TlsOpenError, TlsVerification};
-use crate::client::session::{OpenContext, OpenError, SessionBuffers, SessionOpener};
+use crate::client::session::{OpenContext, OpenError, OpenFailure, SessionBuffers, SessionOpener};
 use embedded_tls::{Aes128GcmSha256, TlsConnection};
 
 /// How the server's certificate is checked.
@@ -64,6 +64,12 @@ impl<'c> TlsOpener<'c> {
     }
 }
 
+impl OpenFailure for TlsOpenError {
+    fn rejection(&self) -> Option<Rejection> {
+        TlsOpenError::rejection(self)
+    }
+}
+
 fn classify(e: &TlsOpenError) -> OpenError {
     match e {
         TlsOpenError::BufferTooSmall => OpenError::Config,
@@ -91,6 +97,10 @@ impl<S: Read + Write> SessionOpener<S> for TlsOpener<'_> {
     where
         Self: 'a,
         S: 'a;
+
+    fn last_failure(&self) -> Option<&dyn OpenFailure> {
+        self.last_error.as_ref().map(|e| e as &dyn OpenFailure)
+    }
 
     async fn open<'a, R: RngCore + CryptoRng>(
         &'a mut self,

@@ -102,7 +102,9 @@ pub enum KubeconfigError {
         server: String,
         error: ServerUrlError,
     },
-    #[error("cluster {cluster:?}: tls-server-name {name:?} is not a DNS name")]
+    #[error(
+        "cluster {cluster:?}: tls-server-name {name:?} is neither a DNS name nor an IP address"
+    )]
     BadTlsServerName { cluster: String, name: String },
     #[error(
         "cluster {cluster:?} sets both a certificate authority and insecure-skip-tls-verify; \

@@ -338,12 +338,13 @@ impl Kubeconfig {
             None => None,
             Some(name) => {
                 let lower = name.to_ascii_lowercase();
-                if validate_dns_subdomain(&lower).is_err()
-                    || lower.parse::<std::net::IpAddr>().is_ok()
-                {
-                    return Err(KubeconfigError::BadTlsServerName { cluster, name });
+                // An IP address is matched against the certificate's IP SANs, as kubectl does.
+                let bare = lower.trim_start_matches('[').trim_end_matches(']');
+                match bare.parse::<std::net::IpAddr>() {
+                    Ok(ip) => Some(ip.to_string()),
+                    Err(_) if validate_dns_subdomain(&lower).is_ok() => Some(lower),
+                    Err(_) => return Err(KubeconfigError::BadTlsServerName { cluster, name }),
                 }
-                Some(lower)
             }
         };
         let insecure_in_file = flag(body, "insecure-skip-tls-verify").map_err(|t| {

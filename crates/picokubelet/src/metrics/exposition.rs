@@ -48,15 +48,6 @@ fn histogram(out: &mut String, name: &str, h: &Lateness) {
     let _ = writeln!(out, "{name}_count {}", h.count);
 }
 
-fn phase_name(p: AgentPhase) -> &'static str {
-    match p {
-        AgentPhase::Booting => "Booting",
-        AgentPhase::LinkDown => "LinkDown",
-        AgentPhase::Connecting => "Connecting",
-        AgentPhase::Registered => "Registered",
-    }
-}
-
 fn error_class_name(c: ApiErrorClass) -> &'static str {
     match c {
         ApiErrorClass::Unauthorized => "Unauthorized",
@@ -235,7 +226,7 @@ fn totals(o: &mut String, t: &FleetTotals) {
         "Boards per agent phase (the LED's phase).",
     );
     for (p, n) in PHASES.iter().zip(t.by_phase) {
-        let _ = writeln!(o, "{name}{{phase=\"{}\"}} {n}", phase_name(*p));
+        let _ = writeln!(o, "{name}{{phase=\"{p}\"}} {n}");
     }
     let name = "picokubelet_boards_by_condition";
     header(
@@ -381,14 +372,14 @@ fn boards(o: &mut String, reports: &[BoardReport]) {
         b,
         name,
         "gauge",
-        "Where the agent is (the LED's phase): 1 for the current one.",
+        "Where the agent is (the LED's phase; AuthFailed after a 401 or 403): 1 for the current one.",
         |o, node, r| {
+            let shown = r.shown_phase();
             for p in PHASES {
                 let _ = writeln!(
                     o,
-                    "{name}{{node=\"{node}\",phase=\"{}\"}} {}",
-                    phase_name(p),
-                    u8::from(r.phase == p)
+                    "{name}{{node=\"{node}\",phase=\"{p}\"}} {}",
+                    u8::from(shown == p)
                 );
             }
         },
@@ -671,7 +662,6 @@ mod tests {
             );
         }
         for p in PHASES {
-            let p = phase_name(p);
             assert_eq!(
                 value(
                     &text,

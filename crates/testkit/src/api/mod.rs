@@ -11,6 +11,7 @@
 mod admission;
 mod authn;
 mod decode;
+mod dry_run;
 mod faulted;
 mod health;
 mod info;
@@ -18,6 +19,7 @@ mod op;
 mod pods;
 mod read;
 mod respond;
+mod review;
 mod route;
 mod selector;
 mod storage;
@@ -80,6 +82,7 @@ fn dispatch(
     let route = route(&req.path);
     let nosniff = [("X-Content-Type-Options".to_string(), "nosniff".to_string())];
     let (kind, namespace, name, subresource) = match route {
+        Route::Review(review) => return review::answer(state, req, now, user, review, ctx),
         Route::Version
         | Route::DiscoveryRoot(_)
         | Route::Health(_)
@@ -96,7 +99,7 @@ fn dispatch(
                 name: "",
                 path: &req.path,
             };
-            if let Err(reason) = authorize(user, &attrs) {
+            if let Err(reason) = authorize(&state.rbac, user, &attrs) {
                 let e = status::forbidden(
                     status::ResourceName {
                         group: "",
@@ -153,7 +156,7 @@ fn dispatch(
         name: &name,
         path: &req.path,
     };
-    if let Err(reason) = authorize(user, &attrs) {
+    if let Err(reason) = authorize(&state.rbac, user, &attrs) {
         let e = status::forbidden(r, &name, &forbidden_message(user, &attrs, &reason));
         return ctx.json(e.code, &e.body, &nosniff);
     }
@@ -171,6 +174,10 @@ fn dispatch(
             return ctx.error(&status::not_acceptable());
         }
     }
+    let dry_run = match dry_run::requested(req, verb) {
+        Ok(d) => d,
+        Err(e) => return ctx.error(&e),
+    };
     let manager = req
         .query_param("fieldManager")
         .unwrap_or_else(|| manager_from_user_agent(req.header("User-Agent").unwrap_or("")));
@@ -180,6 +187,7 @@ fn dispatch(
         name: &name,
         subresource: &subresource,
         user,
+        dry_run,
         writer: Writer {
             manager: &manager,
             subresource: &subresource,

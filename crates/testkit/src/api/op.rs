@@ -14,6 +14,8 @@ pub(super) struct Op<'a> {
     pub(super) name: &'a str,
     pub(super) subresource: &'a str,
     pub(super) user: &'a User,
+    /// `?dryRun=All`: admission and validation run, nothing is stored.
+    pub(super) dry_run: bool,
     pub(super) writer: Writer<'a>,
 }
 

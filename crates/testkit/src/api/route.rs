@@ -3,6 +3,8 @@
 use crate::message::percent_decode;
 use crate::store::Kind;
 
+use super::review::Review;
+
 /// The health endpoints served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Check {
@@ -35,6 +37,8 @@ pub(super) enum Route {
     /// `/readyz` or `/livez`.
     Health(Check),
     Discovery,
+    /// SelfSubjectReview or SelfSubjectAccessReview.
+    Review(Review),
     Resource {
         kind: Kind,
         namespace: String,
@@ -87,6 +91,12 @@ pub(super) fn route(path: &str) -> Route {
         ["api"] => Route::DiscoveryRoot(false),
         ["apis"] => Route::DiscoveryRoot(true),
         ["api", "v1"] => Route::Discovery,
+        ["apis", "authentication.k8s.io", "v1", "selfsubjectreviews"] => {
+            Route::Review(Review::Subject)
+        }
+        ["apis", "authorization.k8s.io", "v1", "selfsubjectaccessreviews"] => {
+            Route::Review(Review::Access)
+        }
         ["api", "v1", "nodes", rest @ ..] => res(Kind::Node, "", rest),
         ["api", "v1", "events"] => res(Kind::Event, "", &[]),
         ["api", "v1", "pods"] => Route::Pods,

@@ -63,7 +63,7 @@ pub fn storage_wait(state: &State, req: &Request) -> Option<StorageWait> {
         name: &name,
         path: &req.path,
     };
-    authorize(&user, &attrs).ok()?;
+    authorize(&state.rbac, &user, &attrs).ok()?;
     match verb {
         "get" | "list" if req.query_param("resourceVersion").as_deref() == Some("0") => None,
         "get" | "list" | "watch" => Some(StorageWait::Read),

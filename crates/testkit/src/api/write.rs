@@ -53,6 +53,10 @@ impl Op<'_> {
         }
         let body = normalize(&body, self.kind.def()).unwrap_or(body);
         let uid = state.rng.uuid();
+        if self.dry_run {
+            let preview = store::preview(self.kind, body, managed, uid, self.writer.now);
+            return Ok((201, render(&preview, self.kind, true)));
+        }
         store::create(
             &mut state.store,
             self.kind,

@@ -85,6 +85,8 @@ pub(crate) struct ConnCtx {
     pub id: u64,
     /// User of a verified client certificate.
     pub client_user: Option<User>,
+    /// `X509SHA256=<hex>` of that certificate.
+    pub client_credential: Option<String>,
     /// Changes when the server restarts or shuts down: the connection is closed.
     pub shutdown: watch::Receiver<Stop>,
     /// Called before an abortive close (sets SO_LINGER 0 on TCP).
@@ -233,6 +235,7 @@ where
             headers: head.headers,
             body,
             client_user: ctx.client_user.clone(),
+            client_credential: ctx.client_credential.clone(),
         };
         let (outcome, at) = shared.dispatch(&request);
         let date = format_http_date(at);
