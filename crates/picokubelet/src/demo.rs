@@ -28,6 +28,10 @@ use crate::ui::ServerFaults;
 /// Most boards a demo runs (a `fleet` runs more).
 pub const MAX_DEMO_BOARDS: u32 = 100;
 
+/// Request and connection records the embedded server keeps (nobody reads them in a demo; a
+/// demo left running for a day makes ~30,000 requests per board).
+const SERVER_LOG_LIMIT: usize = 10_000;
+
 /// The demo boards are `demo-1` … `demo-N`.
 pub const DEMO_NODE_NAME: &str = "demo";
 
@@ -283,6 +287,7 @@ fn demo_thread(
             Some(port) => {
                 let opts = ServerOptions {
                     port,
+                    log_limit: Some(SERVER_LOG_LIMIT),
                     ..ServerOptions::default()
                 };
                 match TestApiServer::start(opts).await {

@@ -56,6 +56,10 @@ pub struct ServerOptions {
     /// listening). Recorded G1b: ~1.2 s from process start; G1/G1c: refused, then normal
     /// answers, no 429/503 window. Default: none.
     pub startup_delay: Option<Duration>,
+    /// Most request and connection records kept for [`TestApiServer::requests`] and
+    /// [`TestApiServer::connections`] (the oldest half is dropped when full), so a server that
+    /// runs for hours (`picokubelet demo`) keeps bounded memory. Default: all (tests read them).
+    pub log_limit: Option<usize>,
 }
 
 impl std::fmt::Debug for ServerOptions {
@@ -70,6 +74,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("idle_timeout", &self.idle_timeout)
             .field("header_timeout", &self.header_timeout)
             .field("startup_delay", &self.startup_delay)
+            .field("log_limit", &self.log_limit)
             .finish()
     }
 }
@@ -87,6 +92,7 @@ impl Default for ServerOptions {
             idle_timeout: Some(Duration::from_secs(90)),
             header_timeout: Some(Duration::from_secs(32)),
             startup_delay: None,
+            log_limit: None,
         }
     }
 }
@@ -129,6 +135,7 @@ struct Shared {
     faults: Mutex<Vec<FaultRule>>,
     requests: Mutex<Vec<RequestRecord>>,
     connections: Mutex<Vec<ConnectionRecord>>,
+    log_limit: Option<usize>,
     next_conn: AtomicU64,
     pki: Pki,
     tls_opts: TlsOptions,
@@ -165,12 +172,16 @@ impl Shared {
 
     fn log_connection(&self, handshake: Handshake, client_cert_user: Option<String>) -> u64 {
         let id = self.next_conn.fetch_add(1, Ordering::SeqCst) + 1;
-        lock(&self.connections).push(ConnectionRecord {
-            id,
-            opened: self.clock.now(),
-            handshake,
-            client_cert_user,
-        });
+        keep(
+            &mut lock(&self.connections),
+            ConnectionRecord {
+                id,
+                opened: self.clock.now(),
+                handshake,
+                client_cert_user,
+            },
+            self.log_limit,
+        );
         id
     }
 
@@ -393,7 +404,7 @@ impl Dispatch for Shared {
     }
 
     fn record(&self, r: RequestRecord) {
-        lock(&self.requests).push(r);
+        keep(&mut lock(&self.requests), r, self.log_limit);
     }
 
     fn storage_thawed(&self) -> Sleep {
@@ -420,6 +431,18 @@ fn pad(response: &mut Response, header_bytes: usize, body_bytes: usize) {
             .push(("X-Padding".to_string(), "p".repeat(header_bytes)));
     }
     response.body.extend(std::iter::repeat_n(b' ', body_bytes));
+}
+
+/// Appends `record`; at `limit` records the oldest half goes first (amortised: one move per
+/// record).
+fn keep<T>(log: &mut Vec<T>, record: T, limit: Option<usize>) {
+    if let Some(limit) = limit {
+        if log.len() >= limit.max(1) {
+            let drop = log.len() / 2 + 1;
+            log.drain(..drop.min(log.len()));
+        }
+    }
+    log.push(record);
 }
 
 /// A Kubernetes API test server. Dropping it stops the listener and closes every connection.
@@ -513,6 +536,7 @@ impl TestApiServer {
                 faults: Mutex::new(Vec::new()),
                 requests: Mutex::new(Vec::new()),
                 connections: Mutex::new(Vec::new()),
+                log_limit: opts.log_limit,
                 next_conn: AtomicU64::new(0),
                 pki,
                 tls_opts: opts.tls.clone(),
@@ -908,7 +932,31 @@ impl TestApiServer {
 
 #[cfg(test)]
 mod tests {
-    use super::base64;
+    use super::{base64, keep};
+
+    #[test]
+    fn a_limited_log_drops_its_oldest_half_and_keeps_the_newest() {
+        let mut log = Vec::new();
+        for i in 0..1_000 {
+            keep(&mut log, i, Some(100));
+            assert!(log.len() <= 100);
+        }
+        assert_eq!(log.last(), Some(&999));
+        assert!(
+            log.windows(2).all(|w| w[0] + 1 == w[1]),
+            "contiguous, in order"
+        );
+        assert!(log.len() >= 50);
+        let mut all = Vec::new();
+        for i in 0..1_000 {
+            keep(&mut all, i, None);
+        }
+        assert_eq!(all.len(), 1_000);
+        let mut tiny = Vec::new();
+        keep(&mut tiny, 1, Some(0));
+        keep(&mut tiny, 2, Some(0));
+        assert_eq!(tiny, [2]);
+    }
 
     #[test]
     fn base64_matches_rfc4648() {
