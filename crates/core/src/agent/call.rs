@@ -74,8 +74,29 @@ impl<'r, C: Clock, B: Board> Ctx<'r, C, B> {
     /// The one retry helper: `timer` fires again after the backoff `setback` calls for (the
     /// timer's own backoff, so every reconciler backs off independently).
     pub fn retry_later(&self, timer: Timer, setback: Setback) {
-        self.state
-            .back_off(timer, setback, self.random(), self.now());
+        let now = self.now();
+        self.state.back_off(timer, setback, self.random(), now);
+        if timer == Timer::Renew {
+            self.retry_renewal_in_time(now);
+        }
+    }
+
+    /// A renewal's retry never waits past the last moment a new session could still renew the
+    /// Lease before it runs out: a throttling server's `Retry-After` or the congested backoff
+    /// may ask for longer, but a Node that goes NotReady over a burst of 503s is worse than one
+    /// more request per lease period. Once that moment has passed the backoff rules alone.
+    fn retry_renewal_in_time(&self, now: Instant) {
+        let timing = &self.config.timing;
+        let Some(last) = self.state.lease().last_success() else {
+            return;
+        };
+        let expires = last.saturating_add(timing.lease_duration());
+        let margin = crate::runtime::duration_micros(timing.connect_timeout)
+            .saturating_add(crate::runtime::duration_micros(timing.request_timeout));
+        let last_chance = Instant::from_micros(expires.as_micros().saturating_sub(margin));
+        if now < last_chance && self.state.timer(Timer::Renew) > last_chance {
+            self.state.set_timer(Timer::Renew, last_chance);
+        }
     }
 
     /// How long an exchange may wait for a slow answer on this session: until the last moment
