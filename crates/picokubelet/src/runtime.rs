@@ -49,6 +49,9 @@ impl Clock for TokioClock {
     }
 }
 
+/// The host's socket to the API server: TCP, cuttable by the terminal view's fault key.
+pub type TcpSocket = CuttableSocket<FromTokio<TcpStream>>;
+
 /// TCP to the kubeconfig's server (name resolution through the OS resolver on every connect,
 /// so a moved server is found again). Its sockets fail when its [`SessionCut`] cuts.
 #[derive(Clone, Debug)]
@@ -73,7 +76,7 @@ impl TcpConnector {
 }
 
 impl Connector for TcpConnector {
-    type Socket = CuttableSocket<FromTokio<TcpStream>>;
+    type Socket = TcpSocket;
     type Error = std::io::Error;
 
     async fn connect(&mut self) -> Result<Self::Socket, Self::Error> {

@@ -74,6 +74,7 @@ fn report(name: &str, led: LedInputs, conditions: Option<[Condition; 9]>) -> Boa
             led,
             heap_free_bytes: conditions.map(|_| 243_000),
             last_api_error: None,
+            auth_failed: false,
         },
     }
 }

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use embedded_io_adapters::tokio_1::FromTokio;
 use picokubelet_core::client::{ClientMetrics, Endpoint, HttpBuffers, SessionBuffers};
 use picokubelet_core::runtime::Connector;
 use picokubelet_core::time::UnixMicros;
@@ -12,16 +11,15 @@ use picokubelet_core::tls::{
     open, Aes128GcmSha256, ServerIdentity, ServerTrust, TlsConnection, TlsOpenError,
     TlsVerification,
 };
-use tokio::net::TcpStream;
 
 use crate::kubeconfig::ServerUrl;
-use crate::runtime::{TcpConnector, TokioClock};
+use crate::runtime::{TcpConnector, TcpSocket, TokioClock};
 
 /// How long one step (connect, handshake, one exchange) may take.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The TLS session `check` talks over.
-pub type Session<'a> = TlsConnection<'a, FromTokio<TcpStream>, Aes128GcmSha256>;
+pub type Session<'a> = TlsConnection<'a, TcpSocket, Aes128GcmSha256>;
 
 /// The buffers and counters one session borrows (the agent's sizes).
 pub struct Wire {
@@ -56,7 +54,7 @@ pub enum WireError {
 }
 
 /// Connects to `server` over TCP.
-pub async fn connect(server: &ServerUrl) -> Result<FromTokio<TcpStream>, WireError> {
+pub async fn connect(server: &ServerUrl) -> Result<TcpSocket, WireError> {
     let mut connector = TcpConnector::new(server.clone());
     match tokio::time::timeout(STEP_TIMEOUT, connector.connect()).await {
         Ok(Ok(socket)) => Ok(socket),
@@ -68,7 +66,7 @@ pub async fn connect(server: &ServerUrl) -> Result<FromTokio<TcpStream>, WireErr
 /// The TLS handshake with the board's verifier: `trust`, the name `server_name`, and the
 /// validity window against `wall_now` (this machine's clock).
 pub async fn handshake<'a>(
-    socket: FromTokio<TcpStream>,
+    socket: TcpSocket,
     tls: &'a mut SessionBuffers,
     trust: ServerTrust<'_>,
     server_name: &str,

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use picokubelet_core::agent::{AgentPhase, ApiErrorClass};
+use picokubelet_core::agent::ApiErrorClass;
 use picokubelet_core::conditions::ConditionType;
 
 use crate::telemetry::{
@@ -390,7 +390,7 @@ fn boards(o: &mut String, reports: &[BoardReport]) {
 mod tests {
     use super::*;
     use crate::telemetry::PerBoard;
-    use picokubelet_core::agent::AgentStats;
+    use picokubelet_core::agent::{AgentPhase, AgentStats};
     use picokubelet_core::client::counters::ClientCounters;
     use picokubelet_core::conditions::{Condition, ConditionStatus, ConditionType};
     use picokubelet_core::time::UnixMicros;
@@ -436,6 +436,7 @@ mod tests {
             ),
             heap_free_bytes: Some(200_000),
             last_api_error: None,
+            auth_failed: false,
         }
     }
 
@@ -490,6 +491,7 @@ mod tests {
             "picokubelet_board_condition{node=\"b-1\",type=\"Ready\",status=\"False\"} 0\n"
         ));
         assert!(text.contains("picokubelet_board_phase{node=\"b-1\",phase=\"Registered\"} 1\n"));
+        assert!(text.contains("picokubelet_board_phase{node=\"b-1\",phase=\"AuthFailed\"} 0\n"));
         assert!(text.contains("picokubelet_board_last_renewal_age_seconds{node=\"b-1\"} 1.500\n"));
         // Buckets are cumulative: 3 ms falls in 0.005, 700 ms in 1.
         let h = "picokubelet_lease_renewal_lateness_seconds";
@@ -502,6 +504,13 @@ mod tests {
         let types = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
         let helps = text.lines().filter(|l| l.starts_with("# HELP ")).count();
         assert_eq!(types, helps);
+        // A 401/403 storm shows as AuthFailed, not Registered, per board and in the totals.
+        let mut refused = figures(3);
+        refused.auth_failed = true;
+        let text = encode(&scrape(&[("b-1", refused)], PerBoard::All), UNIX_EPOCH);
+        assert!(text.contains("picokubelet_board_phase{node=\"b-1\",phase=\"AuthFailed\"} 1\n"));
+        assert!(text.contains("picokubelet_board_phase{node=\"b-1\",phase=\"Registered\"} 0\n"));
+        assert!(text.contains("picokubelet_boards_by_phase{phase=\"AuthFailed\"} 1\n"));
     }
 
     /// 10 000 boards that differ: counters from a seeded walk, every 7th not Ready, every 11th

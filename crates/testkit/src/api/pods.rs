@@ -32,7 +32,7 @@ pub(super) fn answer(state: &State, req: &Request, user: &User, ctx: &mut Ctx) -
         name: "",
         path: &req.path,
     };
-    if let Err(reason) = authorize(user, &attrs) {
+    if let Err(reason) = authorize(&state.rbac, user, &attrs) {
         // guess: not recorded for pods; the wording is the authorizer's as for nodes (D18).
         let e = status::forbidden(PODS, "", &forbidden_message(user, &attrs, &reason));
         let nosniff = [("X-Content-Type-Options".to_string(), "nosniff".to_string())];
