@@ -15,7 +15,7 @@ use tracing::{info, warn};
 use crate::agent_setup::AgentSetup;
 use crate::args::{AgentArgs, ClusterArgs, NodeArgs};
 use crate::board::{self, InternalIp};
-use crate::cli::{Cli, Command, FleetArgs, RenderArgs};
+use crate::cli::{FleetArgs, RenderArgs};
 use crate::failure::Failure;
 use crate::fleet;
 use crate::kubeconfig::{
@@ -24,20 +24,6 @@ use crate::kubeconfig::{
 };
 use crate::render::{node_ready_message, render_body};
 use crate::telemetry::PerBoard;
-
-/// Runs the parsed command. `env` is the environment the kubeconfig lookup reads.
-pub fn execute(cli: &Cli, env: &LookupEnv) -> Result<(), Failure> {
-    match &cli.command {
-        Command::Render(args) => render_command(args, env),
-        Command::Run(args) => agent_command(&args.cluster, &args.node, &args.agent, None, env),
-        Command::Fleet(args) => {
-            agent_command(&args.cluster, &args.node, &args.agent, Some(args), env)
-        }
-        Command::Provision(args) => crate::provision::execute(args, env),
-        Command::Check(args) => crate::check::execute(args, env),
-        Command::Demo(args) => crate::demo::execute(args, env),
-    }
-}
 
 /// `--node-name`, else `vb-<hostname>`.
 fn base_node_name(node: &NodeArgs) -> String {
@@ -116,7 +102,7 @@ fn report_internal_ip(ip: InternalIp) {
     }
 }
 
-fn render_command(args: &RenderArgs, env: &LookupEnv) -> Result<(), Failure> {
+pub(crate) fn render_command(args: &RenderArgs, env: &LookupEnv) -> Result<(), Failure> {
     if args.cluster.insecure_skip_tls_verify {
         insecure_banner("--insecure-skip-tls-verify", None);
     }
@@ -184,7 +170,7 @@ fn render_command(args: &RenderArgs, env: &LookupEnv) -> Result<(), Failure> {
     Ok(())
 }
 
-fn agent_command(
+pub(crate) fn agent_command(
     cluster: &ClusterArgs,
     node: &NodeArgs,
     agent: &AgentArgs,

@@ -1,6 +1,8 @@
 //! The command line: `picokubelet render|run|fleet|provision`, its subcommands and the checks
 //! across flags. The flags the subcommands share are in [`crate::args`].
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::error::ErrorKind;
@@ -37,7 +39,7 @@ pub enum Command {
     Check(RunArgs),
     /// First five minutes: an embedded Kubernetes API server on loopback, a kubeconfig for
     /// kubectl, and virtual boards joining it (or, with --kubeconfig, boards joining your cluster).
-    Demo(crate::demo::DemoArgs),
+    Demo(DemoArgs),
 }
 
 #[derive(Clone, Debug, Args)]
@@ -70,6 +72,31 @@ pub struct FleetArgs {
     pub start_spread: Duration,
     #[command(flatten)]
     pub scale: crate::fleet_args::FleetScaleArgs,
+}
+
+/// Most boards a demo runs (a `fleet` runs more).
+pub const MAX_DEMO_BOARDS: u32 = 100;
+
+#[derive(Clone, Debug, Args)]
+pub struct DemoArgs {
+    /// Number of virtual boards
+    #[arg(long, value_name = "N", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_DEMO_BOARDS)))]
+    pub boards: u32,
+    /// Address of the embedded API server (loopback only) [default: 127.0.0.1 and a free port]
+    #[arg(long, value_name = "127.0.0.1:PORT", conflicts_with = "kubeconfig")]
+    pub addr: Option<SocketAddr>,
+    /// Keep the kubeconfig when the demo stops (it is removed otherwise)
+    #[arg(long)]
+    pub keep: bool,
+    /// Show the boards in the live terminal view (as `fleet --ui`), with keys that stall,
+    /// restart or revoke the embedded server's token and delete a board's Node
+    #[arg(long)]
+    pub ui: bool,
+    /// Run the boards against this cluster instead of an embedded API server (the kubeconfig's
+    /// user must be allowed to create and update every board's Node and Lease, e.g. an admin)
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Args)]

@@ -15,18 +15,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::{Args, Parser};
+use clap::Parser;
 use picokubelet_testkit::{ServerOptions, TestApiServer};
 use tokio::sync::oneshot;
 use tracing::{info, warn};
 
-use crate::cli::{Cli, Command, FleetArgs};
+use crate::cli::{Cli, Command, DemoArgs, FleetArgs};
 use crate::failure::Failure;
 use crate::kubeconfig::LookupEnv;
 use crate::ui::ServerFaults;
-
-/// Most boards a demo runs (a `fleet` runs more).
-pub const MAX_DEMO_BOARDS: u32 = 100;
 
 /// Request and connection records the embedded server keeps (nobody reads them in a demo; a
 /// demo left running for a day makes ~30,000 requests per board).
@@ -34,28 +31,6 @@ const SERVER_LOG_LIMIT: usize = 10_000;
 
 /// The demo boards are `demo-1` … `demo-N`.
 pub const DEMO_NODE_NAME: &str = "demo";
-
-#[derive(Clone, Debug, Args)]
-pub struct DemoArgs {
-    /// Number of virtual boards
-    #[arg(long, value_name = "N", default_value_t = 3,
-          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_DEMO_BOARDS)))]
-    pub boards: u32,
-    /// Address of the embedded API server (loopback only) [default: 127.0.0.1 and a free port]
-    #[arg(long, value_name = "127.0.0.1:PORT", conflicts_with = "kubeconfig")]
-    pub addr: Option<SocketAddr>,
-    /// Keep the kubeconfig when the demo stops (it is removed otherwise)
-    #[arg(long)]
-    pub keep: bool,
-    /// Show the boards in the live terminal view (as `fleet --ui`), with keys that stall,
-    /// restart or revoke the embedded server's token and delete a board's Node
-    #[arg(long)]
-    pub ui: bool,
-    /// Run the boards against this cluster instead of an embedded API server (the kubeconfig's
-    /// user must be allowed to create and update every board's Node and Lease, e.g. an admin)
-    #[arg(long, value_name = "PATH")]
-    pub kubeconfig: Option<PathBuf>,
-}
 
 /// What the demo thread hands over once it is up.
 struct Embedded {

@@ -8,6 +8,7 @@ pub mod args;
 pub mod board;
 pub mod check;
 pub mod cli;
+pub mod commands;
 pub mod controls;
 pub mod demo;
 pub mod failure;

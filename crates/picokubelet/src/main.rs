@@ -6,7 +6,7 @@ use picokubelet::kubeconfig::LookupEnv;
 fn main() -> ExitCode {
     picokubelet::logging::init();
     let cli = Cli::parse_checked();
-    match picokubelet::app::execute(&cli, &LookupEnv::from_process()) {
+    match picokubelet::commands::execute(&cli, &LookupEnv::from_process()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("picokubelet: {failure}");

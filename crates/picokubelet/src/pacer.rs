@@ -22,7 +22,9 @@
 use std::sync::{Arc, Mutex};
 
 use embedded_io_async::{ErrorType, Read, Write};
-use picokubelet_core::client::session::{OpenContext, OpenError, SessionBuffers, SessionOpener};
+use picokubelet_core::client::session::{
+    OpenContext, OpenError, OpenFailure, SessionBuffers, SessionOpener,
+};
 use picokubelet_core::runtime::Connector;
 use rand_core::{CryptoRng, RngCore};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -274,6 +276,10 @@ where
             slot.finish(opened.is_ok());
         }
         opened
+    }
+
+    fn last_failure(&self) -> Option<&dyn OpenFailure> {
+        self.0.last_failure()
     }
 }
 
