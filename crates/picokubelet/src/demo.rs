@@ -491,6 +491,40 @@ mod tests {
     }
 
     #[test]
+    fn demo_ui_runs_the_boards_with_the_terminal_view() {
+        let fleet = fleet_args(Path::new("/x/kubeconfig"), 3, true).unwrap();
+        assert!(fleet.agent.ui);
+        assert!(
+            !fleet_args(Path::new("/x/kubeconfig"), 3, false)
+                .unwrap()
+                .agent
+                .ui
+        );
+    }
+
+    #[test]
+    fn the_server_keys_act_on_the_embedded_server_and_say_what_failed() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = Arc::new(
+            rt.block_on(TestApiServer::start(ServerOptions::default()))
+                .unwrap(),
+        );
+        let faults = EmbeddedFaults::new(server.clone(), rt.handle().clone(), server.admin_token());
+        assert_eq!(
+            faults.describe(),
+            format!("embedded API server {}", server.url())
+        );
+        let missing = faults.delete_node("demo-9").unwrap_err();
+        assert!(missing.contains("demo-9"), "{missing}");
+        assert!(faults.set_stalled(true).is_ok());
+        assert!(faults.set_stalled(false).is_ok());
+    }
+
+    #[test]
     fn the_kubeconfig_is_private() {
         let base = std::env::temp_dir().join(format!("pk-demo-test-{}", std::process::id()));
         let dir = base.join("d");
