@@ -75,28 +75,34 @@ impl<'r, C: Clock, B: Board> Ctx<'r, C, B> {
     /// timer's own backoff, so every reconciler backs off independently).
     pub fn retry_later(&self, timer: Timer, setback: Setback) {
         let now = self.now();
-        self.state.back_off(timer, setback, self.random(), now);
-        if timer == Timer::Renew {
-            self.retry_renewal_in_time(now);
+        let last_chance = (timer == Timer::Renew)
+            .then(|| self.last_chance_to_renew())
+            .flatten()
+            .filter(|at| now < *at);
+        self.state
+            .back_off(timer, setback, self.random(), now, last_chance.is_some());
+        if let Some(at) = last_chance {
+            if self.state.timer(Timer::Renew) > at {
+                self.state.set_timer(Timer::Renew, at);
+            }
         }
     }
 
-    /// A renewal's retry never waits past the last moment a new session could still renew the
-    /// Lease before it runs out: a throttling server's `Retry-After` or the congested backoff
-    /// may ask for longer, but a Node that goes NotReady over a burst of 503s is worse than one
-    /// more request per lease period. Once that moment has passed the backoff rules alone.
-    fn retry_renewal_in_time(&self, now: Instant) {
+    /// The last moment a renewal could still land before the Lease runs out (one request
+    /// timeout before; `None` before the first renewal). Until then a renewal is urgent: it
+    /// retries on the fast backoff (after what `Retry-After` asks) and never past this moment,
+    /// because the congested backoff that keeps a fleet off a struggling server would let a
+    /// short burst of 429/503 take a Node NotReady (the fault campaign's 503 bursts did). That
+    /// costs a board a few requests per outage, once: after the Lease ran out the congested
+    /// backoff rules alone.
+    fn last_chance_to_renew(&self) -> Option<Instant> {
         let timing = &self.config.timing;
-        let Some(last) = self.state.lease().last_success() else {
-            return;
-        };
+        let last = self.state.lease().last_success()?;
         let expires = last.saturating_add(timing.lease_duration());
-        let margin = crate::runtime::duration_micros(timing.connect_timeout)
-            .saturating_add(crate::runtime::duration_micros(timing.request_timeout));
-        let last_chance = Instant::from_micros(expires.as_micros().saturating_sub(margin));
-        if now < last_chance && self.state.timer(Timer::Renew) > last_chance {
-            self.state.set_timer(Timer::Renew, last_chance);
-        }
+        let margin = crate::runtime::duration_micros(timing.request_timeout);
+        Some(Instant::from_micros(
+            expires.as_micros().saturating_sub(margin),
+        ))
     }
 
     /// How long an exchange may wait for a slow answer on this session: until the last moment

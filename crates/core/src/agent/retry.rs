@@ -37,10 +37,7 @@ impl Retry {
     pub fn after_action(&mut self, action: Action, random: u32) -> u64 {
         match action {
             Action::Throttled { retry_after_secs } => {
-                let asked = u64::from(retry_after_secs.unwrap_or(0))
-                    .saturating_mul(1_000)
-                    .min(MAX_RETRY_AFTER_MS);
-                asked.max(u64::from(self.congested.next_delay_ms(random)))
+                asked_ms(retry_after_secs).max(u64::from(self.congested.next_delay_ms(random)))
             }
             Action::CredentialsRejected => u64::from(self.credentials.next_delay_ms(random)),
             Action::Forbidden { .. } | Action::Rejected => {
@@ -52,6 +49,18 @@ impl Retry {
             | Action::AdoptExisting
             | Action::RereadAndRetry
             | Action::Reconnect => u64::from(self.fast.next_delay_ms(random)),
+        }
+    }
+
+    /// [`Retry::after_action`] for a renewal whose Lease is still live: a throttled renewal
+    /// waits what the server asked for but presses on with the fast backoff, not the congested
+    /// one, so a short burst of 429/503 does not outlast the Lease.
+    pub fn after_action_urgent(&mut self, action: Action, random: u32) -> u64 {
+        match action {
+            Action::Throttled { retry_after_secs } => {
+                asked_ms(retry_after_secs).max(u64::from(self.fast.next_delay_ms(random)))
+            }
+            other => self.after_action(other, random),
         }
     }
 
@@ -158,6 +167,13 @@ impl Default for Reconnect {
     }
 }
 
+/// `Retry-After` in ms, capped at [`MAX_RETRY_AFTER_MS`] (0 when the server gave none).
+fn asked_ms(retry_after_secs: Option<u32>) -> u64 {
+    u64::from(retry_after_secs.unwrap_or(0))
+        .saturating_mul(1_000)
+        .min(MAX_RETRY_AFTER_MS)
+}
+
 impl Default for Retry {
     fn default() -> Self {
         Self::NEW
@@ -167,6 +183,42 @@ impl Default for Retry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_urgent_renewal_presses_on_with_the_fast_backoff_after_what_the_server_asked() {
+        let bare = Action::Throttled {
+            retry_after_secs: None,
+        };
+        let mut patient = Retry::NEW;
+        let mut urgent = Retry::NEW;
+        let patient_delays: std::vec::Vec<u64> = (0..6)
+            .map(|_| patient.after_action(bare, u32::MAX))
+            .collect();
+        let urgent_delays: std::vec::Vec<u64> = (0..6)
+            .map(|_| urgent.after_action_urgent(bare, u32::MAX))
+            .collect();
+        assert!(
+            urgent_delays.iter().all(|d| *d <= 4_000),
+            "{urgent_delays:?}"
+        );
+        assert!(patient_delays.iter().sum::<u64>() > urgent_delays.iter().sum::<u64>());
+        assert!(
+            patient_delays.last().is_some_and(|d| *d > 4_000),
+            "{patient_delays:?}"
+        );
+        // What the server asked for still counts.
+        let asked = Action::Throttled {
+            retry_after_secs: Some(7),
+        };
+        let mut fresh = Retry::NEW;
+        assert_eq!(fresh.after_action_urgent(asked, 0), 7_000);
+        // Anything else is answered as usual.
+        let (mut a, mut b) = (Retry::NEW, Retry::NEW);
+        assert_eq!(
+            a.after_action_urgent(Action::Rejected, u32::MAX),
+            b.after_action(Action::Rejected, u32::MAX)
+        );
+    }
 
     #[test]
     fn retry_after_is_honoured_and_capped() {

@@ -68,9 +68,11 @@ impl TimerTable {
         setback: Setback,
         random: u32,
         now: Instant,
+        urgent: bool,
     ) -> Instant {
         let delay = match self.backoff.get_mut(timer.index()) {
             Some(retry) => match setback {
+                Setback::Refused(action) if urgent => retry.after_action_urgent(action, random),
                 Setback::Refused(action) => retry.after_action(action, random),
                 Setback::Failed(error) => retry.after_error(error, random),
             },

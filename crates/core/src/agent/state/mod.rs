@@ -176,9 +176,16 @@ impl AgentState {
         self.timers.set(t);
     }
 
-    pub(crate) fn back_off(&self, timer: Timer, setback: Setback, random: u32, now: Instant) {
+    pub(crate) fn back_off(
+        &self,
+        timer: Timer,
+        setback: Setback,
+        random: u32,
+        now: Instant,
+        urgent: bool,
+    ) {
         let mut t = self.timers.get();
-        t.back_off(timer, setback, random, now);
+        t.back_off(timer, setback, random, now, urgent);
         self.timers.set(t);
     }
 
