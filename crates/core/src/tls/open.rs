@@ -3,9 +3,10 @@
 
 use embedded_io_async::{Read, Write};
 use embedded_tls::{
-    Aes128GcmSha256, CryptoProvider, CryptoRngCore, TlsConfig, TlsConnection, TlsContext, TlsError,
-    TlsVerifier,
+    Aes128GcmSha256, Certificate, CryptoProvider, CryptoRngCore, SignatureScheme, TlsConfig,
+    TlsConnection, TlsContext, TlsError, TlsVerifier,
 };
+use p256::ecdsa::SigningKey;
 
 use super::check::{Rejection, ServerIdentity};
 use super::error::VerifyError;
@@ -36,6 +37,30 @@ pub enum TlsVerification<'a> {
         /// Sent as SNI when it is a DNS name; not checked.
         identity: ServerIdentity<'a>,
     },
+}
+
+/// The client's own certificate and key for TLS 1.3 client authentication (kubeconfig
+/// `client-certificate` / `client-key`), both owned by the caller. Sent only when the server
+/// asks (CertificateRequest → Certificate + CertificateVerify signed with `key`).
+///
+/// Only the leaf is sent: embedded-tls puts exactly one certificate into the Certificate
+/// message, which is what a Kubernetes client CA needs (kubeadm, kind and k3s issue client
+/// certificates directly from the client CA).
+#[derive(Clone, Copy)]
+pub struct ClientIdentity<'c> {
+    /// The client certificate (leaf), DER.
+    pub certificate_der: &'c [u8],
+    /// The certificate's ECDSA P-256 private key.
+    pub key: &'c SigningKey,
+}
+
+impl core::fmt::Debug for ClientIdentity<'_> {
+    // Never the key: this ends up in logs.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ClientIdentity")
+            .field("certificate_der_len", &self.certificate_der.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why [`open`] gave no session. The socket is dropped in every case. `Display` says it in
@@ -127,10 +152,13 @@ impl<R: CryptoRngCore> CryptoProvider for K8sProvider<'_, R> {
 /// What [`open`] hands embedded-tls: ONE provider type for both modes, so the handshake code
 /// is instantiated once (a second provider type costs ~4 KiB of flash). `verifier: None` is
 /// [`TlsVerification::InsecureSkipVerify`]: embedded-tls then checks nothing (it still
-/// requires the Certificate and CertificateVerify messages, patch L3).
+/// requires the Certificate and CertificateVerify messages, patch L3). `client: None` answers
+/// a CertificateRequest with an empty Certificate (kube-apiserver asks every client and
+/// accepts that; a server that requires one then refuses with `certificate_required`).
 struct SessionProvider<'a, R> {
     rng: R,
     verifier: Option<K8sVerifier<'a, Aes128GcmSha256>>,
+    client: Option<ClientIdentity<'a>>,
 }
 
 impl<R: CryptoRngCore> CryptoProvider for SessionProvider<'_, R> {
@@ -143,6 +171,24 @@ impl<R: CryptoRngCore> CryptoProvider for SessionProvider<'_, R> {
 
     fn verifier(&mut self) -> Result<&mut impl TlsVerifier<Aes128GcmSha256>, TlsError> {
         self.verifier.as_mut().ok_or(TlsError::Unimplemented)
+    }
+
+    // Only asked for after `client_cert` returned a certificate.
+    fn signer(
+        &mut self,
+    ) -> Result<
+        (
+            impl p256::ecdsa::signature::SignerMut<Self::Signature>,
+            SignatureScheme,
+        ),
+        TlsError,
+    > {
+        let client = self.client.ok_or(TlsError::InvalidPrivateKey)?;
+        Ok((client.key.clone(), SignatureScheme::EcdsaSecp256r1Sha256))
+    }
+
+    fn client_cert(&mut self) -> Option<Certificate<impl AsRef<[u8]>>> {
+        self.client.map(|c| Certificate::X509(c.certificate_der))
     }
 }
 
@@ -160,6 +206,23 @@ pub async fn open<'a, S, R>(
     rx: &'a mut [u8],
     tx: &'a mut [u8],
     verification: TlsVerification<'_>,
+    rng: R,
+) -> Result<TlsConnection<'a, S, Aes128GcmSha256>, TlsOpenError>
+where
+    S: Read + Write + 'a,
+    R: CryptoRngCore,
+{
+    open_as(socket, rx, tx, verification, None, rng).await
+}
+
+/// [`open`], authenticating as `client` when the server asks for a client certificate
+/// (`None`: an empty Certificate, i.e. anonymous at the TLS layer).
+pub async fn open_as<'a, S, R>(
+    socket: S,
+    rx: &'a mut [u8],
+    tx: &'a mut [u8],
+    verification: TlsVerification<'_>,
+    client: Option<ClientIdentity<'_>>,
     rng: R,
 ) -> Result<TlsConnection<'a, S, Aes128GcmSha256>, TlsOpenError>
 where
@@ -186,7 +249,11 @@ where
         }
         TlsVerification::InsecureSkipVerify { .. } => None,
     };
-    let mut provider = SessionProvider { rng, verifier };
+    let mut provider = SessionProvider {
+        rng,
+        verifier,
+        client,
+    };
     let mut tls = TlsConnection::new(socket, rx, tx);
     // `&mut provider`: CryptoProvider is implemented for &mut T, so the verifier stays ours
     // and can be asked afterwards.
