@@ -23,6 +23,7 @@ pub async fn ask_identity(setup: &AgentSetup) -> Result<Identity, String> {
         socket,
         &mut wire.tls,
         setup.trust(),
+        setup.client_identity(),
         setup.server_name(),
         now_micros(),
     )
