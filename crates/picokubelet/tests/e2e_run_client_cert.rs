@@ -2,7 +2,8 @@
 //! binary against the test API server over real TLS on 127.0.0.1. The certificate is issued by
 //! the server's client CA for `system:node:<name>` / `system:nodes` (CN = user, O = group, as
 //! kube-apiserver maps it, recorded-2 F06/C03/C06); the core's TLS client answers the server's
-//! CertificateRequest with it, and the Node gets Ready.
+//! CertificateRequest with it, and the Node gets Ready. `check` with the same kubeconfig sees
+//! the node identity and passes.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,13 +17,10 @@ fn b64(text: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn run_with_a_client_certificate_joins_and_the_node_gets_ready() {
-    let server = TestApiServer::start(ServerOptions::default())
-        .await
-        .unwrap();
+/// A kubeconfig for `server` whose user is a client certificate for the node `NODE` (no token).
+fn client_cert_kubeconfig(server: &TestApiServer) -> String {
     let cert = server.issue_client_cert(&format!("system:node:{NODE}"), &["system:nodes"]);
-    let kubeconfig = format!(
+    format!(
         "apiVersion: v1\nkind: Config\ncurrent-context: c\n\
          clusters:\n- name: k\n  cluster:\n    server: {}\n    certificate-authority-data: {}\n\
          contexts:\n- name: c\n  context:\n    cluster: k\n    user: node\n\
@@ -31,7 +29,45 @@ async fn run_with_a_client_certificate_joins_and_the_node_gets_ready() {
         b64(&server.ca_pem()),
         b64(&cert.cert_pem),
         b64(&cert.key_pem),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_with_a_client_certificate_sees_the_node_identity() {
+    let server = TestApiServer::start(ServerOptions::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kubeconfig");
+    std::fs::write(&path, client_cert_kubeconfig(&server)).unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_picokubelet"))
+            .args(["check", "--kubeconfig"])
+            .arg(&path)
+            .env_remove("KUBECONFIG")
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{report}");
+    assert!(
+        report.contains(&format!(
+            "✓ credentials: system:node:{NODE} (groups system:nodes, system:authenticated)"
+        )),
+        "{report}"
     );
+    assert!(!report.lines().any(|l| l.starts_with('✗')), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_with_a_client_certificate_joins_and_the_node_gets_ready() {
+    let server = TestApiServer::start(ServerOptions::default())
+        .await
+        .unwrap();
+    let kubeconfig = client_cert_kubeconfig(&server);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kubeconfig");
     std::fs::write(&path, kubeconfig).unwrap();
