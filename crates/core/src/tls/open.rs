@@ -81,9 +81,27 @@ pub enum TlsOpenError {
     /// The handshake completed but the server never proved it holds the certificate key
     /// (no Certificate or no CertificateVerify was verified): an impostor.
     NotAuthenticated,
+    /// The server asked for our client certificate, we sent it, and the server then ended the
+    /// handshake (an alert, or closed the connection under our next write): it does not accept
+    /// the certificate (another CA, expired, not for this key).
+    ClientCertificateRefused {
+        /// What embedded-tls reported.
+        error: TlsError,
+    },
 }
 
 impl TlsOpenError {
+    /// What to do, when this error knows better than the verifier's reasons (a refused client
+    /// certificate).
+    pub const fn advice(&self) -> Option<&'static str> {
+        match self {
+            TlsOpenError::ClientCertificateRefused { .. } => Some(
+                "the client certificate must be issued by the cluster's client CA (k3s client-ca.crt, kubeadm /etc/kubernetes/pki/ca.crt) for the key in client-key(-data), and still be valid; renew it with a new CSR (deploy/README.md)",
+            ),
+            _ => None,
+        }
+    }
+
     /// The verifier's reason, if the verifier refused the server.
     pub const fn rejection(&self) -> Option<Rejection> {
         match self {
@@ -123,6 +141,10 @@ impl core::fmt::Display for TlsOpenError {
             TlsOpenError::NotAuthenticated => f.write_str(
                 "TLS: the handshake completed without the server proving its certificate (no Certificate/CertificateVerify)",
             ),
+            TlsOpenError::ClientCertificateRefused { error } => write!(
+                f,
+                "TLS: the server ended the handshake after our client certificate ({error:?}): it does not accept the certificate"
+            ),
         }
     }
 }
@@ -159,6 +181,8 @@ struct SessionProvider<'a, R> {
     rng: R,
     verifier: Option<K8sVerifier<'a, Aes128GcmSha256>>,
     client: Option<ClientIdentity<'a>>,
+    /// The server asked and we answered with `client`.
+    client_cert_sent: bool,
 }
 
 impl<R: CryptoRngCore> CryptoProvider for SessionProvider<'_, R> {
@@ -188,6 +212,7 @@ impl<R: CryptoRngCore> CryptoProvider for SessionProvider<'_, R> {
     }
 
     fn client_cert(&mut self) -> Option<Certificate<impl AsRef<[u8]>>> {
+        self.client_cert_sent = self.client.is_some();
         self.client.map(|c| Certificate::X509(c.certificate_der))
     }
 }
@@ -253,6 +278,7 @@ where
         rng,
         verifier,
         client,
+        client_cert_sent: false,
     };
     let mut tls = TlsConnection::new(socket, rx, tx);
     // `&mut provider`: CryptoProvider is implemented for &mut T, so the verifier stays ours
@@ -264,11 +290,28 @@ where
         .and_then(K8sVerifier::last_error)
         .copied();
     if let Err(error) = result {
-        return Err(TlsOpenError::Handshake { error, verify });
+        return Err(handshake_error(error, verify, provider.client_cert_sent));
     }
     match provider.verifier {
         Some(ref v) if !v.is_authenticated() => Err(TlsOpenError::NotAuthenticated),
         _ => Ok(tls),
+    }
+}
+
+/// Why a handshake failed. After our Certificate the server has nothing left to judge but
+/// it: a close or an alert then is its verdict on the certificate.
+fn handshake_error(
+    error: TlsError,
+    verify: Option<VerifyError>,
+    client_cert_sent: bool,
+) -> TlsOpenError {
+    let refused_after_certificate = client_cert_sent
+        && verify.is_none()
+        && matches!(error, TlsError::Io(_) | TlsError::HandshakeAborted(..));
+    if refused_after_certificate {
+        TlsOpenError::ClientCertificateRefused { error }
+    } else {
+        TlsOpenError::Handshake { error, verify }
     }
 }
 
@@ -292,4 +335,37 @@ where
         now,
     };
     open(socket, rx, tx, verification, rng).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use embedded_io_async::ErrorKind;
+    use embedded_tls::alert::{AlertDescription, AlertLevel};
+    use std::format;
+
+    #[test]
+    fn a_close_or_alert_after_our_certificate_is_a_refused_client_certificate() {
+        let aborted =
+            TlsError::HandshakeAborted(AlertLevel::Fatal, AlertDescription::BadCertificate);
+        for error in [TlsError::Io(ErrorKind::BrokenPipe), aborted] {
+            let e = handshake_error(error, None, true);
+            assert!(
+                matches!(e, TlsOpenError::ClientCertificateRefused { .. }),
+                "{e:?}"
+            );
+            assert!(e.advice().is_some_and(|a| a.contains("client CA")));
+            let line = format!("{e}");
+            assert!(line.contains("after our client certificate"), "{line}");
+        }
+    }
+
+    #[test]
+    fn without_a_certificate_sent_it_stays_a_handshake_error() {
+        let e = handshake_error(TlsError::Io(ErrorKind::BrokenPipe), None, false);
+        assert!(matches!(e, TlsOpenError::Handshake { verify: None, .. }));
+        assert_eq!(e.advice(), None);
+        let e = handshake_error(TlsError::InvalidRecord, None, true);
+        assert!(matches!(e, TlsOpenError::Handshake { .. }), "{e:?}");
+    }
 }

@@ -82,12 +82,18 @@ impl OpenFailure for TlsOpenError {
     fn rejection(&self) -> Option<Rejection> {
         TlsOpenError::rejection(self)
     }
+
+    fn advice(&self) -> Option<&'static str> {
+        TlsOpenError::advice(self)
+    }
 }
 
 fn classify(e: &TlsOpenError) -> OpenError {
     match e {
         TlsOpenError::BufferTooSmall => OpenError::Config,
-        TlsOpenError::NotAuthenticated => OpenError::Certificate,
+        TlsOpenError::NotAuthenticated | TlsOpenError::ClientCertificateRefused { .. } => {
+            OpenError::Certificate
+        }
         TlsOpenError::Handshake {
             verify: Some(_), ..
         } => OpenError::Certificate,

@@ -149,7 +149,8 @@ async fn probe(setup: &AgentSetup, args: &RunArgs, report: &mut Report) {
     {
         Ok(s) => s,
         Err(WireError::Tls(e)) => {
-            report.fail(e.to_string(), advice::tls_fix(e.rejection()));
+            let fix = e.advice().unwrap_or_else(|| advice::tls_fix(e.rejection()));
+            report.fail(e.to_string(), fix);
             return;
         }
         Err(e) => {

@@ -29,7 +29,12 @@ pub async fn ask_identity(setup: &AgentSetup) -> Result<Identity, String> {
     )
     .await
     .map_err(|e| match e {
-        WireError::Tls(e) => format!("{e}; {}", tls_fix(e.rejection()).replace('\n', " ")),
+        WireError::Tls(e) => format!(
+            "{e}; {}",
+            e.advice()
+                .unwrap_or_else(|| tls_fix(e.rejection()))
+                .replace('\n', " ")
+        ),
         e => format!("{e:?}"),
     })?;
     let mut client = ApiClient::new(
