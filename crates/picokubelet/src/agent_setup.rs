@@ -13,12 +13,12 @@ use picokubelet_core::http::request::BearerToken;
 use picokubelet_core::k8s::name::NodeName;
 use picokubelet_core::k8s::node_ids::NodeIds;
 use picokubelet_core::provision::{AgentParts, Cadence, ProvisionRecord};
-use picokubelet_core::tls::ServerTrust;
+use picokubelet_core::tls::{ClientIdentity, ServerTrust, TlsOpener};
 
 use crate::args::{AgentArgs, NodeArgs};
 use crate::board::{self, InternalIp};
 use crate::failure::Failure;
-use crate::kubeconfig::{self, ResolvedConfig, ServerUrl};
+use crate::kubeconfig::{self, ClientCertificate, ResolvedConfig, ServerUrl};
 use crate::provision::ca::{ca_der, core_trust};
 use crate::provision::endpoint::Endpoint;
 use crate::secret::Secret;
@@ -33,7 +33,10 @@ pub struct AgentSetup {
     host_header: String,
     /// The name the server certificate must carry, by the record's rule.
     server_name: String,
-    token: Secret,
+    /// `None`: the user authenticates with its client certificate only.
+    token: Option<Secret>,
+    /// Sent when the server asks for a client certificate (kube-apiserver always asks).
+    client_certificate: Option<ClientCertificate>,
     cadence: Cadence,
     internal_ip: Option<Ipv4Addr>,
     pub node: NodeArgs,
@@ -61,9 +64,12 @@ impl AgentSetup {
             from_flag: false,
         }
         .record_host();
-        let token = resolved.credentials.token.clone();
+        let token = resolved.credentials.bearer_token().cloned();
         let trust = core_trust(ca_der.as_deref());
-        let mut record = ProvisionRecord::new(&host, trust, BearerToken::new(token.expose()));
+        // The record has no client-certificate field: with a certificate and no token, a
+        // stand-in lets the record's rules check the other fields. It is never sent.
+        let record_token = token.as_ref().map_or("client-certificate", Secret::expose);
+        let mut record = ProvisionRecord::new(&host, trust, BearerToken::new(record_token));
         record.port = cluster.server.port;
         record.tls_server_name = cluster.tls_server_name.as_deref();
         record.profile = Some(node.profile.0);
@@ -76,6 +82,7 @@ impl AgentSetup {
             server_name: record.server_name().to_owned(),
             ca_der,
             token,
+            client_certificate: resolved.credentials.client_certificate.clone(),
             cadence: Cadence {
                 lease_renew_interval: Some(agent.lease_renew_interval),
                 status_interval: Some(agent.status_interval),
@@ -90,6 +97,22 @@ impl AgentSetup {
     /// How the server's certificate is checked.
     pub fn trust(&self) -> ServerTrust<'_> {
         core_trust(self.ca_der.as_deref())
+    }
+
+    /// The client certificate to send when the server asks for one.
+    pub fn client_identity(&self) -> Option<ClientIdentity<'_>> {
+        self.client_certificate
+            .as_ref()
+            .map(ClientCertificate::identity)
+    }
+
+    /// The TLS opener every board of this process uses: the trust and the client identity.
+    pub fn opener(&self) -> TlsOpener<'_> {
+        let opener = TlsOpener::new(self.trust());
+        match self.client_identity() {
+            Some(identity) => opener.with_client_identity(identity),
+            None => opener,
+        }
     }
 
     /// The server is not verified.
@@ -109,7 +132,7 @@ impl AgentSetup {
         AgentParts {
             host_header: &self.host_header,
             server_name: &self.server_name,
-            token: Some(BearerToken::new(self.token.expose())),
+            token: self.token.as_ref().map(|t| BearerToken::new(t.expose())),
             name: node_name,
             chip: self.node.profile.0,
             labels,
@@ -131,7 +154,7 @@ impl AgentSetup {
     pub fn endpoint(&self) -> client::Endpoint<'_> {
         client::Endpoint {
             host: &self.host_header,
-            token: Some(BearerToken::new(self.token.expose())),
+            token: self.token.as_ref().map(|t| BearerToken::new(t.expose())),
         }
     }
 

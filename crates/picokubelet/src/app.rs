@@ -227,6 +227,7 @@ pub(crate) fn boards_until(
         user = %resolved.selection.user,
         server = %resolved.cluster.server,
         token = ?resolved.credentials.source,
+        client_certificate = ?resolved.credentials.client_certificate.as_ref().map(|c| &c.certificate_source),
         "kubeconfig resolved"
     );
     let ip = board::internal_ip(Some(&resolved.cluster.server));

@@ -21,7 +21,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use picokubelet_core::agent::{run_agent, AgentBuffers, AgentState, Runtime};
-use picokubelet_core::tls::TlsOpener;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info};
 
@@ -466,7 +465,7 @@ async fn run_board(
             TcpConnector::new(setup.server.clone()).with_session_cut(slot.controls.session.clone()),
             pacer,
         ),
-        opener: PacedOpener(TlsOpener::new(setup.trust())),
+        opener: PacedOpener(setup.opener()),
         rng: rand_core::OsRng,
         board,
         log: TracingLog::new(name)

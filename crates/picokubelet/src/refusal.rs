@@ -77,14 +77,17 @@ pub fn cause_of(event: &LogEvent<'_>) -> Option<Cause> {
                     Some(r) => format!("tls {}", r.as_str()),
                     None => "tls handshake".into(),
                 },
-                severity: if refused.is_some() {
+                // A refusal with its own advice (a refused client certificate) needs a human too.
+                severity: if refused.is_some() || e.advice().is_some() {
                     Severity::Error
                 } else {
                     Severity::Warn
                 },
                 sentence: format!(
                     "cannot open a TLS session to the API server: {e}. What to do: {}",
-                    tls_fix(refused).replace('\n', " ")
+                    e.advice()
+                        .unwrap_or_else(|| tls_fix(refused))
+                        .replace('\n', " ")
                 ),
                 auth: false,
             }
@@ -213,5 +216,37 @@ mod tests {
             "the API server refused renewing the Lease (403 Forbidden): leases.coordination.k8s.io \"vb-1\" is forbidden"
         ));
         assert!(cause.sentence.contains("deploy/rbac.yaml"));
+    }
+
+    #[test]
+    fn a_refused_client_certificate_says_what_to_do_about_the_certificate() {
+        use picokubelet_core::client::OpenError;
+        use picokubelet_core::tls::{TlsError, TlsOpenError};
+        let refused = TlsOpenError::ClientCertificateRefused {
+            error: TlsError::Io(embedded_io_async::ErrorKind::BrokenPipe),
+        };
+        let event = LogEvent::OpenFailed {
+            error: OpenError::Certificate,
+            tls: Some(&refused),
+        };
+        let cause = cause_of(&event).unwrap();
+        assert_eq!(cause.severity, Severity::Error);
+        assert!(
+            cause.sentence.contains("after our client certificate"),
+            "{}",
+            cause.sentence
+        );
+        assert!(
+            cause.sentence.contains(
+                "What to do: the client certificate must be issued by the cluster's client CA"
+            ),
+            "{}",
+            cause.sentence
+        );
+        assert!(
+            !cause.sentence.contains("TLS 1.3 with"),
+            "{}",
+            cause.sentence
+        );
     }
 }

@@ -51,26 +51,6 @@ fn the_baseline_resolves() {
 fn every_unsupported_user_feature_is_named() {
     let cases: &[(&str, UnsupportedFeature, &str)] = &[
         (
-            "    client-certificate: /pki/c.pem\n",
-            UnsupportedFeature::ClientCertificate,
-            "client-certificate",
-        ),
-        (
-            "    client-certificate-data: TFMwdA==\n",
-            UnsupportedFeature::ClientCertificate,
-            "client-certificate-data",
-        ),
-        (
-            "    client-key: /pki/k.pem\n",
-            UnsupportedFeature::ClientCertificate,
-            "client-key",
-        ),
-        (
-            "    client-key-data: TFMwdA==\n",
-            UnsupportedFeature::ClientCertificate,
-            "client-key-data",
-        ),
-        (
             "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: aws\n",
             UnsupportedFeature::Exec,
             "exec",

@@ -13,7 +13,7 @@ fn ca_pem() -> Vec<u8> {
 }
 
 #[test]
-fn k3s_cluster_resolves_and_its_admin_client_cert_is_refused() {
+fn k3s_cluster_resolves_and_its_placeholder_admin_client_cert_is_named() {
     let config = load_fixture("k3s.yaml");
     assert_eq!(config.current_context(), Some("default"));
     let sel = config.select(None).unwrap();
@@ -38,22 +38,18 @@ fn k3s_cluster_resolves_and_its_admin_client_cert_is_refused() {
             source: CaSource::Inline
         }
     );
+    // The fixture's client key is a placeholder, not a key: refused, naming both fields.
     let err = config.credentials(&sel).unwrap_err();
     assert!(
-        matches!(
-            err,
-            KubeconfigError::Unsupported {
-                feature: UnsupportedFeature::ClientCertificate,
-                field: "client-certificate-data",
-                ..
-            }
-        ),
+        matches!(err, KubeconfigError::ClientCertificate { .. }),
         "{err:?}"
     );
     let msg = err.to_string();
     assert!(msg.contains("user \"default\""), "{msg}");
-    assert!(msg.contains("client-certificate-data"), "{msg}");
-    assert!(msg.contains("deploy/README.md"), "{msg}");
+    assert!(
+        msg.contains("client-certificate-data, client-key-data"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -66,10 +62,7 @@ fn kind_cluster_resolves() {
     assert!(matches!(cluster.trust, ServerTrust::Ca { .. }));
     assert!(matches!(
         config.credentials(&sel),
-        Err(KubeconfigError::Unsupported {
-            feature: UnsupportedFeature::ClientCertificate,
-            ..
-        })
+        Err(KubeconfigError::ClientCertificate { .. })
     ));
 }
 
@@ -100,17 +93,22 @@ fn kubeadm_kubelet_conf_ipv6_server_and_client_cert_file() {
         ServerHost::Ipv6("fd00:10::1".parse::<Ipv6Addr>().unwrap())
     );
     assert_eq!(cluster.server.to_string(), "https://[fd00:10::1]:6443");
+    // The kubelet's certificate file is not on this machine: the field and path are named.
     let err = config.credentials(&sel).unwrap_err();
     assert!(
         matches!(
             err,
-            KubeconfigError::Unsupported {
-                feature: UnsupportedFeature::ClientCertificate,
+            KubeconfigError::PemFile {
                 field: "client-certificate",
                 ..
             }
         ),
         "{err:?}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("client-certificate /var/lib/kubelet/pki/kubelet-client-current.pem"),
+        "{msg}"
     );
 }
 

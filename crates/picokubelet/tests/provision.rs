@@ -427,6 +427,43 @@ fn a_missing_kubeconfig_is_refused() {
 }
 
 #[test]
+fn a_user_with_only_a_client_certificate_is_refused_as_the_record_holds_a_token_only() {
+    use base64::Engine as _;
+    let b64 = |t: &str| base64::engine::general_purpose::STANDARD.encode(t.as_bytes());
+    let sb = Sandbox::new();
+    let server = TestApiServer::new(ServerOptions::default());
+    let cert = server.issue_client_cert("system:node:pico-1", &["system:nodes"]);
+    let kubeconfig = server.kubeconfig("unused").replace(
+        "    token: unused\n",
+        &format!(
+            "    client-certificate-data: {}\n    client-key-data: {}\n",
+            b64(&cert.cert_pem),
+            b64(&cert.key_pem)
+        ),
+    );
+    assert!(!kubeconfig.contains("token:"), "{kubeconfig}");
+    let kubeconfig = sb.file("config", &kubeconfig);
+    let out_file = sb.path("pk.bin");
+    let out = sb.provision(
+        [
+            OsStr::new("--kubeconfig"),
+            kubeconfig.as_os_str(),
+            OsStr::new("--api-host"),
+            OsStr::new("192.168.7.2"),
+            OsStr::new("--out"),
+            out_file.as_os_str(),
+        ],
+        &[],
+    );
+    let text = assert_refused(&out, 2, &out_file);
+    assert!(
+        text.contains("client certificate but no token")
+            && text.contains("client certificates cannot be provisioned yet"),
+        "{text}"
+    );
+}
+
+#[test]
 fn client_certificates_and_exec_plugins_get_the_same_errors_as_run() {
     for kubeconfig in [fixture("k3s.yaml"), fixture("provision/exec.yaml")] {
         let sb = Sandbox::new();

@@ -103,6 +103,12 @@ pub trait SessionOpener<S: Read + Write> {
 pub trait OpenFailure: core::fmt::Display + core::fmt::Debug {
     /// The verifier's reason, when it refused the server.
     fn rejection(&self) -> Option<Rejection>;
+
+    /// What to do, when the failure knows better than its [`Rejection`] says (e.g. the server
+    /// refused our client certificate).
+    fn advice(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// No TLS: the socket is the session. For tests and for a loopback test server only; a real

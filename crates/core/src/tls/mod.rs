@@ -5,7 +5,8 @@
 //! - [`verifier`]: [`K8sVerifier`], our X.509 path + SAN + CertificateVerify checks
 //!   (embedded-tls' own verifiers compare the CN or only the first 3 DNS SANs, never IPs,
 //!   and do not check CA flags or EKU).
-//! - [`open()`]: handshake + the rule "no session unless the server authenticated".
+//! - [`open()`]: handshake + the rule "no session unless the server authenticated";
+//!   [`open_as`] also answers a CertificateRequest with a [`ClientIdentity`] (ECDSA P-256).
 //! - [`der`], [`x509`]: the strict DER/X.509 subset the verifier reads.
 //! - [`signature`], [`rsa`]: signature checks (ECDSA P-256/P-384, RSA 2048..=4096 bits
 //!   PKCS#1 v1.5 and PSS, SHA-256/384/512), no alloc.
@@ -40,8 +41,8 @@ pub use check::{Rejection, ServerIdentity, MAX_INTERMEDIATES};
 pub use embedded_tls::{Aes128GcmSha256, CryptoRngCore, TlsConnection, TlsError};
 pub use error::{Detail, VerifyError};
 pub use open::{
-    open, open_verified, K8sProvider, TlsOpenError, TlsVerification, RX_RECORD_BUFFER,
-    TX_RECORD_BUFFER,
+    open, open_as, open_verified, ClientIdentity, K8sProvider, TlsOpenError, TlsVerification,
+    RX_RECORD_BUFFER, TX_RECORD_BUFFER,
 };
 pub use opener::{ServerTrust, TlsOpener};
 pub use signature::{KeyKind, SigError};

@@ -3,9 +3,10 @@
 
 use embedded_io_async::{Read, Write};
 use embedded_tls::{
-    Aes128GcmSha256, CryptoProvider, CryptoRngCore, TlsConfig, TlsConnection, TlsContext, TlsError,
-    TlsVerifier,
+    Aes128GcmSha256, Certificate, CryptoProvider, CryptoRngCore, SignatureScheme, TlsConfig,
+    TlsConnection, TlsContext, TlsError, TlsVerifier,
 };
+use p256::ecdsa::SigningKey;
 
 use super::check::{Rejection, ServerIdentity};
 use super::error::VerifyError;
@@ -38,6 +39,30 @@ pub enum TlsVerification<'a> {
     },
 }
 
+/// The client's own certificate and key for TLS 1.3 client authentication (kubeconfig
+/// `client-certificate` / `client-key`), both owned by the caller. Sent only when the server
+/// asks (CertificateRequest → Certificate + CertificateVerify signed with `key`).
+///
+/// Only the leaf is sent: embedded-tls puts exactly one certificate into the Certificate
+/// message, which is what a Kubernetes client CA needs (kubeadm, kind and k3s issue client
+/// certificates directly from the client CA).
+#[derive(Clone, Copy)]
+pub struct ClientIdentity<'c> {
+    /// The client certificate (leaf), DER.
+    pub certificate_der: &'c [u8],
+    /// The certificate's ECDSA P-256 private key.
+    pub key: &'c SigningKey,
+}
+
+impl core::fmt::Debug for ClientIdentity<'_> {
+    // Never the key: this ends up in logs.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ClientIdentity")
+            .field("certificate_der_len", &self.certificate_der.len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Why [`open`] gave no session. The socket is dropped in every case. `Display` says it in
 /// one line (with the verifier's facts when it refused the server).
 // Handshake carries the verifier's facts by value (no alloc to box them); one per failed open.
@@ -56,9 +81,27 @@ pub enum TlsOpenError {
     /// The handshake completed but the server never proved it holds the certificate key
     /// (no Certificate or no CertificateVerify was verified): an impostor.
     NotAuthenticated,
+    /// The server asked for our client certificate, we sent it, and the server then ended the
+    /// handshake (an alert, or closed the connection under our next write): it does not accept
+    /// the certificate (another CA, expired, not for this key).
+    ClientCertificateRefused {
+        /// What embedded-tls reported.
+        error: TlsError,
+    },
 }
 
 impl TlsOpenError {
+    /// What to do, when this error knows better than the verifier's reasons (a refused client
+    /// certificate).
+    pub const fn advice(&self) -> Option<&'static str> {
+        match self {
+            TlsOpenError::ClientCertificateRefused { .. } => Some(
+                "the client certificate must be issued by the cluster's client CA (k3s client-ca.crt, kubeadm /etc/kubernetes/pki/ca.crt) for the key in client-key(-data), and still be valid; renew it with a new CSR (deploy/README.md)",
+            ),
+            _ => None,
+        }
+    }
+
     /// The verifier's reason, if the verifier refused the server.
     pub const fn rejection(&self) -> Option<Rejection> {
         match self {
@@ -98,6 +141,10 @@ impl core::fmt::Display for TlsOpenError {
             TlsOpenError::NotAuthenticated => f.write_str(
                 "TLS: the handshake completed without the server proving its certificate (no Certificate/CertificateVerify)",
             ),
+            TlsOpenError::ClientCertificateRefused { error } => write!(
+                f,
+                "TLS: the server ended the handshake after our client certificate ({error:?}): it does not accept the certificate"
+            ),
         }
     }
 }
@@ -127,10 +174,15 @@ impl<R: CryptoRngCore> CryptoProvider for K8sProvider<'_, R> {
 /// What [`open`] hands embedded-tls: ONE provider type for both modes, so the handshake code
 /// is instantiated once (a second provider type costs ~4 KiB of flash). `verifier: None` is
 /// [`TlsVerification::InsecureSkipVerify`]: embedded-tls then checks nothing (it still
-/// requires the Certificate and CertificateVerify messages, patch L3).
+/// requires the Certificate and CertificateVerify messages, patch L3). `client: None` answers
+/// a CertificateRequest with an empty Certificate (kube-apiserver asks every client and
+/// accepts that; a server that requires one then refuses with `certificate_required`).
 struct SessionProvider<'a, R> {
     rng: R,
     verifier: Option<K8sVerifier<'a, Aes128GcmSha256>>,
+    client: Option<ClientIdentity<'a>>,
+    /// The server asked and we answered with `client`.
+    client_cert_sent: bool,
 }
 
 impl<R: CryptoRngCore> CryptoProvider for SessionProvider<'_, R> {
@@ -143,6 +195,25 @@ impl<R: CryptoRngCore> CryptoProvider for SessionProvider<'_, R> {
 
     fn verifier(&mut self) -> Result<&mut impl TlsVerifier<Aes128GcmSha256>, TlsError> {
         self.verifier.as_mut().ok_or(TlsError::Unimplemented)
+    }
+
+    // Only asked for after `client_cert` returned a certificate.
+    fn signer(
+        &mut self,
+    ) -> Result<
+        (
+            impl p256::ecdsa::signature::SignerMut<Self::Signature>,
+            SignatureScheme,
+        ),
+        TlsError,
+    > {
+        let client = self.client.ok_or(TlsError::InvalidPrivateKey)?;
+        Ok((client.key.clone(), SignatureScheme::EcdsaSecp256r1Sha256))
+    }
+
+    fn client_cert(&mut self) -> Option<Certificate<impl AsRef<[u8]>>> {
+        self.client_cert_sent = self.client.is_some();
+        self.client.map(|c| Certificate::X509(c.certificate_der))
     }
 }
 
@@ -160,6 +231,23 @@ pub async fn open<'a, S, R>(
     rx: &'a mut [u8],
     tx: &'a mut [u8],
     verification: TlsVerification<'_>,
+    rng: R,
+) -> Result<TlsConnection<'a, S, Aes128GcmSha256>, TlsOpenError>
+where
+    S: Read + Write + 'a,
+    R: CryptoRngCore,
+{
+    open_as(socket, rx, tx, verification, None, rng).await
+}
+
+/// [`open`], authenticating as `client` when the server asks for a client certificate
+/// (`None`: an empty Certificate, i.e. anonymous at the TLS layer).
+pub async fn open_as<'a, S, R>(
+    socket: S,
+    rx: &'a mut [u8],
+    tx: &'a mut [u8],
+    verification: TlsVerification<'_>,
+    client: Option<ClientIdentity<'_>>,
     rng: R,
 ) -> Result<TlsConnection<'a, S, Aes128GcmSha256>, TlsOpenError>
 where
@@ -186,7 +274,12 @@ where
         }
         TlsVerification::InsecureSkipVerify { .. } => None,
     };
-    let mut provider = SessionProvider { rng, verifier };
+    let mut provider = SessionProvider {
+        rng,
+        verifier,
+        client,
+        client_cert_sent: false,
+    };
     let mut tls = TlsConnection::new(socket, rx, tx);
     // `&mut provider`: CryptoProvider is implemented for &mut T, so the verifier stays ours
     // and can be asked afterwards.
@@ -197,11 +290,28 @@ where
         .and_then(K8sVerifier::last_error)
         .copied();
     if let Err(error) = result {
-        return Err(TlsOpenError::Handshake { error, verify });
+        return Err(handshake_error(error, verify, provider.client_cert_sent));
     }
     match provider.verifier {
         Some(ref v) if !v.is_authenticated() => Err(TlsOpenError::NotAuthenticated),
         _ => Ok(tls),
+    }
+}
+
+/// Why a handshake failed. After our Certificate the server has nothing left to judge but
+/// it: a close or an alert then is its verdict on the certificate.
+fn handshake_error(
+    error: TlsError,
+    verify: Option<VerifyError>,
+    client_cert_sent: bool,
+) -> TlsOpenError {
+    let refused_after_certificate = client_cert_sent
+        && verify.is_none()
+        && matches!(error, TlsError::Io(_) | TlsError::HandshakeAborted(..));
+    if refused_after_certificate {
+        TlsOpenError::ClientCertificateRefused { error }
+    } else {
+        TlsOpenError::Handshake { error, verify }
     }
 }
 
@@ -225,4 +335,37 @@ where
         now,
     };
     open(socket, rx, tx, verification, rng).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use embedded_io_async::ErrorKind;
+    use embedded_tls::alert::{AlertDescription, AlertLevel};
+    use std::format;
+
+    #[test]
+    fn a_close_or_alert_after_our_certificate_is_a_refused_client_certificate() {
+        let aborted =
+            TlsError::HandshakeAborted(AlertLevel::Fatal, AlertDescription::BadCertificate);
+        for error in [TlsError::Io(ErrorKind::BrokenPipe), aborted] {
+            let e = handshake_error(error, None, true);
+            assert!(
+                matches!(e, TlsOpenError::ClientCertificateRefused { .. }),
+                "{e:?}"
+            );
+            assert!(e.advice().is_some_and(|a| a.contains("client CA")));
+            let line = format!("{e}");
+            assert!(line.contains("after our client certificate"), "{line}");
+        }
+    }
+
+    #[test]
+    fn without_a_certificate_sent_it_stays_a_handshake_error() {
+        let e = handshake_error(TlsError::Io(ErrorKind::BrokenPipe), None, false);
+        assert!(matches!(e, TlsOpenError::Handshake { verify: None, .. }));
+        assert_eq!(e.advice(), None);
+        let e = handshake_error(TlsError::InvalidRecord, None, true);
+        assert!(matches!(e, TlsOpenError::Handshake { .. }), "{e:?}");
+    }
 }

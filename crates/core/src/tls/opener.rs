@@ -5,7 +5,7 @@ use rand_core::{CryptoRng, RngCore};
 
 use super::check::{Rejection, ServerIdentity};
 use super::error::VerifyError;
-use super::open::{open, TlsOpenError, TlsVerification};
+use super::open::{open_as, ClientIdentity, TlsOpenError, TlsVerification};
 use crate::client::session::{OpenContext, OpenError, OpenFailure, SessionBuffers, SessionOpener};
 use embedded_tls::{Aes128GcmSha256, TlsConnection};
 
@@ -26,6 +26,7 @@ pub enum ServerTrust<'c> {
 #[derive(Debug)]
 pub struct TlsOpener<'c> {
     trust: ServerTrust<'c>,
+    client: Option<ClientIdentity<'c>>,
     last_error: Option<TlsOpenError>,
 }
 
@@ -33,8 +34,21 @@ impl<'c> TlsOpener<'c> {
     pub const fn new(trust: ServerTrust<'c>) -> Self {
         TlsOpener {
             trust,
+            client: None,
             last_error: None,
         }
+    }
+
+    /// Authenticate with this client certificate and key whenever the server asks for one
+    /// (kubeconfig `client-certificate` / `client-key`).
+    pub const fn with_client_identity(mut self, client: ClientIdentity<'c>) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// The client certificate sent when the server asks, if any.
+    pub const fn client_identity(&self) -> Option<ClientIdentity<'c>> {
+        self.client
     }
 
     /// Why the last refused handshake was refused, if the verifier said.
@@ -68,12 +82,18 @@ impl OpenFailure for TlsOpenError {
     fn rejection(&self) -> Option<Rejection> {
         TlsOpenError::rejection(self)
     }
+
+    fn advice(&self) -> Option<&'static str> {
+        TlsOpenError::advice(self)
+    }
 }
 
 fn classify(e: &TlsOpenError) -> OpenError {
     match e {
         TlsOpenError::BufferTooSmall => OpenError::Config,
-        TlsOpenError::NotAuthenticated => OpenError::Certificate,
+        TlsOpenError::NotAuthenticated | TlsOpenError::ClientCertificateRefused { .. } => {
+            OpenError::Certificate
+        }
         TlsOpenError::Handshake {
             verify: Some(_), ..
         } => OpenError::Certificate,
@@ -121,7 +141,15 @@ impl<S: Read + Write> SessionOpener<S> for TlsOpener<'_> {
             },
             ServerTrust::InsecureSkipVerify => TlsVerification::InsecureSkipVerify { identity },
         };
-        match open(socket, &mut bufs.rx, &mut bufs.tx, verification, rng).await {
+        let opened = open_as(
+            socket,
+            &mut bufs.rx,
+            &mut bufs.tx,
+            verification,
+            self.client,
+            rng,
+        );
+        match opened.await {
             Ok(session) => {
                 self.last_error = None;
                 Ok(session)

@@ -7,13 +7,14 @@ pub mod evil;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use embedded_io_adapters::tokio_1::FromTokio;
 use embedded_io_async::{Read, Write};
 use picokubelet_core::time::UnixMicros;
 use picokubelet_core::tls::{
-    open, ServerIdentity, TlsOpenError, TlsVerification, RX_RECORD_BUFFER, TX_RECORD_BUFFER,
+    open_as, ClientIdentity, ServerIdentity, TlsOpenError, TlsVerification, RX_RECORD_BUFFER,
+    TX_RECORD_BUFFER,
 };
 use rand_core::OsRng;
 use rcgen::{
@@ -267,6 +268,23 @@ impl Ca {
         }
     }
 
+    /// A client certificate as kube-apiserver maps it to a user: CN = user name, O = group
+    /// (EKU clientAuth, like kubeadm's and the kubelet's).
+    pub fn issue_client(&self, user: &str, group: &str) -> ServerCert {
+        let key = p256_key();
+        let mut p = sans(&[]);
+        let mut name = dn(user);
+        name.push(DnType::OrganizationName, group);
+        p.distinguished_name = name;
+        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = p.signed_by(&key, &self.issuer).unwrap();
+        ServerCert {
+            chain: vec![cert.der().to_vec()],
+            key_pkcs8: key.serialize_der(),
+        }
+    }
+
     /// A serving-looking certificate whose EKU allows only clientAuth.
     pub fn issue_client_only(&self, cn: &str, names: &[&str]) -> ServerCert {
         let key = p256_key();
@@ -306,6 +324,8 @@ pub const K3S_SANS: &[&str] = &[
 pub struct ServerOpts {
     /// Ask for an optional client certificate signed by this CA (like kube-apiserver does).
     pub request_client_cert: Option<Vec<u8>>,
+    /// With `request_client_cert`: refuse clients that send none (`certificate_required`).
+    pub require_client_cert: bool,
 }
 
 /// A running server: its address, how many TCP connections and TLS handshakes it accepted.
@@ -313,6 +333,8 @@ pub struct Server {
     pub addr: SocketAddr,
     pub accepted: Arc<AtomicUsize>,
     pub handshakes_ok: Arc<AtomicUsize>,
+    /// The client certificate (leaf, DER) of each completed handshake that sent one.
+    pub client_certs: Arc<Mutex<Vec<Vec<u8>>>>,
 }
 
 /// Starts a TLS 1.3-only rustls server on 127.0.0.1:0 (one task per connection).
@@ -328,11 +350,13 @@ pub async fn start_server(cert: &ServerCert, opts: ServerOpts) -> Server {
             let v = rustls::server::WebPkiClientVerifier::builder_with_provider(
                 Arc::new(roots),
                 provider.clone(),
-            )
-            .allow_unauthenticated()
-            .build()
-            .unwrap();
-            builder.with_client_cert_verifier(v)
+            );
+            let v = if opts.require_client_cert {
+                v
+            } else {
+                v.allow_unauthenticated()
+            };
+            builder.with_client_cert_verifier(v.build().unwrap())
         }
         None => builder.with_no_client_auth(),
     };
@@ -352,7 +376,12 @@ pub async fn start_server(cert: &ServerCert, opts: ServerOpts) -> Server {
     let addr = listener.local_addr().unwrap();
     let accepted = Arc::new(AtomicUsize::new(0));
     let handshakes_ok = Arc::new(AtomicUsize::new(0));
-    let (acc, hs) = (accepted.clone(), handshakes_ok.clone());
+    let client_certs = Arc::new(Mutex::new(Vec::new()));
+    let (acc, hs, cc) = (
+        accepted.clone(),
+        handshakes_ok.clone(),
+        client_certs.clone(),
+    );
     tokio::spawn(async move {
         loop {
             let Ok((tcp, _)) = listener.accept().await else {
@@ -361,11 +390,23 @@ pub async fn start_server(cert: &ServerCert, opts: ServerOpts) -> Server {
             let conn_id = acc.fetch_add(1, Ordering::SeqCst) + 1;
             let acceptor = acceptor.clone();
             let hs = hs.clone();
+            let cc = cc.clone();
             tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(tcp).await else {
-                    return;
+                let mut tls = match acceptor.accept(tcp).into_fallible().await {
+                    Ok(tls) => tls,
+                    // The alert is sent; read the client's remaining records before closing,
+                    // so the close is a FIN, not an RST that could overtake the alert.
+                    Err((_, mut tcp)) => {
+                        let _ = tcp.shutdown().await;
+                        let mut sink = [0u8; 1024];
+                        while matches!(tcp.read(&mut sink).await, Ok(n) if n > 0) {}
+                        return;
+                    }
                 };
                 hs.fetch_add(1, Ordering::SeqCst);
+                if let Some(leaf) = tls.get_ref().1.peer_certificates().and_then(|c| c.first()) {
+                    cc.lock().unwrap().push(leaf.to_vec());
+                }
                 serve_http(&mut tls, conn_id).await;
             });
         }
@@ -374,6 +415,7 @@ pub async fn start_server(cert: &ServerCert, opts: ServerOpts) -> Server {
         addr,
         accepted,
         handshakes_ok,
+        client_certs,
     }
 }
 
@@ -470,10 +512,20 @@ pub fn now() -> Option<UnixMicros> {
 
 /// Dials `addr`, opens with `verification`, then does `gets` GETs over the one session.
 pub async fn run(addr: SocketAddr, verification: TlsVerification<'_>, gets: usize) -> Outcome {
+    run_as(addr, verification, None, gets).await
+}
+
+/// `run`, authenticating as `client` when the server asks.
+pub async fn run_as(
+    addr: SocketAddr,
+    verification: TlsVerification<'_>,
+    client: Option<ClientIdentity<'_>>,
+    gets: usize,
+) -> Outcome {
     let mut rx = vec![0u8; RX_RECORD_BUFFER];
     let mut tx = vec![0u8; TX_RECORD_BUFFER];
     let socket = FromTokio::new(TcpStream::connect(addr).await.unwrap());
-    match open(socket, &mut rx, &mut tx, verification, OsRng).await {
+    match open_as(socket, &mut rx, &mut tx, verification, client, OsRng).await {
         Ok(mut tls) => {
             let mut bodies = Vec::new();
             for i in 0..gets {

@@ -137,18 +137,27 @@ async fn probe(setup: &AgentSetup, args: &RunArgs, report: &mut Report) {
     let mut wire = Wire::default();
     let wall = now_micros();
     let server_name = setup.server_name();
-    let session =
-        match wire::handshake(socket, &mut wire.tls, setup.trust(), server_name, wall).await {
-            Ok(s) => s,
-            Err(WireError::Tls(e)) => {
-                report.fail(e.to_string(), advice::tls_fix(e.rejection()));
-                return;
-            }
-            Err(e) => {
-                report.fail(format!("TLS: {e:?}"), "is this a kube-apiserver?");
-                return;
-            }
-        };
+    let session = match wire::handshake(
+        socket,
+        &mut wire.tls,
+        setup.trust(),
+        setup.client_identity(),
+        server_name,
+        wall,
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(WireError::Tls(e)) => {
+            let fix = e.advice().unwrap_or_else(|| advice::tls_fix(e.rejection()));
+            report.fail(e.to_string(), fix);
+            return;
+        }
+        Err(e) => {
+            report.fail(format!("TLS: {e:?}"), "is this a kube-apiserver?");
+            return;
+        }
+    };
     if !setup.is_insecure() {
         report.pass(format!(
             "TLS: the server's certificate chain verifies with the board's verifier (the kubeconfig's CA, name {server_name}, this machine's clock)"

@@ -23,12 +23,18 @@ pub async fn ask_identity(setup: &AgentSetup) -> Result<Identity, String> {
         socket,
         &mut wire.tls,
         setup.trust(),
+        setup.client_identity(),
         setup.server_name(),
         now_micros(),
     )
     .await
     .map_err(|e| match e {
-        WireError::Tls(e) => format!("{e}; {}", tls_fix(e.rejection()).replace('\n', " ")),
+        WireError::Tls(e) => format!(
+            "{e}; {}",
+            e.advice()
+                .unwrap_or_else(|| tls_fix(e.rejection()))
+                .replace('\n', " ")
+        ),
         e => format!("{e:?}"),
     })?;
     let mut client = ApiClient::new(

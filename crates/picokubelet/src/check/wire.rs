@@ -8,8 +8,8 @@ use picokubelet_core::client::{ClientMetrics, Endpoint, HttpBuffers, SessionBuff
 use picokubelet_core::runtime::Connector;
 use picokubelet_core::time::UnixMicros;
 use picokubelet_core::tls::{
-    open, Aes128GcmSha256, ServerIdentity, ServerTrust, TlsConnection, TlsOpenError,
-    TlsVerification,
+    open_as, Aes128GcmSha256, ClientIdentity, ServerIdentity, ServerTrust, TlsConnection,
+    TlsOpenError, TlsVerification,
 };
 
 use crate::kubeconfig::ServerUrl;
@@ -69,6 +69,7 @@ pub async fn handshake<'a>(
     socket: TcpSocket,
     tls: &'a mut SessionBuffers,
     trust: ServerTrust<'_>,
+    client: Option<ClientIdentity<'_>>,
     server_name: &str,
     wall_now: UnixMicros,
 ) -> Result<Session<'a>, WireError> {
@@ -81,11 +82,12 @@ pub async fn handshake<'a>(
         },
         ServerTrust::InsecureSkipVerify => TlsVerification::InsecureSkipVerify { identity },
     };
-    let opened = open(
+    let opened = open_as(
         socket,
         &mut tls.rx,
         &mut tls.tx,
         verification,
+        client,
         rand_core::OsRng,
     );
     match tokio::time::timeout(STEP_TIMEOUT, opened).await {

@@ -5,13 +5,12 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
+use super::client_cert::ClientCertError;
 use super::server::ServerUrlError;
 
 /// A kubeconfig feature the agent does not implement (yet), with the reason.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UnsupportedFeature {
-    /// `client-certificate` / `client-certificate-data` / `client-key` / `client-key-data`.
-    ClientCertificate,
     /// `exec` credential plugins.
     Exec,
     /// `auth-provider` plugins (gcp, azure, oidc).
@@ -30,10 +29,6 @@ impl UnsupportedFeature {
     /// Why, and what to do instead.
     pub const fn reason(self) -> &'static str {
         match self {
-            UnsupportedFeature::ClientCertificate => {
-                "client certificates are not supported yet (our TLS client sends none); \
-                 use a bearer token, see deploy/README.md"
-            }
             UnsupportedFeature::Exec => {
                 "exec credential plugins are not supported (a microcontroller cannot run them); \
                  use a bearer token"
@@ -133,10 +128,32 @@ pub enum KubeconfigError {
         source: io::Error,
     },
     #[error(
-        "user {user:?} has neither token nor tokenFile; picokubelet authenticates with a \
-         bearer token (see deploy/README.md)"
+        "user {user:?} has neither token, tokenFile nor client-certificate; picokubelet \
+         authenticates with a bearer token or an ECDSA P-256 client certificate (see deploy/README.md)"
     )]
     NoToken { user: String },
+    #[error("user {user:?} has {has} but no {missing} (or {missing}-data); give both")]
+    ClientCertificateHalf {
+        user: String,
+        has: &'static str,
+        missing: &'static str,
+    },
+    #[error("user {user:?} ({fields}): {error}")]
+    ClientCertificate {
+        user: String,
+        /// Where certificate and key came from, e.g. `client-certificate-data, client-key /k.pem`.
+        fields: String,
+        error: ClientCertError,
+    },
+    #[error("user {user:?}: {field} is not base64")]
+    PemDataBase64 { user: String, field: &'static str },
+    #[error("user {user:?}: cannot read {field} {}: {source}", .path.display())]
+    PemFile {
+        user: String,
+        field: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
     #[error("user {user:?}: token is empty")]
     EmptyToken { user: String },
     #[error("user {user:?}: cannot read tokenFile {}: {source}", .path.display())]

@@ -1,5 +1,5 @@
 //! kubeconfig: find the file(s), parse and merge them, and resolve one context into what the
-//! agent needs — the server, how to trust it, and a bearer token.
+//! agent needs — the server, how to trust it, and a bearer token and/or a client certificate.
 //!
 //! Only the selected context's cluster and user are checked, so a kubeconfig that also holds,
 //! say, an exec-plugin user for another cluster still works. Unsupported features of the
@@ -7,6 +7,7 @@
 //! Relative paths (`certificate-authority`, `tokenFile`) are taken relative to the directory of
 //! the file that defines the entry, as kubectl does.
 
+pub mod client_cert;
 mod error;
 pub mod lookup;
 pub mod server;
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use yaml_rust2::{Yaml, YamlLoader};
 
+pub use client_cert::{ClientCertError, ClientCertificate, PemSource};
 pub use error::{KubeconfigError, UnsupportedFeature};
 pub use lookup::{locate, Located, LookupEnv, Origin};
 pub use server::{parse_server_url, ServerHost, ServerUrl, ServerUrlError};
@@ -144,13 +146,25 @@ pub enum TokenSource {
     /// `tokenFile`, resolved to this path; re-read it when the server answers 401 (projected
     /// ServiceAccount tokens rotate).
     File(PathBuf),
+    /// No token: the user authenticates with its client certificate only (`token` is empty).
+    None,
 }
 
-/// The user half of a context: a bearer token. `Debug` redacts the token.
+/// The user half of a context: a bearer token, a client certificate, or both (then both are
+/// sent, as kubectl does; kube-apiserver's x509 authenticator answers first). `Debug` redacts
+/// the token and the key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Credentials {
     pub token: Secret,
     pub source: TokenSource,
+    pub client_certificate: Option<ClientCertificate>,
+}
+
+impl Credentials {
+    /// The bearer token, unless the user has none (client certificate only).
+    pub fn bearer_token(&self) -> Option<&Secret> {
+        (self.source != TokenSource::None).then_some(&self.token)
+    }
 }
 
 /// What [`Kubeconfig::resolve`] needs from the command line.
@@ -410,8 +424,8 @@ impl Kubeconfig {
         Ok(Some((pem, source)))
     }
 
-    /// Resolves the selected user into a bearer token, refusing every other way to
-    /// authenticate.
+    /// Resolves the selected user into a bearer token and/or a client certificate, refusing
+    /// every other way to authenticate.
     pub fn credentials(&self, selection: &Selection) -> Result<Credentials, KubeconfigError> {
         let entry =
             find(&self.users, &selection.user).ok_or_else(|| KubeconfigError::UserNotFound {
@@ -421,13 +435,6 @@ impl Kubeconfig {
         let user = entry.name.clone();
         let body = &entry.body;
         for (field, feature) in [
-            ("client-certificate", UnsupportedFeature::ClientCertificate),
-            (
-                "client-certificate-data",
-                UnsupportedFeature::ClientCertificate,
-            ),
-            ("client-key", UnsupportedFeature::ClientCertificate),
-            ("client-key-data", UnsupportedFeature::ClientCertificate),
             ("exec", UnsupportedFeature::Exec),
             ("auth-provider", UnsupportedFeature::AuthProvider),
             ("username", UnsupportedFeature::BasicAuth),
@@ -449,6 +456,7 @@ impl Kubeconfig {
             // The value is never put into the message: it may be the token.
             scalar(body, key).map_err(|t| self.shape(entry, format!("user {user:?}: {key} is {t}")))
         };
+        let client_certificate = self.client_certificate(entry)?;
         if let Some(token) = text("token")? {
             if token.is_empty() {
                 return Err(KubeconfigError::EmptyToken { user });
@@ -456,9 +464,17 @@ impl Kubeconfig {
             return Ok(Credentials {
                 token: Secret::new(token),
                 source: TokenSource::Inline,
+                client_certificate,
             });
         }
         let Some(file) = text("tokenFile")?.filter(|f| !f.is_empty()) else {
+            if client_certificate.is_some() {
+                return Ok(Credentials {
+                    token: Secret::new(""),
+                    source: TokenSource::None,
+                    client_certificate,
+                });
+            }
             return Err(KubeconfigError::NoToken { user });
         };
         let path = entry.resolve_path(&file);
@@ -473,7 +489,89 @@ impl Kubeconfig {
         Ok(Credentials {
             token,
             source: TokenSource::File(path),
+            client_certificate,
         })
+    }
+
+    /// The user's client certificate and key: `-data` wins over the file (client-go's rule);
+    /// one without the other is refused.
+    fn client_certificate(
+        &self,
+        entry: &Entry,
+    ) -> Result<Option<ClientCertificate>, KubeconfigError> {
+        let user = &entry.name;
+        let pem = |data_key: &'static str, file_key: &'static str| {
+            self.pem_field(entry, data_key, file_key)
+        };
+        let cert = pem("client-certificate-data", "client-certificate")?;
+        let key = pem("client-key-data", "client-key")?;
+        let ((cert_pem, cert_source), (key_pem, key_source)) = match (cert, key) {
+            (None, None) => return Ok(None),
+            (Some(c), Some(k)) => (c, k),
+            (Some(_), None) => {
+                return Err(KubeconfigError::ClientCertificateHalf {
+                    user: user.clone(),
+                    has: "client-certificate",
+                    missing: "client-key",
+                })
+            }
+            (None, Some(_)) => {
+                return Err(KubeconfigError::ClientCertificateHalf {
+                    user: user.clone(),
+                    has: "client-key",
+                    missing: "client-certificate",
+                })
+            }
+        };
+        let fields = format!(
+            "{}, {}",
+            cert_source.describe("client-certificate"),
+            key_source.describe("client-key")
+        );
+        ClientCertificate::from_pem(&cert_pem, cert_source, &key_pem, key_source)
+            .map(Some)
+            .map_err(|error| KubeconfigError::ClientCertificate {
+                user: user.clone(),
+                fields,
+                error,
+            })
+    }
+
+    /// A PEM given inline (`data_key`, base64) or as a file (`file_key`, relative to the
+    /// defining kubeconfig).
+    fn pem_field(
+        &self,
+        entry: &Entry,
+        data_key: &'static str,
+        file_key: &'static str,
+    ) -> Result<Option<(Vec<u8>, PemSource)>, KubeconfigError> {
+        let user = &entry.name;
+        let text = |key: &str| {
+            scalar(&entry.body, key)
+                .map_err(|t| self.shape(entry, format!("user {user:?}: {key} is {t}")))
+                .map(|v| v.filter(|s| !s.is_empty()))
+        };
+        if let Some(data) = text(data_key)? {
+            let compact: String = data.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+            let pem = base64::engine::general_purpose::STANDARD
+                .decode(compact)
+                .map_err(|_| KubeconfigError::PemDataBase64 {
+                    user: user.clone(),
+                    field: data_key,
+                })?;
+            return Ok(Some((pem, PemSource::Inline)));
+        }
+        let Some(file) = text(file_key)? else {
+            return Ok(None);
+        };
+        let path = entry.resolve_path(&file);
+        let pem = std::fs::read(&path).map_err(|source| KubeconfigError::PemFile {
+            user: user.clone(),
+            field: file_key,
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Some((pem, PemSource::File(path))))
     }
 
     /// Selects the context and resolves its cluster and user.

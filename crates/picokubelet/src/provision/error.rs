@@ -31,6 +31,12 @@ pub enum ProvisionError {
          ECDSA P-256 CA, as k3s makes, is about 400 bytes)"
     )]
     CaTooLarge { len: usize },
+    #[error(
+        "the kubeconfig's user has a client certificate but no token: the board's record holds \
+         a bearer token only (client certificates cannot be provisioned yet); use a user with \
+         a token (see deploy/README.md)"
+    )]
+    NoTokenForRecord,
     #[error("the token is {len} bytes; the record holds at most {MAX_TOKEN_LEN}")]
     TokenTooLong { len: usize },
     #[error(

@@ -78,7 +78,11 @@ pub fn provision(
         endpoint,
         tls_server_name: resolved.cluster.tls_server_name.clone(),
         ca_der,
-        token: resolved.credentials.token.clone(),
+        token: resolved
+            .credentials
+            .bearer_token()
+            .ok_or(ProvisionError::NoTokenForRecord)?
+            .clone(),
         wifi,
         node_name: args.node_name.clone(),
         profile: args.profile.map(|p| p.0),

@@ -74,6 +74,8 @@ pub fn summary(inputs: &RecordInputs, written: &Written<'_>) -> String {
             match written.token_source {
                 TokenSource::Inline => "the kubeconfig's token".to_owned(),
                 TokenSource::File(p) => format!("tokenFile {}", p.display()),
+                // `provision` refuses a user without a token before it gets here.
+                TokenSource::None => "none".to_owned(),
             }
         ),
     );

@@ -46,7 +46,9 @@ impl DecryptedReadHandler<'_> {
                     *self.is_open = false;
                     Err(TlsError::ConnectionClosed)
                 } else {
-                    Err(TlsError::InternalError)
+                    // PATCH(picokubelet L5): say which alert the server sent (e.g. TLS 1.3's
+                    // certificate_required after the client's Finished), not InternalError.
+                    Err(TlsError::HandshakeAborted(alert.level, alert.description))
                 }
             }
             ServerRecord::ChangeCipherSpec(_) => Err(TlsError::InternalError),
