@@ -146,6 +146,23 @@ async fn the_real_servers_outages_break_no_invariant() {
                 "{kind:?} not drawn"
             );
         }
+        // A stall is a slow server: one new session when the Lease deadline nears (a dead
+        // connection looks the same), then the agent waits for the server's 504 instead of
+        // paying a handshake every request timeout (5 to 7 per 75 s stall before).
+        for r in &report.results {
+            let most = match r.kind {
+                FaultKind::EtcdStall30 => 1,
+                FaultKind::EtcdStall75 => 2,
+                _ => continue,
+            };
+            assert!(
+                r.handshakes <= most,
+                "fault #{} ({}) cost {} handshakes",
+                r.index,
+                r.kind.name(),
+                r.handshakes
+            );
+        }
     })
     .await;
 }
