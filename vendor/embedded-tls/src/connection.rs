@@ -136,7 +136,7 @@ where
 {
     traffic_hash: Option<CipherSuite::Hash>,
     secret: Option<EphemeralSecret>,
-    // PATCH(picokubelet L6): the client random, the fuzzing memo's key.
+    // PATCH(picokubelet L7): the client random, the fuzzing memo's key.
     #[cfg(fuzzing)]
     client_random: crate::handshake::Random,
     certificate_request: Option<CertificateRequest>,
@@ -443,7 +443,7 @@ where
                 let shared = server_hello
                     .calculate_shared_secret(&secret)
                     .ok_or(TlsError::InvalidKeyShare)?;
-                // PATCH(picokubelet L6): fuzzing builds memoise the ECDHE (see fuzz_memo).
+                // PATCH(picokubelet L7): fuzzing builds memoise the ECDHE (see fuzz_memo).
                 #[cfg(fuzzing)]
                 let shared = server_hello
                     .calculate_shared_secret_memo(&secret, &handshake.client_random)

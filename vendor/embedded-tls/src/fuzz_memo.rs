@@ -1,4 +1,4 @@
-//! PATCH(picokubelet L6): fuzzing builds only (`--cfg fuzzing`, which cargo-fuzz sets for every
+//! PATCH(picokubelet L7): fuzzing builds only (`--cfg fuzzing`, which cargo-fuzz sets for every
 //! crate); never compiled into the firmware or the host agent.
 //!
 //! Each fuzz execution opens one handshake, and its two P-256 scalar multiplications (the key

@@ -64,7 +64,7 @@ mod connection;
 mod content_types;
 mod crypto_engine;
 mod extensions;
-// PATCH(picokubelet L6): fuzzing builds only, see the module.
+// PATCH(picokubelet L7): fuzzing builds only, see the module.
 #[cfg(fuzzing)]
 mod fuzz_memo;
 pub mod flush_policy;

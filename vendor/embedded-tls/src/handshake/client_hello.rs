@@ -2,7 +2,7 @@ use core::marker::PhantomData;
 
 use digest::{Digest, OutputSizeUser};
 use heapless::Vec;
-// PATCH(picokubelet L6): fuzzing builds take the point from fuzz_memo.
+// PATCH(picokubelet L7): fuzzing builds take the point from fuzz_memo.
 #[cfg(not(fuzzing))]
 use p256::EncodedPoint;
 use p256::ecdh::EphemeralSecret;
@@ -31,7 +31,7 @@ where
     CipherSuite: TlsCipherSuite,
 {
     pub(crate) config: &'config TlsConfig<'config>,
-    // PATCH(picokubelet L6): read by the fuzzing memo.
+    // PATCH(picokubelet L7): read by the fuzzing memo.
     pub(crate) random: Random,
     cipher_suite: PhantomData<CipherSuite>,
     pub(crate) secret: EphemeralSecret,
@@ -57,7 +57,7 @@ where
     }
 
     pub(crate) fn encode(&self, buf: &mut CryptoBuffer<'_>) -> Result<(), TlsError> {
-        // PATCH(picokubelet L6): fuzzing builds memoise the key share (see fuzz_memo).
+        // PATCH(picokubelet L7): fuzzing builds memoise the key share (see fuzz_memo).
         #[cfg(not(fuzzing))]
         let public_key = EncodedPoint::from(&self.secret.public_key());
         #[cfg(fuzzing)]

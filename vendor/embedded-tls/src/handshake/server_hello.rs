@@ -63,7 +63,7 @@ impl<'a> ServerHello<'a> {
         })
     }
 
-    // PATCH(picokubelet L6): fuzzing builds call the memoised form below.
+    // PATCH(picokubelet L7): fuzzing builds call the memoised form below.
     #[cfg_attr(fuzzing, allow(dead_code))]
     pub fn calculate_shared_secret(&self, secret: &EphemeralSecret) -> Option<SharedSecret> {
         let server_key_share = self.key_share()?;
@@ -71,7 +71,7 @@ impl<'a> ServerHello<'a> {
         Some(secret.diffie_hellman(&server_public_key))
     }
 
-    // PATCH(picokubelet L6): fuzzing builds memoise the ECDHE (see fuzz_memo).
+    // PATCH(picokubelet L7): fuzzing builds memoise the ECDHE (see fuzz_memo).
     #[cfg(fuzzing)]
     pub(crate) fn calculate_shared_secret_memo(
         &self,
