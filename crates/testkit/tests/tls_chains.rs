@@ -40,7 +40,7 @@ fn every_chain_verifies_against_its_root_and_the_server_sends_leaf_and_intermedi
         assert_eq!(version.status, 200, "{chain:?}");
         let sent = client.tls().peer_certificates().unwrap().to_vec();
         let intermediates = match chain {
-            ServerChain::EcdsaP256 | ServerChain::Rsa => 0,
+            ServerChain::EcdsaP256 | ServerChain::Rsa | ServerChain::EcdsaUnderEd25519 => 0,
             _ => 1,
         };
         assert_eq!(sent.len(), 1 + intermediates, "{chain:?}");

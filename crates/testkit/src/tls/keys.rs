@@ -14,6 +14,8 @@ use rustls::pki_types::PrivatePkcs8KeyDer;
 pub enum KeyKind {
     /// ECDSA P-256, signing with SHA-256 (k3s, kubeadm's `--encryption-algorithm=ECDSA-P256`).
     EcdsaP256,
+    /// Ed25519 (a key the board does not verify).
+    Ed25519,
     /// RSA of this many bits, signing certificates with PKCS#1 v1.5 SHA-256 (kubeadm's default).
     /// `slot` picks another key of the same size from the pool (a root and its intermediate
     /// must not share a key).
@@ -29,6 +31,7 @@ pub enum KeyKind {
 pub fn key_pair(kind: KeyKind) -> Result<KeyPair, rcgen::Error> {
     match kind {
         KeyKind::EcdsaP256 => KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256),
+        KeyKind::Ed25519 => KeyPair::generate_for(&rcgen::PKCS_ED25519),
         KeyKind::Rsa { bits, slot } => KeyPair::from_pkcs8_der_and_sign_algo(
             &PrivatePkcs8KeyDer::from(rsa_pkcs8(bits, slot)?),
             &rcgen::PKCS_RSA_SHA256,

@@ -18,16 +18,20 @@ pub enum ServerChain {
     RsaIntermediate,
     /// An ECDSA P-256 leaf under an RSA-2048 intermediate under an RSA-4096 root (mixed).
     EcdsaUnderRsa,
+    /// An ECDSA P-256 leaf under an Ed25519 root: rustls and Go verify it, the board does not
+    /// (an unsupported signature algorithm on the leaf).
+    EcdsaUnderEd25519,
 }
 
 impl ServerChain {
     /// Every chain, for tests that try them all.
-    pub const ALL: [ServerChain; 5] = [
+    pub const ALL: [ServerChain; 6] = [
         ServerChain::EcdsaP256,
         ServerChain::EcdsaIntermediate,
         ServerChain::Rsa,
         ServerChain::RsaIntermediate,
         ServerChain::EcdsaUnderRsa,
+        ServerChain::EcdsaUnderEd25519,
     ];
 }
 

@@ -213,6 +213,7 @@ fn chain_shape(chain: ServerChain) -> (KeyKind, Option<KeyKind>, KeyKind) {
         ServerChain::Rsa => (RSA4096, None, RSA2048_LEAF),
         ServerChain::RsaIntermediate => (RSA4096, Some(RSA2048_CA), RSA2048_LEAF),
         ServerChain::EcdsaUnderRsa => (RSA4096, Some(RSA2048_CA), P256),
+        ServerChain::EcdsaUnderEd25519 => (KeyKind::Ed25519, None, P256),
     }
 }
 
@@ -224,6 +225,7 @@ impl Pki {
             // The name existing tests and kubeconfigs have seen since the first session.
             ServerChain::EcdsaP256 => "picokubelet-testkit-ca",
             ServerChain::EcdsaIntermediate => "picokubelet-testkit-root-ca",
+            ServerChain::EcdsaUnderEd25519 => "picokubelet-testkit-ed25519-ca",
             _ => "picokubelet-testkit-rsa-ca",
         };
         let root = Ca::new(root_cn, root_kind, None)?;
