@@ -59,9 +59,9 @@ fn every_chain_verifies_against_its_root_and_the_server_sends_leaf_and_intermedi
         let has = |der: &[u8], oid: &[u8]| der.windows(oid.len()).any(|w| w == oid);
         let rsa_leaf = matches!(chain, ServerChain::Rsa | ServerChain::RsaIntermediate);
         assert_eq!(has(&sent[0], ec_oid), !rsa_leaf, "{chain:?}");
-        let rsa_root = !matches!(
+        let rsa_root = matches!(
             chain,
-            ServerChain::EcdsaP256 | ServerChain::EcdsaIntermediate
+            ServerChain::Rsa | ServerChain::RsaIntermediate | ServerChain::EcdsaUnderRsa
         );
         assert_eq!(has(&root, rsa_oid), rsa_root, "{chain:?}");
     }
