@@ -1,11 +1,11 @@
 //! The clusters people run serve other chains than k3s' single ECDSA certificate: `picokubelet
 //! run` joins the test API server with a node token (a) over an ECDSA chain with an
-//! intermediate and (b) over kubeadm's RSA-2048 leaf under an RSA-4096 root, and `check` passes
-//! against every chain the board verifies (also RSA with an intermediate and ECDSA under RSA).
-//! A chain the board cannot verify — a name the certificate does not hold, an expired
-//! certificate, a signature algorithm it does not implement — is said once, as a sentence naming
-//! the cause, while the agent keeps retrying. The real binary against the server over real TLS
-//! on 127.0.0.1.
+//! intermediate and (b) over kubeadm's RSA-2048 leaf under an RSA-4096 root — with a client
+//! certificate too — and `check` passes against every chain the board verifies (also RSA with an
+//! intermediate and ECDSA under RSA). A chain the board cannot verify — a name the certificate
+//! does not hold, an expired certificate, a signature algorithm it does not implement — is said
+//! once, as a sentence naming the cause. The real binary against the server over real TLS on
+//! 127.0.0.1.
 mod agent_process;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -59,11 +59,24 @@ async fn server_with(tls: TlsOptions) -> TestApiServer {
     .unwrap()
 }
 
-/// `run` with a node token registers, renews and gets Ready over `chain`.
-async fn run_joins_over(chain: ServerChain, node: &str) {
+/// How the kubeconfig authenticates.
+#[derive(Clone, Copy)]
+enum Creds {
+    Token,
+    ClientCertificate,
+}
+
+/// `run` registers, renews and gets Ready over `chain`; the node's name comes from the
+/// credentials' identity.
+async fn run_joins_over(chain: ServerChain, node: &str, creds: Creds) {
     let server = server_with(TlsOptions::default().with_chain(chain)).await;
-    let token = server.node_token(node);
-    let mut agent = Agent::start(&server.kubeconfig(&token), &["run"], "info");
+    let kubeconfig = match creds {
+        Creds::Token => server.kubeconfig(&server.node_token(node)),
+        Creds::ClientCertificate => server.client_cert_kubeconfig(
+            &server.issue_client_cert(&format!("system:node:{node}"), &["system:nodes"]),
+        ),
+    };
+    let mut agent = Agent::start(&kubeconfig, &["run"], "info");
     wait_for(&mut agent, "a Ready Node", || {
         status_of(server.node(node).as_ref(), "Ready").as_deref() == Some("True")
     })
@@ -99,12 +112,18 @@ async fn run_joins_over(chain: ServerChain, node: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_joins_over_an_ecdsa_chain_with_an_intermediate() {
-    run_joins_over(ServerChain::EcdsaIntermediate, "esp-chain-ec").await;
+    run_joins_over(ServerChain::EcdsaIntermediate, "esp-chain-ec", Creds::Token).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_joins_over_kubeadms_rsa_2048_leaf_under_an_rsa_4096_root() {
-    run_joins_over(ServerChain::Rsa, "esp-chain-rsa").await;
+    run_joins_over(ServerChain::Rsa, "esp-chain-rsa", Creds::Token).await;
+}
+
+/// kubeadm's own pairing: an RSA server chain and a kubeconfig with a client certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_with_a_client_certificate_joins_over_kubeadms_rsa_chain() {
+    run_joins_over(ServerChain::Rsa, "esp-chain-cert", Creds::ClientCertificate).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -753,6 +753,18 @@ impl TestApiServer {
         )
     }
 
+    /// A kubeconfig for this server whose user is a client certificate (no token), as kubeadm
+    /// and kind write them.
+    pub fn client_cert_kubeconfig(&self, cert: &ClientCert) -> String {
+        let ca = base64(self.shared.pki.ca_pem.as_bytes());
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority-data: {ca}\n    server: {}\n  name: testkit\ncontexts:\n- context:\n    cluster: testkit\n    user: testkit\n  name: testkit\ncurrent-context: testkit\nusers:\n- name: testkit\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\n",
+            self.url(),
+            base64(cert.cert_pem.as_bytes()),
+            base64(cert.key_pem.as_bytes()),
+        )
+    }
+
     // ---- faults ----------------------------------------------------------------------------
 
     /// Adds a fault rule (rules are consulted in the order added).
