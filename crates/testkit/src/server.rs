@@ -699,6 +699,20 @@ impl TestApiServer {
             .expect("issue client certificate")
     }
 
+    /// [`TestApiServer::issue_client_cert`] for a key the caller made (an RSA key, as kind's).
+    pub fn issue_client_cert_with_key(
+        &self,
+        user: &str,
+        groups: &[&str],
+        key: &rcgen::KeyPair,
+    ) -> ClientCert {
+        #[allow(clippy::expect_used)]
+        self.shared
+            .pki
+            .issue_client_cert_with_key(user, groups, key)
+            .expect("issue client certificate")
+    }
+
     /// Signs a client certificate from the client CA for a public key the caller holds
     /// (SubjectPublicKeyInfo DER, e.g. a CSR's): CN = `cn`, O = `orgs`, valid
     /// `not_before..not_after`. Like every certificate of the client CA it authenticates as

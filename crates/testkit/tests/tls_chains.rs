@@ -140,3 +140,28 @@ fn the_client_ca_is_not_the_serving_ca_and_a_stranger_certificate_is_refused() {
     let mut client = Client::with_config(&h.server, h.server.client_tls_config(Some(&own)));
     assert_eq!(who_am_i(&mut client)["username"], "system:node:esp-node-01");
 }
+
+#[test]
+fn a_certificate_for_an_rsa_key_the_client_made_authenticates() {
+    let h = Harness::new("2026-12-02T15:00:00Z");
+    let rsa = {
+        use rsa::pkcs8::EncodePrivateKey as _;
+        let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
+        key.to_pkcs8_der().unwrap().as_bytes().to_vec()
+    };
+    let key = KeyPair::from_pkcs8_der_and_sign_algo(
+        &rustls::pki_types::PrivatePkcs8KeyDer::from(rsa),
+        &rcgen::PKCS_RSA_SHA256,
+    )
+    .unwrap();
+    let cert = h
+        .server
+        .issue_client_cert_with_key("kind-admin", &["system:masters"], &key);
+    let mut client = Client::with_config(&h.server, h.server.client_tls_config(Some(&cert)));
+    let user = who_am_i(&mut client);
+    assert_eq!(user["username"], "kind-admin");
+    assert_eq!(
+        user["groups"],
+        serde_json::json!(["system:masters", "system:authenticated"])
+    );
+}

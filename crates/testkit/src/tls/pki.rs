@@ -278,10 +278,19 @@ impl Pki {
     /// Issues a client certificate for `user` with `groups` as organizations (CN/O, as the
     /// apiserver reads them) and a fresh ECDSA P-256 key, valid 2024..2049.
     pub fn issue_client_cert(&self, user: &str, groups: &[&str]) -> Result<ClientCert, IssueError> {
-        let key = key_pair(KeyKind::EcdsaP256)?;
+        self.issue_client_cert_with_key(user, groups, &key_pair(KeyKind::EcdsaP256)?)
+    }
+
+    /// [`Pki::issue_client_cert`] for a key the caller made (kind's client keys are RSA-2048).
+    pub fn issue_client_cert_with_key(
+        &self,
+        user: &str,
+        groups: &[&str],
+        key: &KeyPair,
+    ) -> Result<ClientCert, IssueError> {
         let mut params = client_params(user, groups)?;
         long_validity(&mut params);
-        let cert = params.signed_by(&key, &self.client_ca)?;
+        let cert = params.signed_by(key, &self.client_ca)?;
         Ok(ClientCert {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
