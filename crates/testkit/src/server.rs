@@ -1,6 +1,5 @@
 //! [`TestApiServer`]: state, credentials, TLS, listener, faults, logs and restarts.
 
-use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,7 +25,7 @@ use crate::message::{Handled, Request, Response};
 use crate::overload::{Admission, Overload, SeatQueue};
 use crate::state::{Rng, ServerHealth, State};
 use crate::store::{key, render, Coll, Kind, Store};
-use crate::tls::{self, ClientCert, Pki, TlsOptions};
+use crate::tls::{self, ClientCert, IssueError, IssuedCert, Pki, TlsOptions};
 
 /// How to build a server.
 #[derive(Clone)]
@@ -121,6 +120,12 @@ impl ServerOptions {
         self.lifecycle = lifecycle;
         self
     }
+
+    /// Serves the certificate chain `chain` (generated at start; see [`crate::ServerChain`]).
+    pub fn with_chain(mut self, chain: crate::ServerChain) -> Self {
+        self.tls.chain = chain;
+        self
+    }
 }
 
 struct Listening {
@@ -140,7 +145,6 @@ struct Shared {
     pki: Pki,
     tls_opts: TlsOptions,
     tls: Mutex<Arc<ServerConfig>>,
-    client_certs: Mutex<HashMap<Vec<u8>, User>>,
     generation: watch::Sender<Stop>,
     /// True while etcd is stalled; held requests wait for it to turn false.
     storage_stalled: watch::Sender<bool>,
@@ -231,7 +235,13 @@ impl Shared {
             _ => Handshake::Full { version, suite },
         };
         let peer_cert = conn.peer_certificates().and_then(|certs| certs.first());
-        let client_user = peer_cert.and_then(|c| lock(&self.client_certs).get(c.as_ref()).cloned());
+        // rustls verified the chain against the client CA; the subject names the user.
+        let client_user = peer_cert
+            .and_then(|c| tls::client_identity(c.as_ref()))
+            .map(|(name, mut groups)| {
+                groups.push("system:authenticated".into());
+                User { name, groups }
+            });
         let client_credential = client_user
             .as_ref()
             .and(peer_cert)
@@ -541,7 +551,6 @@ impl TestApiServer {
                 pki,
                 tls_opts: opts.tls.clone(),
                 tls: Mutex::new(config),
-                client_certs: Mutex::new(HashMap::new()),
                 generation,
                 storage_stalled,
                 accepting,
@@ -680,24 +689,60 @@ impl TestApiServer {
         }
     }
 
-    /// Issues a client certificate (CN = user, O = groups) the server accepts as that user.
+    /// Issues a client certificate (CN = user, O = groups, a fresh ECDSA P-256 key) from the
+    /// client CA; the server accepts it as that user.
     pub fn issue_client_cert(&self, user: &str, groups: &[&str]) -> ClientCert {
         #[allow(clippy::expect_used)]
-        let cert = self
-            .shared
+        self.shared
             .pki
             .issue_client_cert(user, groups)
-            .expect("issue client certificate");
-        let mut g: Vec<String> = groups.iter().map(|s| s.to_string()).collect();
-        g.push("system:authenticated".into());
-        lock(&self.shared.client_certs).insert(
-            cert.cert_der.clone(),
-            User {
-                name: user.into(),
-                groups: g,
-            },
-        );
-        cert
+            .expect("issue client certificate")
+    }
+
+    /// [`TestApiServer::issue_client_cert`] for a key the caller made (an RSA key, as kind's).
+    pub fn issue_client_cert_with_key(
+        &self,
+        user: &str,
+        groups: &[&str],
+        key: &rcgen::KeyPair,
+    ) -> ClientCert {
+        #[allow(clippy::expect_used)]
+        self.shared
+            .pki
+            .issue_client_cert_with_key(user, groups, key)
+            .expect("issue client certificate")
+    }
+
+    /// Signs a client certificate from the client CA for a public key the caller holds
+    /// (SubjectPublicKeyInfo DER, e.g. a CSR's): CN = `cn`, O = `orgs`, valid
+    /// `not_before..not_after`. Like every certificate of the client CA it authenticates as
+    /// user `cn` in groups `orgs`. See [`Pki::issue_client_cert_for`].
+    pub fn issue_client_cert_for(
+        &self,
+        spki_der: &[u8],
+        cn: &str,
+        orgs: &[&str],
+        not_before: SystemTime,
+        not_after: SystemTime,
+    ) -> Result<IssuedCert, IssueError> {
+        self.shared
+            .pki
+            .issue_client_cert_for(spki_der, cn, orgs, not_before, not_after)
+    }
+
+    /// The client CA (kube-apiserver's `--client-ca-file`), PEM.
+    pub fn client_ca_pem(&self) -> String {
+        self.shared.pki.client_ca_pem.clone()
+    }
+
+    /// The certificates the server sends: leaf first, then intermediates (DER).
+    pub fn server_chain_der(&self) -> Vec<Vec<u8>> {
+        self.shared
+            .pki
+            .server_chain()
+            .into_iter()
+            .map(|c| c.to_vec())
+            .collect()
     }
 
     /// A kubeconfig for this server's URL and `token`.
@@ -719,6 +764,18 @@ impl TestApiServer {
             .unwrap_or_default();
         format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority-data: {ca}\n    server: {server}\n{sni}  name: testkit\ncontexts:\n- context:\n    cluster: testkit\n    user: testkit\n  name: testkit\ncurrent-context: testkit\nusers:\n- name: testkit\n  user:\n    token: {token}\n"
+        )
+    }
+
+    /// A kubeconfig for this server whose user is a client certificate (no token), as kubeadm
+    /// and kind write them.
+    pub fn client_cert_kubeconfig(&self, cert: &ClientCert) -> String {
+        let ca = base64(self.shared.pki.ca_pem.as_bytes());
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority-data: {ca}\n    server: {}\n  name: testkit\ncontexts:\n- context:\n    cluster: testkit\n    user: testkit\n  name: testkit\ncurrent-context: testkit\nusers:\n- name: testkit\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\n",
+            self.url(),
+            base64(cert.cert_pem.as_bytes()),
+            base64(cert.key_pem.as_bytes()),
         )
     }
 
