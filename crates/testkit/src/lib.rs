@@ -65,4 +65,4 @@ pub use overload::Overload;
 /// The strategic-merge patch as the server applies it (also the core's agent tests' server).
 pub use patch::strategic_merge;
 pub use server::{ServerOptions, TestApiServer};
-pub use tls::{ClientCert, TlsOptions};
+pub use tls::{ClientCert, IssueError, IssuedCert, ServerChain, TlsOptions};
