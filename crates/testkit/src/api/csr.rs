@@ -1,6 +1,6 @@
 //! `certificates.k8s.io/v1` `certificatesigningrequests`: create, get, list (with a
 //! `metadata.name` field selector) and the `/approval` subresource (`kubectl certificate
-//! approve`). The apiserver's order: authorization (403 with nosniff), decoding (400),
+//! approve`, in JSON or kubectl's protobuf). The apiserver's order: authorization (403 with nosniff), decoding (400),
 //! NodeRestriction (a node may only ask for its own CN, A17: 403 without nosniff), validation
 //! (422), existence (409); the create answers before the controllers act (A01: `status: {}`),
 //! then they approve and sign at the same instant (A03).
@@ -19,6 +19,7 @@ use crate::signer::{self, KUBELET_CLIENT_SIGNER};
 use crate::state::State;
 use crate::status::{self, ApiError, FieldError, ResourceName};
 
+use super::proto;
 use super::respond::{flow_uids, Ctx};
 use super::review::uid_and_extra;
 use super::route;
@@ -246,7 +247,16 @@ fn approval(
     name: &str,
     manager: &str,
 ) -> Result<(u16, Value), ApiError> {
-    let body = parse(&req.body).map_err(|e| status::bad_request(&e))?;
+    let protobuf = req
+        .header("Content-Type")
+        .is_some_and(|t| t.starts_with("application/vnd.kubernetes.protobuf"));
+    let body = if protobuf {
+        // guess: not recorded; the decoder's 400 wording is approximate.
+        proto::csr_conditions(&req.body)
+            .ok_or_else(|| status::bad_request("unable to decode the protobuf body"))?
+    } else {
+        parse(&req.body).map_err(|e| status::bad_request(&e))?
+    };
     if state.csrs.get(name).is_none() {
         return Err(status::not_found(CSRS, name));
     }

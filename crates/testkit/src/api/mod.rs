@@ -19,6 +19,7 @@ mod health;
 mod info;
 mod op;
 mod pods;
+mod proto;
 mod read;
 mod respond;
 mod review;
