@@ -279,6 +279,13 @@ impl Csrs {
         self.by_name.values()
     }
 
+    /// Deletes CSR `name` (a write: it takes resourceVersion `rv`); its uid.
+    pub fn remove(&mut self, name: &str, rv: &mut u64) -> Option<String> {
+        let gone = self.by_name.remove(name)?;
+        *rv += 1;
+        Some(gone.uid)
+    }
+
     /// Forgets every CSR (an etcd wipe).
     pub fn clear(&mut self) {
         self.by_name.clear();

@@ -260,6 +260,12 @@ fn kubectl_certificate_approve_issues_a_pending_csr() {
     assert_eq!(created.status, 201);
     assert!(h.server.issued_certificate("csr-pending").is_none());
 
+    // guess: no server-side Table for CSRs (not recorded); kubectl falls back to NAME and AGE.
+    let listed = kubectl.run(&["get", "csr"]);
+    assert!(
+        listed.lines().nth(1).unwrap().starts_with("csr-pending "),
+        "{listed}"
+    );
     let out = kubectl.run(&["certificate", "approve", "csr-pending"]);
     assert_eq!(
         out.trim(),
@@ -268,4 +274,10 @@ fn kubectl_certificate_approve_issues_a_pending_csr() {
     let csr = h.server.csr("csr-pending").unwrap();
     assert_eq!(csr["status"]["conditions"][0]["type"], "Approved");
     assert!(h.server.issued_certificate("csr-pending").is_some());
+    let out = kubectl.run(&["delete", "csr", "csr-pending"]);
+    assert_eq!(
+        out.trim(),
+        "certificatesigningrequest.certificates.k8s.io \"csr-pending\" deleted"
+    );
+    assert!(h.server.csr("csr-pending").is_none());
 }

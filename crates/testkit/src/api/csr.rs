@@ -1,5 +1,5 @@
 //! `certificates.k8s.io/v1` `certificatesigningrequests`: create, get, list (with a
-//! `metadata.name` field selector) and the `/approval` subresource (`kubectl certificate
+//! `metadata.name` field selector), delete and the `/approval` subresource (`kubectl certificate
 //! approve`, in JSON or kubectl's protobuf). The apiserver's order: authorization (403 with nosniff), decoding (400),
 //! NodeRestriction (a node may only ask for its own CN, A17: 403 without nosniff), validation
 //! (422), existence (409); the create answers before the controllers act (A01: `status: {}`),
@@ -70,6 +70,14 @@ pub(super) fn answer(
             .ok_or_else(|| status::not_found(CSRS, name)),
         ("list", "") => Ok((200, list(state, req))),
         ("update", "approval") => approval(state, req, now, name, &manager),
+        // `kubectl delete csr`: the Status a Node's delete answers with (guess: not recorded for
+        // a CSR).
+        ("delete", "") => {
+            let State { csrs, store, .. } = state;
+            csrs.remove(name, &mut store.rv)
+                .map(|uid| (200, status::deleted(CSRS, name, &uid)))
+                .ok_or_else(|| status::not_found(CSRS, name))
+        }
         // guess: watch is not emulated (A05 records one: events per chunk); clients poll.
         _ => Err(status::method_not_allowed()),
     };
