@@ -157,6 +157,8 @@ struct Shared {
     storage_stalled: watch::Sender<bool>,
     /// True once the listener accepts connections.
     accepting: watch::Sender<bool>,
+    /// Bumped after every request and every change a test makes: wakes watches.
+    changes: watch::Sender<u64>,
     /// How many requests have been held for stalled storage so far.
     held: watch::Sender<usize>,
     startup_delay: Option<Duration>,
@@ -420,6 +422,8 @@ impl Dispatch for Shared {
             Some(f @ Fault::Close) => Outcome::Close(f),
             Some(f @ Fault::Stall) => Outcome::Stall(f),
         };
+        drop(st);
+        self.changes.send_modify(|n| *n += 1);
         (outcome, now)
     }
 
@@ -431,6 +435,20 @@ impl Dispatch for Shared {
         let mut stalled = self.storage_stalled.subscribe();
         Box::pin(async move {
             let _ = stalled.wait_for(|s| !*s).await;
+        })
+    }
+
+    fn watch_events(&self, req: &Request, after: Option<u64>) -> (Vec<Vec<u8>>, u64) {
+        let now = self.clock.now();
+        let mut st = lock(&self.state);
+        st.settle(now);
+        api::watch_events(&st, req, after)
+    }
+
+    fn changed(&self) -> Sleep {
+        let mut changes = self.changes.subscribe();
+        Box::pin(async move {
+            let _ = changes.changed().await;
         })
     }
 
@@ -561,6 +579,7 @@ impl TestApiServer {
         let (generation, _) = watch::channel(Stop::default());
         let (storage_stalled, _) = watch::channel(false);
         let (accepting, _) = watch::channel(false);
+        let (changes, _) = watch::channel(0);
         let (held, _) = watch::channel(0);
         TestApiServer {
             shared: Arc::new(Shared {
@@ -577,6 +596,7 @@ impl TestApiServer {
                 generation,
                 storage_stalled,
                 accepting,
+                changes,
                 held,
                 startup_delay: opts.startup_delay,
                 listener: Mutex::new(None),

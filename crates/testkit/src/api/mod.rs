@@ -222,6 +222,15 @@ fn dispatch(
     }
 }
 
+/// The events of watch `req` after resourceVersion `after` (only CSRs stream; guess: other
+/// watches get no events until their end).
+pub fn watch_events(state: &State, req: &Request, after: Option<u64>) -> (Vec<Vec<u8>>, u64) {
+    match route(&req.path) {
+        Route::Csr { .. } => csr::watch_events(state, req, after),
+        _ => (Vec::new(), after.unwrap_or(state.store.rv)),
+    }
+}
+
 /// `/api` and `/apis`: aggregated discovery v2 when asked for (D11, D12, D20), else the legacy
 /// `APIVersions` for `/api` (D17). The legacy `APIGroupList` of `/apis` is not recorded: 404.
 fn discovery_root(req: &Request, apis: bool, ctx: &Ctx) -> Response {
