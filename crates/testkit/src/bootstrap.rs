@@ -14,7 +14,7 @@
 //! let kubeconfig = server.bootstrap_kubeconfig(&token); // bearer `abcdef.0123456789abcdef`
 //! // k3s-like: no auto-approval; CSRs stay pending until a test approves them
 //! // (or a client PUTs /approval as `kubectl certificate approve` does).
-//! server.set_csr_auto_approval(false);
+//! server.set_csr_auto_approval(false); // or ServerOptions::with_csr_auto_approval(false)
 //! server.approve_csr("csr-abc12");
 //! // A cluster without kubeadm's bindings (403 on the CSR create until deploy/bootstrap-rbac.yaml
 //! // is "applied"):

@@ -267,10 +267,11 @@ impl Default for Csrs {
 }
 
 impl Csrs {
-    /// No CSRs yet; auto-approval on; issued by `signer`.
-    pub fn with_signer(signer: Arc<Signer>) -> Self {
+    /// No CSRs yet; issued by `signer`; auto-approved when `auto_approve`.
+    pub fn with_signer(signer: Arc<Signer>, auto_approve: bool) -> Self {
         Csrs {
             signer: Some(signer),
+            auto_approve,
             ..Csrs::default()
         }
     }

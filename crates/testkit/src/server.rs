@@ -66,6 +66,9 @@ pub struct ServerOptions {
     /// [`TestApiServer::connections`] (the oldest half is dropped when full), so a server that
     /// runs for hours (`picokubelet demo`) keeps bounded memory. Default: all (tests read them).
     pub log_limit: Option<usize>,
+    /// kube-controller-manager's CSR auto-approver runs (default, as on kubeadm and kind); off:
+    /// every CSR waits for an approval (k3s-like; see [`TestApiServer::set_csr_auto_approval`]).
+    pub csr_auto_approval: bool,
 }
 
 impl std::fmt::Debug for ServerOptions {
@@ -81,6 +84,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("header_timeout", &self.header_timeout)
             .field("startup_delay", &self.startup_delay)
             .field("log_limit", &self.log_limit)
+            .field("csr_auto_approval", &self.csr_auto_approval)
             .finish()
     }
 }
@@ -99,6 +103,7 @@ impl Default for ServerOptions {
             header_timeout: Some(Duration::from_secs(32)),
             startup_delay: None,
             log_limit: None,
+            csr_auto_approval: true,
         }
     }
 }
@@ -119,6 +124,12 @@ impl ServerOptions {
     /// Refuses connections for `delay` of clock time after every start.
     pub fn with_startup_delay(mut self, delay: Duration) -> Self {
         self.startup_delay = Some(delay);
+        self
+    }
+
+    /// Turns the CSR auto-approver on (default) or off (k3s-like: CSRs wait for an approval).
+    pub fn with_csr_auto_approval(mut self, on: bool) -> Self {
+        self.csr_auto_approval = on;
         self
     }
 
@@ -566,7 +577,7 @@ impl TestApiServer {
             controller: Controller::new(opts.lifecycle.clone(), now),
             tokens,
             bootstrap: BootstrapTokens::default(),
-            csrs: Csrs::with_signer(Arc::new(signer)),
+            csrs: Csrs::with_signer(Arc::new(signer), opts.csr_auto_approval),
             cluster_info,
             rbac: Rbac::default(),
             rng,

@@ -238,8 +238,14 @@ fn a_node_renews_its_own_certificate_and_may_not_ask_for_another_name() {
 
 #[test]
 fn without_auto_approval_a_csr_waits_for_an_approval_through_the_api() {
-    let h = recorded_cluster("2026-12-02T15:26:00Z");
-    h.server.set_csr_auto_approval(false);
+    let h = Harness::with("2026-12-02T15:26:00Z", |o| o.with_csr_auto_approval(false));
+    h.server
+        .set_bootstrap_rbac(BootstrapRbac::for_token_group(REALK8S_GROUP));
+    h.server.add_bootstrap_token(
+        picokubelet_testkit::BootstrapToken::parse(TOKEN)
+            .unwrap()
+            .with_extra_groups(&[REALK8S_GROUP]),
+    );
     let (key, request) = make_request("system:node:esp-boot-01", "system:nodes");
     let path = "/apis/certificates.k8s.io/v1/certificatesigningrequests";
     let token = As::Token(TOKEN);
