@@ -20,10 +20,14 @@
 //! // is "applied"):
 //! server.set_bootstrap_rbac(BootstrapRbac::none());
 //! let csr = server.csr("csr-abc12"); // the object as a GET shows it
+//! let pem = server.issued_certificate("csr-abc12"); // Some(PEM) once issued
+//! // Clients may also watch: `GET …/certificatesigningrequests?watch=1&fieldSelector=
+//! // metadata.name%3D<name>&timeoutSeconds=<s>` streams ADDED, MODIFIED (approved), MODIFIED
+//! // (issued), one per chunk, as recorded in A05.
 //! // Discovery: kube-public/cluster-info (anonymous GET) carries `jws-kubeconfig-abcdef`;
 //! // `server.ca_cert_hash()` is kubeadm's `sha256:<hex>` of the CA's public key.
 //! server.remove_bootstrap_token("abcdef");
-//! # let _ = (kubeconfig, csr); Ok(()) }
+//! # let _ = (kubeconfig, csr, pem); Ok(()) }
 //! ```
 //!
 //! Issued certificates authenticate as their subject (`system:node:<name>`, group
