@@ -5,9 +5,10 @@
 //! `not-ready` taint at create, strategic-merge and merge patches, `/status`), Leases in
 //! `kube-node-lease` (resourceVersion conflicts, garbage collection with the Node), Events
 //! (core/v1 and events.k8s.io/v1), `/version`, 401/403/404/409/415/422/429 answers, and the node
-//! lifecycle controller (Unknown after the grace period, `unreachable` taint, events), all under an
-//! injected clock. Heads and bodies follow the recordings byte for byte (see the README for what
-//! differs).
+//! lifecycle controller (Unknown after the grace period, `unreachable` taint, events), kubelet
+//! TLS bootstrap (bootstrap tokens, CSRs with auto-approval and a signer, cluster-info; see
+//! `bootstrap.rs`), all under an injected clock. Heads and bodies follow the recordings byte for
+//! byte (see the README for what differs).
 //!
 //! [`ChaosProxy`] sits between a client and the server and breaks the byte stream on command
 //! (resets, refused connects, stalls, TLS garbage, cuts); HTTP-level faults stay the server's
@@ -30,9 +31,12 @@
 
 mod api;
 mod auth;
+mod bootstrap;
 mod chaos;
 mod clock;
 mod controller;
+mod csr;
+mod discovery;
 mod faults;
 mod fieldset;
 mod http;
@@ -42,12 +46,14 @@ mod overload;
 mod patch;
 pub mod schema;
 mod server;
+mod signer;
 mod state;
 mod status;
 mod store;
 mod tls;
 
-pub use auth::{Binding, User};
+pub use auth::{Binding, BootstrapRbac, User, KUBEADM_TOKEN_GROUP};
+pub use bootstrap::{BootstrapToken, AUTH_CACHE_TTL};
 pub use chaos::{burst, ChaosProxy, ChaosStats, DEFAULT_CHAOS_SEED};
 pub use clock::{
     format_http_date, format_micro_time, format_time, parse_rfc3339, Clock, SimClock, Sleep,

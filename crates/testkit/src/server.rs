@@ -1,4 +1,7 @@
-//! [`TestApiServer`]: state, credentials, TLS, listener, faults, logs and restarts.
+//! [`TestApiServer`]: state, credentials, TLS, listener, faults, logs and restarts; kubelet TLS
+//! bootstrap and discovery in `bootstrap_api`.
+
+mod bootstrap_api;
 
 use std::io;
 use std::net::SocketAddr;
@@ -17,12 +20,16 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::api;
 use crate::auth::{Binding, Rbac, Tokens, User};
+use crate::bootstrap::BootstrapTokens;
 use crate::clock::{lock, Clock, Sleep, SystemClock};
 use crate::controller::{Controller, LifecycleOptions};
+use crate::csr::Csrs;
+use crate::discovery::ClusterInfo;
 use crate::faults::{ConnectionRecord, Fault, FaultRule, Handshake, RequestRecord};
 use crate::http::{self, ConnCtx, Dispatch, Outcome, Stop};
 use crate::message::{Handled, Request, Response};
 use crate::overload::{Admission, Overload, SeatQueue};
+use crate::signer::Signer;
 use crate::state::{Rng, ServerHealth, State};
 use crate::store::{key, render, Coll, Kind, Store};
 use crate::tls::{self, ClientCert, IssueError, IssuedCert, Pki, TlsOptions};
@@ -59,6 +66,9 @@ pub struct ServerOptions {
     /// [`TestApiServer::connections`] (the oldest half is dropped when full), so a server that
     /// runs for hours (`picokubelet demo`) keeps bounded memory. Default: all (tests read them).
     pub log_limit: Option<usize>,
+    /// kube-controller-manager's CSR auto-approver runs (default, as on kubeadm and kind); off:
+    /// every CSR waits for an approval (k3s-like; see [`TestApiServer::set_csr_auto_approval`]).
+    pub csr_auto_approval: bool,
 }
 
 impl std::fmt::Debug for ServerOptions {
@@ -74,6 +84,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("header_timeout", &self.header_timeout)
             .field("startup_delay", &self.startup_delay)
             .field("log_limit", &self.log_limit)
+            .field("csr_auto_approval", &self.csr_auto_approval)
             .finish()
     }
 }
@@ -92,6 +103,7 @@ impl Default for ServerOptions {
             header_timeout: Some(Duration::from_secs(32)),
             startup_delay: None,
             log_limit: None,
+            csr_auto_approval: true,
         }
     }
 }
@@ -112,6 +124,12 @@ impl ServerOptions {
     /// Refuses connections for `delay` of clock time after every start.
     pub fn with_startup_delay(mut self, delay: Duration) -> Self {
         self.startup_delay = Some(delay);
+        self
+    }
+
+    /// Turns the CSR auto-approver on (default) or off (k3s-like: CSRs wait for an approval).
+    pub fn with_csr_auto_approval(mut self, on: bool) -> Self {
+        self.csr_auto_approval = on;
         self
     }
 
@@ -142,7 +160,7 @@ struct Shared {
     connections: Mutex<Vec<ConnectionRecord>>,
     log_limit: Option<usize>,
     next_conn: AtomicU64,
-    pki: Pki,
+    pki: Arc<Pki>,
     tls_opts: TlsOptions,
     tls: Mutex<Arc<ServerConfig>>,
     generation: watch::Sender<Stop>,
@@ -150,6 +168,8 @@ struct Shared {
     storage_stalled: watch::Sender<bool>,
     /// True once the listener accepts connections.
     accepting: watch::Sender<bool>,
+    /// Bumped after every request and every change a test makes: wakes watches.
+    changes: watch::Sender<u64>,
     /// How many requests have been held for stalled storage so far.
     held: watch::Sender<usize>,
     startup_delay: Option<Duration>,
@@ -322,6 +342,9 @@ impl Shared {
                     };
                     *lock(&self.listener) = Some(Listening { addr, task });
                     *lock(&self.last_port) = Some(addr.port());
+                    lock(&self.state)
+                        .cluster_info
+                        .set_server(&format!("https://127.0.0.1:{}", addr.port()));
                     return Ok(addr);
                 }
                 Err(e) if port != 0 => {
@@ -410,6 +433,8 @@ impl Dispatch for Shared {
             Some(f @ Fault::Close) => Outcome::Close(f),
             Some(f @ Fault::Stall) => Outcome::Stall(f),
         };
+        drop(st);
+        self.changes.send_modify(|n| *n += 1);
         (outcome, now)
     }
 
@@ -421,6 +446,20 @@ impl Dispatch for Shared {
         let mut stalled = self.storage_stalled.subscribe();
         Box::pin(async move {
             let _ = stalled.wait_for(|s| !*s).await;
+        })
+    }
+
+    fn watch_events(&self, req: &Request, after: Option<u64>) -> (Vec<Vec<u8>>, u64) {
+        let now = self.clock.now();
+        let mut st = lock(&self.state);
+        st.settle(now);
+        api::watch_events(&st, req, after)
+    }
+
+    fn changed(&self) -> Sleep {
+        let mut changes = self.changes.subscribe();
+        Box::pin(async move {
+            let _ = changes.changed().await;
         })
     }
 
@@ -520,24 +559,38 @@ impl TestApiServer {
         }
         let admin_token = rng.hex(32);
         tokens.add(&admin_token, User::admin());
+        // Certificate generation only fails on an rcgen bug; a test server may panic then.
+        #[allow(clippy::expect_used)]
+        let pki = Pki::generate(&opts.tls).expect("generate test certificates");
+        let pki = Arc::new(pki);
+        #[allow(clippy::expect_used)]
+        let signer = Signer::new(pki.clone()).expect("CSR signer from the client CA");
+        let cluster_info = ClusterInfo::new(
+            rng.uuid(),
+            opts.first_resource_version.saturating_sub(1),
+            now,
+            "https://127.0.0.1:443",
+            &pki.ca_pem,
+        );
         let state = State {
             store: Store::new(opts.first_resource_version),
             controller: Controller::new(opts.lifecycle.clone(), now),
             tokens,
+            bootstrap: BootstrapTokens::default(),
+            csrs: Csrs::with_signer(Arc::new(signer), opts.csr_auto_approval),
+            cluster_info,
             rbac: Rbac::default(),
             rng,
             first_rv: opts.first_resource_version,
             lifecycle: opts.lifecycle.clone(),
             health: ServerHealth::default(),
         };
-        // Certificate generation only fails on an rcgen bug; a test server may panic then.
-        #[allow(clippy::expect_used)]
-        let pki = Pki::generate(&opts.tls).expect("generate test certificates");
         #[allow(clippy::expect_used)]
         let config = tls::server_config(&pki, &opts.tls).expect("build TLS server config");
         let (generation, _) = watch::channel(Stop::default());
         let (storage_stalled, _) = watch::channel(false);
         let (accepting, _) = watch::channel(false);
+        let (changes, _) = watch::channel(0);
         let (held, _) = watch::channel(0);
         TestApiServer {
             shared: Arc::new(Shared {
@@ -554,6 +607,7 @@ impl TestApiServer {
                 generation,
                 storage_stalled,
                 accepting,
+                changes,
                 held,
                 startup_delay: opts.startup_delay,
                 listener: Mutex::new(None),

@@ -10,6 +10,8 @@
 
 mod admission;
 mod authn;
+mod cluster_info;
+mod csr;
 mod decode;
 mod dry_run;
 mod faulted;
@@ -17,6 +19,7 @@ mod health;
 mod info;
 mod op;
 mod pods;
+mod proto;
 mod read;
 mod respond;
 mod review;
@@ -55,7 +58,7 @@ pub fn handle(state: &mut State, req: &Request, now: SystemTime) -> Handled {
         pretty: wants_pretty(req),
         flow: None,
     };
-    let user = match authenticate(state, req) {
+    let user = match authenticate(state, req, now) {
         Ok(u) => u,
         Err(()) => {
             return Handled {
@@ -131,6 +134,12 @@ fn dispatch(
             };
         }
         Route::Pods => return pods::answer(state, req, user, ctx),
+        Route::Csr { name, subresource } => {
+            return csr::answer(state, req, now, user, (&name, &subresource), ctx)
+        }
+        Route::ConfigMap { namespace, name } => {
+            return cluster_info::answer(state, req, user, (&namespace, &name), ctx)
+        }
         Route::Resource {
             kind,
             namespace,
@@ -210,6 +219,15 @@ fn dispatch(
         }
         Ok((code, body)) => ctx.json(code, &body, &[]),
         Err(e) => ctx.error(&e),
+    }
+}
+
+/// The events of watch `req` after resourceVersion `after` (only CSRs stream; guess: other
+/// watches get no events until their end).
+pub fn watch_events(state: &State, req: &Request, after: Option<u64>) -> (Vec<Vec<u8>>, u64) {
+    match route(&req.path) {
+        Route::Csr { .. } => csr::watch_events(state, req, after),
+        _ => (Vec::new(), after.unwrap_or(state.store.rv)),
     }
 }
 

@@ -322,6 +322,12 @@ impl Pki {
         })
     }
 
+    /// The client CA's signing half: kube-controller-manager's CSR signer signs with the client
+    /// CA (`--cluster-signing-cert-file`), as `crate::signer` does with this.
+    pub fn client_issuer(&self) -> &Issuer<'static, KeyPair> {
+        &self.client_ca
+    }
+
     /// The chain the server sends: leaf, then intermediates (never the root).
     pub fn server_chain(&self) -> Vec<rustls::pki_types::CertificateDer<'static>> {
         self.server_chain
