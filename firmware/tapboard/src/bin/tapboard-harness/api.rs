@@ -1,0 +1,172 @@
+//! The Node and its Lease as the API server holds them, read with kubectl (on the host, over
+//! loopback, with the harness's kubeconfig), and a watcher that records the Node's Ready
+//! condition once a second so a scenario can ask whether it stayed True throughout.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The microcontroller taint the agent registers with (picokubelet-core `k8s::taint`).
+pub const TAINT_KEY: &str = "picokubelet.dev/microcontroller";
+/// The heap annotation (picokubelet-core `k8s::node`), dots escaped for jsonpath.
+const HEAP_ANNOTATION_PATH: &str = r"node\.specht\.dev/heap-bytes-free";
+/// How often the watcher reads the Node.
+const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What the checks read from a Node.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeView {
+    /// The Ready condition's status ("True", "False", "Unknown"), empty without one.
+    pub ready: String,
+    pub internal_ip: String,
+    /// The effect of the microcontroller taint, empty without it.
+    pub taint_effect: String,
+    pub heap_free: String,
+}
+
+/// kubectl with one kubeconfig.
+#[derive(Clone)]
+pub struct Api {
+    kubeconfig: PathBuf,
+    node: String,
+}
+
+impl Api {
+    pub fn new(kubeconfig: &Path, node: &str) -> Api {
+        Api {
+            kubeconfig: kubeconfig.to_owned(),
+            node: node.to_owned(),
+        }
+    }
+
+    fn kubectl(&self, args: &[&str]) -> Result<String, String> {
+        let output = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(["--request-timeout", "5s"])
+            .args(args)
+            .output()
+            .map_err(|e| format!("cannot run kubectl: {e}"))?;
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        } else {
+            Err(format!(
+                "kubectl {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr).trim()
+            ))
+        }
+    }
+
+    /// The Node, or why it cannot be read (e.g. not registered yet).
+    pub fn node(&self) -> Result<NodeView, String> {
+        let path = format!(
+            "{{.status.conditions[?(@.type==\"Ready\")].status}}|{{.status.addresses[?(@.type==\"InternalIP\")].address}}|{{.spec.taints[?(@.key==\"{TAINT_KEY}\")].effect}}|{{.metadata.annotations.{HEAP_ANNOTATION_PATH}}}"
+        );
+        let text = self.kubectl(&["get", "node", &self.node, "-o", &format!("jsonpath={path}")])?;
+        let mut fields = text.trim().split('|').map(str::to_owned);
+        let mut next = || fields.next().unwrap_or_default();
+        Ok(NodeView {
+            ready: next(),
+            internal_ip: next(),
+            taint_effect: next(),
+            heap_free: next(),
+        })
+    }
+
+    /// The Lease's renewTime (RFC 3339 with microseconds).
+    pub fn lease_renew_time(&self) -> Result<String, String> {
+        self.kubectl(&[
+            "get",
+            "lease",
+            "-n",
+            "kube-node-lease",
+            &self.node,
+            "-o",
+            "jsonpath={.spec.renewTime}",
+        ])
+        .map(|t| t.trim().to_owned())
+    }
+
+    /// Polls until `accept` takes the Node (at most `bound`: a failure, not a
+    /// synchronisation); the last view or error otherwise.
+    pub fn wait_node(
+        &self,
+        bound: Duration,
+        mut accept: impl FnMut(&NodeView) -> bool,
+    ) -> Result<NodeView, String> {
+        let deadline = Instant::now() + bound;
+        loop {
+            let last = self.node();
+            if let Ok(view) = &last {
+                if accept(view) {
+                    return last;
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(match last {
+                    Ok(view) => format!("the Node stayed {view:?}"),
+                    Err(e) => e,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// Starts recording the Node's Ready status once a second.
+    pub fn watch_ready(&self) -> ReadyWatch {
+        let samples = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (api, into, stopped) = (self.clone(), samples.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !stopped.load(Ordering::Relaxed) {
+                let ready = api.node().map(|n| n.ready).unwrap_or_else(|e| e);
+                if let Ok(mut samples) = into.lock() {
+                    samples.push(ready);
+                }
+                // A sampling period, not a synchronisation: the Ready condition is read, and
+                // the server's lifecycle controller runs, at each request.
+                std::thread::sleep(WATCH_INTERVAL);
+            }
+        });
+        ReadyWatch {
+            samples,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+/// The Ready samples of [`Api::watch_ready`].
+pub struct ReadyWatch {
+    samples: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ReadyWatch {
+    /// Stops; the number of samples and those that were not "True" (deduplicated, in order).
+    pub fn finish(mut self) -> (usize, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        let samples = self.samples.lock().map(|s| s.clone()).unwrap_or_default();
+        let mut other: Vec<String> = Vec::new();
+        for sample in samples.iter().filter(|s| *s != "True") {
+            if other.last() != Some(sample) {
+                other.push(sample.clone());
+            }
+        }
+        (samples.len(), other)
+    }
+}
+
+impl Drop for ReadyWatch {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The firmware body (the tap board) against an API server, checked: DHCP, DNS, verified TLS,
+# Node Ready, renewals, a renumbered network, failover to Wi-Fi, link flaps, the watchdog and
+# the flash record's precedence; then the figures (firmware/README.md "The tap board").
+#
+#   scripts/tap-board.sh [--kubeconfig FILE] [--seconds N] [--quick] [--node-name NAME] [--work DIR]
+#
+# Without --kubeconfig it starts the project's test API server (crates/testkit/examples/serve.rs)
+# on 127.0.0.1; with it, the API server, CA and credentials of that kubeconfig (the server must
+# be on the host's loopback; the board's flash record is made from the kubeconfig with
+# `picokubelet provision`; --node-name must be a name its credentials may register). --seconds:
+# the steady-state period the figures are measured over (default 60); --quick: the shorter
+# scenario set CI runs. Needs root, /dev/net/tun, iproute2, dnsmasq and kubectl; everything it
+# makes stays in one network namespace (deleted at the end) and the host's loopback.
+#
+# TAPBOARD_BIN_DIR: where picokubelet-tapboard and tapboard-harness are already built (the
+# cargo test passes its own); otherwise they are built here.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+# The arguments, with the paths made absolute (the builds below run in the repository).
+kubeconfig=
+args=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --kubeconfig | --work)
+        [ $# -ge 2 ] || { echo "$1 needs a value" >&2; exit 2; }
+        path=$(realpath -m -- "$2")
+        [ "$1" = --kubeconfig ] && kubeconfig=$path
+        args+=("$1" "$path")
+        shift 2
+        ;;
+    *)
+        args+=("$1")
+        shift
+        ;;
+    esac
+done
+cd "$root"
+target=${CARGO_TARGET_DIR:-$root/target}
+if [ -z "$kubeconfig" ]; then
+    cargo build --locked -q -p picokubelet --bin picokubelet -p picokubelet-testkit --example serve
+    server=(--server "$target/debug/examples/serve")
+else
+    cargo build --locked -q -p picokubelet --bin picokubelet
+    server=()
+fi
+if [ -z "${TAPBOARD_BIN_DIR:-}" ]; then
+    host=$(rustc -vV | sed -n 's/^host: //p')
+    (cd firmware/tapboard && cargo build --locked -q --target "$host" --bins)
+    TAPBOARD_BIN_DIR=${CARGO_TARGET_DIR:-$root/firmware/tapboard/target}/$host/debug
+fi
+exec "$TAPBOARD_BIN_DIR/tapboard-harness" --board "$TAPBOARD_BIN_DIR/picokubelet-tapboard" \
+    --picokubelet "$target/debug/picokubelet" "${server[@]}" "${args[@]}"
