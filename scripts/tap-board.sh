@@ -3,15 +3,18 @@
 # Node Ready, renewals, a renumbered network, failover to Wi-Fi, link flaps, the watchdog and
 # the flash record's precedence; then the figures (firmware/README.md "The tap board").
 #
-#   scripts/tap-board.sh [--kubeconfig FILE] [--seconds N] [--quick] [--node-name NAME] [--work DIR]
+#   scripts/tap-board.sh [--kubeconfig FILE] [--seconds N] [--quick] [--flaps 5,20,35]
+#                        [--node-name NAME] [--work DIR]
 #
 # Without --kubeconfig it starts the project's test API server (crates/testkit/examples/serve.rs)
 # on 127.0.0.1; with it, the API server, CA and credentials of that kubeconfig (the server must
 # be on the host's loopback; the board's flash record is made from the kubeconfig with
 # `picokubelet provision`; --node-name must be a name its credentials may register). --seconds:
 # the steady-state period the figures are measured over (default 60); --quick: the shorter
-# scenario set CI runs. Needs root, /dev/net/tun, iproute2, dnsmasq and kubectl; everything it
-# makes stays in one network namespace (deleted at the end) and the host's loopback.
+# scenario set CI runs; --flaps: the link flaps' lengths. Needs root, /dev/net/tun, iproute2 and
+# dnsmasq, and kubectl with --kubeconfig (without it the test server reports the Node itself);
+# everything it makes stays in one network namespace (deleted at the end) and the host's
+# loopback.
 #
 # TAPBOARD_BIN_DIR: where picokubelet-tapboard and tapboard-harness are already built (the
 # cargo test passes its own); otherwise they are built here.

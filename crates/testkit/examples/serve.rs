@@ -1,7 +1,13 @@
 //! The test API server as a process, for clients that are not Rust tests in this workspace
 //! (the tap board's harness, `scripts/tap-board.sh`): listens on 127.0.0.1, writes an admin
 //! kubeconfig and a node's kubeconfig into a directory, prints `ready <URL>` and serves until
-//! its standard input closes (or it is killed).
+//! its standard input closes (or it is killed). Meanwhile it answers, one line each, what a
+//! harness without kubectl asks on its standard input:
+//! - `node NAME` → `READY|INTERNAL-IP|TAINT-EFFECT|HEAP-FREE` (the Ready condition's status,
+//!   the InternalIP, the effect of the `picokubelet.dev/microcontroller` taint, the
+//!   `node.specht.dev/heap-bytes-free` annotation; empty fields where absent);
+//! - `lease NAME` → the Lease's renewTime;
+//! - else, or without that object, `error: …`.
 //!
 //! ```text
 //! cargo run -p picokubelet-testkit --example serve -- --dir DIR --node NAME [--san NAME]… [--port P]
@@ -12,11 +18,12 @@
 //! (`system:node:NAME`, the token NodeRestriction lets touch only that Node), both naming
 //! `https://127.0.0.1:PORT`.
 
-use std::io::Read;
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use picokubelet_testkit::{ServerOptions, TestApiServer, TlsOptions};
+use serde_json::Value;
 
 /// Request and connection records kept (a harness run makes a few thousand requests; nobody
 /// reads them).
@@ -113,8 +120,53 @@ fn main() -> ExitCode {
     }
     println!("ready {}", server.url());
     // Serves (on the runtime's worker) until the parent closes our stdin.
-    let mut sink = [0u8; 64];
-    while matches!(std::io::stdin().read(&mut sink), Ok(n) if n > 0) {}
+    for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+        println!("{}", answer(&server, line.trim()));
+    }
     drop(server);
     ExitCode::SUCCESS
+}
+
+/// The answer to one query line (see the module's documentation).
+fn answer(server: &TestApiServer, query: &str) -> String {
+    match query.split_once(' ') {
+        Some(("node", name)) => match server.node(name) {
+            Some(node) => node_line(&node),
+            None => format!("error: no Node {name}"),
+        },
+        Some(("lease", name)) => match server.lease(name) {
+            Some(lease) => text(&lease["spec"]["renewTime"]).to_owned(),
+            None => format!("error: no Lease {name}"),
+        },
+        _ => format!("error: '{query}' is not 'node NAME' or 'lease NAME'"),
+    }
+}
+
+fn text(value: &Value) -> &str {
+    value.as_str().unwrap_or_default()
+}
+
+/// The element of the array `list` whose `key` is `wanted`, else null.
+fn find<'a>(list: &'a Value, key: &str, wanted: &str) -> &'a Value {
+    list.as_array()
+        .and_then(|items| items.iter().find(|item| text(&item[key]) == wanted))
+        .unwrap_or(&Value::Null)
+}
+
+fn node_line(node: &Value) -> String {
+    let ready = find(&node["status"]["conditions"], "type", "Ready");
+    let address = find(&node["status"]["addresses"], "type", "InternalIP");
+    let taint = find(
+        &node["spec"]["taints"],
+        "key",
+        "picokubelet.dev/microcontroller",
+    );
+    let heap = &node["metadata"]["annotations"]["node.specht.dev/heap-bytes-free"];
+    format!(
+        "{}|{}|{}|{}",
+        text(&ready["status"]),
+        text(&address["address"]),
+        text(&taint["effect"]),
+        text(heap)
+    )
 }

@@ -1,9 +1,12 @@
 //! The Node and its Lease as the API server holds them, read with kubectl (on the host, over
-//! loopback, with the harness's kubeconfig), and a watcher that records the Node's Ready
-//! condition once a second so a scenario can ask whether it stayed True throughout.
+//! loopback, with the harness's kubeconfig) or, without kubectl, asked of the test API server
+//! process (`crates/testkit/examples/serve.rs` answers queries on its stdin); and a watcher that
+//! records the Node's Ready condition once a second so a scenario can ask whether it stayed
+//! True throughout.
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{ChildStdin, ChildStdout, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -27,25 +30,83 @@ pub struct NodeView {
     pub heap_free: String,
 }
 
-/// kubectl with one kubeconfig.
+/// The test API server process's query pipe.
+pub struct ServerPipe {
+    pub stdin: ChildStdin,
+    pub stdout: BufReader<ChildStdout>,
+}
+
+impl ServerPipe {
+    /// Sends one query line, returns the answer line.
+    fn ask(&mut self, query: &str) -> Result<String, String> {
+        writeln!(self.stdin, "{query}").map_err(|e| format!("the test API server: {e}"))?;
+        let mut answer = String::new();
+        match self.stdout.read_line(&mut answer) {
+            Ok(0) | Err(_) => Err("the test API server stopped answering".into()),
+            Ok(_) => match answer.trim_end().strip_prefix("error: ") {
+                Some(error) => Err(error.to_owned()),
+                None => Ok(answer.trim_end().to_owned()),
+            },
+        }
+    }
+}
+
+/// How the API is read.
+#[derive(Clone)]
+enum Reader {
+    Kubectl(PathBuf),
+    Server(Arc<Mutex<ServerPipe>>),
+}
+
+/// One Node and its Lease, read through kubectl or the test server's pipe.
 #[derive(Clone)]
 pub struct Api {
-    kubeconfig: PathBuf,
+    reader: Reader,
     node: String,
 }
 
 impl Api {
-    pub fn new(kubeconfig: &Path, node: &str) -> Api {
+    /// Reads with kubectl and `kubeconfig`.
+    pub fn kubectl(kubeconfig: &Path, node: &str) -> Api {
         Api {
-            kubeconfig: kubeconfig.to_owned(),
+            reader: Reader::Kubectl(kubeconfig.to_owned()),
             node: node.to_owned(),
         }
     }
 
-    fn kubectl(&self, args: &[&str]) -> Result<String, String> {
+    /// Asks the test API server process.
+    pub fn test_server(pipe: Arc<Mutex<ServerPipe>>, node: &str) -> Api {
+        Api {
+            reader: Reader::Server(pipe),
+            node: node.to_owned(),
+        }
+    }
+
+    /// What reads the API, for the report.
+    pub fn describe(&self) -> &'static str {
+        match self.reader {
+            Reader::Kubectl(_) => "kubectl",
+            Reader::Server(_) => "the test API server's own view (no kubectl here)",
+        }
+    }
+
+    fn ask_server(&self, query: &str) -> Option<Result<String, String>> {
+        let Reader::Server(pipe) = &self.reader else {
+            return None;
+        };
+        Some(match pipe.lock() {
+            Ok(mut pipe) => pipe.ask(&format!("{query} {}", self.node)),
+            Err(_) => Err("the test API server's pipe is poisoned".into()),
+        })
+    }
+
+    fn kubectl_run(&self, args: &[&str]) -> Result<String, String> {
+        let Reader::Kubectl(kubeconfig) = &self.reader else {
+            return Err("no kubectl".into());
+        };
         let output = Command::new("kubectl")
             .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
+            .arg(kubeconfig)
             .args(["--request-timeout", "5s"])
             .args(args)
             .output()
@@ -63,10 +124,10 @@ impl Api {
 
     /// The Node, or why it cannot be read (e.g. not registered yet).
     pub fn node(&self) -> Result<NodeView, String> {
-        let path = format!(
-            "{{.status.conditions[?(@.type==\"Ready\")].status}}|{{.status.addresses[?(@.type==\"InternalIP\")].address}}|{{.spec.taints[?(@.key==\"{TAINT_KEY}\")].effect}}|{{.metadata.annotations.{HEAP_ANNOTATION_PATH}}}"
-        );
-        let text = self.kubectl(&["get", "node", &self.node, "-o", &format!("jsonpath={path}")])?;
+        let text = match self.ask_server("node") {
+            Some(answer) => answer?,
+            None => self.kubectl_node()?,
+        };
         let mut fields = text.trim().split('|').map(str::to_owned);
         let mut next = || fields.next().unwrap_or_default();
         Ok(NodeView {
@@ -77,9 +138,20 @@ impl Api {
         })
     }
 
+    /// kubectl's `READY|INTERNAL-IP|TAINT-EFFECT|HEAP-FREE`, as the test server answers.
+    fn kubectl_node(&self) -> Result<String, String> {
+        let path = format!(
+            "{{.status.conditions[?(@.type==\"Ready\")].status}}|{{.status.addresses[?(@.type==\"InternalIP\")].address}}|{{.spec.taints[?(@.key==\"{TAINT_KEY}\")].effect}}|{{.metadata.annotations.{HEAP_ANNOTATION_PATH}}}"
+        );
+        self.kubectl_run(&["get", "node", &self.node, "-o", &format!("jsonpath={path}")])
+    }
+
     /// The Lease's renewTime (RFC 3339 with microseconds).
     pub fn lease_renew_time(&self) -> Result<String, String> {
-        self.kubectl(&[
+        if let Some(answer) = self.ask_server("lease") {
+            return answer;
+        }
+        self.kubectl_run(&[
             "get",
             "lease",
             "-n",

@@ -18,17 +18,21 @@ mod sniff;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::{Arc, Mutex};
 
+use crate::api::ServerPipe;
 use crate::scenarios::{Harness, Report};
 
 const USAGE: &str = "\
 usage: tapboard-harness --picokubelet PATH (--server PATH | --kubeconfig FILE)
-                        [--board PATH] [--node-name NAME] [--seconds N] [--quick] [--work DIR]
+                        [--board PATH] [--node-name NAME] [--seconds N] [--quick]
+                        [--flaps LIST] [--work DIR]
   --server      the test API server (cargo build -p picokubelet-testkit --example serve)
   --kubeconfig  another API server on the host's loopback, its CA and credentials instead
   --node-name   the board's Node (with --kubeconfig: the name its credentials may register)
   --seconds     the steady-state period the figures are measured over (default 60)
   --quick       the shorter scenario set (CI): link flaps of 5 s and 35 s only
+  --flaps LIST  the link flaps' lengths instead, seconds, e.g. 5,20,35
   --work        where the flash image, kubeconfigs and logs go (default: a new /tmp directory)";
 
 /// The board's Node name unless `--node-name` says otherwise.
@@ -41,7 +45,8 @@ pub struct Args {
     pub board: PathBuf,
     pub node_name: String,
     pub seconds: u64,
-    pub quick: bool,
+    /// The link flaps' lengths, seconds.
+    pub flaps: Vec<u64>,
     pub work: PathBuf,
 }
 
@@ -49,7 +54,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut picokubelet, mut server, mut kubeconfig, mut board, mut work) =
         (None, None, None, None, None);
     let mut node_name = DEFAULT_NODE_NAME.to_owned();
-    let (mut seconds, mut quick) = (60, false);
+    let (mut seconds, mut quick, mut flaps) = (60, false, None);
     while let Some(flag) = argv.next() {
         if flag == "--quick" {
             quick = true;
@@ -68,6 +73,15 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             "--board" => board = Some(PathBuf::from(value)),
             "--work" => work = Some(PathBuf::from(value)),
             "--node-name" => node_name = value,
+            "--flaps" => {
+                let parsed: Option<Vec<u64>> = value
+                    .split(',')
+                    .map(|s| s.trim().parse().ok().filter(|&s| s > 0))
+                    .collect();
+                flaps = Some(parsed.ok_or_else(|| {
+                    format!("--flaps {value}: give whole seconds, comma-separated")
+                })?);
+            }
             "--seconds" => {
                 seconds =
                     value.parse().ok().filter(|&s| s >= 10).ok_or_else(|| {
@@ -96,7 +110,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         board,
         node_name,
         seconds,
-        quick,
+        flaps: flaps.unwrap_or_else(|| if quick { vec![5, 35] } else { vec![5, 20, 35] }),
         work,
     })
 }
@@ -117,15 +131,10 @@ fn missing_prerequisite() -> Option<String> {
             "--version",
             "Debian: dnsmasq-base; scripts/setup.sh installs it",
         ),
-        (
-            "kubectl",
-            "version --client",
-            "the Node is read with kubectl",
-        ),
     ] {
         let mut command = Command::new(program);
         command
-            .args(flag.split(' '))
+            .arg(flag)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         if command.status().is_err() {
@@ -135,9 +144,21 @@ fn missing_prerequisite() -> Option<String> {
     None
 }
 
+/// Whether kubectl runs here.
+pub fn have_kubectl() -> bool {
+    Command::new("kubectl")
+        .args(["version", "--client"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// The test API server process; stops when its stdin closes (on drop).
-struct TestServer {
+pub struct TestServer {
     child: Child,
+    /// Its query pipe (stdin, stdout), for reading the Node without kubectl.
+    pub pipe: Arc<Mutex<ServerPipe>>,
 }
 
 impl TestServer {
@@ -156,13 +177,16 @@ impl TestServer {
                     program.display()
                 )
             })?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or("the server's stdout is not piped")?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err("the server's stdin and stdout are not piped".into());
+        };
+        let mut stdout = BufReader::new(stdout);
         let mut first = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut first);
-        let server = TestServer { child };
+        let _ = stdout.read_line(&mut first);
+        let server = TestServer {
+            child,
+            pipe: Arc::new(Mutex::new(ServerPipe { stdin, stdout })),
+        };
         if first.starts_with("ready ") {
             Ok(server)
         } else {
@@ -175,7 +199,6 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        drop(self.child.stdin.take());
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -201,7 +224,7 @@ fn main() -> ExitCode {
         "tapboard-harness: logs and files in {}",
         args.work.display()
     );
-    let _server = match &args.server {
+    let server = match &args.server {
         Some(program) if args.kubeconfig.is_none() => {
             match TestServer::start(program, &args.work, &args.node_name) {
                 Ok(server) => Some(server),
@@ -214,7 +237,7 @@ fn main() -> ExitCode {
         _ => None,
     };
     let mut report = Report::default();
-    match Harness::set_up(&args) {
+    match Harness::set_up(&args, server.as_ref()) {
         Ok(harness) => harness.run(&args, &mut report),
         Err(e) => report.fail("set-up", &e),
     }

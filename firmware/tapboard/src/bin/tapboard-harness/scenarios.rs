@@ -20,16 +20,13 @@ use crate::netns::{
     WIFI_TAP,
 };
 use crate::sniff::{self, SocketPeaks};
-use crate::Args;
+use crate::{have_kubectl, Args, TestServer};
 
 /// Bound on the board reaching a state (lease, registration, a reconnect).
 const BOUND: Duration = Duration::from_secs(90);
 /// Bound on the agent's reconnect after a link comes back or a failover (request time-out,
 /// backoff, TLS handshake).
 const RECOVERY_BOUND: Duration = Duration::from_secs(120);
-/// The record's status period (the firmware's default is 5 min; the harness wants a push to
-/// see within its run).
-const STATUS_INTERVAL_SECS: u64 = 20;
 /// The agent's Lease renewal period (the firmware's default).
 const RENEW_INTERVAL_SECS: u64 = 10;
 /// How long the returned cable is watched for the policy (the session stays on Wi-Fi).
@@ -94,11 +91,13 @@ pub struct Harness {
     ca_env: (&'static str, String),
     port: u16,
     work: PathBuf,
+    /// The kubeconfig the record was made from.
+    board_kubeconfig: PathBuf,
 }
 
 impl Harness {
     /// The namespace, dnsmasq, the forwarder and the board's flash record.
-    pub fn set_up(args: &Args) -> Result<Harness, String> {
+    pub fn set_up(args: &Args, server: Option<&TestServer>) -> Result<Harness, String> {
         let (read_kubeconfig, board_kubeconfig) = match &args.kubeconfig {
             None => (
                 args.work.join("admin.kubeconfig"),
@@ -110,6 +109,16 @@ impl Harness {
             .map_err(|e| format!("reading {}: {e}", board_kubeconfig.display()))?;
         let port = loopback_port(&text)?;
         let ca_env = ca_env(&text)?;
+        let api = match server {
+            Some(server) if !have_kubectl() => {
+                Api::test_server(server.pipe.clone(), &args.node_name)
+            }
+            None if !have_kubectl() => {
+                return Err("--kubeconfig: the Node is read with kubectl, which is not here".into())
+            }
+            _ => Api::kubectl(&read_kubeconfig, &args.node_name),
+        };
+        println!("tapboard-harness: the Node is read with {}", api.describe());
         let netns = Netns::create(format!("pk-tap-{}", std::process::id()))?;
         let dnsmasq = Dnsmasq::start(&netns, &args.work, ETHERNET_POOL)?;
         let traffic = forward::start(&netns.path(), (API_ADDRESS, port), port)?;
@@ -125,11 +134,12 @@ impl Harness {
             dnsmasq: Some(dnsmasq),
             traffic,
             socket_peaks,
-            api: Api::new(&read_kubeconfig, &args.node_name),
+            api,
             pkconfig,
             ca_env,
             port,
             work: args.work.clone(),
+            board_kubeconfig,
         })
     }
 
@@ -149,8 +159,48 @@ impl Harness {
         if let Err(e) = self.network_scenarios(args, report) {
             report.fail("the network scenarios stopped", &e);
         }
+        // The boards below boot on Ethernet: the cable goes back in, whatever the flaps left.
+        if let Err(e) = self.netns.set_link(ETHERNET_TAP, true) {
+            report.fail("plugging the Ethernet TAP back", &e);
+        }
+        self.wrong_name(args, report);
         self.watchdog(args, report);
         self.precedence(args, report);
+    }
+
+    /// The other half of "certificate verified": a record that expects a name the server's
+    /// certificate does not carry gets no session.
+    fn wrong_name(&self, args: &Args, report: &mut Report) {
+        let result = std::fs::read_to_string(&self.board_kubeconfig)
+            .map_err(|e| e.to_string())
+            .and_then(|text| {
+                let kubeconfig = args.work.join("wrong-name.kubeconfig");
+                let text = with_server_name(&text, "not-the-api-server.example");
+                std::fs::write(&kubeconfig, text).map_err(|e| e.to_string())?;
+                let pkconfig = args.work.join("pkconfig-wrong-name.bin");
+                provision(args, &kubeconfig, &pkconfig)?;
+                let mut command = self.board_command(args);
+                command.arg("--pkconfig").arg(&pkconfig);
+                let board = Board::start(command, &args.work.join("board-wrong-name.log"))?;
+                let refused = board.log.wait(0, BOUND, |l| {
+                    let (_, event) = agent_event(l)?;
+                    if event.starts_with("OpenFailed") {
+                        Some(Ok(()))
+                    } else if event.starts_with("SessionOpened") {
+                        Some(Err("a session opened".to_owned()))
+                    } else {
+                        None
+                    }
+                });
+                match refused {
+                    Some((_, outcome)) => outcome.map(|()| String::new()),
+                    None => Err("no OpenFailed in the board's log".into()),
+                }
+            });
+        report.check(
+            "a certificate that does not name the server → no session (OpenFailed)",
+            result,
+        );
     }
 
     /// Boot → Ready, renumbering, failover, the cable's return and the link flaps, on one
@@ -211,31 +261,31 @@ impl Harness {
             );
         }
         report.figure(
-            "boot → Node Ready seen by kubectl",
+            "boot → Node Ready read from the API server (polled every 0.5 s)",
             format!("{:.1} s", ready_after.as_secs_f64()),
         );
-        report.check(
-            "a status push",
-            log.wait(0, BOUND, |l| {
-                agent_event(l).and_then(|(_, e)| e.starts_with("StatusPushed").then_some(()))
-            })
-            .map(|_| String::new())
-            .ok_or_else(|| "no StatusPushed within the bound".to_owned()),
-        );
-
         // The steady state: renewals on time, and the figures.
         self.steady_state(args, &log, report)?;
 
         // The DHCP server renumbers the network; a carrier bounce makes the board ask again.
         self.renumber(args, &log, report)?;
+        // The record keeps the firmware's status period (5 min, so the figures above are a
+        // board's); pushes come with flips, reconnects and the new address.
+        report.check(
+            "a status push",
+            log.wait(0, BOUND, |l| {
+                agent_event(l).and_then(|(_, e)| e.strip_prefix("StatusPushed").map(str::to_owned))
+            })
+            .map(|(_, detail)| detail.trim().to_owned())
+            .ok_or_else(|| "no StatusPushed within the bound".to_owned()),
+        );
 
         // Failover to Wi-Fi and the cable's return.
         self.failover(&log, report)?;
 
         // Link flaps on the only uplink (Wi-Fi: Ethernet unplugged).
         self.netns.set_link(ETHERNET_TAP, false)?;
-        let flaps: &[u64] = if args.quick { &[5, 35] } else { &[5, 20, 35] };
-        for &secs in flaps {
+        for &secs in &args.flaps {
             self.flap(&log, secs, report)?;
         }
         if let Some(peak) = log.since(0).iter().rev().find_map(|l| heap_peak(&l.text)) {
@@ -692,18 +742,27 @@ fn board_kubeconfig(given: &Path, work: &Path) -> Result<PathBuf, String> {
     if text.contains("tls-server-name:") {
         return Ok(given.to_owned());
     }
+    let out = with_server_name(&text, "kubernetes");
+    let copy = work.join("board.kubeconfig");
+    std::fs::write(&copy, out).map_err(|e| format!("writing {}: {e}", copy.display()))?;
+    Ok(copy)
+}
+
+/// `kubeconfig` with `tls-server-name: NAME` under each `server:` (any earlier one dropped).
+fn with_server_name(kubeconfig: &str, name: &str) -> String {
     let mut out = String::new();
-    for line in text.lines() {
+    for line in kubeconfig.lines() {
+        if line.trim_start().starts_with("tls-server-name:") {
+            continue;
+        }
         out.push_str(line);
         out.push('\n');
         if line.trim_start().starts_with("server:") {
             let indent = &line[..line.len() - line.trim_start().len()];
-            out.push_str(&format!("{indent}tls-server-name: kubernetes\n"));
+            out.push_str(&format!("{indent}tls-server-name: {name}\n"));
         }
     }
-    let copy = work.join("board.kubeconfig");
-    std::fs::write(&copy, out).map_err(|e| format!("writing {}: {e}", copy.display()))?;
-    Ok(copy)
+    out
 }
 
 /// The port of the kubeconfig's (first) server, which must be on the host's loopback.
@@ -744,8 +803,7 @@ fn ca_env(kubeconfig: &str) -> Result<(&'static str, String), String> {
 }
 
 /// `picokubelet provision` from `kubeconfig`: the board dials [`API_NAME`] on the
-/// kubeconfig's port, joins the "Wi-Fi" (an open network), pushes status every
-/// [`STATUS_INTERVAL_SECS`].
+/// kubeconfig's port and joins the "Wi-Fi" (an open network); the firmware's periods.
 fn provision(args: &Args, kubeconfig: &Path, out: &Path) -> Result<(), String> {
     let output = Command::new(&args.picokubelet)
         .arg("provision")
@@ -759,7 +817,6 @@ fn provision(args: &Args, kubeconfig: &Path, out: &Path) -> Result<(), String> {
             "tapwifi",
             "--wifi-open",
         ])
-        .args(["--status-interval", &format!("{STATUS_INTERVAL_SECS}s")])
         .arg("--out")
         .arg(out)
         .arg("--force")
@@ -772,5 +829,31 @@ fn provision(args: &Args, kubeconfig: &Path, out: &Path) -> Result<(), String> {
             "picokubelet provision: {}",
             String::from_utf8_lossy(&output.stderr).trim()
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KUBECONFIG: &str = "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: TFMwdA==\n    server: https://127.0.0.1:6443\n  name: k\n";
+
+    #[test]
+    fn the_kubeconfig_gives_port_ca_and_server_name() {
+        assert_eq!(loopback_port(KUBECONFIG), Ok(6443));
+        assert_eq!(ca_env(KUBECONFIG), Ok(("PK_CA_B64", "TFMwdA==".to_owned())));
+        let named = with_server_name(KUBECONFIG, "kubernetes");
+        assert!(
+            named.contains("    server: https://127.0.0.1:6443\n    tls-server-name: kubernetes\n"),
+            "{named}"
+        );
+        let renamed = with_server_name(&named, "other.example");
+        assert_eq!(renamed.matches("tls-server-name").count(), 1, "{renamed}");
+        assert!(renamed.contains("tls-server-name: other.example"));
+        let remote = KUBECONFIG.replace("127.0.0.1", "10.0.0.5");
+        assert!(loopback_port(&remote)
+            .unwrap_err()
+            .contains("loopback only"));
+        assert!(loopback_port("kind: Config\n").is_err());
     }
 }

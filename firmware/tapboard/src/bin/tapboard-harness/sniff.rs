@@ -76,7 +76,8 @@ fn segment(frame: &[u8]) -> Option<Segment> {
     })
 }
 
-/// Per connection (the board's port): the highest sequence end the board sent and the highest
+/// Per connection (the board's address and port; a SYN starts it afresh, as a rebooted board
+/// reuses ports): the highest sequence end the board sent and the highest
 /// acknowledgement the server gave.
 #[derive(Default)]
 struct Connection {
@@ -87,14 +88,17 @@ struct Connection {
 /// Folds segments to and from `server` into the peaks.
 #[derive(Default)]
 struct Tracker {
-    connections: HashMap<u16, Connection>,
+    connections: HashMap<(Ipv4Addr, u16), Connection>,
     peaks: SocketPeaks,
 }
 
 impl Tracker {
     fn see(&mut self, segment: &Segment, server: (Ipv4Addr, u16)) {
         if segment.dst == server {
-            let connection = self.connections.entry(segment.src.1).or_default();
+            if segment.syn {
+                self.connections.remove(&segment.src);
+            }
+            let connection = self.connections.entry(segment.src).or_default();
             if !segment.syn {
                 let held = BOARD_RX_BYTES.saturating_sub(u32::from(segment.window));
                 self.peaks.rx = self.peaks.rx.max(held);
@@ -104,7 +108,7 @@ impl Tracker {
                 connection.sent_end = Some(end);
             }
         } else if segment.src == server {
-            let connection = self.connections.entry(segment.dst.1).or_default();
+            let connection = self.connections.entry(segment.dst).or_default();
             if let Some(ack) = segment.ack {
                 if connection.acked.is_none_or(|a| after(ack, a)) {
                     connection.acked = Some(ack);
@@ -265,6 +269,15 @@ mod tests {
             segment(&frame((Ipv4Addr::new(1, 1, 1, 1), 1), BOARD, 0, 0, 0, 10)).expect("tcp");
         tracker.see(&other, SERVER);
         assert_eq!(tracker.peaks.rx, 4096 - 3000);
+        // The same port again after a reboot: a new connection, not 4 GB in flight.
+        let mut syn = frame(BOARD, SERVER, 7, 0, 4096, 0);
+        syn[14 + 20 + 13] = 0x02;
+        tracker.see(&segment(&syn).expect("tcp"), SERVER);
+        tracker.see(
+            &segment(&frame(SERVER, BOARD, 9, 8, 65535, 0)).expect("tcp"),
+            SERVER,
+        );
+        assert_eq!(tracker.peaks.tx_unacked, 400);
         let mut arp = frame(BOARD, SERVER, 0, 0, 0, 0);
         arp[12..14].copy_from_slice(&[0x08, 0x06]);
         assert_eq!(segment(&arp), None);
