@@ -52,5 +52,20 @@ if [ -z "${TAPBOARD_BIN_DIR:-}" ]; then
     (cd firmware/tapboard && cargo build --locked -q --target "$host" --bins)
     TAPBOARD_BIN_DIR=${CARGO_TARGET_DIR:-$root/firmware/tapboard/target}/$host/debug
 fi
-exec "$TAPBOARD_BIN_DIR/tapboard-harness" --board "$TAPBOARD_BIN_DIR/picokubelet-tapboard" \
-    --picokubelet "$target/debug/picokubelet" "${server[@]}" "${args[@]}"
+"$TAPBOARD_BIN_DIR/tapboard-harness" --board "$TAPBOARD_BIN_DIR/picokubelet-tapboard" \
+    --picokubelet "$target/debug/picokubelet" "${server[@]}" "${args[@]}" &
+harness=$!
+# Interrupted: the harness cannot clean up after itself, so its namespace (named after its pid)
+# goes here, with what runs in it (the boards, dnsmasq); the test server ends with its stdin.
+cleanup() {
+    kill "$harness" 2>/dev/null || true
+    wait "$harness" 2>/dev/null || true
+    ns=pk-tap-$harness
+    if ip netns list | grep -qw "$ns"; then
+        ip netns pids "$ns" | xargs -r kill 2>/dev/null || true
+        ip netns del "$ns" || true
+    fi
+    exit 130
+}
+trap cleanup INT TERM
+wait "$harness"
