@@ -195,7 +195,8 @@ impl Api {
         let (api, into, stopped) = (self.clone(), samples.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
             while !stopped.load(Ordering::Relaxed) {
-                let ready = api.node().map(|n| n.ready).unwrap_or_else(|e| e);
+                // A failed read (kubectl timing out on a loaded machine) is no reading at all.
+                let ready = api.node().map(|n| n.ready);
                 if let Ok(mut samples) = into.lock() {
                     samples.push(ready);
                 }
@@ -214,31 +215,99 @@ impl Api {
 
 /// The Ready samples of [`Api::watch_ready`].
 pub struct ReadyWatch {
-    samples: Arc<Mutex<Vec<String>>>,
+    samples: Arc<Mutex<Vec<Result<String, String>>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl ReadyWatch {
-    /// Stops; the number of samples and those that were not "True" (deduplicated, in order).
-    pub fn finish(mut self) -> (usize, Vec<String>) {
+    /// Stops; what was read.
+    pub fn finish(mut self) -> ReadySummary {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
         let samples = self.samples.lock().map(|s| s.clone()).unwrap_or_default();
-        let mut other: Vec<String> = Vec::new();
-        for sample in samples.iter().filter(|s| *s != "True") {
-            if other.last() != Some(sample) {
-                other.push(sample.clone());
+        let mut summary = ReadySummary::default();
+        for sample in samples {
+            match sample {
+                Ok(ready) => {
+                    summary.reads += 1;
+                    if ready != "True" && summary.not_ready.last() != Some(&ready) {
+                        summary.not_ready.push(ready);
+                    }
+                }
+                Err(_) => summary.failed_reads += 1,
             }
         }
-        (samples.len(), other)
+        summary
+    }
+}
+
+/// The Ready reads of a [`ReadyWatch`].
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ReadySummary {
+    /// Successful reads.
+    pub reads: usize,
+    /// Statuses other than "True" read, consecutive repeats dropped.
+    pub not_ready: Vec<String>,
+    /// Reads that failed (no answer is no evidence either way).
+    pub failed_reads: usize,
+}
+
+impl ReadySummary {
+    /// Ready in every read, and at least one read.
+    pub fn throughout(&self) -> Result<String, String> {
+        let failed = match self.failed_reads {
+            0 => String::new(),
+            n => format!(", {n} read(s) failed"),
+        };
+        if !self.not_ready.is_empty() {
+            Err(format!(
+                "the Node's Ready read {:?}{failed}",
+                self.not_ready
+            ))
+        } else if self.reads == 0 {
+            Err(format!("the Node was never read{failed}"))
+        } else {
+            Ok(format!("Ready in all {} reads{failed}", self.reads))
+        }
     }
 }
 
 impl Drop for ReadyWatch {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ReadySummary;
+
+    #[test]
+    fn ready_throughout_needs_reads_and_no_other_status() {
+        let all = ReadySummary {
+            reads: 3,
+            not_ready: vec![],
+            failed_reads: 1,
+        };
+        assert_eq!(
+            all.throughout(),
+            Ok("Ready in all 3 reads, 1 read(s) failed".into())
+        );
+        let lapsed = ReadySummary {
+            reads: 3,
+            not_ready: vec!["Unknown".into()],
+            failed_reads: 0,
+        };
+        assert!(lapsed.throughout().unwrap_err().contains("Unknown"));
+        assert!(ReadySummary {
+            reads: 0,
+            not_ready: vec![],
+            failed_reads: 4
+        }
+        .throughout()
+        .is_err());
     }
 }

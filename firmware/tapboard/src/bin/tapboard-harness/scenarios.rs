@@ -456,12 +456,10 @@ impl Harness {
                 })
                 .map(|_| format!("InternalIP {wifi}")),
         };
-        let (samples, not_ready) = watch.finish();
+        let ready = watch.finish();
         report.check(
             "Ethernet carrier down → the agent moves to the Wi-Fi uplink and stays Ready",
-            result.and_then(|detail| {
-                ready_throughout(samples, &not_ready).map(|r| format!("{detail}, {r}"))
-            }),
+            result.and_then(|detail| ready.throughout().map(|r| format!("{detail}, {r}"))),
         );
 
         // The cable returns: README "Networking": used from the next reconnect on, a healthy
@@ -481,7 +479,7 @@ impl Harness {
             .iter()
             .position(|l| l.text.starts_with("uplink: Ethernet now"));
         let renewed = lines.iter().any(|l| renewal_lateness_us(&l.text).is_some());
-        let (samples, not_ready) = watch.finish();
+        let ready = watch.finish();
         // Leaving for the cable is allowed only after the Wi-Fi session ended by itself.
         let left_early = to_ethernet.is_some_and(|switch| session_ended.is_none_or(|e| e > switch));
         let kept = if left_early {
@@ -498,7 +496,7 @@ impl Harness {
         };
         report.check(
             "Ethernet carrier back → the README's policy",
-            kept.and_then(|d| ready_throughout(samples, &not_ready).map(|r| format!("{d}, {r}"))),
+            kept.and_then(|d| ready.throughout().map(|r| format!("{d}, {r}"))),
         );
         Ok(())
     }
@@ -521,12 +519,12 @@ impl Harness {
         let resumed = self.renewed_after(log, from);
         // One more lifecycle-controller look after the renewal.
         std::thread::sleep(Duration::from_secs(2));
-        let (samples, not_ready) = watch.finish();
+        let ready = watch.finish();
         report.check(
             &format!(
                 "link flap of {secs} s on the only uplink → Ready throughout, renewals resume"
             ),
-            resumed.and_then(|()| ready_throughout(samples, &not_ready)),
+            resumed.and_then(|()| ready.throughout()),
         );
         Ok(())
     }
@@ -704,16 +702,6 @@ fn tainted(node: &NodeView) -> Result<String, String> {
         "{} NoSchedule, heap-bytes-free {free}",
         crate::api::TAINT_KEY
     ))
-}
-
-fn ready_throughout(samples: usize, not_ready: &[String]) -> Result<String, String> {
-    if samples == 0 {
-        Err("the Node was never read".into())
-    } else if not_ready.is_empty() {
-        Ok(format!("Ready in all {samples} reads"))
-    } else {
-        Err(format!("the Node's Ready read {not_ready:?}"))
-    }
 }
 
 /// Waits until dnsmasq (its log in `work`) leased an address on `tap`.
