@@ -20,6 +20,7 @@ pub const USAGE: &str = "\
 usage: picokubelet-tapboard [--ethernet TAP] [--wifi TAP] [--mac aa:bb:cc:dd:ee:ff]
                             [--profile esp32c6|esp32c3|esp32s3]
                             [--flash FILE | [--partition-table CSV] [--pkconfig FILE]]
+                            [--heap-report-secs N] [--starve-after-secs N]
 The board's defaults come from PK_API_HOST, PK_TLS_SERVER_NAME, PK_CA_PEM_FILE or PK_CA_B64,
 PK_NODE_NAME, PK_NODE_TOKEN, PK_WIFI_SSID and PK_WIFI_PASSWORD (see firmware/README.md).";
 
@@ -39,6 +40,11 @@ pub struct Args {
     pub flash: Option<PathBuf>,
     pub partition_table: Option<PathBuf>,
     pub pkconfig: Option<PathBuf>,
+    /// How often the heap figures are printed (default 60 s).
+    pub heap_report_secs: Option<u64>,
+    /// A fault for the harness: after this long a task blocks the executor's thread for good,
+    /// so the watchdog's feeder starves (`scripts/tap-board.sh` checks the watchdog trips).
+    pub starve_after_secs: Option<u64>,
 }
 
 impl Args {
@@ -70,6 +76,12 @@ impl Args {
                 "--flash" => parsed.flash = Some(value.into()),
                 "--partition-table" => parsed.partition_table = Some(value.into()),
                 "--pkconfig" => parsed.pkconfig = Some(value.into()),
+                "--heap-report-secs" => {
+                    parsed.heap_report_secs = Some(parse_secs(&flag, &text()?)?)
+                }
+                "--starve-after-secs" => {
+                    parsed.starve_after_secs = Some(parse_secs(&flag, &text()?)?)
+                }
                 other => return Err(format!("unknown argument '{other}'\n{USAGE}")),
             }
         }
@@ -123,6 +135,14 @@ pub fn parse_mac(text: &str) -> Result<[u8; 6], String> {
         return Err(format!("MAC '{text}' is a multicast address"));
     }
     Ok(mac)
+}
+
+/// Whole seconds, at least 1.
+fn parse_secs(flag: &str, text: &str) -> Result<u64, String> {
+    text.parse()
+        .ok()
+        .filter(|&secs| secs > 0)
+        .ok_or_else(|| format!("{flag} {text}: give whole seconds, at least 1"))
 }
 
 fn parse_chip(text: &str) -> Result<Chip, String> {
@@ -192,6 +212,18 @@ mod tests {
         let parsed = args(&["--wifi", "tapw", "--mac", "02:00:00:00:00:07"]).expect("valid");
         assert_eq!(parsed.wifi.as_deref(), Some("tapw"));
         assert_eq!(parsed.mac, Some([2, 0, 0, 0, 0, 7]));
+    }
+
+    #[test]
+    fn periods_are_whole_positive_seconds() {
+        let parsed = args(&["--wifi", "t", "--heap-report-secs", "5"]).expect("valid");
+        assert_eq!(parsed.heap_report_secs, Some(5));
+        for bad in ["0", "-1", "1.5", "x"] {
+            assert!(
+                args(&["--wifi", "t", "--starve-after-secs", bad]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The heap figures of the tap board: a global allocator that counts what is in use (and the
 //! peak), over the system allocator. The chip's heap is fixed (esp-alloc regions); here
 //! "total" is the chip's budget, so the agent's memory rules see the same percentages a board
-//! would.
+//! would. What the Linux board allocates before the agent starts (the 4 MiB flash image, the
+//! TAP frame buffers: flash and driver memory on a chip, not heap) is left out: the figures
+//! count from [`CountingAllocator::count_from_here`] on.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,6 +17,8 @@ pub const BOARD_HEAP_BYTES: usize = 100 * 1024;
 pub struct CountingAllocator {
     in_use: AtomicUsize,
     peak: AtomicUsize,
+    /// `in_use` when counting started: what the figures leave out.
+    baseline: AtomicUsize,
 }
 
 impl CountingAllocator {
@@ -22,17 +26,28 @@ impl CountingAllocator {
         CountingAllocator {
             in_use: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
+            baseline: AtomicUsize::new(0),
         }
     }
 
-    /// Bytes allocated now.
-    pub fn in_use(&self) -> usize {
-        self.in_use.load(Ordering::Relaxed)
+    /// From now on the figures count only what is allocated after this call (the board's own
+    /// set-up before the agent is not the chip's heap).
+    pub fn count_from_here(&self) {
+        let now = self.in_use.load(Ordering::Relaxed);
+        self.baseline.store(now, Ordering::Relaxed);
+        self.peak.store(now, Ordering::Relaxed);
     }
 
-    /// The most bytes allocated at once so far.
+    /// Bytes allocated now (since [`CountingAllocator::count_from_here`]).
+    pub fn in_use(&self) -> usize {
+        let baseline = self.baseline.load(Ordering::Relaxed);
+        self.in_use.load(Ordering::Relaxed).saturating_sub(baseline)
+    }
+
+    /// The most bytes allocated at once so far (since [`CountingAllocator::count_from_here`]).
     pub fn peak(&self) -> usize {
-        self.peak.load(Ordering::Relaxed)
+        let baseline = self.baseline.load(Ordering::Relaxed);
+        self.peak.load(Ordering::Relaxed).saturating_sub(baseline)
     }
 
     fn added(&self, bytes: usize) {
@@ -99,5 +114,26 @@ impl HeapGauge for CountedHeap {
             free: BOARD_HEAP_BYTES.saturating_sub(self.0.in_use()),
             total: BOARD_HEAP_BYTES,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_figures_count_from_the_baseline() {
+        let counter = CountingAllocator::new();
+        counter.added(4 << 20);
+        counter.count_from_here();
+        assert_eq!((counter.in_use(), counter.peak()), (0, 0));
+        counter.added(3000);
+        counter.removed(1000);
+        assert_eq!((counter.in_use(), counter.peak()), (2000, 3000));
+        // What was there before the baseline goes away: never below zero.
+        counter.removed(4 << 20);
+        assert_eq!(counter.in_use(), 0);
+        let heap = CountedHeap(Box::leak(Box::new(CountingAllocator::new())));
+        assert_eq!(heap.figures().free, BOARD_HEAP_BYTES);
     }
 }

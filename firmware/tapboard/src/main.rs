@@ -34,8 +34,8 @@ static ALLOCATOR: CountingAllocator = CountingAllocator::new();
 
 /// Exit status of a watchdog "reset": the executor stopped feeding for [`watchdog::TIMEOUT`].
 const WATCHDOG_EXIT: u8 = 3;
-/// How often the heap and the TAP drops are printed.
-const HEAP_REPORT_INTERVAL: embassy_time::Duration = embassy_time::Duration::from_secs(60);
+/// How often the heap figures are printed, unless `--heap-report-secs` says otherwise.
+const HEAP_REPORT_SECS: u64 = 60;
 /// A pseudo-BSSID for the "Wi-Fi" TAP's associations (there is one access point).
 const TAP_BSSID: [u8; 6] = [0x02, 0x70, 0x6b, 0xa9, 0x00, 0x01];
 
@@ -176,14 +176,25 @@ async fn wifi_link_task(stack: Stack<'static>) -> ! {
 }
 
 #[embassy_executor::task]
-async fn heap_report_task() -> ! {
+async fn heap_report_task(every_secs: u64) -> ! {
     loop {
-        Timer::after(HEAP_REPORT_INTERVAL).await;
+        Timer::after(embassy_time::Duration::from_secs(every_secs)).await;
         println!(
             "tapboard: heap {} B in use, peak {} B",
             ALLOCATOR.in_use(),
             ALLOCATOR.peak()
         );
+    }
+}
+
+/// The harness's watchdog fault: blocks the executor's only thread (as a driver spinning in a
+/// busy loop would), so no task runs and the feeder starves.
+#[embassy_executor::task]
+async fn starve_task(after_secs: u64) {
+    Timer::after(embassy_time::Duration::from_secs(after_secs)).await;
+    println!("tapboard: starving the executor (--starve-after-secs)");
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
     }
 }
 
@@ -229,7 +240,11 @@ async fn board_main(spawner: Spawner, setup: Setup) -> ! {
     );
     spawner.spawn(watchdog_task(started).expect("watchdog_task spawned once"));
     spawner.spawn(led_task().expect("led_task spawned once"));
-    spawner.spawn(heap_report_task().expect("heap_report_task spawned once"));
+    let report_secs = args.heap_report_secs.unwrap_or(HEAP_REPORT_SECS);
+    spawner.spawn(heap_report_task(report_secs).expect("heap_report_task spawned once"));
+    if let Some(after_secs) = args.starve_after_secs {
+        spawner.spawn(starve_task(after_secs).expect("starve_task spawned once"));
+    }
 
     let settings = bringup::configuration(&mut flash, &defaults, built_for).await;
     let mac = args.mac.unwrap_or(DEFAULT_MAC);
@@ -269,6 +284,8 @@ async fn board_main(spawner: Spawner, setup: Setup) -> ! {
 
     let mut boot_random = [0u8; 16];
     OsRng.fill_bytes(&mut boot_random);
+    // The flash image and the TAP buffers above are not the chip's heap.
+    ALLOCATOR.count_from_here();
     bringup::run(Boot {
         settings,
         uplinks,

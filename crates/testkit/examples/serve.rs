@@ -1,0 +1,172 @@
+//! The test API server as a process, for clients that are not Rust tests in this workspace
+//! (the tap board's harness, `scripts/tap-board.sh`): listens on 127.0.0.1, writes an admin
+//! kubeconfig and a node's kubeconfig into a directory, prints `ready <URL>` and serves until
+//! its standard input closes (or it is killed). Meanwhile it answers, one line each, what a
+//! harness without kubectl asks on its standard input:
+//! - `node NAME` → `READY|INTERNAL-IP|TAINT-EFFECT|HEAP-FREE` (the Ready condition's status,
+//!   the InternalIP, the effect of the `picokubelet.dev/microcontroller` taint, the
+//!   `node.specht.dev/heap-bytes-free` annotation; empty fields where absent);
+//! - `lease NAME` → the Lease's renewTime;
+//! - else, or without that object, `error: …`.
+//!
+//! ```text
+//! cargo run -p picokubelet-testkit --example serve -- --dir DIR --node NAME [--san NAME]… [--port P]
+//! ```
+//!
+//! `--san`: extra names the server certificate carries (a board that dials the server by a DNS
+//! name verifies that name). Files: `admin.kubeconfig` (system:masters), `node.kubeconfig`
+//! (`system:node:NAME`, the token NodeRestriction lets touch only that Node), both naming
+//! `https://127.0.0.1:PORT`.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use picokubelet_testkit::{ServerOptions, TestApiServer, TlsOptions};
+use serde_json::Value;
+
+/// Request and connection records kept (a harness run makes a few thousand requests; nobody
+/// reads them).
+const LOG_LIMIT: usize = 10_000;
+
+struct Args {
+    dir: PathBuf,
+    node: String,
+    sans: Vec<String>,
+    port: u16,
+}
+
+const USAGE: &str =
+    "usage: serve --dir DIR --node NAME [--san NAME]... [--port PORT] (serves until stdin closes)";
+
+fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
+    let (mut dir, mut node, mut sans, mut port) = (None, None, Vec::new(), 0);
+    while let Some(flag) = argv.next() {
+        let value = argv
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        match flag.as_str() {
+            "--dir" => dir = Some(PathBuf::from(value)),
+            "--node" => node = Some(value),
+            "--san" => sans.push(value),
+            "--port" => {
+                port = value
+                    .parse()
+                    .map_err(|_| format!("--port {value} is not a port number"))?
+            }
+            other => return Err(format!("unknown argument '{other}'\n{USAGE}")),
+        }
+    }
+    Ok(Args {
+        dir: dir.ok_or_else(|| format!("--dir is required\n{USAGE}"))?,
+        node: node.ok_or_else(|| format!("--node is required\n{USAGE}"))?,
+        sans,
+        port,
+    })
+}
+
+fn main() -> ExitCode {
+    let args = match parse(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("serve: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let opts = ServerOptions {
+        port: args.port,
+        log_limit: Some(LOG_LIMIT),
+        nodes: vec![args.node.clone()],
+        tls: TlsOptions {
+            extra_sans: args.sans.clone(),
+            ..TlsOptions::default()
+        },
+        ..ServerOptions::default()
+    };
+    let server = match runtime.block_on(TestApiServer::start(opts)) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!(
+                "serve: the test API server cannot listen on 127.0.0.1:{}: {e}",
+                args.port
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let files = [
+        ("admin.kubeconfig", server.kubeconfig(&server.admin_token())),
+        (
+            "node.kubeconfig",
+            server.kubeconfig(&server.node_token(&args.node)),
+        ),
+    ];
+    for (name, text) in files {
+        let path = args.dir.join(name);
+        if let Err(e) = std::fs::write(&path, text) {
+            eprintln!("serve: cannot write {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    println!("ready {}", server.url());
+    // Serves (on the runtime's worker) until the parent closes our stdin.
+    for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+        println!("{}", answer(&server, line.trim()));
+    }
+    drop(server);
+    ExitCode::SUCCESS
+}
+
+/// The answer to one query line (see the module's documentation).
+fn answer(server: &TestApiServer, query: &str) -> String {
+    match query.split_once(' ') {
+        Some(("node", name)) => match server.node(name) {
+            Some(node) => node_line(&node),
+            None => format!("error: no Node {name}"),
+        },
+        Some(("lease", name)) => match server.lease(name) {
+            Some(lease) => text(&lease["spec"]["renewTime"]).to_owned(),
+            None => format!("error: no Lease {name}"),
+        },
+        _ => format!("error: '{query}' is not 'node NAME' or 'lease NAME'"),
+    }
+}
+
+fn text(value: &Value) -> &str {
+    value.as_str().unwrap_or_default()
+}
+
+/// The element of the array `list` whose `key` is `wanted`, else null.
+fn find<'a>(list: &'a Value, key: &str, wanted: &str) -> &'a Value {
+    list.as_array()
+        .and_then(|items| items.iter().find(|item| text(&item[key]) == wanted))
+        .unwrap_or(&Value::Null)
+}
+
+fn node_line(node: &Value) -> String {
+    let ready = find(&node["status"]["conditions"], "type", "Ready");
+    let address = find(&node["status"]["addresses"], "type", "InternalIP");
+    let taint = find(
+        &node["spec"]["taints"],
+        "key",
+        "picokubelet.dev/microcontroller",
+    );
+    let heap = &node["metadata"]["annotations"]["node.specht.dev/heap-bytes-free"];
+    format!(
+        "{}|{}|{}|{}",
+        text(&ready["status"]),
+        text(&address["address"]),
+        text(&taint["effect"]),
+        text(heap)
+    )
+}
