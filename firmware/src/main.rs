@@ -34,7 +34,7 @@ use esp_println::println;
 use esp_storage::FlashStorage;
 use picokubelet_firmware_body::{
     board_state::{self, HeapFigures, HeapGauge},
-    bringup::{self, Boot},
+    bringup::{self, stages::Stage, Boot},
     net::{ethernet_mac, uplink::Uplinks, Mac},
 };
 
@@ -156,7 +156,7 @@ async fn main(spawner: Spawner) -> ! {
     };
     let trng = match Trng::try_new() {
         Ok(trng) => trng,
-        Err(e) => bringup::halt("no entropy source for TLS", e).await,
+        Err(e) => bringup::halt(Stage::Entropy, "no entropy source for TLS", e).await,
     };
     let mut boot_random = [0u8; 16];
     trng.read(&mut boot_random);
