@@ -176,7 +176,6 @@ where
     let built_for = boot.built_for;
     let settings = boot.settings;
     let record = &settings.record;
-    report(Stage::Entropy, true, &"a true random source for TLS keys");
     if uplinks.ethernet.is_some() {
         if uplinks.wait_ethernet_link(ETHERNET_LINK_WAIT).await {
             println!("Ethernet: carrier up");
@@ -196,6 +195,8 @@ where
         true,
         &format_args!("{:?} with DHCP address {}", kind, address),
     );
+    // The board hands `run` its entropy source (`boot.rng`) or halts before it.
+    report(Stage::Entropy, true, &"a true random source for TLS keys");
 
     let strings = match record.agent_strings(boot.mac, built_for) {
         Ok(strings) => strings,
