@@ -277,6 +277,18 @@ fn summary_lines_have_the_documented_shape() {
     marks.record(Stage::Uplink, false);
     let line = SummaryLine { marks, up_s: 120 }.to_string();
     assert_eq!(line, "pk-summary fail 2/10 at uplink up 120 s");
+
+    // A halt in a later stage while an earlier one has not reported names the failed one.
+    let mut halted = Marks::new();
+    halted.record(Stage::Boot, true);
+    halted.record(Stage::Config, true);
+    halted.record(Stage::Entropy, false);
+    let line = SummaryLine {
+        marks: halted,
+        up_s: 3,
+    }
+    .to_string();
+    assert_eq!(line, "pk-summary fail 2/10 at entropy up 3 s");
     for stage in Stage::ALL {
         marks.record(stage, true);
     }

@@ -151,11 +151,11 @@ impl Marks {
         self.marks.iter().filter(|m| **m == Mark::Passed).count()
     }
 
-    /// The stage the bring-up is stuck at: the first one not passed.
+    /// The stage the bring-up is stuck at: the first one that failed, else the first one not
+    /// reported yet (a board halting in its entropy source has not reported its uplink).
     pub fn stuck_at(&self) -> Option<Stage> {
-        Stage::ALL
-            .into_iter()
-            .find(|s| self.mark(*s) != Mark::Passed)
+        let first = |want: Mark| Stage::ALL.into_iter().find(|s| self.mark(*s) == want);
+        first(Mark::Failed).or_else(|| first(Mark::Pending))
     }
 
     /// True once, when every stage has passed: the moment for the `ok` summary.
