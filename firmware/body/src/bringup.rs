@@ -2,14 +2,20 @@
 //! then the agent (`picokubelet_core::agent::run_agent`) over the uplink that came up first,
 //! with its LED mirror and a periodic summary. The board's `main` calls these in order:
 //! [`configuration`] → its uplinks → [`require_uplink`] → its entropy source → [`run`].
+//!
+//! Each stage of it prints one `pk-stage` line and the bring-up ends in a `pk-summary` line
+//! ([`stages`]: the format, which scripts/check-hardware-log.sh and the tap-board harness read).
 
-use core::{convert::Infallible, net::Ipv4Addr};
+pub mod stages;
 
+use core::{cell::Cell, convert::Infallible, fmt, net::Ipv4Addr};
+
+use critical_section::Mutex;
 use embassy_futures::select::{select, Either};
 use embassy_time::{Duration, Instant, Timer};
 use embedded_storage::ReadStorage;
 use picokubelet_core::{
-    agent::{run_agent, AgentBuffers, AgentState, Runtime},
+    agent::{run_agent, AgentBuffers, AgentState, Log, LogEvent, Runtime},
     k8s::{chip::Chip, node_ids::NodeIds},
     led::LedInputs,
     tls::TlsOpener,
@@ -22,6 +28,10 @@ use crate::{
     config::{self, BuildDefaults, ConfigBuffers, Settings},
     connector::{EmbassyClock, NetConnector, PrintLog},
     net::uplink::Uplinks,
+};
+use stages::{
+    agent_implied, agent_outcome, BootDetail, EventDetail, Marks, Stage, StageLine, SummaryLine,
+    BRINGUP_DEADLINE_S,
 };
 
 /// How long boot waits for the Ethernet carrier before it settles for Wi-Fi (the W5500's
@@ -37,6 +47,43 @@ static CONFIG_BUFFERS: ConstStaticCell<ConfigBuffers> = ConstStaticCell::new(Con
 /// What the board runs with: one copy, referenced by the board's `main` and the agent (a copy
 /// in each future's state would be static RAM twice on a chip).
 static SETTINGS: StaticCell<Settings> = StaticCell::new();
+/// The bring-up stages' marks: reported from `main`'s bring-up calls and the agent's log.
+static STAGES: Mutex<Cell<Marks>> = Mutex::new(Cell::new(Marks::new()));
+
+/// Records a stage's outcome; prints its `pk-stage` line when that is news, and the `ok`
+/// summary when it completed the bring-up.
+pub fn report(stage: Stage, passed: bool, detail: &dyn fmt::Display) {
+    let (news, completed, marks) = critical_section::with(|cs| {
+        let cell = STAGES.borrow(cs);
+        let mut marks = cell.get();
+        let news = marks.record(stage, passed);
+        let completed = marks.take_completion();
+        cell.set(marks);
+        (news, completed, marks)
+    });
+    if news {
+        println!(
+            "{}",
+            StageLine {
+                stage,
+                passed,
+                detail
+            }
+        );
+    }
+    if completed {
+        print_summary(marks);
+    }
+}
+
+fn print_summary(marks: Marks) {
+    let up_s = Instant::now().as_secs();
+    println!("{}", SummaryLine { marks, up_s });
+}
+
+fn marks() -> Marks {
+    critical_section::with(|cs| STAGES.borrow(cs).get())
+}
 
 /// The flash record, else `build`'s defaults (rules in `config::select`); records the
 /// configuration's health for the LED. A board without a usable configuration halts here.
@@ -46,13 +93,31 @@ pub async fn configuration<F: ReadStorage>(
     build: &BuildDefaults,
     built_for: Chip,
 ) -> &'static Settings {
+    let boot = BootDetail {
+        version: env!("CARGO_PKG_VERSION"),
+        built_for: built_for.name(),
+    };
+    report(Stage::Boot, true, &boot);
     let settings = match config::load(flash, build, CONFIG_BUFFERS.take()) {
         Ok(settings) => settings,
         Err(refusal) => {
             board_state::record_config_health(ConfigHealth::Refused);
-            halt("no usable configuration", refusal).await
+            halt(Stage::Config, "no usable configuration", refusal).await
         }
     };
+    let degraded = if settings.degraded {
+        ", DEGRADED: the flash record is unusable, compile-time defaults"
+    } else {
+        ""
+    };
+    report(
+        Stage::Config,
+        true,
+        &format_args!(
+            "API server {}:{}, node name from {:?}{}",
+            settings.record.host, settings.record.port, settings.name_source, degraded
+        ),
+    );
     if settings.degraded {
         board_state::record_config_health(ConfigHealth::Degraded);
     }
@@ -74,7 +139,12 @@ pub async fn require_uplink(uplinks: &Uplinks, record_has_wifi: bool) {
         if !record_has_wifi {
             board_state::record_config_health(ConfigHealth::Refused);
         }
-        halt("no uplink", "neither Ethernet nor Wi-Fi is available").await
+        halt(
+            Stage::Uplink,
+            "no uplink",
+            "neither Ethernet nor Wi-Fi is available",
+        )
+        .await
     }
 }
 
@@ -120,12 +190,19 @@ where
     let (kind, _) = uplinks.wait_usable().await;
     let address = uplinks.ipv4(kind).unwrap_or(Ipv4Addr::UNSPECIFIED);
     println!("uplink: {:?} usable, DHCP address {}", kind, address);
+    report(
+        Stage::Uplink,
+        true,
+        &format_args!("{:?} with DHCP address {}", kind, address),
+    );
+    // The board hands `run` its entropy source (`boot.rng`) or halts before it.
+    report(Stage::Entropy, true, &"a true random source for TLS keys");
 
     let strings = match record.agent_strings(boot.mac, built_for) {
         Ok(strings) => strings,
         Err(e) => {
             board_state::record_config_health(ConfigHealth::Refused);
-            halt("cannot derive a node name", e).await
+            halt(Stage::Config, "cannot derive a node name", e).await
         }
     };
     let ids = NodeIds::new(boot.mac, boot.boot_random);
@@ -133,7 +210,7 @@ where
         Ok(config) => config,
         Err(e) => {
             board_state::record_config_health(ConfigHealth::Refused);
-            halt("the agent refuses the configuration", e).await
+            halt(Stage::Config, "the agent refuses the configuration", e).await
         }
     };
     if !settings.send_token {
@@ -149,7 +226,7 @@ where
         opener: TlsOpener::new(record.trust),
         rng: boot.rng,
         board,
-        log: PrintLog,
+        log: StageLog,
     };
     let state = AgentState::new();
     println!(
@@ -162,7 +239,9 @@ where
     let agent = run_agent(&mut runtime, &config, &state, AGENT_BUFFERS.take());
     match select(agent, mirror(&state, board)).await {
         Either::First(Ok(never)) => match never {},
-        Either::First(Err(e)) => halt("the agent refused its configuration", e).await,
+        Either::First(Err(e)) => {
+            halt(Stage::Config, "the agent refused its configuration", e).await
+        }
         Either::Second(never) => match never {},
     }
 }
@@ -172,7 +251,18 @@ where
 /// is single-executor by design).
 async fn mirror<H: HeapGauge>(state: &AgentState, board: BodyBoard<H>) -> Infallible {
     let mut next_summary = Instant::now() + SUMMARY_INTERVAL;
+    // The `fail` summary of a bring-up that has not completed by then (once).
+    let mut bringup_deadline = Some(Instant::from_secs(BRINGUP_DEADLINE_S));
     loop {
+        if let Some(deadline) = bringup_deadline {
+            if Instant::now() >= deadline {
+                bringup_deadline = None;
+                let marks = marks();
+                if !marks.completed() {
+                    print_summary(marks);
+                }
+            }
+        }
         let inputs = LedInputs::of_agent(state);
         board_state::update_led(|led| {
             let panicked = led.panicked;
@@ -194,15 +284,34 @@ async fn mirror<H: HeapGauge>(state: &AgentState, board: BodyBoard<H>) -> Infall
                 state.counters()
             );
         }
-        select(state.led_changed_wait(), Timer::at(next_summary)).await;
+        let wake = bringup_deadline.map_or(next_summary, |d| d.min(next_summary));
+        select(state.led_changed_wait(), Timer::at(wake)).await;
     }
 }
 
-/// Prints why the firmware cannot go on and parks forever. The executor keeps running (LED,
-/// watchdog), so the watchdog does not reset a board that is merely misconfigured.
-pub async fn halt(what: &str, error: impl core::fmt::Debug) -> ! {
+/// Prints why the firmware cannot go on (as `stage`'s failure, then the `fail` summary) and
+/// parks forever. The executor keeps running (LED, watchdog), so the watchdog does not reset a
+/// board that is merely misconfigured.
+pub async fn halt(stage: Stage, what: &str, error: impl fmt::Debug) -> ! {
     println!("{}: {:?}", what, error);
+    report(stage, false, &format_args!("{}: {:?}", what, error));
+    print_summary(marks());
     loop {
         Timer::after(Duration::from_secs(3600)).await;
+    }
+}
+
+/// The agent's log ([`PrintLog`]) and the bring-up stages its events report on.
+struct StageLog;
+
+impl Log for StageLog {
+    fn log(&self, event: &LogEvent<'_>) {
+        PrintLog.log(event);
+        if let Some(stage) = agent_implied(event) {
+            report(stage, true, &"DNS and TCP to the API server");
+        }
+        if let Some((stage, passed)) = agent_outcome(event) {
+            report(stage, passed, &EventDetail(event));
+        }
     }
 }

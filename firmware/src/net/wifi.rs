@@ -47,7 +47,17 @@ pub fn start(
     }
     let (controller, interfaces) = esp_radio::wifi::new(
         wifi,
-        ControllerConfig::default().with_initial_config(WifiConfig::Station(station)),
+        ControllerConfig::default()
+            // Bounded driver buffers (~1.6 KB each, from the heap): the defaults (10 static RX,
+            // up to 32 + 32 dynamic) are sized for throughput and could ask for ~118 KB at peak,
+            // more than the 72 KiB heap (`HEAP_MAIN_BYTES` in main.rs). The agent's traffic is a
+            // few KB per minute through one TCP socket with 4 KiB windows: at most a handful of
+            // frames are in flight. Worst case here: (6 + 12 + 12) × 1.6 KB = 48 KB. The block-ack
+            // window (6) stays below both limits, as esp-radio requires.
+            .with_static_rx_buf_num(6)
+            .with_dynamic_rx_buf_num(12)
+            .with_dynamic_tx_buf_num(12)
+            .with_initial_config(WifiConfig::Station(station)),
     )
     .map_err(StartError::Radio)?;
     println!(

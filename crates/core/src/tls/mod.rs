@@ -8,8 +8,8 @@
 //! - [`open()`]: handshake + the rule "no session unless the server authenticated";
 //!   [`open_as`] also answers a CertificateRequest with a [`ClientIdentity`] (ECDSA P-256).
 //! - [`der`], [`x509`]: the strict DER/X.509 subset the verifier reads.
-//! - [`signature`], [`rsa`]: signature checks (ECDSA P-256/P-384, RSA 2048..=4096 bits
-//!   PKCS#1 v1.5 and PSS, SHA-256/384/512), no alloc.
+//! - [`signature`], [`rsa`], `nistp384`: signature checks (ECDSA P-256/P-384, RSA 2048..=4096
+//!   bits PKCS#1 v1.5 and PSS, SHA-256/384/512), no alloc.
 //! - [`error`]: [`VerifyError`], why a server was refused, with the facts, as one line.
 //!
 //! Supported servers: ECDSA P-256 / P-384 and RSA-2048/3072/4096 certificates and CAs, mixed
@@ -25,6 +25,8 @@ pub mod ca;
 pub mod check;
 pub mod der;
 pub mod error;
+#[cfg(feature = "p384")]
+mod nistp384;
 mod open;
 pub mod opener;
 pub mod rsa;

@@ -6,8 +6,8 @@
 //! know), public exponents odd in 3..2^33 (ring's limit; every real key uses 65537).
 //!
 //! The arithmetic is crypto-bigint's (fixed-size `Uint`, schoolbook `mul_wide`,
-//! `montgomery_reduction`), instantiated for 2048, 3072 and 4096 bits so a key is computed at its
-//! own width. We do not use its `DynResidueParams::new`: it computes R² mod n by a bit-serial
+//! `montgomery_reduction`), instantiated once, at 4096 bits, for every key size (flash over
+//! speed: see `public_op`). We do not use its `DynResidueParams::new`: it computes R² mod n by a bit-serial
 //! reduction of a double-width number (BITS steps over 2·LIMBS limbs) and R³ we never need,
 //! which costs more than the whole exponentiation; here R² comes from R mod n by a few modular
 //! doublings and log2(BITS) Montgomery squarings.
@@ -281,13 +281,11 @@ impl<'a> RsaPublicKey<'a> {
         }
         let start = MAX_MODULUS_BYTES.checked_sub(k).ok_or(RsaError::BadKey)?;
         let (_, dst) = out.split_at_mut(start);
-        if self.bits <= 2048 {
-            mod_pow::<{ 2048 / Limb::BITS }>(self.modulus, self.exponent, sig, dst)?;
-        } else if self.bits <= 3072 {
-            mod_pow::<{ 3072 / Limb::BITS }>(self.modulus, self.exponent, sig, dst)?;
-        } else {
-            mod_pow::<{ 4096 / Limb::BITS }>(self.modulus, self.exponent, sig, dst)?;
-        }
+        // One width for every key size: each width is its own copy of the arithmetic (~3 KB
+        // of flash on riscv32), and a key is verified once per handshake. An RSA-2048 key at
+        // the 4096-bit width costs ~4× the products plus a 2048-step R mod n (≈ 70 ms instead
+        // of 13 on a C6, by count; BENCHMARKS.md).
+        mod_pow::<{ MAX_MODULUS_BITS / Limb::BITS }>(self.modulus, self.exponent, sig, dst)?;
         Ok(dst)
     }
 }

@@ -255,12 +255,12 @@ fn verify(
         }
         #[cfg(feature = "p384")]
         (Scheme::Ecdsa(h), VerifyKey::P384(point)) => {
-            let k =
-                p384::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|_| SigError::BadKey)?;
-            let s =
-                p384::ecdsa::Signature::from_der(sig).map_err(|_| SigError::MalformedSignature)?;
-            k.verify_prehash(h.digest(&[msg], &mut digest), &s)
-                .map_err(|_| SigError::BadSignature)
+            use super::nistp384::{verify_prehash, EcdsaError};
+            verify_prehash(point, h.digest(&[msg], &mut digest), sig).map_err(|e| match e {
+                EcdsaError::BadKey => SigError::BadKey,
+                EcdsaError::MalformedSignature => SigError::MalformedSignature,
+                EcdsaError::BadSignature => SigError::BadSignature,
+            })
         }
         (Scheme::RsaPkcs1(h), VerifyKey::Rsa(k)) => Ok(k.verify_pkcs1v15(h, msg, sig)?),
         (Scheme::RsaPss(h), VerifyKey::Rsa(k)) => Ok(k.verify_pss(h, msg, sig)?),
