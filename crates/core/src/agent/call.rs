@@ -115,8 +115,8 @@ impl<'r, C: Clock, B: Board> Ctx<'r, C, B> {
     /// Lease before it runs out (`leaseDurationSeconds` after the last accepted renewal). Once
     /// that moment has passed nothing is gained by hurrying, and a new session costs the server
     /// a handshake: wait as long as kube-apiserver takes to answer a write whose storage stalls
-    /// ([`SERVER_ANSWERS_WRITES_WITHIN`]). Before any renewal an exchange gets the plain request
-    /// timeout.
+    /// ([`SERVER_ANSWERS_WRITES_WITHIN`]), unless the server has been throttling. Before any
+    /// renewal an exchange gets the plain request timeout.
     fn patience(&self) -> Option<Instant> {
         let timing = &self.config.timing;
         let last = self.state.lease().last_success()?;
@@ -127,7 +127,10 @@ impl<'r, C: Clock, B: Board> Ctx<'r, C, B> {
                 .saturating_sub(crate::runtime::duration_micros(timing.connect_timeout)),
         );
         let now = self.now();
-        if now < urgent_until {
+        if now < urgent_until || self.state.last_api_error() == Some(ApiErrorClass::Throttled) {
+            // A server that sheds load (429/503) is overloaded, not stalled: a slow answer there
+            // is a queue, and ending the session lets every task wait for the paced reconnect
+            // instead of each queueing more (fleet_overload counts the requests).
             Some(urgent_until)
         } else {
             Some(now.saturating_add(SERVER_ANSWERS_WRITES_WITHIN))
