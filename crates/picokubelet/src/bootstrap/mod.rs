@@ -1,0 +1,489 @@
+//! kubelet TLS bootstrap for `run`: from a bootstrap token to the node's own client certificate,
+//! as the kubelet does it, and kubeadm's discovery from a token and a CA hash.
+//!
+//! - `run --bootstrap-kubeconfig FILE`: the server, CA and bootstrap token come from FILE
+//!   (kubeadm's `bootstrap-kubelet.conf`).
+//! - `run --bootstrap-token ID.SECRET --discovery-token-ca-cert-hash sha256:… --server HOST:PORT`:
+//!   the server and CA come from `kube-public/cluster-info`, checked ([`discovery`]).
+//!
+//! Then: a valid certificate for this node in the certificate directory ([`cert_dir`]) is used
+//! as it is; otherwise a fresh P-256 key (OsRng) and a CSR sent with the token ([`request`]).
+//! The agent runs with the certificate until a random point in 70–90 % of its lifetime, then a
+//! new key and CSR are sent with the current certificate (the token when that is refused or has
+//! expired), and the agent restarts with the new one. Everything is per node: `fleet` can run
+//! one [`Bootstrapper`] per board.
+
+pub mod cert_dir;
+pub mod discovery;
+pub mod request;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+use p256::ecdsa::SigningKey;
+use picokubelet_core::tls::jws::BootstrapToken;
+use picokubelet_core::tls::pin::CaPin;
+use rand_core::{OsRng, RngCore};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::agent_setup::AgentSetup;
+use crate::args::{AgentArgs, NodeArgs};
+use crate::board;
+use crate::failure::Failure;
+use crate::kubeconfig::{
+    locate, CaSource, ClientCertificate, ClusterConfig, Credentials, Kubeconfig, LookupEnv,
+    ResolveOptions, ResolvedConfig, Selection, ServerTrust, TokenSource,
+};
+use crate::secret::Secret;
+use cert_dir::{unix_now, CertDir, StoredIdentity};
+use request::{request_certificate, CsrFailure, CsrJob};
+
+/// How `run` gets its credentials by TLS bootstrap. Without any of these flags `run` uses the
+/// kubeconfig as before.
+#[derive(Clone, Debug, Default, Args)]
+pub struct BootstrapArgs {
+    /// Join with a bootstrap kubeconfig (kubeadm's bootstrap-kubelet.conf: the server, its CA
+    /// and a bootstrap token): get this node's own client certificate through a CSR, keep it in
+    /// --cert-dir and renew it
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["kubeconfig", "bootstrap_token"])]
+    pub bootstrap_kubeconfig: Option<PathBuf>,
+    /// Join with a bootstrap token alone (`kubeadm token create --print-join-command` prints
+    /// one): discover the server and CA from kube-public/cluster-info; needs
+    /// --discovery-token-ca-cert-hash and --server
+    #[arg(long, value_name = "ID.SECRET", conflicts_with = "kubeconfig",
+          requires_all = ["discovery_token_ca_cert_hash", "server"], value_parser = parse_token)]
+    pub bootstrap_token: Option<String>,
+    /// The CA's public-key hash to trust for discovery, `sha256:<hex>` (repeatable, as kubeadm)
+    #[arg(long, value_name = "sha256:HEX", requires = "bootstrap_token", value_parser = parse_pin)]
+    pub discovery_token_ca_cert_hash: Vec<CaPin>,
+    /// The API server to discover the cluster from, `HOST:PORT` or `https://HOST:PORT`
+    #[arg(long, value_name = "HOST:PORT", requires = "bootstrap_token")]
+    pub server: Option<String>,
+    /// Where the node's key and certificates live (kubelet-client-current.pem) [default:
+    /// $XDG_STATE_HOME/picokubelet/<node>/pki, else ~/.local/state/picokubelet/<node>/pki]
+    #[arg(long, value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
+    /// The lifetime to ask for (spec.expirationSeconds, at least 10m; the signer may give less)
+    /// [default: the signer's, one year for kube-controller-manager]
+    #[arg(long, value_name = "DURATION", value_parser = parse_expiration)]
+    pub certificate_lifetime: Option<Duration>,
+}
+
+fn parse_token(s: &str) -> Result<String, String> {
+    BootstrapToken::parse(s)
+        .map(|_| s.to_owned())
+        .map_err(|e| e.to_string())
+}
+
+fn parse_pin(s: &str) -> Result<CaPin, String> {
+    CaPin::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_expiration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    let min = picokubelet_core::k8s::csr::MIN_EXPIRATION_SECONDS;
+    if d.as_secs() < u64::from(min) || u32::try_from(d.as_secs()).is_err() {
+        return Err(format!(
+            "must be at least {} (the API server's minimum) and below 136 years",
+            humantime::format_duration(Duration::from_secs(u64::from(min)))
+        ));
+    }
+    Ok(d)
+}
+
+impl BootstrapArgs {
+    /// Any bootstrap flag given: `run` bootstraps.
+    pub fn is_active(&self) -> bool {
+        self.bootstrap_kubeconfig.is_some() || self.bootstrap_token.is_some()
+    }
+}
+
+/// Where the cluster is and the bootstrap token.
+struct BootstrapCluster {
+    cluster: ClusterConfig,
+    token: Secret,
+    selection: Selection,
+}
+
+/// The default certificate directory of `node`.
+pub fn default_cert_dir(node: &str) -> Result<PathBuf, String> {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| Path::new(&h).join(".local").join("state"))
+        })
+        .ok_or("neither XDG_STATE_HOME nor HOME is set: give --cert-dir")?;
+    Ok(state.join("picokubelet").join(node).join("pki"))
+}
+
+/// `run` with TLS bootstrap, until SIGINT/SIGTERM.
+pub fn run(
+    bootstrap: &BootstrapArgs,
+    cluster_args: &crate::args::ClusterArgs,
+    node: &NodeArgs,
+    agent: &AgentArgs,
+    env: &LookupEnv,
+) -> Result<(), Failure> {
+    let name = crate::app::base_node_name(node);
+    let cert_dir = match &bootstrap.cert_dir {
+        Some(dir) => dir.clone(),
+        None => default_cert_dir(&name).map_err(Failure::Usage)?,
+    };
+    let dir = CertDir::open(&cert_dir).map_err(Failure::Usage)?;
+    let stop = shutdown_watch();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Usage(format!("cannot start the async runtime: {e}")))?;
+    let target = runtime.block_on(bootstrap_cluster(bootstrap, cluster_args, env))?;
+    let mut node = node.clone();
+    node.node_name = Some(name.clone());
+    let bootstrapper = Bootstrapper {
+        node: &node,
+        agent,
+        target: &target,
+        dir,
+        lifetime: bootstrap.certificate_lifetime,
+    };
+    let mut stop_rx = stop.clone();
+    loop {
+        let identity = match runtime.block_on(bootstrapper.identity(&mut stop_rx)) {
+            Ok(identity) => identity,
+            Err(CsrFailure::Stopped) => return Ok(()),
+            Err(e) => return Err(Failure::Usage(e.to_string())),
+        };
+        let renew_in = renewal_delay(&identity, unix_now(), OsRng.next_u32());
+        info!(
+            node = %name,
+            certificate = %identity.path.display(),
+            expires_in = %humantime::format_duration(Duration::from_secs(u64::try_from(identity.remaining(unix_now())).unwrap_or(0))),
+            renew_in = %humantime::format_duration(renew_in),
+            "using the node's client certificate"
+        );
+        let resolved = with_certificate(&target, identity.certificate.clone());
+        let mut stopped = stop.clone();
+        let renewal_due = async move {
+            tokio::select! {
+                () = tokio::time::sleep(renew_in) => {}
+                _ = stopped.wait_for(|s| *s) => {}
+            }
+        };
+        crate::app::boards_resolved(&resolved, &node, agent, None, renewal_due, None)?;
+        if *stop.borrow() {
+            return Ok(());
+        }
+        info!(node = %name, "renewing the node's client certificate");
+        match runtime.block_on(bootstrapper.renew(&identity, &mut stop_rx)) {
+            Ok(()) => {}
+            Err(CsrFailure::Stopped) => return Ok(()),
+            Err(e) => return Err(Failure::Usage(e.to_string())),
+        }
+    }
+}
+
+/// A watch that turns true at SIGINT/SIGTERM, for every phase (agent, CSR waits) alike.
+fn shutdown_watch() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    std::thread::spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            rt.block_on(crate::fleet::shutdown_signal());
+            let _ = tx.send(true);
+        }
+    });
+    rx
+}
+
+/// The cluster and token from the bootstrap kubeconfig, or by discovery.
+async fn bootstrap_cluster(
+    bootstrap: &BootstrapArgs,
+    cluster_args: &crate::args::ClusterArgs,
+    env: &LookupEnv,
+) -> Result<BootstrapCluster, Failure> {
+    if let Some(path) = &bootstrap.bootstrap_kubeconfig {
+        let located = locate(Some(path), env)?;
+        let config = Kubeconfig::load(&located)?;
+        let resolved = config.resolve(&ResolveOptions {
+            context: cluster_args.context.clone(),
+            insecure_skip_tls_verify: cluster_args.insecure_skip_tls_verify,
+        })?;
+        let token = resolved
+            .credentials
+            .bearer_token()
+            .cloned()
+            .ok_or_else(|| {
+                Failure::Usage(format!(
+                    "the bootstrap kubeconfig {} has no token: its user needs `token:` with a \
+                 bootstrap token (ID.SECRET, as kubeadm's bootstrap-kubelet.conf)",
+                    path.display()
+                ))
+            })?;
+        if BootstrapToken::parse(token.expose()).is_err() {
+            // A ServiceAccount or static token may be allowed to create CSRs too; say so.
+            warn!("the bootstrap kubeconfig's token is not a bootstrap token (ID.SECRET); using it anyway");
+        }
+        info!(
+            server = %resolved.cluster.server,
+            kubeconfig = %path.display(),
+            "TLS bootstrap with the bootstrap kubeconfig's token"
+        );
+        return Ok(BootstrapCluster {
+            cluster: resolved.cluster,
+            token,
+            selection: resolved.selection,
+        });
+    }
+    let (Some(text), Some(server)) = (&bootstrap.bootstrap_token, &bootstrap.server) else {
+        return Err(Failure::Usage(
+            "TLS bootstrap needs --bootstrap-kubeconfig, or --bootstrap-token with \
+             --discovery-token-ca-cert-hash and --server"
+                .to_owned(),
+        ));
+    };
+    let token = BootstrapToken::parse(text).map_err(|e| Failure::Usage(e.to_string()))?;
+    let endpoint = discovery::parse_endpoint(server)
+        .map_err(|e| Failure::Usage(format!("--server {server}: {e}")))?;
+    let found = discovery::discover(&endpoint, &token, &bootstrap.discovery_token_ca_cert_hash)
+        .await
+        .map_err(Failure::Usage)?;
+    info!(
+        server = %found.server,
+        ca = %found.pin,
+        "discovered the cluster from cluster-info: the signature matches the token and the CA the hash"
+    );
+    Ok(BootstrapCluster {
+        cluster: ClusterConfig {
+            server: found.server,
+            tls_server_name: None,
+            trust: ServerTrust::Ca {
+                pem: found.ca_pem,
+                source: CaSource::Inline,
+            },
+        },
+        token: Secret::new(text.clone()),
+        selection: Selection {
+            context: "discovery".to_owned(),
+            cluster: "cluster-info".to_owned(),
+            user: format!("system:bootstrap:{}", token.id()),
+        },
+    })
+}
+
+/// The cluster with the bootstrap token as its credentials.
+fn with_token(target: &BootstrapCluster) -> ResolvedConfig {
+    ResolvedConfig {
+        selection: target.selection.clone(),
+        cluster: target.cluster.clone(),
+        credentials: Credentials {
+            token: target.token.clone(),
+            source: TokenSource::Inline,
+            client_certificate: None,
+        },
+    }
+}
+
+/// The cluster with the node's certificate as its only credentials.
+fn with_certificate(target: &BootstrapCluster, certificate: ClientCertificate) -> ResolvedConfig {
+    ResolvedConfig {
+        selection: Selection {
+            user: "kubelet-client-current".to_owned(),
+            ..target.selection.clone()
+        },
+        cluster: target.cluster.clone(),
+        credentials: Credentials {
+            token: Secret::new(String::new()),
+            source: TokenSource::None,
+            client_certificate: Some(certificate),
+        },
+    }
+}
+
+/// When to renew: at a random point in 70–90 % of the certificate's lifetime (as the kubelet's
+/// certificate manager), measured from notBefore; now if that is past.
+pub fn renewal_delay(identity: &StoredIdentity, now: i64, random: u32) -> Duration {
+    let lifetime = (identity.not_after - identity.not_before).max(0);
+    // 0.7 + 0.2 * random/2^32, in 1/1000s of the lifetime.
+    let permille = 700 + i64::from(random / (u32::MAX / 200 + 1));
+    let at = identity.not_before + lifetime * permille / 1000;
+    Duration::from_secs(u64::try_from(at - now).unwrap_or(0))
+}
+
+/// One node's certificate life cycle.
+struct Bootstrapper<'a> {
+    node: &'a NodeArgs,
+    agent: &'a AgentArgs,
+    target: &'a BootstrapCluster,
+    dir: CertDir,
+    lifetime: Option<Duration>,
+}
+
+impl Bootstrapper<'_> {
+    fn name(&self) -> &str {
+        self.node.node_name.as_deref().unwrap_or_default()
+    }
+
+    fn expiration_seconds(&self) -> Option<u32> {
+        self.lifetime.and_then(|d| u32::try_from(d.as_secs()).ok())
+    }
+
+    fn setup(&self, resolved: &ResolvedConfig) -> Result<AgentSetup, CsrFailure> {
+        let ip = board::internal_ip(Some(&resolved.cluster.server));
+        AgentSetup::new(resolved, self.node, self.agent, ip)
+            .map_err(|e| CsrFailure::Unusable(e.to_string()))
+    }
+
+    /// The stored certificate if it is usable, else one from the bootstrap token.
+    async fn identity(
+        &self,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<StoredIdentity, CsrFailure> {
+        let now = unix_now();
+        match self.dir.load(self.name(), now) {
+            Ok(Some(identity)) => {
+                info!(
+                    certificate = %identity.path.display(),
+                    "the certificate directory holds a valid certificate for {}",
+                    self.name()
+                );
+                return Ok(identity);
+            }
+            Ok(None) => info!(
+                dir = %self.dir.path().display(),
+                "no client certificate yet: asking the cluster for one with the bootstrap token"
+            ),
+            Err(why) => warn!(
+                certificate = %self.dir.current_path().display(),
+                "the stored client certificate cannot be used ({why}): asking for a new one with the bootstrap token"
+            ),
+        }
+        self.with_bootstrap_token(stop).await
+    }
+
+    async fn with_bootstrap_token(
+        &self,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<StoredIdentity, CsrFailure> {
+        let setup = self.setup(&with_token(self.target))?;
+        self.request(&setup, "the bootstrap token", stop).await
+    }
+
+    /// A new key and certificate, asked for with `setup`'s credentials, stored.
+    async fn request(
+        &self,
+        setup: &AgentSetup,
+        credentials: &str,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<StoredIdentity, CsrFailure> {
+        let key = SigningKey::random(&mut OsRng);
+        let job = CsrJob {
+            setup,
+            node: self.name(),
+            key: &key,
+            expiration_seconds: self.expiration_seconds(),
+            credentials,
+        };
+        let pem = request_certificate(&job, stop).await?;
+        let stored = self
+            .dir
+            .store(&pem, &key, self.name(), unix_now())
+            .map_err(|why| CsrFailure::Unusable(format!("the issued certificate: {why}")))?;
+        info!(
+            certificate = %stored.path.display(),
+            "the cluster issued a client certificate for system:node:{}",
+            self.name()
+        );
+        Ok(stored)
+    }
+
+    /// Renews `current`: with itself while it is valid, else (or when it is refused) with the
+    /// bootstrap token.
+    async fn renew(
+        &self,
+        current: &StoredIdentity,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<(), CsrFailure> {
+        if current.remaining(unix_now()) > 0 {
+            let setup = self.setup(&with_certificate(self.target, current.certificate.clone()))?;
+            match self.request(&setup, "the current certificate", stop).await {
+                Ok(_) => return Ok(()),
+                Err(e @ (CsrFailure::Unauthorized { .. } | CsrFailure::Forbidden { .. })) => {
+                    warn!("renewing with the current certificate failed: {e}; trying the bootstrap token");
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            warn!(
+                "the client certificate has expired: asking for a new one with the bootstrap token"
+            );
+        }
+        self.with_bootstrap_token(stop).await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(not_before: i64, not_after: i64) -> StoredIdentity {
+        StoredIdentity {
+            certificate: test_certificate(),
+            path: PathBuf::from("/x"),
+            not_before,
+            not_after,
+        }
+    }
+
+    fn test_certificate() -> ClientCertificate {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let cert = rcgen::CertificateParams::new(Vec::<String>::new())
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let pem = format!("{}{}", cert.pem(), key.serialize_pem());
+        ClientCertificate::from_pem(
+            pem.as_bytes(),
+            crate::kubeconfig::PemSource::Inline,
+            pem.as_bytes(),
+            crate::kubeconfig::PemSource::Inline,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn renewal_falls_in_70_to_90_percent_of_the_lifetime() {
+        let id = identity(1_000, 11_000);
+        assert_eq!(renewal_delay(&id, 1_000, 0), Duration::from_secs(7_000));
+        assert_eq!(
+            renewal_delay(&id, 1_000, u32::MAX),
+            Duration::from_secs(8_990)
+        );
+        let mid = renewal_delay(&id, 1_000, u32::MAX / 2);
+        assert!(
+            mid > Duration::from_secs(7_900) && mid < Duration::from_secs(8_100),
+            "{mid:?}"
+        );
+        // Measured from notBefore (the signer backdates it 5 minutes), not from now.
+        assert_eq!(renewal_delay(&id, 3_000, 0), Duration::from_secs(5_000));
+        // Past the point: now.
+        assert_eq!(renewal_delay(&id, 10_500, 0), Duration::ZERO);
+    }
+
+    #[test]
+    fn the_default_directory_is_per_node() {
+        let dir = default_cert_dir("esp-boot-01");
+        if let Ok(dir) = dir {
+            assert!(
+                dir.ends_with("picokubelet/esp-boot-01/pki"),
+                "{}",
+                dir.display()
+            );
+        }
+    }
+}
