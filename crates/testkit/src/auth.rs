@@ -209,6 +209,13 @@ fn node_authorizer(node: &str, a: &Attributes<'_>) -> Result<(), String> {
             "create" | "update" | "patch" => Ok(()),
             _ => Err(String::new()),
         },
+        // The node rules: create/get/list/watch CSRs, for client certificate rotation (A16).
+        ("certificates.k8s.io", "certificatesigningrequests")
+            if a.subresource.is_empty()
+                && matches!(a.verb, "create" | "get" | "list" | "watch") =>
+        {
+            Ok(())
+        }
         _ => Err(String::new()),
     }
 }
@@ -269,6 +276,8 @@ impl Binding {
 #[derive(Debug, Default, Clone)]
 pub struct Rbac {
     bindings: Vec<(String, Binding)>,
+    /// The bindings for kubelet TLS bootstrap and discovery (kubeadm's by default).
+    pub bootstrap: BootstrapRbac,
 }
 
 impl Rbac {
@@ -290,6 +299,9 @@ impl Rbac {
         } else {
             format!("{}/{}", a.resource, a.subresource)
         };
+        if let Some(reason) = self.bootstrap.allowed_by(user, a) {
+            return Some(reason);
+        }
         self.bindings
             .iter()
             .filter(|(u, _)| *u == user.name)
@@ -315,6 +327,142 @@ impl Rbac {
                         )
                     }
                 })
+            })
+    }
+}
+
+/// kubeadm's default extra group for bootstrap tokens (`auth-extra-groups` of `kubeadm token
+/// create`), the subject of its bootstrap bindings.
+pub const KUBEADM_TOKEN_GROUP: &str = "system:bootstrappers:kubeadm:default-node-token";
+
+/// The ClusterRoleBindings (and one RoleBinding) kubeadm makes for kubelet TLS bootstrap and
+/// discovery, to the ClusterRoles every kube-apiserver creates (`system:node-bootstrapper`,
+/// `system:certificates.k8s.io:certificatesigningrequests:nodeclient` and `…:selfnodeclient`).
+/// A cluster without them (k3s) answers the bootstrap token's CSR create with 403 and leaves
+/// CSRs pending; `deploy/bootstrap-rbac.yaml` adds them ([`BootstrapRbac::deploy_manifest`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootstrapRbac {
+    /// Groups bound to `system:node-bootstrapper` (CSR create/get/list/watch), binding
+    /// `kubeadm:kubelet-bootstrap`.
+    pub node_bootstrapper: Vec<String>,
+    /// Groups bound to `…:nodeclient` (auto-approval of a bootstrap CSR), binding
+    /// `kubeadm:node-autoapprove-bootstrap`.
+    pub nodeclient: Vec<String>,
+    /// Groups bound to `…:selfnodeclient` (auto-approval of a node's renewal), binding
+    /// `kubeadm:node-autoapprove-certificate-rotation`.
+    pub selfnodeclient: Vec<String>,
+    /// RoleBinding `kubeadm:bootstrap-signer-clusterinfo` in kube-public: `system:anonymous` may
+    /// get the ConfigMap `cluster-info` (B01; nothing else, B02/B03).
+    pub cluster_info_anonymous: bool,
+}
+
+impl Default for BootstrapRbac {
+    fn default() -> Self {
+        Self::kubeadm()
+    }
+}
+
+/// A ClusterRole's name and the CSR (sub)resource and verbs it allows.
+const NODE_BOOTSTRAPPER: (&str, &str, &[&str]) = (
+    "system:node-bootstrapper",
+    "certificatesigningrequests",
+    &["create", "get", "list", "watch"],
+);
+const NODECLIENT: (&str, &str, &[&str]) = (
+    "system:certificates.k8s.io:certificatesigningrequests:nodeclient",
+    "certificatesigningrequests/nodeclient",
+    &["create"],
+);
+const SELFNODECLIENT: (&str, &str, &[&str]) = (
+    "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
+    "certificatesigningrequests/selfnodeclient",
+    &["create"],
+);
+
+impl BootstrapRbac {
+    /// kubeadm's: bootstrapper and nodeclient for its token group, selfnodeclient for
+    /// `system:nodes`, cluster-info for anonymous.
+    pub fn kubeadm() -> Self {
+        Self::for_token_group(KUBEADM_TOKEN_GROUP)
+    }
+
+    /// kubeadm's bindings with the token group `group` (the recordings' cluster used
+    /// `system:bootstrappers:realk8s:default-node-token`).
+    pub fn for_token_group(group: &str) -> Self {
+        BootstrapRbac {
+            node_bootstrapper: vec![group.to_string()],
+            nodeclient: vec![group.to_string()],
+            selfnodeclient: vec!["system:nodes".to_string()],
+            cluster_info_anonymous: true,
+        }
+    }
+
+    /// What `deploy/bootstrap-rbac.yaml` binds: every bootstrap token (`system:bootstrappers`)
+    /// may send and get its CSR auto-approved, nodes may renew; no cluster-info binding.
+    pub fn deploy_manifest() -> Self {
+        BootstrapRbac {
+            cluster_info_anonymous: false,
+            ..Self::for_token_group("system:bootstrappers")
+        }
+    }
+
+    /// No binding at all (a cluster that was not set up with kubeadm, e.g. k3s).
+    pub fn none() -> Self {
+        BootstrapRbac {
+            node_bootstrapper: Vec::new(),
+            nodeclient: Vec::new(),
+            selfnodeclient: Vec::new(),
+            cluster_info_anonymous: false,
+        }
+    }
+
+    /// RBAC's reason when one of these bindings allows the request.
+    fn allowed_by(&self, user: &User, a: &Attributes<'_>) -> Option<String> {
+        if self.cluster_info_anonymous
+            && user.name == "system:anonymous"
+            && (a.group, a.resource, a.subresource, a.verb) == ("", "configmaps", "", "get")
+            && (a.namespace, a.name) == ("kube-public", "cluster-info")
+        {
+            // guess: not recorded (B01 is allowed; RBAC's reason is not shown for a request).
+            let name = "kubeadm:bootstrap-signer-clusterinfo";
+            return Some(format!(
+                "RBAC: allowed by RoleBinding \"{name}/kube-public\" of Role {name:?} to User \"system:anonymous\""
+            ));
+        }
+        if a.group != "certificates.k8s.io" {
+            return None;
+        }
+        let resource = if a.subresource.is_empty() {
+            a.resource.to_string()
+        } else {
+            format!("{}/{}", a.resource, a.subresource)
+        };
+        let bindings = [
+            (
+                "kubeadm:kubelet-bootstrap",
+                NODE_BOOTSTRAPPER,
+                &self.node_bootstrapper,
+            ),
+            (
+                "kubeadm:node-autoapprove-bootstrap",
+                NODECLIENT,
+                &self.nodeclient,
+            ),
+            (
+                "kubeadm:node-autoapprove-certificate-rotation",
+                SELFNODECLIENT,
+                &self.selfnodeclient,
+            ),
+        ];
+        bindings
+            .iter()
+            .filter(|(_, (_, res, verbs), _)| *res == resource && verbs.contains(&a.verb))
+            .find_map(|(binding, (role, _, _), groups)| {
+                let group = groups.iter().find(|g| user.groups.contains(g))?;
+                // guess: not recorded; RBAC's wording for a group subject.
+                Some(format!(
+                    "RBAC: allowed by ClusterRoleBinding {binding:?} of ClusterRole {role:?} to Group {group:?}"
+                ))
             })
     }
 }

@@ -30,9 +30,12 @@
 
 mod api;
 mod auth;
+mod bootstrap;
 mod chaos;
 mod clock;
 mod controller;
+mod csr;
+mod discovery;
 mod faults;
 mod fieldset;
 mod http;
@@ -42,12 +45,14 @@ mod overload;
 mod patch;
 pub mod schema;
 mod server;
+mod signer;
 mod state;
 mod status;
 mod store;
 mod tls;
 
-pub use auth::{Binding, User};
+pub use auth::{Binding, BootstrapRbac, User, KUBEADM_TOKEN_GROUP};
+pub use bootstrap::{BootstrapToken, AUTH_CACHE_TTL};
 pub use chaos::{burst, ChaosProxy, ChaosStats, DEFAULT_CHAOS_SEED};
 pub use clock::{
     format_http_date, format_micro_time, format_time, parse_rfc3339, Clock, SimClock, Sleep,

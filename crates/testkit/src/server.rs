@@ -1,4 +1,7 @@
-//! [`TestApiServer`]: state, credentials, TLS, listener, faults, logs and restarts.
+//! [`TestApiServer`]: state, credentials, TLS, listener, faults, logs and restarts; kubelet TLS
+//! bootstrap and discovery in `bootstrap_api`.
+
+mod bootstrap_api;
 
 use std::collections::HashMap;
 use std::io;
@@ -18,12 +21,16 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::api;
 use crate::auth::{Binding, Rbac, Tokens, User};
+use crate::bootstrap::BootstrapTokens;
 use crate::clock::{lock, Clock, Sleep, SystemClock};
 use crate::controller::{Controller, LifecycleOptions};
+use crate::csr::Csrs;
+use crate::discovery::ClusterInfo;
 use crate::faults::{ConnectionRecord, Fault, FaultRule, Handshake, RequestRecord};
 use crate::http::{self, ConnCtx, Dispatch, Outcome, Stop};
 use crate::message::{Handled, Request, Response};
 use crate::overload::{Admission, Overload, SeatQueue};
+use crate::signer::{self, Signer};
 use crate::state::{Rng, ServerHealth, State};
 use crate::store::{key, render, Coll, Kind, Store};
 use crate::tls::{self, ClientCert, Pki, TlsOptions};
@@ -231,7 +238,14 @@ impl Shared {
             _ => Handshake::Full { version, suite },
         };
         let peer_cert = conn.peer_certificates().and_then(|certs| certs.first());
-        let client_user = peer_cert.and_then(|c| lock(&self.client_certs).get(c.as_ref()).cloned());
+        // A certificate the test issued, else any certificate of the client CA (one the CSR
+        // signer issued) as its subject names it.
+        let client_user = peer_cert.and_then(|c| {
+            lock(&self.client_certs)
+                .get(c.as_ref())
+                .cloned()
+                .or_else(|| signer::certificate_user(c.as_ref()))
+        });
         let client_credential = client_user
             .as_ref()
             .and(peer_cert)
@@ -312,6 +326,9 @@ impl Shared {
                     };
                     *lock(&self.listener) = Some(Listening { addr, task });
                     *lock(&self.last_port) = Some(addr.port());
+                    lock(&self.state)
+                        .cluster_info
+                        .set_server(&format!("https://127.0.0.1:{}", addr.port()));
                     return Ok(addr);
                 }
                 Err(e) if port != 0 => {
@@ -510,19 +527,35 @@ impl TestApiServer {
         }
         let admin_token = rng.hex(32);
         tokens.add(&admin_token, User::admin());
+        // Certificate generation only fails on an rcgen bug; a test server may panic then.
+        #[allow(clippy::expect_used)]
+        let pki = Pki::generate(&opts.tls).expect("generate test certificates");
+        #[allow(clippy::expect_used)]
+        let signer = pki
+            .client_ca()
+            .map_err(|e| e.to_string())
+            .and_then(|(params, key)| Signer::new(params, key, &pki.ca_der))
+            .expect("CSR signer from the test CA");
+        let cluster_info = ClusterInfo::new(
+            rng.uuid(),
+            opts.first_resource_version.saturating_sub(1),
+            now,
+            "https://127.0.0.1:443",
+            &pki.ca_pem,
+        );
         let state = State {
             store: Store::new(opts.first_resource_version),
             controller: Controller::new(opts.lifecycle.clone(), now),
             tokens,
+            bootstrap: BootstrapTokens::default(),
+            csrs: Csrs::with_signer(Arc::new(signer)),
+            cluster_info,
             rbac: Rbac::default(),
             rng,
             first_rv: opts.first_resource_version,
             lifecycle: opts.lifecycle.clone(),
             health: ServerHealth::default(),
         };
-        // Certificate generation only fails on an rcgen bug; a test server may panic then.
-        #[allow(clippy::expect_used)]
-        let pki = Pki::generate(&opts.tls).expect("generate test certificates");
         #[allow(clippy::expect_used)]
         let config = tls::server_config(&pki, &opts.tls).expect("build TLS server config");
         let (generation, _) = watch::channel(Stop::default());

@@ -4,7 +4,10 @@
 use std::time::SystemTime;
 
 use crate::auth::{Rbac, Tokens};
+use crate::bootstrap::BootstrapTokens;
 use crate::controller::{collect_garbage, Controller, LifecycleOptions, UidSource};
+use crate::csr::Csrs;
+use crate::discovery::ClusterInfo;
 use crate::store::{Coll, Store};
 
 /// Everything the API serves from: objects, controller, credentials, randomness.
@@ -16,6 +19,12 @@ pub struct State {
     pub controller: Controller,
     /// Bearer tokens.
     pub tokens: Tokens,
+    /// Bootstrap-token Secrets and the token authenticator's cache.
+    pub bootstrap: BootstrapTokens,
+    /// CertificateSigningRequests, the auto-approver's switch and the client signer.
+    pub csrs: Csrs,
+    /// `kube-public/cluster-info` (kubeadm discovery).
+    pub cluster_info: ClusterInfo,
     /// RBAC bindings granted besides the defaults.
     pub rbac: Rbac,
     /// Random source for uids, audit ids, tokens, generated names.
@@ -42,6 +51,7 @@ impl State {
     pub fn wipe(&mut self, now: SystemTime) {
         self.store = Store::new(self.first_rv);
         self.controller = Controller::new(self.lifecycle.clone(), now);
+        self.csrs.clear();
     }
 
     /// Lets the controller run up to `now`.
@@ -50,9 +60,16 @@ impl State {
             store,
             controller,
             rng,
+            bootstrap,
+            csrs,
+            rbac,
+            cluster_info,
             ..
         } = self;
         controller.catch_up(store, rng, now);
+        bootstrap.clean(now);
+        cluster_info.sign(bootstrap, &mut store.rv, now);
+        csrs.catch_up(rbac, &mut || rng.next_u64(), &mut store.rv, now);
     }
 
     /// Deletes a Node as an admin would, with the garbage collector's Lease cleanup.

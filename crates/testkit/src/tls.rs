@@ -155,6 +155,13 @@ impl Pki {
         })
     }
 
+    /// The client CA's parameters and a copy of its key, for the CSR signer (`crate::signer`;
+    /// here the client CA is the one CA).
+    pub fn client_ca(&self) -> Result<(CertificateParams, KeyPair), rcgen::Error> {
+        let key = KeyPair::try_from(self.ca_key.serialize_der().as_slice())?;
+        Ok((self.ca_params.clone(), key))
+    }
+
     /// Server certificate chain (leaf only, as kube-apiserver serves it).
     pub fn server_chain(&self) -> Vec<CertificateDer<'static>> {
         vec![CertificateDer::from(self.server_der.clone())]

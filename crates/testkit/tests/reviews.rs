@@ -13,41 +13,6 @@ use picokubelet_testkit::{Binding, ClientCert};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-/// The first request of a recorded-2 file: method, target, body.
-fn recorded_request(name: &str) -> (String, String, String) {
-    let text = std::fs::read_to_string(recorded_2(name)).unwrap();
-    let mut lines = text.lines().filter(|l| !l.starts_with('#'));
-    let request_line = lines.next().unwrap();
-    let mut parts = request_line.split(' ');
-    let method = parts.next().unwrap().to_string();
-    let target = parts.next().unwrap().to_string();
-    let body: String = lines.skip_while(|l| !l.is_empty()).collect();
-    (method, target, body)
-}
-
-/// Who sends a recorded request.
-enum As<'a> {
-    Token(&'a str),
-    Cert(&'a ClientCert),
-    Anonymous,
-}
-
-fn send(h: &Harness, who: &As<'_>, method: &str, target: &str, body: &str) -> Resp {
-    let mut client = match who {
-        As::Cert(cert) => Client::with_config(&h.server, h.server.client_tls_config(Some(cert))),
-        _ => h.client(),
-    };
-    let auth = match who {
-        As::Token(t) => format!("Authorization: Bearer {t}\r\n"),
-        _ => String::new(),
-    };
-    let raw = format!(
-        "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:7443\r\nUser-Agent: picokubelet/0.1\r\n{auth}Accept: application/json\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    client.send(raw.as_bytes()).unwrap()
-}
-
 /// Replays recording `name` as `who` at its recorded time; `subst` maps our generated values to
 /// the recorded ones in the answer's body before comparing.
 fn replay(h: &Harness, name: &str, who: &As<'_>, subst: &[(String, String)]) -> Resp {

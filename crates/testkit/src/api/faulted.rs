@@ -5,13 +5,13 @@ use crate::message::{Handled, Request};
 use crate::state::State;
 use crate::status;
 
-use super::authn::authenticate;
+use super::authn::identify;
 use super::respond::{audit_id, flow_uids, wants_pretty, Ctx};
 use super::route::{route, Route};
 
 /// The 43-byte plain-text 429 API Priority and Fairness answers with (recorded 16a).
 pub fn apf_rejection(state: &mut State, req: &Request) -> Handled {
-    let user = authenticate(state, req).ok();
+    let user = identify(state, req).ok();
     let audit_id = audit_id(state, req);
     let (group, resource) = match route(&req.path) {
         Route::Resource { kind, .. } => (kind.resource().group, kind.resource().resource),
@@ -36,7 +36,7 @@ pub fn apf_rejection(state: &mut State, req: &Request) -> Handled {
 
 /// An injected Status error (500, 503, …), framed like the apiserver's own.
 pub fn injected_error(state: &mut State, req: &Request, code: u16, retry: Option<u32>) -> Handled {
-    let user = authenticate(state, req).ok();
+    let user = identify(state, req).ok();
     let anonymous = User::anonymous();
     let ctx = Ctx {
         audit_id: audit_id(state, req),

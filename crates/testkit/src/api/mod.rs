@@ -10,6 +10,8 @@
 
 mod admission;
 mod authn;
+mod cluster_info;
+mod csr;
 mod decode;
 mod dry_run;
 mod faulted;
@@ -55,7 +57,7 @@ pub fn handle(state: &mut State, req: &Request, now: SystemTime) -> Handled {
         pretty: wants_pretty(req),
         flow: None,
     };
-    let user = match authenticate(state, req) {
+    let user = match authenticate(state, req, now) {
         Ok(u) => u,
         Err(()) => {
             return Handled {
@@ -131,6 +133,12 @@ fn dispatch(
             };
         }
         Route::Pods => return pods::answer(state, req, user, ctx),
+        Route::Csr { name, subresource } => {
+            return csr::answer(state, req, now, user, (&name, &subresource), ctx)
+        }
+        Route::ConfigMap { namespace, name } => {
+            return cluster_info::answer(state, req, user, (&namespace, &name), ctx)
+        }
         Route::Resource {
             kind,
             namespace,

@@ -96,18 +96,15 @@ pub(super) fn answer(
 /// C01–C06: the user as the authenticator saw it. Static tokens carry a uid (the token file's),
 /// bootstrap tokens and certificates none; certificates carry their credential-id.
 fn subject_review(req: &Request, user: &User, now: SystemTime) -> Value {
-    let by_token = req.header("Authorization").is_some();
+    let (uid, extra) = uid_and_extra(req, user);
     let mut info = Map::new();
     info.insert("username".into(), user.name.clone().into());
-    if by_token && !user.name.starts_with("system:bootstrap:") {
-        info.insert("uid".into(), user.name.clone().into());
+    if let Some(uid) = uid {
+        info.insert("uid".into(), uid.into());
     }
     info.insert("groups".into(), json!(user.groups));
-    if let (false, Some(id)) = (by_token, &req.client_credential) {
-        info.insert(
-            "extra".into(),
-            json!({"authentication.kubernetes.io/credential-id": [id]}),
-        );
+    if let Some(extra) = extra {
+        info.insert("extra".into(), extra);
     }
     json!({
         "kind": "SelfSubjectReview",
@@ -115,6 +112,19 @@ fn subject_review(req: &Request, user: &User, now: SystemTime) -> Value {
         "metadata": {"creationTimestamp": format_time(now)},
         "status": {"userInfo": Value::Object(info)},
     })
+}
+
+/// The uid and extra the authenticator attaches to `user`: static tokens carry a uid (the token
+/// file's), bootstrap tokens and certificates none; certificates carry their credential-id
+/// (C01–C06, and a CSR's `spec.uid`/`spec.extra`, A01/A16).
+pub(super) fn uid_and_extra(req: &Request, user: &User) -> (Option<String>, Option<Value>) {
+    let by_token = req.header("Authorization").is_some();
+    let uid = (by_token && !user.name.starts_with("system:bootstrap:")).then(|| user.name.clone());
+    let extra = match (by_token, &req.client_credential) {
+        (false, Some(id)) => Some(json!({"authentication.kubernetes.io/credential-id": [id]})),
+        _ => None,
+    };
+    (uid, extra)
 }
 
 /// `ResourceAttributes` in the Go struct's field order.

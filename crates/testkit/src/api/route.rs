@@ -47,6 +47,16 @@ pub(super) enum Route {
     },
     /// `/api/v1/pods` or `/api/v1/namespaces/<ns>/pods`: no pods ever run on these nodes.
     Pods,
+    /// CertificateSigningRequests: name (empty for the collection) and subresource.
+    Csr {
+        name: String,
+        subresource: String,
+    },
+    /// ConfigMaps of a namespace: namespace and name (empty for the collection).
+    ConfigMap {
+        namespace: String,
+        name: String,
+    },
     UnknownApi,
     NotFound,
 }
@@ -100,6 +110,36 @@ pub(super) fn route(path: &str) -> Route {
         ["api", "v1", "nodes", rest @ ..] => res(Kind::Node, "", rest),
         ["api", "v1", "events"] => res(Kind::Event, "", &[]),
         ["api", "v1", "pods"] => Route::Pods,
+        ["apis", "certificates.k8s.io", "v1", "certificatesigningrequests", rest @ ..] => {
+            match rest {
+                [] => Route::Csr {
+                    name: String::new(),
+                    subresource: String::new(),
+                },
+                [name] if !name.is_empty() => Route::Csr {
+                    name: name.to_string(),
+                    subresource: String::new(),
+                },
+                [name, sub] if !name.is_empty() && matches!(*sub, "approval" | "status") => {
+                    Route::Csr {
+                        name: name.to_string(),
+                        subresource: sub.to_string(),
+                    }
+                }
+                _ => Route::UnknownApi,
+            }
+        }
+        ["api", "v1", "namespaces", ns, "configmaps", rest @ ..] if !ns.is_empty() => match rest {
+            [] => Route::ConfigMap {
+                namespace: ns.to_string(),
+                name: String::new(),
+            },
+            [name] if !name.is_empty() => Route::ConfigMap {
+                namespace: ns.to_string(),
+                name: name.to_string(),
+            },
+            _ => Route::UnknownApi,
+        },
         ["api", "v1", "namespaces", ns, "pods"] if !ns.is_empty() => Route::Pods,
         ["api", "v1", "namespaces", ns, "events", rest @ ..] if !ns.is_empty() => {
             res(Kind::Event, ns, rest)

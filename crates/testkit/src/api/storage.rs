@@ -11,7 +11,7 @@ use crate::message::{Handled, Request, Response};
 use crate::state::State;
 use crate::status;
 
-use super::authn::authenticate;
+use super::authn::identify;
 use super::health;
 use super::respond::{audit_id, flow_uids, wants_pretty, Ctx};
 use super::route::{route, verb, Check, Route};
@@ -50,7 +50,7 @@ pub fn storage_wait(state: &State, req: &Request) -> Option<StorageWait> {
         } => (kind, namespace, name, subresource),
         _ => return None,
     };
-    let user = authenticate(state, req).ok()?;
+    let user = identify(state, req).ok()?;
     let watch = matches!(req.query_param("watch").as_deref(), Some("true" | "1"));
     let verb = verb(&req.method, name.is_empty(), watch)?;
     let r = kind.resource();
@@ -73,7 +73,7 @@ pub fn storage_wait(state: &State, req: &Request) -> Option<StorageWait> {
 
 /// The answer `req` gets when its wait times out.
 pub fn storage_timeout(state: &mut State, req: &Request, wait: StorageWait) -> Handled {
-    let user = authenticate(state, req).ok();
+    let user = identify(state, req).ok();
     let name = user.as_ref().map(|u| u.name.clone());
     let audit_id = audit_id(state, req);
     let response = match wait {

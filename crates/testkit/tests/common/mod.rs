@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use picokubelet_testkit::{parse_rfc3339, ServerOptions, SimClock, TestApiServer};
+use picokubelet_testkit::{parse_rfc3339, ClientCert, ServerOptions, SimClock, TestApiServer};
 use rustls::pki_types::ServerName;
 use serde_json::Value;
 
@@ -627,4 +627,42 @@ pub fn assert_like(step: &str, got: &Resp, want: &RecordedResponse) {
         String::from_utf8_lossy(&want.body),
         "{step}: body"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sending recorded-2 requests as a given identity
+
+/// The first request of a recorded-2 file: method, target, body.
+pub fn recorded_request(name: &str) -> (String, String, String) {
+    let text = std::fs::read_to_string(recorded_2(name)).unwrap();
+    let mut lines = text.lines().filter(|l| !l.starts_with('#'));
+    let request_line = lines.next().unwrap();
+    let mut parts = request_line.split(' ');
+    let method = parts.next().unwrap().to_string();
+    let target = parts.next().unwrap().to_string();
+    let body: String = lines.skip_while(|l| !l.is_empty()).collect();
+    (method, target, body)
+}
+
+/// Who sends a recorded request.
+pub enum As<'a> {
+    Token(&'a str),
+    Cert(&'a ClientCert),
+    Anonymous,
+}
+
+pub fn send(h: &Harness, who: &As<'_>, method: &str, target: &str, body: &str) -> Resp {
+    let mut client = match who {
+        As::Cert(cert) => Client::with_config(&h.server, h.server.client_tls_config(Some(cert))),
+        _ => h.client(),
+    };
+    let auth = match who {
+        As::Token(t) => format!("Authorization: Bearer {t}\r\n"),
+        _ => String::new(),
+    };
+    let raw = format!(
+        "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:7443\r\nUser-Agent: picokubelet/0.1\r\n{auth}Accept: application/json\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    client.send(raw.as_bytes()).unwrap()
 }
