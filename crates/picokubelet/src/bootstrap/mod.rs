@@ -101,7 +101,8 @@ impl BootstrapArgs {
 }
 
 /// Where the cluster is and the bootstrap token.
-struct BootstrapCluster {
+#[derive(Debug)]
+pub struct BootstrapCluster {
     cluster: ClusterConfig,
     token: Secret,
     selection: Selection,
@@ -143,13 +144,8 @@ pub fn run(
     let target = runtime.block_on(bootstrap_cluster(bootstrap, cluster_args, env))?;
     let mut node = node.clone();
     node.node_name = Some(name.clone());
-    let bootstrapper = Bootstrapper {
-        node: &node,
-        agent,
-        target: &target,
-        dir,
-        lifetime: bootstrap.certificate_lifetime,
-    };
+    let bootstrapper =
+        Bootstrapper::new(&node, agent, &target, dir, bootstrap.certificate_lifetime);
     let mut stop_rx = stop.clone();
     loop {
         let identity = match runtime.block_on(bootstrapper.identity(&mut stop_rx)) {
@@ -179,7 +175,7 @@ pub fn run(
         }
         info!(node = %name, "renewing the node's client certificate");
         match runtime.block_on(bootstrapper.renew(&identity, &mut stop_rx)) {
-            Ok(()) => {}
+            Ok(_) => {}
             Err(CsrFailure::Stopped) => return Ok(()),
             Err(e) => return Err(Failure::Usage(e.to_string())),
         }
@@ -202,7 +198,7 @@ fn shutdown_watch() -> watch::Receiver<bool> {
 }
 
 /// The cluster and token from the bootstrap kubeconfig, or by discovery.
-async fn bootstrap_cluster(
+pub async fn bootstrap_cluster(
     bootstrap: &BootstrapArgs,
     cluster_args: &crate::args::ClusterArgs,
     env: &LookupEnv,
@@ -315,8 +311,8 @@ pub fn renewal_delay(identity: &StoredIdentity, now: i64, random: u32) -> Durati
     Duration::from_secs(u64::try_from(at - now).unwrap_or(0))
 }
 
-/// One node's certificate life cycle.
-struct Bootstrapper<'a> {
+/// One node's certificate life cycle (per board: a fleet can hold one per board).
+pub struct Bootstrapper<'a> {
     node: &'a NodeArgs,
     agent: &'a AgentArgs,
     target: &'a BootstrapCluster,
@@ -324,7 +320,24 @@ struct Bootstrapper<'a> {
     lifetime: Option<Duration>,
 }
 
-impl Bootstrapper<'_> {
+impl<'a> Bootstrapper<'a> {
+    /// The life cycle of the node `node.node_name` (which must be set), certificates in `dir`.
+    pub fn new(
+        node: &'a NodeArgs,
+        agent: &'a AgentArgs,
+        target: &'a BootstrapCluster,
+        dir: CertDir,
+        lifetime: Option<Duration>,
+    ) -> Self {
+        Bootstrapper {
+            node,
+            agent,
+            target,
+            dir,
+            lifetime,
+        }
+    }
+
     fn name(&self) -> &str {
         self.node.node_name.as_deref().unwrap_or_default()
     }
@@ -340,19 +353,30 @@ impl Bootstrapper<'_> {
     }
 
     /// The stored certificate if it is usable, else one from the bootstrap token.
-    async fn identity(
+    pub async fn identity(
         &self,
         stop: &mut watch::Receiver<bool>,
     ) -> Result<StoredIdentity, CsrFailure> {
         let now = unix_now();
         match self.dir.load(self.name(), now) {
             Ok(Some(identity)) => {
-                info!(
-                    certificate = %identity.path.display(),
-                    "the certificate directory holds a valid certificate for {}",
-                    self.name()
-                );
-                return Ok(identity);
+                let setup =
+                    self.setup(&with_certificate(self.target, identity.certificate.clone()))?;
+                if request::credentials_accepted(&setup).await == Some(false) {
+                    warn!(
+                        certificate = %identity.path.display(),
+                        "the API server refuses the stored client certificate (401: another \
+                         cluster's, or its client CA changed): asking for a new one with the \
+                         bootstrap token"
+                    );
+                } else {
+                    info!(
+                        certificate = %identity.path.display(),
+                        "the certificate directory holds a valid certificate for {}",
+                        self.name()
+                    );
+                    return Ok(identity);
+                }
             }
             Ok(None) => info!(
                 dir = %self.dir.path().display(),
@@ -404,26 +428,25 @@ impl Bootstrapper<'_> {
 
     /// Renews `current`: with itself while it is valid, else (or when it is refused) with the
     /// bootstrap token.
-    async fn renew(
+    pub async fn renew(
         &self,
         current: &StoredIdentity,
         stop: &mut watch::Receiver<bool>,
-    ) -> Result<(), CsrFailure> {
+    ) -> Result<StoredIdentity, CsrFailure> {
         if current.remaining(unix_now()) > 0 {
             let setup = self.setup(&with_certificate(self.target, current.certificate.clone()))?;
             match self.request(&setup, "the current certificate", stop).await {
-                Ok(_) => return Ok(()),
                 Err(e @ (CsrFailure::Unauthorized { .. } | CsrFailure::Forbidden { .. })) => {
                     warn!("renewing with the current certificate failed: {e}; trying the bootstrap token");
                 }
-                Err(e) => return Err(e),
+                done => return done,
             }
         } else {
             warn!(
                 "the client certificate has expired: asking for a new one with the bootstrap token"
             );
         }
-        self.with_bootstrap_token(stop).await.map(|_| ())
+        self.with_bootstrap_token(stop).await
     }
 }
 

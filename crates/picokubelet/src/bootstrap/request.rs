@@ -322,6 +322,59 @@ async fn round(
     }
 }
 
+/// Does the server accept `setup`'s credentials? `Some(false)` for a 401, or when the server
+/// answers only without the client certificate (a certificate from an unknown CA ends the
+/// handshake, not in a 401); `None` when the server could not be asked at all.
+pub async fn credentials_accepted(setup: &AgentSetup) -> Option<bool> {
+    match who_am_i_status(setup, setup.client_identity()).await {
+        Some(401) => Some(false),
+        Some(200 | 201) => Some(true),
+        Some(_) => None,
+        None if setup.client_identity().is_some() => {
+            who_am_i_status(setup, None).await.map(|_| false)
+        }
+        None => None,
+    }
+}
+
+/// The status of a SelfSubjectReview over a new session with `client`; `None` when the
+/// session or the exchange failed.
+async fn who_am_i_status(
+    setup: &AgentSetup,
+    client: Option<picokubelet_core::tls::ClientIdentity<'_>>,
+) -> Option<u16> {
+    let socket = wire::connect(&setup.server).await.ok()?;
+    let mut wire = Wire::default();
+    let session = wire::handshake(
+        socket,
+        &mut wire.tls,
+        setup.trust(),
+        client,
+        setup.server_name(),
+        crate::check::now_micros(),
+    )
+    .await
+    .ok()?;
+    let endpoint = if client.is_some() {
+        setup.endpoint()
+    } else {
+        picokubelet_core::client::Endpoint {
+            token: None,
+            ..setup.endpoint()
+        }
+    };
+    let mut api = ApiClient::new(
+        session,
+        &wire.clock,
+        endpoint,
+        &mut wire.http,
+        &wire.metrics,
+        STEP_TIMEOUT,
+    );
+    let answer = crate::check::ask::who_am_i(&mut api).await.ok()?;
+    Some(answer.reply.status)
+}
+
 /// What one answer said about the request.
 struct CsrView {
     name: String,
