@@ -605,3 +605,36 @@ fn the_statefulset_shards_one_fleet_over_its_replicas_with_disjoint_node_names()
     assert_eq!(seen.first().map(String::as_str), Some("vb-fleet-0001"));
     assert_eq!(seen.last().map(String::as_str), Some("vb-fleet-4000"));
 }
+
+/// deploy/bootstrap-rbac.yaml binds what the test API server's `BootstrapRbac::deploy_manifest`
+/// grants (the testkit's tests show that a bootstrap token is then auto-approved).
+#[test]
+fn bootstrap_rbac_binds_what_the_test_server_emulates() {
+    let text = std::fs::read_to_string(deploy("bootstrap-rbac.yaml")).unwrap();
+    let docs = YamlLoader::load_from_str(&text).unwrap();
+    let groups_of = |role: &str| -> Vec<String> {
+        docs.iter()
+            .filter(|d| d["kind"].as_str() == Some("ClusterRoleBinding"))
+            .filter(|d| d["roleRef"]["name"].as_str() == Some(role))
+            .flat_map(|d| d["subjects"].as_vec().unwrap().clone())
+            .map(|s| {
+                assert_eq!(s["kind"].as_str(), Some("Group"));
+                s["name"].as_str().unwrap().to_owned()
+            })
+            .collect()
+    };
+    let emulated = picokubelet_testkit::BootstrapRbac::deploy_manifest();
+    assert_eq!(
+        groups_of("system:node-bootstrapper"),
+        emulated.node_bootstrapper
+    );
+    assert_eq!(
+        groups_of("system:certificates.k8s.io:certificatesigningrequests:nodeclient"),
+        emulated.nodeclient
+    );
+    assert_eq!(
+        groups_of("system:certificates.k8s.io:certificatesigningrequests:selfnodeclient"),
+        emulated.selfnodeclient
+    );
+    assert_eq!(docs.len(), 3);
+}

@@ -46,6 +46,9 @@ pub struct Csr {
     /// A16): a CSR created with only a name has none, not even after the controller's writes
     /// (A03).
     managed: Vec<Value>,
+    /// The requested CN when the request is a well-formed kubelet client request for the
+    /// kubelet signer (what the approver recognises), worked out once at create.
+    kubelet_client_cn: Option<String>,
 }
 
 /// What a create carries besides the requester.
@@ -283,6 +286,17 @@ impl Csrs {
 
     /// Stores a new CSR with resourceVersion `rv`.
     pub fn insert(&mut self, new: NewCsr, by: Requester, uid: String, rv: u64, now: SystemTime) {
+        let kubelet_client_cn = (new.signer_name == KUBELET_CLIENT_SIGNER)
+            .then(|| {
+                let pem = base64::engine::general_purpose::STANDARD
+                    .decode(&new.request)
+                    .ok()?;
+                let req = signer::parse_request(&pem).ok()?;
+                signer::kubelet_client_problem(&req, &new.usages)
+                    .is_none()
+                    .then_some(req.common_name)
+            })
+            .flatten();
         let mut spec = Map::new();
         spec.insert("request".into(), new.request.into());
         spec.insert("signerName".into(), new.signer_name.into());
@@ -322,6 +336,7 @@ impl Csrs {
                 conditions: Vec::new(),
                 certificate: String::new(),
                 managed,
+                kubelet_client_cn,
             },
         );
     }
@@ -383,19 +398,13 @@ impl Csrs {
         if csr.decided() || !csr.certificate.is_empty() {
             return;
         }
-        if csr.spec_str("signerName") != KUBELET_CLIENT_SIGNER {
-            return;
-        }
-        let Ok(req) = signer::parse_request(&csr.request_pem()) else {
+        let Some(common_name) = &csr.kubelet_client_cn else {
             return;
         };
-        if signer::kubelet_client_problem(&req, &csr.usages()).is_some() {
-            return;
-        }
         let requester = csr.requester();
         let recognizers = [
             (
-                requester.name == req.common_name,
+                requester.name == *common_name,
                 "selfnodeclient",
                 "Auto approving self kubelet client certificate after SubjectAccessReview.",
             ),

@@ -5,9 +5,10 @@
 //! `not-ready` taint at create, strategic-merge and merge patches, `/status`), Leases in
 //! `kube-node-lease` (resourceVersion conflicts, garbage collection with the Node), Events
 //! (core/v1 and events.k8s.io/v1), `/version`, 401/403/404/409/415/422/429 answers, and the node
-//! lifecycle controller (Unknown after the grace period, `unreachable` taint, events), all under an
-//! injected clock. Heads and bodies follow the recordings byte for byte (see the README for what
-//! differs).
+//! lifecycle controller (Unknown after the grace period, `unreachable` taint, events), kubelet
+//! TLS bootstrap (bootstrap tokens, CSRs with auto-approval and a signer, cluster-info; see
+//! `bootstrap.rs`), all under an injected clock. Heads and bodies follow the recordings byte for
+//! byte (see the README for what differs).
 //!
 //! [`ChaosProxy`] sits between a client and the server and breaks the byte stream on command
 //! (resets, refused connects, stalls, TLS garbage, cuts); HTTP-level faults stay the server's
@@ -65,4 +66,4 @@ pub use overload::Overload;
 /// The strategic-merge patch as the server applies it (also the core's agent tests' server).
 pub use patch::strategic_merge;
 pub use server::{ServerOptions, TestApiServer};
-pub use tls::{ClientCert, TlsOptions};
+pub use tls::{ClientCert, IssueError, IssuedCert, ServerChain, TlsOptions};

@@ -3,7 +3,6 @@
 
 mod bootstrap_api;
 
-use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,10 +29,10 @@ use crate::faults::{ConnectionRecord, Fault, FaultRule, Handshake, RequestRecord
 use crate::http::{self, ConnCtx, Dispatch, Outcome, Stop};
 use crate::message::{Handled, Request, Response};
 use crate::overload::{Admission, Overload, SeatQueue};
-use crate::signer::{self, Signer};
+use crate::signer::Signer;
 use crate::state::{Rng, ServerHealth, State};
 use crate::store::{key, render, Coll, Kind, Store};
-use crate::tls::{self, ClientCert, Pki, TlsOptions};
+use crate::tls::{self, ClientCert, IssueError, IssuedCert, Pki, TlsOptions};
 
 /// How to build a server.
 #[derive(Clone)]
@@ -128,6 +127,12 @@ impl ServerOptions {
         self.lifecycle = lifecycle;
         self
     }
+
+    /// Serves the certificate chain `chain` (generated at start; see [`crate::ServerChain`]).
+    pub fn with_chain(mut self, chain: crate::ServerChain) -> Self {
+        self.tls.chain = chain;
+        self
+    }
 }
 
 struct Listening {
@@ -144,10 +149,9 @@ struct Shared {
     connections: Mutex<Vec<ConnectionRecord>>,
     log_limit: Option<usize>,
     next_conn: AtomicU64,
-    pki: Pki,
+    pki: Arc<Pki>,
     tls_opts: TlsOptions,
     tls: Mutex<Arc<ServerConfig>>,
-    client_certs: Mutex<HashMap<Vec<u8>, User>>,
     generation: watch::Sender<Stop>,
     /// True while etcd is stalled; held requests wait for it to turn false.
     storage_stalled: watch::Sender<bool>,
@@ -238,14 +242,13 @@ impl Shared {
             _ => Handshake::Full { version, suite },
         };
         let peer_cert = conn.peer_certificates().and_then(|certs| certs.first());
-        // A certificate the test issued, else any certificate of the client CA (one the CSR
-        // signer issued) as its subject names it.
-        let client_user = peer_cert.and_then(|c| {
-            lock(&self.client_certs)
-                .get(c.as_ref())
-                .cloned()
-                .or_else(|| signer::certificate_user(c.as_ref()))
-        });
+        // rustls verified the chain against the client CA; the subject names the user.
+        let client_user = peer_cert
+            .and_then(|c| tls::client_identity(c.as_ref()))
+            .map(|(name, mut groups)| {
+                groups.push("system:authenticated".into());
+                User { name, groups }
+            });
         let client_credential = client_user
             .as_ref()
             .and(peer_cert)
@@ -530,12 +533,9 @@ impl TestApiServer {
         // Certificate generation only fails on an rcgen bug; a test server may panic then.
         #[allow(clippy::expect_used)]
         let pki = Pki::generate(&opts.tls).expect("generate test certificates");
+        let pki = Arc::new(pki);
         #[allow(clippy::expect_used)]
-        let signer = pki
-            .client_ca()
-            .map_err(|e| e.to_string())
-            .and_then(|(params, key)| Signer::new(params, key, &pki.ca_der))
-            .expect("CSR signer from the test CA");
+        let signer = Signer::new(pki.clone()).expect("CSR signer from the client CA");
         let cluster_info = ClusterInfo::new(
             rng.uuid(),
             opts.first_resource_version.saturating_sub(1),
@@ -574,7 +574,6 @@ impl TestApiServer {
                 pki,
                 tls_opts: opts.tls.clone(),
                 tls: Mutex::new(config),
-                client_certs: Mutex::new(HashMap::new()),
                 generation,
                 storage_stalled,
                 accepting,
@@ -713,24 +712,46 @@ impl TestApiServer {
         }
     }
 
-    /// Issues a client certificate (CN = user, O = groups) the server accepts as that user.
+    /// Issues a client certificate (CN = user, O = groups, a fresh ECDSA P-256 key) from the
+    /// client CA; the server accepts it as that user.
     pub fn issue_client_cert(&self, user: &str, groups: &[&str]) -> ClientCert {
         #[allow(clippy::expect_used)]
-        let cert = self
-            .shared
+        self.shared
             .pki
             .issue_client_cert(user, groups)
-            .expect("issue client certificate");
-        let mut g: Vec<String> = groups.iter().map(|s| s.to_string()).collect();
-        g.push("system:authenticated".into());
-        lock(&self.shared.client_certs).insert(
-            cert.cert_der.clone(),
-            User {
-                name: user.into(),
-                groups: g,
-            },
-        );
-        cert
+            .expect("issue client certificate")
+    }
+
+    /// Signs a client certificate from the client CA for a public key the caller holds
+    /// (SubjectPublicKeyInfo DER, e.g. a CSR's): CN = `cn`, O = `orgs`, valid
+    /// `not_before..not_after`. Like every certificate of the client CA it authenticates as
+    /// user `cn` in groups `orgs`. See [`Pki::issue_client_cert_for`].
+    pub fn issue_client_cert_for(
+        &self,
+        spki_der: &[u8],
+        cn: &str,
+        orgs: &[&str],
+        not_before: SystemTime,
+        not_after: SystemTime,
+    ) -> Result<IssuedCert, IssueError> {
+        self.shared
+            .pki
+            .issue_client_cert_for(spki_der, cn, orgs, not_before, not_after)
+    }
+
+    /// The client CA (kube-apiserver's `--client-ca-file`), PEM.
+    pub fn client_ca_pem(&self) -> String {
+        self.shared.pki.client_ca_pem.clone()
+    }
+
+    /// The certificates the server sends: leaf first, then intermediates (DER).
+    pub fn server_chain_der(&self) -> Vec<Vec<u8>> {
+        self.shared
+            .pki
+            .server_chain()
+            .into_iter()
+            .map(|c| c.to_vec())
+            .collect()
     }
 
     /// A kubeconfig for this server's URL and `token`.

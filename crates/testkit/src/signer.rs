@@ -9,19 +9,20 @@
 //! one from notBefore.
 //!
 //! Also: the shape checks of a kubelet client request (the approver's recognizer and the
-//! signer's validation share them), and the user a client certificate names.
+//! signer's validation share them).
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use rcgen::{
     CertificateParams, CertificateSigningRequestParams, CustomExtension, DistinguishedName, DnType,
-    DnValue, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SerialNumber,
+    DnValue, ExtendedKeyUsagePurpose, IsCa, KeyUsagePurpose, SerialNumber,
 };
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::{FromDer, X509Certificate, X509CertificationRequest};
 
-use crate::auth::User;
+use crate::tls::Pki;
 
 /// `--cluster-signing-duration`'s default (8760h).
 pub const SIGNING_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -158,9 +159,8 @@ fn whole_seconds(t: SystemTime) -> SystemTime {
 
 /// The client CA and how it signs.
 pub struct Signer {
-    ca_params: CertificateParams,
-    ca_key: KeyPair,
-    /// The CA certificate's SubjectKeyIdentifier (the issued certificates' AKI).
+    pki: Arc<Pki>,
+    /// The client CA certificate's SubjectKeyIdentifier (the issued certificates' AKI).
     ca_key_id: Vec<u8>,
     ca_not_after: SystemTime,
 }
@@ -172,14 +172,10 @@ impl std::fmt::Debug for Signer {
 }
 
 impl Signer {
-    /// A signer with the CA's parameters, key and certificate (DER).
-    pub fn new(
-        ca_params: CertificateParams,
-        ca_key: KeyPair,
-        ca_der: &[u8],
-    ) -> Result<Self, String> {
-        let (_, ca) =
-            X509Certificate::from_der(ca_der).map_err(|e| format!("CA certificate: {e}"))?;
+    /// A signer with the client CA of `pki`.
+    pub fn new(pki: Arc<Pki>) -> Result<Self, String> {
+        let (_, ca) = X509Certificate::from_der(&pki.client_ca_der)
+            .map_err(|e| format!("client CA certificate: {e}"))?;
         let ca_key_id = ca
             .extensions()
             .iter()
@@ -187,12 +183,11 @@ impl Signer {
                 ParsedExtension::SubjectKeyIdentifier(id) => Some(id.0.to_vec()),
                 _ => None,
             })
-            .ok_or("the CA certificate has no SubjectKeyIdentifier")?;
+            .ok_or("the client CA certificate has no SubjectKeyIdentifier")?;
         let ca_not_after = UNIX_EPOCH
             + Duration::from_secs(ca.validity().not_after.timestamp().max(0).unsigned_abs());
         Ok(Signer {
-            ca_params,
-            ca_key,
+            pki,
             ca_key_id,
             ca_not_after,
         })
@@ -241,9 +236,8 @@ impl Signer {
         ];
         aki.extend_from_slice(&self.ca_key_id);
         p.custom_extensions = vec![bc, CustomExtension::from_oid_content(&[2, 5, 29, 35], aki)];
-        let issuer = Issuer::from_params(&self.ca_params, &self.ca_key);
         let cert = p
-            .signed_by(&req.params.public_key, &issuer)
+            .signed_by(&req.params.public_key, self.pki.client_issuer())
             .map_err(|e| format!("signing failed: {e}"))?;
         Ok(cert.pem())
     }
@@ -269,26 +263,6 @@ fn go_subject(req: &Request) -> DistinguishedName {
 
 fn since_epoch(t: SystemTime) -> Duration {
     Duration::from_secs(t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
-}
-
-/// The user a client certificate names: CN, and O as groups (plus `system:authenticated`), as
-/// the apiserver's x509 authenticator reads any certificate of its client CA.
-pub fn certificate_user(cert_der: &[u8]) -> Option<User> {
-    let (_, cert) = X509Certificate::from_der(cert_der).ok()?;
-    let name = cert
-        .subject()
-        .iter_common_name()
-        .next()?
-        .as_str()
-        .ok()?
-        .to_string();
-    let mut groups: Vec<String> = cert
-        .subject()
-        .iter_organization()
-        .filter_map(|o| o.as_str().ok().map(str::to_string))
-        .collect();
-    groups.push("system:authenticated".to_string());
-    Some(User { name, groups })
 }
 
 #[cfg(test)]

@@ -91,7 +91,7 @@ fn assert_decoded_like_a07(cert: &X509Certificate<'_>, h: &Harness) {
             }
             E::BasicConstraints(bc) => assert!(!bc.ca),
             E::AuthorityKeyIdentifier(aki) => {
-                let ca_der = h.server.ca_der();
+                let ca_der = pem_der(&h.server.client_ca_pem());
                 let (_, ca) = X509Certificate::from_der(&ca_der).unwrap();
                 let ski = ca
                     .extensions()
@@ -106,7 +106,8 @@ fn assert_decoded_like_a07(cert: &X509Certificate<'_>, h: &Harness) {
             other => panic!("unexpected extension {other:?}"),
         }
     }
-    let ca_der = h.server.ca_der();
+    // Signed by the client CA (kube-controller-manager's signing CA), not the serving CA.
+    let ca_der = pem_der(&h.server.client_ca_pem());
     assert_eq!(
         cert.issuer(),
         X509Certificate::from_der(&ca_der).unwrap().1.subject()
