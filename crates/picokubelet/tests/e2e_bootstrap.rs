@@ -270,3 +270,22 @@ async fn e_a_wrong_ca_hash_is_refused_with_the_right_one_named() {
     );
     assert!(server.csr_names().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn d_without_bootstrap_rbac_the_403_points_at_the_manifest() {
+    let (server, token) = server_with_token().await;
+    server.set_bootstrap_rbac(picokubelet_testkit::BootstrapRbac::none());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bootstrap-kubelet.conf"),
+        server.bootstrap_kubeconfig(&token),
+    )
+    .unwrap();
+    let (status, log) = run_with_bootstrap_kubeconfig(dir.path(), "esp-boot-04", "run.log").exit();
+    assert!(!status.success());
+    assert!(
+        log.contains("refused the certificate request (403)")
+            && log.contains("kubectl apply -f deploy/bootstrap-rbac.yaml"),
+        "{log}"
+    );
+}

@@ -85,9 +85,9 @@ impl std::fmt::Display for CsrFailure {
             ),
             CsrFailure::Forbidden { message } => write!(
                 f,
-                "the API server refused the certificate request (403): {message}; a bootstrap \
-                 token's group needs the `system:node-bootstrapper` ClusterRole (kubeadm binds it \
-                 for `system:bootstrappers:kubeadm:default-node-token`)"
+                "the API server refused the certificate request (403): {message}; bootstrap \
+                 tokens need the `system:node-bootstrapper` ClusterRole, which kubeadm binds and \
+                 k3s does not: `kubectl apply -f deploy/bootstrap-rbac.yaml` (deploy/README.md)"
             ),
             CsrFailure::Denied {
                 name,
