@@ -289,3 +289,88 @@ async fn d_without_bootstrap_rbac_the_403_points_at_the_manifest() {
         "{log}"
     );
 }
+
+fn picokubelet(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_picokubelet"))
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn bootstrap_flags_are_checked_before_anything_connects() {
+    let bad_token = picokubelet(&[
+        "run",
+        "--bootstrap-token",
+        "abcdef.short",
+        "--discovery-token-ca-cert-hash",
+        "sha256:00",
+        "--server",
+        "127.0.0.1:1",
+    ]);
+    assert_eq!(bad_token.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad_token.stderr);
+    assert!(
+        err.contains("a bootstrap token is 6 and 16 characters"),
+        "{err}"
+    );
+    let no_hash = picokubelet(&["run", "--bootstrap-token", "abcdef.0123456789abcdef"]);
+    assert_eq!(no_hash.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&no_hash.stderr);
+    assert!(err.contains("--discovery-token-ca-cert-hash"), "{err}");
+    let bad_hash = picokubelet(&[
+        "run",
+        "--bootstrap-token",
+        "abcdef.0123456789abcdef",
+        "--discovery-token-ca-cert-hash",
+        "sha256:00",
+        "--server",
+        "127.0.0.1:1",
+    ]);
+    assert_eq!(bad_hash.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad_hash.stderr);
+    assert!(
+        err.contains("a CA hash is `sha256:` and 64 hex digits"),
+        "{err}"
+    );
+    let check = picokubelet(&["check", "--bootstrap-kubeconfig", "/nonexistent"]);
+    assert_eq!(check.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&check.stderr);
+    assert!(err.contains("check does not do TLS bootstrap yet"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_reads_the_bootstrap_kubeconfig_and_sends_nothing() {
+    let (server, token) = server_with_token().await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("bootstrap-kubelet.conf");
+    std::fs::write(&kubeconfig, server.bootstrap_kubeconfig(&token)).unwrap();
+    let pki = dir.path().join("pki");
+    let out = tokio::task::spawn_blocking({
+        let (kubeconfig, pki) = (kubeconfig.clone(), pki.clone());
+        move || {
+            picokubelet(&[
+                "run",
+                "--dry-run",
+                "--bootstrap-kubeconfig",
+                kubeconfig.to_str().unwrap(),
+                "--cert-dir",
+                pki.to_str().unwrap(),
+                "--node-name",
+                "esp-dry-01",
+            ])
+        }
+    })
+    .await
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("TLS bootstrap would keep the certificate for esp-dry-01"),
+        "{err}"
+    );
+    assert!(!pki.exists());
+    assert!(server.requests().is_empty());
+}

@@ -135,6 +135,9 @@ pub fn run(
         Some(dir) => dir.clone(),
         None => default_cert_dir(&name).map_err(Failure::Usage)?,
     };
+    if agent.dry_run {
+        return dry_run(bootstrap, cluster_args, node, agent, env, &name, &cert_dir);
+    }
     let dir = CertDir::open(&cert_dir).map_err(Failure::Usage)?;
     let stop = shutdown_watch();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -180,6 +183,35 @@ pub fn run(
             Err(e) => return Err(Failure::Usage(e.to_string())),
         }
     }
+}
+
+/// `run --dry-run` with bootstrap flags: checks the flags and the bootstrap kubeconfig (no
+/// discovery: that would connect) and says where the certificate would be kept.
+fn dry_run(
+    bootstrap: &BootstrapArgs,
+    cluster_args: &crate::args::ClusterArgs,
+    node: &NodeArgs,
+    agent: &AgentArgs,
+    env: &LookupEnv,
+    name: &str,
+    cert_dir: &Path,
+) -> Result<(), Failure> {
+    if bootstrap.bootstrap_kubeconfig.is_some() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(|e| Failure::Usage(format!("cannot start the async runtime: {e}")))?;
+        let target = runtime.block_on(bootstrap_cluster(bootstrap, cluster_args, env))?;
+        let resolved = with_token(&target);
+        let ip = board::internal_ip(Some(&resolved.cluster.server));
+        AgentSetup::new(&resolved, node, agent, ip)?;
+    }
+    info!(
+        node = name,
+        cert_dir = %cert_dir.display(),
+        "configuration checked: TLS bootstrap would keep the certificate for {name} in {}",
+        cert_dir.display()
+    );
+    Ok(())
 }
 
 /// A watch that turns true at SIGINT/SIGTERM, for every phase (agent, CSR waits) alike.
