@@ -1153,6 +1153,31 @@ mod tests {
     }
 
     #[test]
+    fn string_values_arrive_piecewise_whole_past_the_scratch_and_keys_do_not() {
+        struct Pieces(std::string::String, std::vec::Vec<std::string::String>);
+        impl Visitor for Pieces {
+            fn value(&mut self, _: &Path<'_>, _: Scalar<'_>) {}
+            fn text_piece(&mut self, path: &Path<'_>, piece: &str) {
+                self.0.push_str(piece);
+                self.1.push(std::format!("{path:?}"));
+            }
+        }
+        let long = "x".repeat(300);
+        let body = std::format!(r#"{{"k\u00e9y":"a\n\"\u00e9\ud83d\ude00é","n":1,"l":"{long}"}}"#);
+        for chunk in [1, 3, 1000] {
+            let mut p = Pieces(std::string::String::new(), std::vec::Vec::new());
+            let mut x: Extractor<16> = Extractor::new();
+            for c in body.as_bytes().chunks(chunk) {
+                x.feed(c, &mut p).unwrap();
+            }
+            x.finish(&mut p).unwrap();
+            assert_eq!(p.0, std::format!("a\n\"é😀é{long}"));
+            assert_eq!(p.1[0], "$[\"kéy\"]");
+            assert!(p.1.iter().all(|path| path != "$[\"n\"]"));
+        }
+    }
+
+    #[test]
     fn top_level_scalars_have_the_empty_path() {
         assert_eq!(log(b"42").unwrap(), vec!["$ = #42"]);
         assert_eq!(log(b" 0 \n").unwrap(), vec!["$ = #0"]);
