@@ -204,7 +204,7 @@ async fn d_a_denied_request_stops_with_a_sentence() {
         .await;
     assert!(server.deny_csr(&server.csr_names()[0]));
     let (status, log) = agent.exit();
-    assert!(!status.success());
+    assert_eq!(status.code(), Some(1));
     assert!(log.contains("was denied"), "{log}");
 }
 

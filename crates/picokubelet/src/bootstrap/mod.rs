@@ -154,7 +154,7 @@ pub fn run(
         let identity = match runtime.block_on(bootstrapper.identity(&mut stop_rx)) {
             Ok(identity) => identity,
             Err(CsrFailure::Stopped) => return Ok(()),
-            Err(e) => return Err(Failure::Usage(e.to_string())),
+            Err(e) => return Err(Failure::Bootstrap(e.to_string())),
         };
         let renew_in = renewal_delay(&identity, unix_now(), OsRng.next_u32());
         info!(
@@ -180,7 +180,7 @@ pub fn run(
         match runtime.block_on(bootstrapper.renew(&identity, &mut stop_rx)) {
             Ok(_) => {}
             Err(CsrFailure::Stopped) => return Ok(()),
-            Err(e) => return Err(Failure::Usage(e.to_string())),
+            Err(e) => return Err(Failure::Bootstrap(e.to_string())),
         }
     }
 }
@@ -280,7 +280,7 @@ pub async fn bootstrap_cluster(
         .map_err(|e| Failure::Usage(format!("--server {server}: {e}")))?;
     let found = discovery::discover(&endpoint, &token, &bootstrap.discovery_token_ca_cert_hash)
         .await
-        .map_err(Failure::Usage)?;
+        .map_err(Failure::Bootstrap)?;
     info!(
         server = %found.server,
         ca = %found.pin,
