@@ -374,3 +374,64 @@ async fn dry_run_reads_the_bootstrap_kubeconfig_and_sends_nothing() {
     assert!(!pki.exists());
     assert!(server.requests().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn d_a_certificate_past_its_renewal_point_is_renewed_while_the_node_runs() {
+    const NODE: &str = "esp-boot-05";
+    let (server, token) = server_with_token().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bootstrap-kubelet.conf"),
+        server.bootstrap_kubeconfig(&token),
+    )
+    .unwrap();
+    // A certificate from the cluster's client CA, 90 % through its 10-hour life.
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let now = std::time::SystemTime::now();
+    let hour = std::time::Duration::from_secs(3600);
+    let old = server
+        .issue_client_cert_for(
+            &rcgen::PublicKeyData::subject_public_key_info(&key),
+            &format!("system:node:{NODE}"),
+            &["system:nodes"],
+            now - 9 * hour,
+            now + hour,
+        )
+        .unwrap();
+    let pki = dir.path().join("pki");
+    std::fs::create_dir_all(&pki).unwrap();
+    std::fs::write(
+        pki.join("kubelet-client-current.pem"),
+        format!("{}{}", old.pem, key.serialize_pem()),
+    )
+    .unwrap();
+
+    let mut agent = run_with_bootstrap_kubeconfig(dir.path(), NODE, "run.log");
+    agent
+        .wait_for("the agent restarted with the renewed certificate", |log| {
+            log.matches("using the node's client certificate").count() >= 2
+        })
+        .await;
+    agent
+        .wait_for("a Ready Node", |_| node_ready(&server, NODE))
+        .await;
+    let log = agent.log();
+    assert!(
+        log.contains("renewing the node's client certificate"),
+        "{log}"
+    );
+    // One CSR, asked for with the old certificate (selfnodeclient), not the token.
+    let csrs = server.csr_names();
+    assert_eq!(csrs.len(), 1, "{csrs:?}");
+    assert_eq!(
+        server.csr(&csrs[0]).unwrap()["spec"]["username"],
+        format!("system:node:{NODE}")
+    );
+    let stored = std::fs::read_to_string(pki.join("kubelet-client-current.pem")).unwrap();
+    assert!(
+        !stored.contains(old.pem.trim()),
+        "still the old certificate"
+    );
+    // The Node was registered before the renewal (with the old certificate) and is still there.
+    assert!(log.contains("registered the Node"), "{log}");
+}

@@ -150,12 +150,12 @@ pub fn run(
     let bootstrapper =
         Bootstrapper::new(&node, agent, &target, dir, bootstrap.certificate_lifetime);
     let mut stop_rx = stop.clone();
+    let mut identity = match runtime.block_on(bootstrapper.identity(&mut stop_rx)) {
+        Ok(identity) => identity,
+        Err(CsrFailure::Stopped) => return Ok(()),
+        Err(e) => return Err(Failure::Bootstrap(e.to_string())),
+    };
     loop {
-        let identity = match runtime.block_on(bootstrapper.identity(&mut stop_rx)) {
-            Ok(identity) => identity,
-            Err(CsrFailure::Stopped) => return Ok(()),
-            Err(e) => return Err(Failure::Bootstrap(e.to_string())),
-        };
         let renew_in = renewal_delay(&identity, unix_now(), OsRng.next_u32());
         info!(
             node = %name,
@@ -165,22 +165,25 @@ pub fn run(
             "using the node's client certificate"
         );
         let resolved = with_certificate(&target, identity.certificate.clone());
-        let mut stopped = stop.clone();
-        let renewal_due = async move {
+        // The renewal runs beside the agent, which keeps its Node Ready with the current
+        // certificate until the new one is there (a cluster that approves renewals by hand may
+        // take a while); the boards then restart with it.
+        let renewed = std::cell::RefCell::new(None);
+        let renewal = async {
+            let mut stopped = stop.clone();
             tokio::select! {
                 () = tokio::time::sleep(renew_in) => {}
-                _ = stopped.wait_for(|s| *s) => {}
+                _ = stopped.wait_for(|s| *s) => return,
             }
+            info!(node = %name, "renewing the node's client certificate");
+            let mut stopped = stop.clone();
+            *renewed.borrow_mut() = Some(bootstrapper.renew(&identity, &mut stopped).await);
         };
-        crate::app::boards_resolved(&resolved, &node, agent, None, renewal_due, None)?;
-        if *stop.borrow() {
-            return Ok(());
-        }
-        info!(node = %name, "renewing the node's client certificate");
-        match runtime.block_on(bootstrapper.renew(&identity, &mut stop_rx)) {
-            Ok(_) => {}
-            Err(CsrFailure::Stopped) => return Ok(()),
-            Err(e) => return Err(Failure::Bootstrap(e.to_string())),
+        crate::app::boards_resolved(&resolved, &node, agent, None, renewal, None)?;
+        match renewed.into_inner() {
+            None | Some(Err(CsrFailure::Stopped)) => return Ok(()),
+            Some(Ok(next)) => identity = next,
+            Some(Err(e)) => return Err(Failure::Bootstrap(e.to_string())),
         }
     }
 }
