@@ -14,16 +14,20 @@
 //! let kubeconfig = server.bootstrap_kubeconfig(&token); // bearer `abcdef.0123456789abcdef`
 //! // k3s-like: no auto-approval; CSRs stay pending until a test approves them
 //! // (or a client PUTs /approval as `kubectl certificate approve` does).
-//! server.set_csr_auto_approval(false);
+//! server.set_csr_auto_approval(false); // or ServerOptions::with_csr_auto_approval(false)
 //! server.approve_csr("csr-abc12");
 //! // A cluster without kubeadm's bindings (403 on the CSR create until deploy/bootstrap-rbac.yaml
 //! // is "applied"):
 //! server.set_bootstrap_rbac(BootstrapRbac::none());
 //! let csr = server.csr("csr-abc12"); // the object as a GET shows it
+//! let pem = server.issued_certificate("csr-abc12"); // Some(PEM) once issued
+//! // Clients may also watch: `GET …/certificatesigningrequests?watch=1&fieldSelector=
+//! // metadata.name%3D<name>&timeoutSeconds=<s>` streams ADDED, MODIFIED (approved), MODIFIED
+//! // (issued), one per chunk, as recorded in A05.
 //! // Discovery: kube-public/cluster-info (anonymous GET) carries `jws-kubeconfig-abcdef`;
 //! // `server.ca_cert_hash()` is kubeadm's `sha256:<hex>` of the CA's public key.
 //! server.remove_bootstrap_token("abcdef");
-//! # let _ = (kubeconfig, csr); Ok(()) }
+//! # let _ = (kubeconfig, csr, pem); Ok(()) }
 //! ```
 //!
 //! Issued certificates authenticate as their subject (`system:node:<name>`, group

@@ -12,7 +12,7 @@
 //! A13). Without auto-approval (k3s-like) every CSR waits for an approval (a test's, or a PUT
 //! of `/approval` as `kubectl certificate approve` sends).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -248,7 +248,12 @@ pub struct Csrs {
     pub auto_approve: bool,
     /// The client CA as csrsigning holds it (none: approved CSRs are never issued).
     pub signer: Option<Arc<Signer>>,
+    /// The last writes as watch events: resourceVersion, type, the object after the write.
+    log: VecDeque<(u64, &'static str, Value)>,
 }
+
+/// How many watch events are kept (older ones are gone, as etcd compacts).
+const LOG_LIMIT: usize = 1024;
 
 impl Default for Csrs {
     fn default() -> Self {
@@ -256,15 +261,17 @@ impl Default for Csrs {
             by_name: BTreeMap::new(),
             auto_approve: true,
             signer: None,
+            log: VecDeque::new(),
         }
     }
 }
 
 impl Csrs {
-    /// No CSRs yet; auto-approval on; issued by `signer`.
-    pub fn with_signer(signer: Arc<Signer>) -> Self {
+    /// No CSRs yet; issued by `signer`; auto-approved when `auto_approve`.
+    pub fn with_signer(signer: Arc<Signer>, auto_approve: bool) -> Self {
         Csrs {
             signer: Some(signer),
+            auto_approve,
             ..Csrs::default()
         }
     }
@@ -279,6 +286,52 @@ impl Csrs {
         self.by_name.values()
     }
 
+    /// Deletes CSR `name` (a write: it takes resourceVersion `rv`); its uid.
+    pub fn remove(&mut self, name: &str, rv: &mut u64) -> Option<String> {
+        let mut gone = self.by_name.remove(name)?;
+        *rv += 1;
+        gone.resource_version = *rv;
+        self.log_event(*rv, "DELETED", gone.render(true));
+        Some(gone.uid)
+    }
+
+    fn log_event(&mut self, rv: u64, kind: &'static str, object: Value) {
+        if self.log.len() >= LOG_LIMIT {
+            self.log.pop_front();
+        }
+        self.log.push_back((rv, kind, object));
+    }
+
+    /// Logs the current state of `name` as a `kind` event.
+    fn note(&mut self, name: &str, kind: &'static str) {
+        if let Some(csr) = self.by_name.get(name) {
+            let (rv, object) = (csr.resource_version, csr.render(true));
+            self.log_event(rv, kind, object);
+        }
+    }
+
+    /// Watch events (`{"type":…,"object":…}`) of the CSRs `matches` accepts: after `after`,
+    /// from the log, or (`None`) the current ones as `ADDED`.
+    pub fn events(&self, after: Option<u64>, matches: impl Fn(&str) -> bool) -> Vec<Value> {
+        let event = |kind: &str, object: &Value| json!({"type": kind, "object": object});
+        match after {
+            None => self
+                .by_name
+                .values()
+                .filter(|c| matches(&c.name))
+                .map(|c| event("ADDED", &c.render(true)))
+                .collect(),
+            Some(rv) => self
+                .log
+                .iter()
+                .filter(|(at, _, o)| {
+                    *at > rv && matches(o["metadata"]["name"].as_str().unwrap_or(""))
+                })
+                .map(|(_, kind, o)| event(kind, o))
+                .collect(),
+        }
+    }
+
     /// Forgets every CSR (an etcd wipe).
     pub fn clear(&mut self) {
         self.by_name.clear();
@@ -286,6 +339,7 @@ impl Csrs {
 
     /// Stores a new CSR with resourceVersion `rv`.
     pub fn insert(&mut self, new: NewCsr, by: Requester, uid: String, rv: u64, now: SystemTime) {
+        let name = new.name.clone();
         let kubelet_client_cn = (new.signer_name == KUBELET_CLIENT_SIGNER)
             .then(|| {
                 let pem = base64::engine::general_purpose::STANDARD
@@ -339,6 +393,7 @@ impl Csrs {
                 kubelet_client_cn,
             },
         );
+        self.note(&name, "ADDED");
     }
 
     /// Sets the conditions a `/approval` write (or a test) asks for: an `Approved` or `Denied`
@@ -368,6 +423,7 @@ impl Csrs {
         csr.own(manager, "approval", condition_fields(kind), now);
         *rv += 1;
         csr.resource_version = *rv;
+        self.note(name, "MODIFIED");
         true
     }
 
@@ -489,5 +545,6 @@ impl Csrs {
         }
         *rv += 1;
         csr.resource_version = *rv;
+        self.note(name, "MODIFIED");
     }
 }

@@ -52,6 +52,18 @@ pub struct Response {
     /// A `Content-Type` the handler did not set and Go's server sniffed from the body: written
     /// after `Content-Length`, as Go writes its own headers (recorded G3k).
     pub sniffed_type: Option<&'static str>,
+    /// A watch: the head goes out at once and events follow (no body here).
+    pub watch: Option<WatchSpec>,
+}
+
+/// How a watch streams (recorded A05): the head at once (chunked), then one event per chunk as
+/// the objects change, then the last chunk when the clock reaches `until` (`timeoutSeconds`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WatchSpec {
+    /// Clock time the stream ends.
+    pub until: std::time::SystemTime,
+    /// Start after this resourceVersion; `None`: the current objects first, as `ADDED`.
+    pub after: Option<u64>,
 }
 
 /// A handled request plus who made it (for the request log).

@@ -66,6 +66,9 @@ pub struct ServerOptions {
     /// [`TestApiServer::connections`] (the oldest half is dropped when full), so a server that
     /// runs for hours (`picokubelet demo`) keeps bounded memory. Default: all (tests read them).
     pub log_limit: Option<usize>,
+    /// kube-controller-manager's CSR auto-approver runs (default, as on kubeadm and kind); off:
+    /// every CSR waits for an approval (k3s-like; see [`TestApiServer::set_csr_auto_approval`]).
+    pub csr_auto_approval: bool,
 }
 
 impl std::fmt::Debug for ServerOptions {
@@ -81,6 +84,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("header_timeout", &self.header_timeout)
             .field("startup_delay", &self.startup_delay)
             .field("log_limit", &self.log_limit)
+            .field("csr_auto_approval", &self.csr_auto_approval)
             .finish()
     }
 }
@@ -99,6 +103,7 @@ impl Default for ServerOptions {
             header_timeout: Some(Duration::from_secs(32)),
             startup_delay: None,
             log_limit: None,
+            csr_auto_approval: true,
         }
     }
 }
@@ -119,6 +124,12 @@ impl ServerOptions {
     /// Refuses connections for `delay` of clock time after every start.
     pub fn with_startup_delay(mut self, delay: Duration) -> Self {
         self.startup_delay = Some(delay);
+        self
+    }
+
+    /// Turns the CSR auto-approver on (default) or off (k3s-like: CSRs wait for an approval).
+    pub fn with_csr_auto_approval(mut self, on: bool) -> Self {
+        self.csr_auto_approval = on;
         self
     }
 
@@ -157,6 +168,8 @@ struct Shared {
     storage_stalled: watch::Sender<bool>,
     /// True once the listener accepts connections.
     accepting: watch::Sender<bool>,
+    /// Bumped after every request and every change a test makes: wakes watches.
+    changes: watch::Sender<u64>,
     /// How many requests have been held for stalled storage so far.
     held: watch::Sender<usize>,
     startup_delay: Option<Duration>,
@@ -420,6 +433,8 @@ impl Dispatch for Shared {
             Some(f @ Fault::Close) => Outcome::Close(f),
             Some(f @ Fault::Stall) => Outcome::Stall(f),
         };
+        drop(st);
+        self.changes.send_modify(|n| *n += 1);
         (outcome, now)
     }
 
@@ -431,6 +446,20 @@ impl Dispatch for Shared {
         let mut stalled = self.storage_stalled.subscribe();
         Box::pin(async move {
             let _ = stalled.wait_for(|s| !*s).await;
+        })
+    }
+
+    fn watch_events(&self, req: &Request, after: Option<u64>) -> (Vec<Vec<u8>>, u64) {
+        let now = self.clock.now();
+        let mut st = lock(&self.state);
+        st.settle(now);
+        api::watch_events(&st, req, after)
+    }
+
+    fn changed(&self) -> Sleep {
+        let mut changes = self.changes.subscribe();
+        Box::pin(async move {
+            let _ = changes.changed().await;
         })
     }
 
@@ -548,7 +577,7 @@ impl TestApiServer {
             controller: Controller::new(opts.lifecycle.clone(), now),
             tokens,
             bootstrap: BootstrapTokens::default(),
-            csrs: Csrs::with_signer(Arc::new(signer)),
+            csrs: Csrs::with_signer(Arc::new(signer), opts.csr_auto_approval),
             cluster_info,
             rbac: Rbac::default(),
             rng,
@@ -561,6 +590,7 @@ impl TestApiServer {
         let (generation, _) = watch::channel(Stop::default());
         let (storage_stalled, _) = watch::channel(false);
         let (accepting, _) = watch::channel(false);
+        let (changes, _) = watch::channel(0);
         let (held, _) = watch::channel(0);
         TestApiServer {
             shared: Arc::new(Shared {
@@ -577,6 +607,7 @@ impl TestApiServer {
                 generation,
                 storage_stalled,
                 accepting,
+                changes,
                 held,
                 startup_delay: opts.startup_delay,
                 listener: Mutex::new(None),

@@ -238,8 +238,14 @@ fn a_node_renews_its_own_certificate_and_may_not_ask_for_another_name() {
 
 #[test]
 fn without_auto_approval_a_csr_waits_for_an_approval_through_the_api() {
-    let h = recorded_cluster("2026-12-02T15:26:00Z");
-    h.server.set_csr_auto_approval(false);
+    let h = Harness::with("2026-12-02T15:26:00Z", |o| o.with_csr_auto_approval(false));
+    h.server
+        .set_bootstrap_rbac(BootstrapRbac::for_token_group(REALK8S_GROUP));
+    h.server.add_bootstrap_token(
+        picokubelet_testkit::BootstrapToken::parse(TOKEN)
+            .unwrap()
+            .with_extra_groups(&[REALK8S_GROUP]),
+    );
     let (key, request) = make_request("system:node:esp-boot-01", "system:nodes");
     let path = "/apis/certificates.k8s.io/v1/certificatesigningrequests";
     let token = As::Token(TOKEN);
@@ -366,4 +372,64 @@ fn invalid_requests_are_refused_before_anything_is_stored() {
     assert_eq!(list["kind"], "CertificateSigningRequestList");
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     assert!(list["items"][0].get("kind").is_none());
+}
+
+/// The chunks of a recorded raw chunked body (A05 kept curl's `--raw` framing).
+fn recorded_chunks(raw: &[u8]) -> Vec<Vec<u8>> {
+    let mut rest = raw;
+    let mut out = Vec::new();
+    loop {
+        let eol = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size = usize::from_str_radix(std::str::from_utf8(&rest[..eol]).unwrap(), 16).unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.push(rest[eol + 2..eol + 2 + size].to_vec());
+        rest = &rest[eol + 2 + size + 2..];
+    }
+}
+
+#[test]
+fn a_watch_streams_added_approved_issued_one_event_per_chunk_as_recorded_a05() {
+    let h = recorded_cluster("2026-12-02T15:29:30Z");
+    let want = recorded("A05-watch-csr-raw-chunks.response.http");
+    let (method, target, _) = recorded_request("A05-watch-csr-raw-chunks.request.txt");
+    let mut watcher = h.client();
+    watcher.write(
+        format!(
+            "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:7443\r\nUser-Agent: picokubelet/0.1\r\nAuthorization: Bearer {TOKEN}\r\nAccept: application/json\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    // The head comes at once, before any event.
+    let (status_line, headers) = watcher.read_head().unwrap();
+    assert_eq!(status_line, want.status_line);
+    let names = |h: &[(String, String)]| h.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&headers), names(&want.headers));
+
+    replay_csr(&h, "A04-post-csr-exp600-201", &As::Token(TOKEN));
+    let recorded_events = recorded_chunks(&want.body);
+    assert_eq!(recorded_events.len(), 3);
+    for (i, theirs) in recorded_events.iter().enumerate() {
+        let ours = watcher.read_chunk().unwrap().expect("an event");
+        assert_eq!(
+            ours.last(),
+            Some(&b'\n'),
+            "one JSON object and a newline per chunk"
+        );
+        let mut ours: Value = serde_json::from_slice(&ours).unwrap();
+        let mut theirs: Value = serde_json::from_slice(theirs).unwrap();
+        mask(&mut ours["object"], false);
+        mask(&mut theirs["object"], false);
+        assert_eq!(
+            serde_json::to_string(&ours).unwrap(),
+            serde_json::to_string(&theirs).unwrap(),
+            "event {i}"
+        );
+    }
+    // timeoutSeconds=6 of clock time ends the stream with the last chunk; the connection stays.
+    h.advance_to(picokubelet_testkit::parse_rfc3339("2026-12-02T15:29:36Z").unwrap());
+    assert_eq!(watcher.read_chunk().unwrap(), None);
+    let next = watcher.request("GET", "/version", TOKEN, None, "");
+    assert_eq!(next.status, 200);
 }

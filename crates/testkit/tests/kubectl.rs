@@ -223,3 +223,61 @@ fn cordon_label_annotate_delete_answer_as_recorded_d07_to_d10() {
         None
     );
 }
+
+/// `kubectl certificate approve` on a server without auto-approval (k3s-like): the pending CSR
+/// is approved through `/approval` and the signer issues it. guess: not recorded against the real
+/// server (kubectl's requests are the ones the approval subresource documents).
+#[test]
+fn kubectl_certificate_approve_issues_a_pending_csr() {
+    let h = Harness::new("2026-12-02T15:26:00Z");
+    let Some(kubectl) = Kubectl::new(&h) else {
+        return;
+    };
+    h.server.set_csr_auto_approval(false);
+    let token = picokubelet_testkit::BootstrapToken::new("abcdef", "0123456789abcdef");
+    h.server.add_bootstrap_token(token.clone());
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, "system:nodes");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "system:node:esp-boot-01");
+    let pem = params.serialize_request(&key).unwrap().pem().unwrap();
+    let request = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, pem);
+    let body = format!(
+        r#"{{"apiVersion":"certificates.k8s.io/v1","kind":"CertificateSigningRequest","metadata":{{"name":"csr-pending"}},"spec":{{"request":"{request}","signerName":"kubernetes.io/kube-apiserver-client-kubelet","usages":["digital signature","client auth"]}}}}"#
+    );
+    let mut client = h.client();
+    let created = client.request(
+        "POST",
+        "/apis/certificates.k8s.io/v1/certificatesigningrequests",
+        &token.token(),
+        Some("application/json"),
+        &body,
+    );
+    assert_eq!(created.status, 201);
+    assert!(h.server.issued_certificate("csr-pending").is_none());
+
+    // guess: no server-side Table for CSRs (not recorded); kubectl falls back to NAME and AGE.
+    let listed = kubectl.run(&["get", "csr"]);
+    assert!(
+        listed.lines().nth(1).unwrap().starts_with("csr-pending "),
+        "{listed}"
+    );
+    let out = kubectl.run(&["certificate", "approve", "csr-pending"]);
+    assert_eq!(
+        out.trim(),
+        "certificatesigningrequest.certificates.k8s.io/csr-pending approved"
+    );
+    let csr = h.server.csr("csr-pending").unwrap();
+    assert_eq!(csr["status"]["conditions"][0]["type"], "Approved");
+    assert!(h.server.issued_certificate("csr-pending").is_some());
+    let out = kubectl.run(&["delete", "csr", "csr-pending"]);
+    assert_eq!(
+        out.trim(),
+        "certificatesigningrequest.certificates.k8s.io \"csr-pending\" deleted"
+    );
+    assert!(h.server.csr("csr-pending").is_none());
+}

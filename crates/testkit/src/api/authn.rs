@@ -8,7 +8,8 @@ use crate::message::Request;
 use crate::state::State;
 
 /// The request's user; `Err` means 401 (an unknown token or a non-bearer scheme). A bootstrap
-/// token's success is cached (see [`crate::bootstrap::AUTH_CACHE_TTL`]).
+/// token's success is cached (see [`crate::bootstrap::AUTH_CACHE_TTL`]). guess: the apiserver's
+/// cache covers static tokens too; here their revocation stays immediate (as tests expect).
 pub(super) fn authenticate(state: &mut State, req: &Request, now: SystemTime) -> Result<User, ()> {
     match bearer(req)? {
         Some(token) => match state.tokens.lookup(token) {

@@ -19,6 +19,7 @@ mod health;
 mod info;
 mod op;
 mod pods;
+mod proto;
 mod read;
 mod respond;
 mod review;
@@ -218,6 +219,15 @@ fn dispatch(
         }
         Ok((code, body)) => ctx.json(code, &body, &[]),
         Err(e) => ctx.error(&e),
+    }
+}
+
+/// The events of watch `req` after resourceVersion `after` (only CSRs stream; guess: other
+/// watches get no events until their end).
+pub fn watch_events(state: &State, req: &Request, after: Option<u64>) -> (Vec<Vec<u8>>, u64) {
+    match route(&req.path) {
+        Route::Csr { .. } => csr::watch_events(state, req, after),
+        _ => (Vec::new(), after.unwrap_or(state.store.rv)),
     }
 }
 

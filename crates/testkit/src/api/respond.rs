@@ -78,6 +78,7 @@ impl Ctx {
             headers,
             body,
             sniffed_type: None,
+            watch: None,
         }
     }
 

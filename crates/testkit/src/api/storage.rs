@@ -119,6 +119,7 @@ pub fn storage_timeout(state: &mut State, req: &Request, wait: StorageWait) -> H
             ],
             body: encode_compact(&status::request_timeout_body()),
             sniffed_type: Some("text/plain; charset=utf-8"),
+            watch: None,
         },
     };
     Handled {

@@ -4,6 +4,7 @@
 //! at most 2048 bytes or `Transfer-Encoding: chunked` (one chunk, lowercase hex) for larger ones,
 //! with `Connection: close` between them when the request asked to close. Keep-alive needs no
 //! header. Requests may be pipelined; bodies may be chunked; `Expect: 100-continue` is answered.
+//! A watch answer streams: its head at once, then one event per chunk (recorded A05).
 //!
 //! The layer knows the API only through [`Dispatch`], which the server implements: `read`
 //! takes requests off the stream, `wire` frames answers, this module runs the connection.
@@ -20,12 +21,12 @@ use tokio::sync::watch;
 use crate::auth::User;
 use crate::clock::{format_http_date, Sleep};
 use crate::faults::{Fault, RequestRecord};
-use crate::message::{Handled, Request};
+use crate::message::{Handled, Request, Response, WatchSpec};
 
 use read::{
     has_token, header, parse_head, read_chunked, read_more, BodyError, HeadResult, Read, MAX_BODY,
 };
-use wire::{encode_response, go_plain_error};
+use wire::{encode_response, encode_watch_head, go_plain_error};
 
 pub use wire::CHUNKING_THRESHOLD;
 
@@ -77,6 +78,11 @@ pub(crate) trait Dispatch {
     /// Handles a held request after the thaw, with the clock time it arrived; returns the
     /// answer and the time to date it.
     fn resume(&self, req: &Request, arrived: SystemTime) -> (Handled, SystemTime);
+    /// The events of watch `req` after resourceVersion `after` (`None`: the current objects as
+    /// `ADDED`), one encoded event each, and the resourceVersion they reach.
+    fn watch_events(&self, req: &Request, after: Option<u64>) -> (Vec<Vec<u8>>, u64);
+    /// Completes at the next change of the served objects.
+    fn changed(&self) -> Sleep;
 }
 
 /// Per-connection context.
@@ -253,6 +259,24 @@ where
             fault: None,
         };
         match outcome {
+            Outcome::Respond(handled, fault) if handled.response.watch.is_some() => {
+                record.fault = fault;
+                record.status = Some(handled.response.status);
+                record.user = handled.user.clone();
+                shared.record(record);
+                let spec = handled.response.watch.unwrap_or(WatchSpec {
+                    until: at,
+                    after: None,
+                });
+                let answer = (&handled.response, spec);
+                let ended =
+                    stream_watch(shared, &mut io, &mut ctx, &request, answer, &date, close).await?;
+                idle_from = shared.now();
+                if close || !ended {
+                    let _ = io.shutdown().await;
+                    return Ok(());
+                }
+            }
             Outcome::Respond(handled, fault) => {
                 record.fault = fault;
                 let bytes = encode_response(&handled.response, &date, close, head.http10);
@@ -385,6 +409,52 @@ where
                     }
                 }
             }
+        }
+    }
+}
+
+/// A watch answer on the wire (recorded A05): the head at once, one event per chunk as the
+/// objects change, the last chunk when the clock reaches the watch's end. `Ok(true)` when it
+/// ended at its time (the connection can serve the next request), `Ok(false)` when the server
+/// closed it.
+async fn stream_watch<D, IO>(
+    shared: &D,
+    io: &mut IO,
+    ctx: &mut ConnCtx,
+    req: &Request,
+    (resp, spec): (&Response, WatchSpec),
+    date: &str,
+    close: bool,
+) -> io::Result<bool>
+where
+    D: Dispatch + ?Sized,
+    IO: AsyncWrite + Unpin + Send,
+{
+    io.write_all(&encode_watch_head(resp, date, close)).await?;
+    io.flush().await?;
+    let mut after = spec.after;
+    loop {
+        // Subscribe before reading, so a change in between still wakes the loop.
+        let changed = shared.changed();
+        let (events, reached) = shared.watch_events(req, after);
+        after = Some(reached);
+        for event in &events {
+            let mut chunk = format!("{:x}\r\n", event.len()).into_bytes();
+            chunk.extend_from_slice(event);
+            chunk.extend_from_slice(b"\r\n");
+            io.write_all(&chunk).await?;
+        }
+        if !events.is_empty() {
+            io.flush().await?;
+        }
+        tokio::select! {
+            _ = changed => {}
+            _ = shared.sleep_until(spec.until) => {
+                io.write_all(b"0\r\n\r\n").await?;
+                io.flush().await?;
+                return Ok(true);
+            }
+            _ = ctx.shutdown.changed() => return Ok(false),
         }
     }
 }

@@ -71,6 +71,31 @@ pub fn encode_response(resp: &Response, date: &str, close: bool, http10: bool) -
     out
 }
 
+/// The head of a watch answer: the handler's headers, `Date`, then `Transfer-Encoding: chunked`
+/// (A05); the events follow as chunks.
+pub fn encode_watch_head(resp: &Response, date: &str, close: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(
+        format!(
+            "HTTP/1.1 {} {}\r\n",
+            resp.status,
+            reason_phrase(resp.status)
+        )
+        .as_bytes(),
+    );
+    let mut headers = resp.headers.clone();
+    headers.sort_by(|a, b| a.0.cmp(&b.0));
+    for (k, v) in &headers {
+        out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
+    }
+    out.extend_from_slice(format!("Date: {date}\r\n").as_bytes());
+    if close {
+        out.extend_from_slice(b"Connection: close\r\n");
+    }
+    out.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+    out
+}
+
 /// Go's plain-text answer for a request it could not read (the connection closes after it).
 pub(super) fn go_plain_error(code: u16) -> Vec<u8> {
     let text = format!("{code} {}", reason_phrase(code));
@@ -94,6 +119,7 @@ mod tests {
             ],
             body: vec![b'x'; len],
             sniffed_type: None,
+            watch: None,
         }
     }
 

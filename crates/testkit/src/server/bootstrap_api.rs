@@ -12,6 +12,11 @@ use crate::discovery;
 use super::{base64, TestApiServer};
 
 impl TestApiServer {
+    /// Wakes the watches after a change made here.
+    fn changed(&self) {
+        self.shared.changes.send_modify(|n| *n += 1);
+    }
+
     /// Creates (or replaces) the Secret `kube-system/bootstrap-token-<id>`: the token
     /// authenticates, and signs cluster-info if its Secret allows.
     pub fn add_bootstrap_token(&self, token: BootstrapToken) {
@@ -19,6 +24,8 @@ impl TestApiServer {
         let mut st = lock(&self.shared.state);
         st.bootstrap.add(token);
         st.settle(now);
+        drop(st);
+        self.changed();
     }
 
     /// Deletes the Secret of token `id` (an authentication cached in the last 10 s still
@@ -28,6 +35,8 @@ impl TestApiServer {
         let mut st = lock(&self.shared.state);
         let removed = st.bootstrap.remove(id);
         st.settle(now);
+        drop(st);
+        self.changed();
         removed
     }
 
@@ -39,6 +48,8 @@ impl TestApiServer {
         let mut st = lock(&self.shared.state);
         st.csrs.auto_approve = on;
         st.settle(now);
+        drop(st);
+        self.changed();
     }
 
     /// Approves CSR `name` as `kubectl certificate approve` does; the signer issues it at once.
@@ -75,6 +86,8 @@ impl TestApiServer {
         };
         let decided = csrs.decide(name, &verdict, "kubectl", &mut store.rv, now);
         st.settle(now);
+        drop(st);
+        self.changed();
         decided
     }
 
@@ -109,6 +122,8 @@ impl TestApiServer {
         let mut st = lock(&self.shared.state);
         st.rbac.bootstrap = rbac;
         st.settle(now);
+        drop(st);
+        self.changed();
     }
 
     /// A kubeconfig like kubeadm's `bootstrap-kubelet.conf`: this server, its CA, the token.

@@ -236,6 +236,34 @@ impl Client {
         })
     }
 
+    /// The status line and headers of the next answer (its body is read with `read_chunk`).
+    pub fn read_head(&mut self) -> io::Result<(String, Vec<(String, String)>)> {
+        let status_line = self.line()?;
+        let mut headers = Vec::new();
+        loop {
+            let l = self.line()?;
+            if l.is_empty() {
+                return Ok((status_line, headers));
+            }
+            let (k, v) = l.split_once(": ").unwrap();
+            headers.push((k.to_string(), v.to_string()));
+        }
+    }
+
+    /// The next chunk of a chunked body; `None` at the last (empty) chunk.
+    pub fn read_chunk(&mut self) -> io::Result<Option<Vec<u8>>> {
+        let size = usize::from_str_radix(self.line()?.trim(), 16).unwrap();
+        if size == 0 {
+            assert!(self.line()?.is_empty());
+            return Ok(None);
+        }
+        self.need(size + 2)?;
+        let chunk = self.pending[..size].to_vec();
+        assert_eq!(&self.pending[size..size + 2], b"\r\n");
+        self.pending.drain(..size + 2);
+        Ok(Some(chunk))
+    }
+
     /// Sends bytes without waiting for an answer.
     pub fn write(&mut self, raw: &[u8]) {
         self.tls.write_all(raw).unwrap();
