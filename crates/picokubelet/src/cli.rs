@@ -54,7 +54,7 @@ pub struct RunArgs {
         flatten,
         next_help_heading = "TLS bootstrap (instead of a kubeconfig's credentials)"
     )]
-    pub bootstrap: crate::bootstrap::BootstrapArgs,
+    pub bootstrap: crate::bootstrap::args::BootstrapArgs,
 }
 
 #[derive(Clone, Debug, Args)]
