@@ -83,6 +83,8 @@ pub async fn discover(
         .map_err(|e| format!("reading cluster-info from {endpoint} failed ({e:?})"))?;
     match reply.status {
         200 => {}
+        // guess: a cluster without kubeadm's cluster-info (or its anonymous-read Role) was
+        // not recorded; B02 shows anonymous reads of other ConfigMaps are 403.
         403 | 404 => {
             return Err(format!(
                 "{endpoint} does not let anyone read kube-public/cluster-info ({}): the cluster \

@@ -261,7 +261,9 @@ async fn round(
                 })
             }
             (404, Some(gone)) => {
-                // Deleted (by an admin, or garbage-collected after an hour): ask again.
+                // Deleted (by an admin, or by kube-controller-manager's CSR cleaner).
+                // guess: not recorded; the cleaner's documented ages are 1 h for decided
+                // requests and 24 h for pending ones. Ask again.
                 warn!("certificate request {gone} is gone (404); sending a new one");
                 progress.name = None;
                 continue;
