@@ -20,13 +20,13 @@ use crate::failure::Failure;
 use crate::fleet;
 use crate::kubeconfig::{
     locate, ClusterConfig, InsecureSource, Kubeconfig, LookupEnv, Origin, ResolveOptions,
-    ServerTrust, ServerUrl,
+    ResolvedConfig, ServerTrust, ServerUrl,
 };
 use crate::render::{node_ready_message, render_body};
 use crate::telemetry::PerBoard;
 
 /// `--node-name`, else `vb-<hostname>`.
-fn base_node_name(node: &NodeArgs) -> String {
+pub(crate) fn base_node_name(node: &NodeArgs) -> String {
     node.node_name
         .clone()
         .unwrap_or_else(|| board::default_node_name(&board::hostname()))
@@ -58,7 +58,7 @@ fn announce_trust(cluster: &ClusterConfig) {
     }
 }
 
-fn insecure_banner(why: &str, server: Option<&ServerUrl>) {
+pub(crate) fn insecure_banner(why: &str, server: Option<&ServerUrl>) {
     let server = server.map_or("the API server".to_owned(), |s| s.to_string());
     eprintln!(
         "\n\
@@ -202,6 +202,26 @@ pub(crate) fn boards_until(
     if cluster.insecure_skip_tls_verify {
         insecure_banner("--insecure-skip-tls-verify", None);
     }
+    let located = locate(cluster.kubeconfig.as_deref(), env)?;
+    report_located(&located);
+    let config = Kubeconfig::load(&located)?;
+    let resolved = config.resolve(&ResolveOptions {
+        context: cluster.context.clone(),
+        insecure_skip_tls_verify: cluster.insecure_skip_tls_verify,
+    })?;
+    boards_resolved(&resolved, node, agent, fleet, stop, server)
+}
+
+/// [`boards_until`] with the cluster and credentials already worked out (from a kubeconfig, or
+/// by the kubelet TLS bootstrap: `crate::bootstrap`).
+pub(crate) fn boards_resolved(
+    resolved: &ResolvedConfig,
+    node: &NodeArgs,
+    agent: &AgentArgs,
+    fleet: Option<&FleetArgs>,
+    stop: impl std::future::Future<Output = ()>,
+    server: Option<Box<dyn crate::ui::ServerFaults>>,
+) -> Result<(), Failure> {
     let base = base_node_name(node);
     let names = match fleet {
         Some(f) => f
@@ -211,13 +231,6 @@ pub(crate) fn boards_until(
             .map_err(Failure::Usage)?,
         None => vec![base],
     };
-    let located = locate(cluster.kubeconfig.as_deref(), env)?;
-    report_located(&located);
-    let config = Kubeconfig::load(&located)?;
-    let resolved = config.resolve(&ResolveOptions {
-        context: cluster.context.clone(),
-        insecure_skip_tls_verify: cluster.insecure_skip_tls_verify,
-    })?;
     if resolved.cluster.trust != ServerTrust::InsecureSkipVerify(InsecureSource::Flag) {
         announce_trust(&resolved.cluster);
     }
@@ -232,7 +245,7 @@ pub(crate) fn boards_until(
     );
     let ip = board::internal_ip(Some(&resolved.cluster.server));
     report_internal_ip(ip);
-    let setup = AgentSetup::new(&resolved, node, agent, ip)?;
+    let setup = AgentSetup::new(resolved, node, agent, ip)?;
     if setup.is_insecure() {
         insecure_banner("insecure-skip-tls-verify", Some(&resolved.cluster.server));
     }

@@ -50,6 +50,11 @@ pub struct RunArgs {
     pub node: NodeArgs,
     #[command(flatten)]
     pub agent: AgentArgs,
+    #[command(
+        flatten,
+        next_help_heading = "TLS bootstrap (instead of a kubeconfig's credentials)"
+    )]
+    pub bootstrap: crate::bootstrap::args::BootstrapArgs,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -154,7 +159,16 @@ impl Cli {
                 None => cmd.error(ErrorKind::ValueValidation, msg),
             }
         };
-        node.validate().map_err(invalid)?;
+        node.validate().map_err(&invalid)?;
+        if let Command::Check(a) = &self.command {
+            if a.bootstrap.is_active() {
+                return Err(invalid(
+                    "check does not do TLS bootstrap yet: run it with the kubeconfig of a node \
+                     that has joined (or `run --dry-run` with the bootstrap flags)"
+                        .to_owned(),
+                ));
+            }
+        }
         if let Command::Fleet(a) = &self.command {
             if let Some(base) = &a.node.node_name {
                 let shard = a.scale.shard(crate::board::hostname).map_err(&invalid)?;

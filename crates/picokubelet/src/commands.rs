@@ -9,6 +9,9 @@ use crate::kubeconfig::LookupEnv;
 pub fn execute(cli: &Cli, env: &LookupEnv) -> Result<(), Failure> {
     match &cli.command {
         Command::Render(args) => crate::app::render_command(args, env),
+        Command::Run(args) if args.bootstrap.is_active() => {
+            crate::bootstrap::run(&args.bootstrap, &args.cluster, &args.node, &args.agent, env)
+        }
         Command::Run(args) => {
             crate::app::agent_command(&args.cluster, &args.node, &args.agent, None, env)
         }

@@ -18,6 +18,9 @@ pub enum Failure {
     Output(std::io::Error),
     /// `check`: this many checks failed (the report says which).
     Checks(usize),
+    /// TLS bootstrap got no certificate: discovery did not check out, or the server refused,
+    /// denied or failed the certificate request (the text says what to do).
+    Bootstrap(String),
 }
 
 impl Failure {
@@ -25,9 +28,11 @@ impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Usage(_) => 2,
-            Failure::Kubeconfig(_) | Failure::Body(_) | Failure::Output(_) | Failure::Checks(_) => {
-                1
-            }
+            Failure::Kubeconfig(_)
+            | Failure::Body(_)
+            | Failure::Output(_)
+            | Failure::Checks(_)
+            | Failure::Bootstrap(_) => 1,
         }
     }
 }
@@ -37,7 +42,7 @@ impl fmt::Display for Failure {
         match self {
             Failure::Kubeconfig(e) => write!(f, "{e}"),
             Failure::Body(e) => write!(f, "the node's body cannot be built: {e}"),
-            Failure::Usage(m) => f.write_str(m),
+            Failure::Usage(m) | Failure::Bootstrap(m) => f.write_str(m),
             Failure::Output(e) => write!(f, "cannot write the output: {e}"),
             Failure::Checks(n) => write!(f, "{n} check(s) failed"),
         }

@@ -351,11 +351,24 @@ impl<'a> Scalar<'a> {
 pub trait Visitor {
     /// Called once per string, number, boolean or null, with its complete path.
     fn value(&mut self, path: &Path<'_>, value: Scalar<'_>);
+
+    /// Called with each decoded character of a string value (one whole UTF-8 character,
+    /// escapes resolved) as it is read, before [`Visitor::value`] reports the string: a
+    /// visitor that needs a string longer than the scratch (a base64 certificate, an embedded
+    /// kubeconfig) copies or hashes it from here into its own bounded buffer. Keys are not
+    /// reported. Does nothing unless implemented.
+    fn text_piece(&mut self, path: &Path<'_>, piece: &str) {
+        let _ = (path, piece);
+    }
 }
 
 impl<V: Visitor + ?Sized> Visitor for &mut V {
     fn value(&mut self, path: &Path<'_>, value: Scalar<'_>) {
         (**self).value(path, value);
+    }
+
+    fn text_piece(&mut self, path: &Path<'_>, piece: &str) {
+        (**self).text_piece(path, piece);
     }
 }
 
@@ -365,6 +378,11 @@ impl<A: Visitor, B: Visitor> Visitor for (A, B) {
     fn value(&mut self, path: &Path<'_>, value: Scalar<'_>) {
         self.0.value(path, value);
         self.1.value(path, value);
+    }
+
+    fn text_piece(&mut self, path: &Path<'_>, piece: &str) {
+        self.0.text_piece(path, piece);
+        self.1.text_piece(path, piece);
     }
 }
 
@@ -878,7 +896,7 @@ impl<const SCRATCH: usize> Extractor<SCRATCH> {
                 b'\\' => Esc::Backslash,
                 0x00..=0x1F => return Err(ErrorKind::ControlCharacterInString),
                 0x20..=0x7F => {
-                    self.push_text(is_key, &[b]);
+                    self.push_text(is_key, &[b], v);
                     Esc::None
                 }
                 _ => {
@@ -907,7 +925,7 @@ impl<const SCRATCH: usize> Extractor<SCRATCH> {
                 }
                 let len = len.saturating_add(1);
                 if left <= 1 {
-                    self.push_text(is_key, buf.get(..usize::from(len)).unwrap_or(&[]));
+                    self.push_text(is_key, buf.get(..usize::from(len)).unwrap_or(&[]), v);
                     Esc::None
                 } else {
                     Esc::Utf8 {
@@ -942,7 +960,7 @@ impl<const SCRATCH: usize> Extractor<SCRATCH> {
                     }
                     _ => return Err(ErrorKind::InvalidEscape),
                 };
-                self.push_text(is_key, &[decoded]);
+                self.push_text(is_key, &[decoded], v);
                 Esc::None
             }
             Esc::Hex { digits, unit, high } => {
@@ -959,7 +977,7 @@ impl<const SCRATCH: usize> Extractor<SCRATCH> {
                             let code = 0x10000
                                 + ((u32::from(high) - 0xD800) << 10)
                                 + (u32::from(unit) - 0xDC00);
-                            self.push_char(is_key, code)?;
+                            self.push_char(is_key, code, v)?;
                             Esc::None
                         }
                         (Some(_), _) | (None, 0xDC00..=0xDFFF) => {
@@ -967,7 +985,7 @@ impl<const SCRATCH: usize> Extractor<SCRATCH> {
                         }
                         (None, 0xD800..=0xDBFF) => Esc::LowBackslash(unit),
                         (None, _) => {
-                            self.push_char(is_key, u32::from(unit))?;
+                            self.push_char(is_key, u32::from(unit), v)?;
                             Esc::None
                         }
                     }
@@ -985,21 +1003,32 @@ impl<const SCRATCH: usize> Extractor<SCRATCH> {
         Ok(())
     }
 
-    fn push_char(&mut self, is_key: bool, code: u32) -> Result<(), ErrorKind> {
+    fn push_char<V: Visitor + ?Sized>(
+        &mut self,
+        is_key: bool,
+        code: u32,
+        v: &mut V,
+    ) -> Result<(), ErrorKind> {
         let c = char::from_u32(code).ok_or(ErrorKind::LoneSurrogate)?;
         let mut buf = [0u8; 4];
-        self.push_text(is_key, c.encode_utf8(&mut buf).as_bytes());
+        self.push_text(is_key, c.encode_utf8(&mut buf).as_bytes(), v);
         Ok(())
     }
 
-    /// Stores one whole decoded character of a key or string value, if its path is tracked.
-    fn push_text(&mut self, is_key: bool, bytes: &[u8]) {
+    /// Stores one whole decoded character of a key or string value, if its path is tracked,
+    /// and hands a value's character to [`Visitor::text_piece`].
+    fn push_text<V: Visitor + ?Sized>(&mut self, is_key: bool, bytes: &[u8], v: &mut V) {
         if is_key {
             if let Some(level) = self.top_level_mut() {
                 level.push_key(bytes);
             }
         } else {
             self.push_value_bytes(bytes);
+            if let (Some(levels), Ok(piece)) =
+                (self.levels.get(..self.nesting), core::str::from_utf8(bytes))
+            {
+                v.text_piece(&Path { levels }, piece);
+            }
         }
     }
 
@@ -1121,6 +1150,31 @@ mod tests {
         ];
         assert_eq!(log(doc).unwrap(), expected);
         assert_eq!(log_bytewise(doc).unwrap(), expected);
+    }
+
+    #[test]
+    fn string_values_arrive_piecewise_whole_past_the_scratch_and_keys_do_not() {
+        struct Pieces(std::string::String, std::vec::Vec<std::string::String>);
+        impl Visitor for Pieces {
+            fn value(&mut self, _: &Path<'_>, _: Scalar<'_>) {}
+            fn text_piece(&mut self, path: &Path<'_>, piece: &str) {
+                self.0.push_str(piece);
+                self.1.push(std::format!("{path:?}"));
+            }
+        }
+        let long = "x".repeat(300);
+        let body = std::format!(r#"{{"k\u00e9y":"a\n\"\u00e9\ud83d\ude00é","n":1,"l":"{long}"}}"#);
+        for chunk in [1, 3, 1000] {
+            let mut p = Pieces(std::string::String::new(), std::vec::Vec::new());
+            let mut x: Extractor<16> = Extractor::new();
+            for c in body.as_bytes().chunks(chunk) {
+                x.feed(c, &mut p).unwrap();
+            }
+            x.finish(&mut p).unwrap();
+            assert_eq!(p.0, std::format!("a\n\"é😀é{long}"));
+            assert_eq!(p.1[0], "$[\"kéy\"]");
+            assert!(p.1.iter().all(|path| path != "$[\"n\"]"));
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Kubernetes objects this agent sends and reads: typed body builders, paths, Status errors.
 pub mod body_error;
 pub mod chip;
+pub mod cluster_info;
+pub mod csr;
 pub mod event;
 pub mod label;
 pub mod lease;

@@ -7,6 +7,7 @@ use crate::k8s::name::{NodeName, MAX_SUBDOMAIN_LEN};
 
 const LEASES: &str = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases";
 const NODES: &str = "/api/v1/nodes";
+const CSRS: &str = "/apis/certificates.k8s.io/v1/certificatesigningrequests";
 /// The only `dryRun` value the API server accepts (recorded-2 C55: `true` is a 422).
 const DRY_RUN: &str = "?dryRun=All";
 
@@ -41,6 +42,15 @@ pub enum ApiPath<'a> {
     NodesDryRun,
     /// `…/kube-node-lease/leases?dryRun=All`: the same for a Lease (the namespace must exist).
     LeasesDryRun,
+    /// `/apis/certificates.k8s.io/v1/certificatesigningrequests`: POST asks for a client
+    /// certificate (kubelet TLS bootstrap, see [`crate::k8s::csr`]).
+    CertificateSigningRequests,
+    /// `…/certificatesigningrequests/{name}`: GET polls one request. The name is a DNS
+    /// subdomain, checked with the node-name rules.
+    CertificateSigningRequest(NodeName<'a>),
+    /// `/api/v1/namespaces/kube-public/configmaps/cluster-info`: GET, anonymously, for
+    /// discovery (see [`crate::k8s::cluster_info`]).
+    ClusterInfo,
 }
 
 /// The path did not fit the buffer; `needed` bytes would.
@@ -69,6 +79,13 @@ impl ApiPath<'_> {
             ),
             ApiPath::NodesDryRun => (NODES, "", DRY_RUN),
             ApiPath::LeasesDryRun => (LEASES, "", DRY_RUN),
+            ApiPath::CertificateSigningRequests => (CSRS, "", ""),
+            ApiPath::CertificateSigningRequest(n) => (CSRS, n.as_str(), ""),
+            ApiPath::ClusterInfo => (
+                "/api/v1/namespaces/kube-public/configmaps/cluster-info",
+                "",
+                "",
+            ),
         }
     }
 

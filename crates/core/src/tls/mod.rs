@@ -11,6 +11,8 @@
 //! - [`signature`], [`rsa`], `nistp384`: signature checks (ECDSA P-256/P-384, RSA 2048..=4096
 //!   bits PKCS#1 v1.5 and PSS, SHA-256/384/512), no alloc.
 //! - [`error`]: [`VerifyError`], why a server was refused, with the facts, as one line.
+//! - kubelet TLS bootstrap and discovery: [`csr`] (the PKCS#10 request and its PEM),
+//!   [`jws`] (cluster-info's signature), [`pin`] (the CA key hash), [`base64`] (encoding).
 //!
 //! Supported servers: ECDSA P-256 / P-384 and RSA-2048/3072/4096 certificates and CAs, mixed
 //! along the chain (k3s; kubeadm, kind, EKS, GKE, AKS), TLS_AES_128_GCM_SHA256.
@@ -21,14 +23,18 @@
 //! [`decode_ca`] too 81 896 (+2.4 KiB). RAM: the caller's [`RX_RECORD_BUFFER`] +
 //! [`TX_RECORD_BUFFER`] plus ~1.3 KiB of connection state.
 
+pub mod base64;
 pub mod ca;
 pub mod check;
+pub mod csr;
 pub mod der;
 pub mod error;
+pub mod jws;
 #[cfg(feature = "p384")]
 mod nistp384;
 mod open;
 pub mod opener;
+pub mod pin;
 pub mod rsa;
 pub mod signature;
 pub mod verifier;
