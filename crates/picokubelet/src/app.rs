@@ -217,6 +217,7 @@ pub(crate) fn boards_until(
     let resolved = config.resolve(&ResolveOptions {
         context: cluster.context.clone(),
         insecure_skip_tls_verify: cluster.insecure_skip_tls_verify,
+        ..Default::default()
     })?;
     if resolved.cluster.trust != ServerTrust::InsecureSkipVerify(InsecureSource::Flag) {
         announce_trust(&resolved.cluster);

@@ -464,34 +464,68 @@ fn a_user_with_only_a_client_certificate_is_refused_as_the_record_holds_a_token_
 }
 
 #[test]
-fn client_certificates_and_exec_plugins_get_the_same_errors_as_run() {
-    for kubeconfig in [fixture("k3s.yaml"), fixture("provision/exec.yaml")] {
-        let sb = Sandbox::new();
-        let out_file = sb.path("pk.bin");
-        let out = sb.provision(
-            [
-                OsStr::new("--kubeconfig"),
-                kubeconfig.as_os_str(),
-                OsStr::new("--out"),
-                out_file.as_os_str(),
-            ],
-            &[],
-        );
-        let provision_error = assert_refused(&out, 1, &out_file);
-        let run = Command::new(env!("CARGO_BIN_EXE_picokubelet"))
-            .args(["fleet", "--count", "1", "--kubeconfig"])
-            .arg(&kubeconfig)
-            .env("RUST_LOG", "off")
-            .output()
-            .unwrap();
-        let run_error = stderr(&run);
-        let last = |t: &str| t.lines().last().unwrap_or_default().to_owned();
-        assert!(
-            last(&run_error).starts_with("picokubelet: user"),
-            "{run_error}"
-        );
-        assert_eq!(last(&provision_error), last(&run_error));
-    }
+fn client_certificates_get_the_same_errors_as_run() {
+    let kubeconfig = fixture("k3s.yaml");
+    let sb = Sandbox::new();
+    let out_file = sb.path("pk.bin");
+    let out = sb.provision(
+        [
+            OsStr::new("--kubeconfig"),
+            kubeconfig.as_os_str(),
+            OsStr::new("--out"),
+            out_file.as_os_str(),
+        ],
+        &[],
+    );
+    let provision_error = assert_refused(&out, 1, &out_file);
+    let run = Command::new(env!("CARGO_BIN_EXE_picokubelet"))
+        .args(["fleet", "--count", "1", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    let run_error = stderr(&run);
+    let last = |t: &str| t.lines().last().unwrap_or_default().to_owned();
+    assert!(
+        last(&run_error).starts_with("picokubelet: user"),
+        "{run_error}"
+    );
+    assert_eq!(last(&provision_error), last(&run_error));
+}
+
+#[test]
+fn an_exec_plugin_is_refused_for_a_board_and_says_which_path_to_take() {
+    let kubeconfig = fixture("provision/exec.yaml");
+    let sb = Sandbox::new();
+    let out_file = sb.path("pk.bin");
+    let out = sb.provision(
+        [
+            OsStr::new("--kubeconfig"),
+            kubeconfig.as_os_str(),
+            OsStr::new("--out"),
+            out_file.as_os_str(),
+        ],
+        &[],
+    );
+    let text = assert_refused(&out, 1, &out_file);
+    assert!(
+        text.contains("exec credential plugins run on the host only")
+            && text.contains("bootstrap token or a ServiceAccount token"),
+        "{text}"
+    );
+    // The host runs it: `cloud-cli` is not installed here, and `run` says so.
+    let run = Command::new(env!("CARGO_BIN_EXE_picokubelet"))
+        .args(["fleet", "--count", "1", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .env("RUST_LOG", "off")
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    let run_error = stderr(&run);
+    assert!(
+        run_error.contains("exec plugin \"cloud-cli\" is not installed"),
+        "{run_error}"
+    );
 }
 
 #[test]

@@ -25,6 +25,8 @@ pub enum PemSource {
     Inline,
     /// `client-certificate` / `client-key`, resolved to this path.
     File(std::path::PathBuf),
+    /// An exec plugin's `clientCertificateData` / `clientKeyData`.
+    Exec,
 }
 
 impl PemSource {
@@ -33,6 +35,7 @@ impl PemSource {
         match self {
             PemSource::Inline => format!("{field}-data"),
             PemSource::File(p) => format!("{field} {}", p.display()),
+            PemSource::Exec => format!("the exec plugin's {field}"),
         }
     }
 }

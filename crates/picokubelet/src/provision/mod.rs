@@ -71,6 +71,7 @@ pub fn provision(
     let resolved = Kubeconfig::load(&located)?.resolve(&ResolveOptions {
         context: args.cluster.context.clone(),
         insecure_skip_tls_verify: args.cluster.insecure_skip_tls_verify,
+        for_board: true,
     })?;
     let endpoint = endpoint::endpoint(&resolved.cluster.server, args.api_host.as_deref())?;
     let ca_der = ca_der(&resolved)?;

@@ -76,6 +76,8 @@ pub fn summary(inputs: &RecordInputs, written: &Written<'_>) -> String {
                 TokenSource::File(p) => format!("tokenFile {}", p.display()),
                 // `provision` refuses a user without a token before it gets here.
                 TokenSource::None => "none".to_owned(),
+                // `provision` refuses an exec plugin before it runs.
+                TokenSource::Exec(_) => "an exec plugin".to_owned(),
             }
         ),
     );
