@@ -389,3 +389,17 @@ fn a_board_record_refuses_an_exec_plugin_before_running_it() {
     );
     assert!(!dir.path().join("runs").exists(), "the plugin did not run");
 }
+
+#[test]
+fn a_token_in_the_user_wins_over_its_exec_plugin_as_in_kubectl() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = exec_kubeconfig(dir.path(), COUNTING_PLUGIN, "").replace(
+        "  user:\n    exec:\n",
+        "  user:\n    token: explicit-token\n    exec:\n",
+    );
+    assert!(yaml.contains("token: explicit-token"), "{yaml}");
+    let resolved = resolve(dir.path(), &yaml).unwrap();
+    assert_eq!(resolved.credentials.token.expose(), "explicit-token");
+    assert_eq!(resolved.credentials.source, TokenSource::Inline);
+    assert!(!dir.path().join("runs").exists(), "the plugin did not run");
+}

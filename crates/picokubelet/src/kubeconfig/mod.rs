@@ -483,7 +483,17 @@ impl Kubeconfig {
             })?;
         let user = entry.name.clone();
         let body = &entry.body;
-        if is_set(body, "exec") {
+        // kubectl's rule (client-go's exec authenticator): a token or client certificate
+        // given in the user wins, and the plugin is not run.
+        let explicit = [
+            "token",
+            "tokenFile",
+            "client-certificate",
+            "client-certificate-data",
+        ]
+        .iter()
+        .any(|k| is_set(body, k));
+        if is_set(body, "exec") && !explicit {
             if for_board {
                 return Err(KubeconfigError::Unsupported {
                     feature: UnsupportedFeature::Exec,
