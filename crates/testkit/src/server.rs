@@ -688,6 +688,27 @@ impl TestApiServer {
             .pki
             .issue_client_cert(user, groups)
             .expect("issue client certificate");
+        self.accept_client_cert(cert, user, groups)
+    }
+
+    /// [`TestApiServer::issue_client_cert`] for a key the caller made (an RSA key, as kind's).
+    pub fn issue_client_cert_with_key(
+        &self,
+        user: &str,
+        groups: &[&str],
+        key: &rcgen::KeyPair,
+    ) -> ClientCert {
+        #[allow(clippy::expect_used)]
+        let cert = self
+            .shared
+            .pki
+            .issue_client_cert_with_key(user, groups, key)
+            .expect("issue client certificate");
+        self.accept_client_cert(cert, user, groups)
+    }
+
+    /// Authenticates `cert` as `user` in `groups` from now on.
+    fn accept_client_cert(&self, cert: ClientCert, user: &str, groups: &[&str]) -> ClientCert {
         let mut g: Vec<String> = groups.iter().map(|s| s.to_string()).collect();
         g.push("system:authenticated".into());
         lock(&self.shared.client_certs).insert(

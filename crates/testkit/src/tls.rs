@@ -134,6 +134,16 @@ impl Pki {
         groups: &[&str],
     ) -> Result<ClientCert, rcgen::Error> {
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+        self.issue_client_cert_with_key(user, groups, &key)
+    }
+
+    /// [`Pki::issue_client_cert`] for a key the caller made (kind's client keys are RSA-2048).
+    pub fn issue_client_cert_with_key(
+        &self,
+        user: &str,
+        groups: &[&str],
+        key: &KeyPair,
+    ) -> Result<ClientCert, rcgen::Error> {
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         let mut dn = DistinguishedName::new();
         for g in groups {
@@ -146,7 +156,7 @@ impl Pki {
         params.use_authority_key_identifier_extension = true;
         validity(&mut params);
         let issuer = Issuer::from_params(&self.ca_params, &self.ca_key);
-        let cert = params.signed_by(&key, &issuer)?;
+        let cert = params.signed_by(key, &issuer)?;
         Ok(ClientCert {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
