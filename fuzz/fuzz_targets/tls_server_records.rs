@@ -177,8 +177,18 @@ fn client_hello(written: &[u8]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
 }
 
 thread_local! {
+    /// The fixed server key share (a scalar multiplication, so computed once).
+    static SERVER_SHARE: p256::EncodedPoint = p256::EncodedPoint::from(
+        p256::SecretKey::from_bytes(&SERVER_SECRET.into())
+            .expect("valid scalar")
+            .public_key(),
+    );
     /// (client key share, ECDHE shared secret): the client's share is the same every run.
     static SHARED: RefCell<Option<(Vec<u8>, Vec<u8>)>> = const { RefCell::new(None) };
+}
+
+fn server_share() -> p256::EncodedPoint {
+    SERVER_SHARE.with(|share| *share)
 }
 
 fn shared_secret(client_share: &[u8]) -> Vec<u8> {
@@ -202,8 +212,7 @@ fn shared_secret(client_share: &[u8]) -> Vec<u8> {
 /// The server's whole byte stream for the keyed form, given the client's first flight.
 fn keyed_stream(written: &[u8], records: &[u8]) -> Vec<u8> {
     let (ch, sid, client_share) = client_hello(written);
-    let server = p256::SecretKey::from_bytes(&SERVER_SECRET.into()).expect("valid scalar");
-    let server_share = p256::EncodedPoint::from(server.public_key());
+    let server_share = server_share();
 
     let mut sh = vec![3, 3];
     sh.extend_from_slice(&[0x42; 32]);

@@ -1,5 +1,5 @@
 //! The fault campaign (issue 13 item 1): `cargo run --release -p picokubelet-core --example
-//! campaign -- --faults 1000 --seed 1 [--kinds outage-70s,etcd-stall] [--progress]`.
+//! campaign -- --faults 1000 --seed 1 [--kinds outage-70s,etcd-stall | --real-server] [--progress]`.
 //!
 //! Drives the agent over real TLS against the Kubernetes API test server with a seeded random
 //! schedule of faults in simulated time (see `tests/campaign/mod.rs`), prints the table per fault
@@ -16,8 +16,14 @@ use std::time::Instant;
 use campaign::{rss_kib, FaultKind, Options};
 
 fn usage() -> ExitCode {
-    eprintln!("usage: campaign [--faults N] [--seed S] [--kinds k1,k2] [--progress]");
+    eprintln!(
+        "usage: campaign [--faults N] [--seed S] [--kinds k1,k2 | --real-server] [--progress]"
+    );
     eprintln!("kinds: {}", FaultKind::ALL.map(FaultKind::name).join(", "));
+    eprintln!(
+        "real-server kinds (recorded-2 group G; --real-server draws from these): {}",
+        FaultKind::REAL_SERVER.map(FaultKind::name).join(", ")
+    );
     ExitCode::from(2)
 }
 
@@ -28,6 +34,10 @@ fn main() -> ExitCode {
         let value = match arg.as_str() {
             "--progress" => {
                 opts.progress = true;
+                continue;
+            }
+            "--real-server" => {
+                opts.kinds = FaultKind::REAL_SERVER.to_vec();
                 continue;
             }
             "--faults" | "--seed" | "--kinds" => match args.next() {

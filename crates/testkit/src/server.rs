@@ -860,6 +860,8 @@ impl TestApiServer {
     /// objects (an etcd wipe; tokens survive), and listens again on the same port.
     pub async fn restart(&self, keep_state: bool) -> io::Result<()> {
         let was_listening = self.addr().is_some();
+        // A new process: whatever shutdown the old one was in is over.
+        lock(&self.shared.state).health.shutting_down = false;
         self.shared.unbind().await;
         self.drop_connections();
         if let Ok(config) = tls::server_config(&self.shared.pki, &self.shared.tls_opts) {

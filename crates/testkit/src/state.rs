@@ -53,6 +53,7 @@ impl State {
             ..
         } = self;
         controller.catch_up(store, rng, now);
+        store.expire_events(now);
     }
 
     /// Deletes a Node as an admin would, with the garbage collector's Lease cleanup.

@@ -2,11 +2,11 @@
 //! API requests and the emulated controllers (managed fields, no-op detection, uid, timestamps).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
 
-use crate::clock::format_time;
+use crate::clock::{format_time, parse_rfc3339};
 use crate::fieldset::{record_update, ManagedEntry, Write};
 use crate::schema::{normalize, zero, StructDef, CORE_EVENT, EVENTS_V1_EVENT, LEASE, NODE};
 use crate::status::ResourceName;
@@ -154,7 +154,16 @@ pub struct Store {
     nodes: BTreeMap<String, Stored>,
     leases: BTreeMap<String, Stored>,
     events: BTreeMap<String, Stored>,
+    /// When expired Events are next looked for (see [`Store::expire_events`]).
+    next_event_sweep: Option<SystemTime>,
 }
+
+/// How long kube-apiserver keeps an Event after its last write (`--event-ttl`, default 1h: an
+/// etcd lease per write). Documented default, not recorded here.
+pub const EVENT_TTL: Duration = Duration::from_secs(3600);
+/// How often expired Events are looked for: the work stays proportional to requests, not to
+/// Events times requests.
+const EVENT_SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 impl Store {
     /// An empty store whose first write gets `first_rv`.
@@ -165,6 +174,37 @@ impl Store {
             nodes: BTreeMap::new(),
             leases: BTreeMap::new(),
             events: BTreeMap::new(),
+            next_event_sweep: None,
+        }
+    }
+
+    /// Drops the Events last written more than [`EVENT_TTL`] before `now` (etcd's lease
+    /// expiry, a delete that consumes a resourceVersion). The last write is the Event's
+    /// `lastTimestamp` (a repeat updates it), else its creation.
+    pub fn expire_events(&mut self, now: SystemTime) {
+        if self.next_event_sweep.is_some_and(|at| now < at) {
+            return;
+        }
+        self.next_event_sweep = Some(now + EVENT_SWEEP_EVERY);
+        let Some(cutoff) = now.checked_sub(EVENT_TTL) else {
+            return;
+        };
+        let expired: Vec<String> = self
+            .events
+            .iter()
+            .filter(|(_, e)| {
+                let last = e
+                    .value
+                    .get("lastTimestamp")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| e.meta("creationTimestamp"));
+                parse_rfc3339(last).is_some_and(|at| at < cutoff)
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in expired {
+            self.remove(Coll::Events, &key);
         }
     }
 
@@ -468,6 +508,47 @@ mod tests {
     use super::*;
     use serde_json::json;
     use std::time::UNIX_EPOCH;
+
+    fn event(name: &str, created: SystemTime, last: Option<SystemTime>) -> Value {
+        json!({
+            "metadata": {"name": name, "namespace": "default",
+                         "creationTimestamp": format_time(created)},
+            "reason": "NodeReady",
+            "lastTimestamp": last.map(format_time),
+        })
+    }
+
+    #[test]
+    fn events_expire_an_hour_after_their_last_write() {
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut store = Store::new(1);
+        store.insert(Coll::Events, "default/old", event("old", t0, None), vec![]);
+        // Created at t0, repeated 30 min later: its TTL restarts then.
+        let repeat = t0 + Duration::from_secs(1800);
+        store.insert(
+            Coll::Events,
+            "default/repeated",
+            event("repeated", t0, Some(repeat)),
+            vec![],
+        );
+        let names = |s: &Store| {
+            s.all(Coll::Events)
+                .map(|(k, _)| k.clone())
+                .collect::<Vec<_>>()
+        };
+
+        store.expire_events(t0 + EVENT_TTL - Duration::from_secs(1));
+        assert_eq!(names(&store).len(), 2);
+        // Within a sweep interval nothing is looked at, then the first Event is gone.
+        store.expire_events(t0 + EVENT_TTL + Duration::from_secs(1));
+        assert_eq!(names(&store).len(), 2);
+        let rv = store.rv;
+        store.expire_events(t0 + EVENT_TTL + EVENT_SWEEP_EVERY);
+        assert_eq!(names(&store), ["default/repeated"]);
+        assert_eq!(store.rv, rv + 1, "an expiry is a delete");
+        store.expire_events(repeat + EVENT_TTL + EVENT_SWEEP_EVERY);
+        assert!(names(&store).is_empty());
+    }
 
     #[test]
     fn no_op_updates_do_not_consume_a_resource_version() {

@@ -136,6 +136,9 @@ where
 {
     traffic_hash: Option<CipherSuite::Hash>,
     secret: Option<EphemeralSecret>,
+    // PATCH(picokubelet L7): the client random, the fuzzing memo's key.
+    #[cfg(fuzzing)]
+    client_random: crate::handshake::Random,
     certificate_request: Option<CertificateRequest>,
     // PATCH(picokubelet L3): without a PSK the server must authenticate (RFC 8446 4.4.2, 4.4.3).
     certificate_required: bool,
@@ -151,6 +154,8 @@ where
         Handshake {
             traffic_hash: None,
             secret: None,
+            #[cfg(fuzzing)]
+            client_random: [0; 32],
             certificate_request: None,
             certificate_required: true,
             certificate_seen: false,
@@ -410,6 +415,10 @@ where
     let slice = tx_buf.write_record(&client_hello, write_key_schedule, Some(read_key_schedule))?;
 
     if let ClientRecord::Handshake(ClientHandshake::ClientHello(client_hello), _) = client_hello {
+        #[cfg(fuzzing)]
+        {
+            handshake.client_random = client_hello.random;
+        }
         handshake.secret.replace(client_hello.secret);
         Ok((State::ServerHello, slice))
     } else {
@@ -430,8 +439,14 @@ where
             ServerHandshake::ServerHello(server_hello) => {
                 trace!("********* ServerHello");
                 let secret = handshake.secret.take().ok_or(TlsError::InvalidHandshake)?;
+                #[cfg(not(fuzzing))]
                 let shared = server_hello
                     .calculate_shared_secret(&secret)
+                    .ok_or(TlsError::InvalidKeyShare)?;
+                // PATCH(picokubelet L7): fuzzing builds memoise the ECDHE (see fuzz_memo).
+                #[cfg(fuzzing)]
+                let shared = server_hello
+                    .calculate_shared_secret_memo(&secret, &handshake.client_random)
                     .ok_or(TlsError::InvalidKeyShare)?;
                 key_schedule.initialize_handshake_secret(shared.raw_secret_bytes())?;
                 Ok(State::ServerVerify)

@@ -64,6 +64,9 @@ mod connection;
 mod content_types;
 mod crypto_engine;
 mod extensions;
+// PATCH(picokubelet L7): fuzzing builds only, see the module.
+#[cfg(fuzzing)]
+mod fuzz_memo;
 pub mod flush_policy;
 mod handshake;
 mod key_schedule;

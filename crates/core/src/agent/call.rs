@@ -21,6 +21,11 @@ use crate::json::extract::Visitor;
 use crate::runtime::{Board, Clock, Instant};
 use crate::xorshift::XorShift64;
 
+/// kube-apiserver answers a write within 34.5 s even while etcd stalls: 504 Timeout, the write
+/// not stored (recorded-2 G3j, G3l). A session that has not answered by then is dead.
+pub(crate) const SERVER_ANSWERS_WRITES_WITHIN: core::time::Duration =
+    core::time::Duration::from_millis(35_000);
+
 /// The client, shared by the tasks of one session.
 pub(crate) type SharedClient<'s, T, C> = Mutex<NoopRawMutex, ApiClient<'s, T, C>>;
 
@@ -107,15 +112,26 @@ impl<'r, C: Clock, B: Board> Ctx<'r, C, B> {
 
     /// How long an exchange may wait for a slow answer on this session: until the last moment
     /// from which a new session (connect and open: `connect_timeout`) could still renew the
-    /// Lease before it runs out (`leaseDurationSeconds` after the last accepted renewal). Before
-    /// any renewal, and once that moment has passed, an exchange gets the plain request timeout.
+    /// Lease before it runs out (`leaseDurationSeconds` after the last accepted renewal). Once
+    /// that moment has passed nothing is gained by hurrying, and a new session costs the server
+    /// a handshake: wait as long as kube-apiserver takes to answer a write whose storage stalls
+    /// ([`SERVER_ANSWERS_WRITES_WITHIN`]). Before any renewal an exchange gets the plain request
+    /// timeout.
     fn patience(&self) -> Option<Instant> {
         let timing = &self.config.timing;
         let last = self.state.lease().last_success()?;
         let expires = last.saturating_add(timing.lease_duration());
-        Some(Instant::from_micros(expires.as_micros().saturating_sub(
-            crate::runtime::duration_micros(timing.connect_timeout),
-        )))
+        let urgent_until = Instant::from_micros(
+            expires
+                .as_micros()
+                .saturating_sub(crate::runtime::duration_micros(timing.connect_timeout)),
+        );
+        let now = self.now();
+        if now < urgent_until {
+            Some(urgent_until)
+        } else {
+            Some(now.saturating_add(SERVER_ANSWERS_WRITES_WITHIN))
+        }
     }
 
     /// Applies a cross-task effect (see [`AgentEvent`]).

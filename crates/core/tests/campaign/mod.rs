@@ -40,6 +40,8 @@ const NODE_PATH: &str = "/api/v1/nodes/";
 pub const RECOVERY_LIMIT: Duration = Duration::from_secs(40);
 /// Faults whose disruption is shorter than this must never make Ready Unknown.
 pub const NO_UNKNOWN_BELOW: Duration = Duration::from_secs(30);
+/// Request and connection records the test server keeps (the oldest half dropped when full).
+const SERVER_LOG_LIMIT: usize = 2_000;
 /// How often the invariants are sampled (simulated time).
 const STEP: Duration = Duration::from_millis(500);
 /// Longest wait for a one-shot fault to meet the request it is aimed at.
@@ -84,6 +86,15 @@ pub enum FaultKind {
     Outage35,
     Outage70,
     EtcdStall,
+    /// A kube-apiserver restart as recorded (G2 then G1): SIGTERM's graceful shutdown (answers
+    /// for 0.22 s, then keep-alive connections closed unanswered and connects refused), down
+    /// for the recorded start-up time, then normal answers with the state kept (etcd survives).
+    ApiserverRestart,
+    /// etcd frozen for 30 s as in G3: requests hang, every held one completes on thaw.
+    EtcdStall30,
+    /// etcd frozen for 75 s as in G3i: writes answer 504 after 34.5 s (not stored), reads 504
+    /// after 60.5 s.
+    EtcdStall75,
 }
 
 impl FaultKind {
@@ -146,11 +157,37 @@ impl FaultKind {
             FaultKind::Outage35 => "outage-35s",
             FaultKind::Outage70 => "outage-70s",
             FaultKind::EtcdStall => "etcd-stall",
+            FaultKind::ApiserverRestart => "apiserver-restart",
+            FaultKind::EtcdStall30 => "etcd-stall-30s",
+            FaultKind::EtcdStall75 => "etcd-stall-75s",
         }
     }
 
+    /// The real server's outages as recorded in `recorded-2/` group G (the campaign's second
+    /// table); not in [`FaultKind::ALL`], so the default schedule of a seed stays what it was.
+    pub const REAL_SERVER: [FaultKind; 4] = [
+        FaultKind::ApiserverRestart,
+        FaultKind::EtcdStall30,
+        FaultKind::EtcdStall75,
+        FaultKind::Outage70,
+    ];
+
     pub fn parse(name: &str) -> Option<FaultKind> {
-        FaultKind::ALL.into_iter().find(|k| k.name() == name)
+        FaultKind::ALL
+            .into_iter()
+            .chain(FaultKind::REAL_SERVER)
+            .find(|k| k.name() == name)
+    }
+
+    /// Keeps the agent from the server long enough (≥ 30 s) that Ready may go Unknown.
+    pub fn long(self) -> bool {
+        matches!(
+            self,
+            FaultKind::Outage35
+                | FaultKind::Outage70
+                | FaultKind::TokenRevokedLong
+                | FaultKind::EtcdStall75
+        )
     }
 }
 
@@ -216,6 +253,10 @@ fn plan(kind: FaultKind, dice: &mut Dice) -> Planned {
         FaultKind::Outage35 => (Duration::from_secs(35), 0),
         FaultKind::Outage70 => (Duration::from_secs(70), 0),
         FaultKind::EtcdStall => (dice.millis(5_000, 25_000), 0),
+        // G1: the listener came back 8.4 s after launch (G1c: 1.9 s on a fresh cluster).
+        FaultKind::ApiserverRestart => (dice.millis(1_900, 8_400), 0),
+        FaultKind::EtcdStall30 => (Duration::from_secs(30), 0),
+        FaultKind::EtcdStall75 => (Duration::from_secs(75), 0),
     };
     Planned {
         kind,
@@ -766,10 +807,20 @@ impl World {
                 self.chaos.refuse(false);
                 true
             }
-            FaultKind::EtcdStall => {
+            FaultKind::EtcdStall | FaultKind::EtcdStall30 | FaultKind::EtcdStall75 => {
                 server.etcd_stall(true);
                 self.run_for(p.length, broke).await;
                 server.etcd_stall(false);
+                true
+            }
+            FaultKind::ApiserverRestart => {
+                // Answers for 0.22 s, then closes idle keep-alive connections unanswered (G2).
+                server.graceful_shutdown();
+                self.run_for(Duration::from_millis(500), broke).await;
+                self.chaos.refuse(true);
+                self.run_for(p.length, broke).await;
+                let _ = server.restart(true).await;
+                self.chaos.refuse(false);
                 true
             }
         };
@@ -831,9 +882,13 @@ pub fn rss_kib() -> Option<u64> {
 pub async fn run(opts: &Options) -> Report {
     let wall = UNIX_EPOCH + Duration::from_secs(BOOT_WALL_SECS);
     let server = Rc::new(TestApiServer::new(
-        ServerOptions::default()
-            .with_clock(TokioClock::new(wall))
-            .with_seed(opts.seed),
+        ServerOptions {
+            // Connection records are never taken: bounded, so memory stays flat over the run.
+            log_limit: Some(SERVER_LOG_LIMIT),
+            ..ServerOptions::default()
+        }
+        .with_clock(TokioClock::new(wall))
+        .with_seed(opts.seed),
     ));
     let token = server.node_token(NODE);
     let chaos = PipeChaos::new(opts.seed ^ 0x5EED);
@@ -901,10 +956,7 @@ pub async fn run(opts: &Options) -> Report {
             let handshakes = u64::from(state.counters().handshakes - handshakes);
             let requests = (world.requests - requests) as usize;
             // Only a fault that kept the agent from the server for 30 s may make Ready Unknown.
-            let long = matches!(
-                p.kind,
-                FaultKind::Outage35 | FaultKind::Outage70 | FaultKind::TokenRevokedLong
-            );
+            let long = p.kind.long();
             if !long && p.kind != FaultKind::NodeDeleted {
                 if world.observer.ready_unknown_seen {
                     broke.push("Ready went Unknown".to_string());

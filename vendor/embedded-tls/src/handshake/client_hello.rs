@@ -2,6 +2,8 @@ use core::marker::PhantomData;
 
 use digest::{Digest, OutputSizeUser};
 use heapless::Vec;
+// PATCH(picokubelet L7): fuzzing builds take the point from fuzz_memo.
+#[cfg(not(fuzzing))]
 use p256::EncodedPoint;
 use p256::ecdh::EphemeralSecret;
 use p256::elliptic_curve::rand_core::RngCore;
@@ -29,7 +31,8 @@ where
     CipherSuite: TlsCipherSuite,
 {
     pub(crate) config: &'config TlsConfig<'config>,
-    random: Random,
+    // PATCH(picokubelet L7): read by the fuzzing memo.
+    pub(crate) random: Random,
     cipher_suite: PhantomData<CipherSuite>,
     pub(crate) secret: EphemeralSecret,
 }
@@ -54,7 +57,11 @@ where
     }
 
     pub(crate) fn encode(&self, buf: &mut CryptoBuffer<'_>) -> Result<(), TlsError> {
+        // PATCH(picokubelet L7): fuzzing builds memoise the key share (see fuzz_memo).
+        #[cfg(not(fuzzing))]
         let public_key = EncodedPoint::from(&self.secret.public_key());
+        #[cfg(fuzzing)]
+        let public_key = crate::fuzz_memo::key_share(&self.random, &self.secret);
         let public_key = public_key.as_ref();
 
         buf.push_u16(LEGACY_VERSION)

@@ -27,7 +27,7 @@ pub mod server_hello;
 
 const LEGACY_VERSION: u16 = 0x0303;
 
-type Random = [u8; 32];
+pub(crate) type Random = [u8; 32];
 
 #[derive(Debug, Copy, Clone)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

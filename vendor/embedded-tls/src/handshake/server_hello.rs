@@ -63,10 +63,29 @@ impl<'a> ServerHello<'a> {
         })
     }
 
+    // PATCH(picokubelet L7): fuzzing builds call the memoised form below.
+    #[cfg_attr(fuzzing, allow(dead_code))]
     pub fn calculate_shared_secret(&self, secret: &EphemeralSecret) -> Option<SharedSecret> {
         let server_key_share = self.key_share()?;
         let server_public_key = PublicKey::from_sec1_bytes(server_key_share.opaque).ok()?;
         Some(secret.diffie_hellman(&server_public_key))
+    }
+
+    // PATCH(picokubelet L7): fuzzing builds memoise the ECDHE (see fuzz_memo).
+    #[cfg(fuzzing)]
+    pub(crate) fn calculate_shared_secret_memo(
+        &self,
+        secret: &EphemeralSecret,
+        client_random: &crate::handshake::Random,
+    ) -> Option<SharedSecret> {
+        let server_key_share = self.key_share()?;
+        let server_public_key = PublicKey::from_sec1_bytes(server_key_share.opaque).ok()?;
+        Some(crate::fuzz_memo::shared_secret(
+            client_random,
+            secret,
+            server_key_share.opaque,
+            &server_public_key,
+        ))
     }
 
     #[allow(dead_code)]
