@@ -228,7 +228,10 @@ impl ExecConfig {
         })
     }
 
-    /// `KUBERNETES_EXEC_INFO`, as kubectl sets it.
+    /// `KUBERNETES_EXEC_INFO`, as kubectl sets it (client.authentication.k8s.io `Cluster`:
+    /// server, tls-server-name, insecure-skip-tls-verify, certificate-authority-data). Not
+    /// sent: `proxy-url` (refused for the cluster anyway), `disable-compression` (not read)
+    /// and `config` (the cluster's `client.authentication.k8s.io/exec` extension, not read).
     pub fn exec_info(&self, interactive: bool) -> String {
         let mut spec = serde_json::json!({ "interactive": interactive });
         if let Some(c) = &self.cluster {
