@@ -202,7 +202,7 @@ async fn measure(credential: Credential) -> Figures {
     ) {
         opener = opener.with_client_identity(ClientIdentity {
             certificate_der: &cert_der,
-            key: &key,
+            key: picokubelet_core::tls::ClientKey::P256(&key),
         });
     }
     let mut cfg = AgentConfig::new(

@@ -24,6 +24,10 @@
 #[cfg(test)]
 extern crate std;
 
+// Only with RSA client keys on the host (the `rsa` crate's big integers); never on the board.
+#[cfg(feature = "rsa-client")]
+extern crate alloc;
+
 pub mod agent;
 pub mod bounded;
 pub mod client;

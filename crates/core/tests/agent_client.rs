@@ -28,6 +28,7 @@ fn endpoint() -> Endpoint<'static> {
     Endpoint {
         host: "127.0.0.1:6443",
         token: Some(BearerToken::new(TOKEN)),
+        token_source: None,
     }
 }
 
@@ -233,6 +234,7 @@ async fn a_body_or_head_that_does_not_fit_is_refused_before_sending() {
     let ep = Endpoint {
         host: "h",
         token: Some(BearerToken::new(&long_token)),
+        token_source: None,
     };
     let mut client = ApiClient::new(io, &rig.clock, ep, &mut rig.bufs, &rig.metrics, TIMEOUT);
     let too_long = client
@@ -481,4 +483,70 @@ async fn broken_json_in_a_success_is_an_error_but_the_session_lives_on() {
     assert_eq!(ok.status, 200);
     assert_eq!(meta.kind, "Lease");
     let _server = srv.await.unwrap();
+}
+
+/// A token source that rotates to its next token when told of a 401 (as the host's exec
+/// plugin cache does once its refresh finished).
+struct RotatingToken {
+    tokens: [&'static str; 2],
+    current: std::cell::Cell<usize>,
+    rejected: std::cell::Cell<u32>,
+}
+
+impl picokubelet_core::client::TokenSource for RotatingToken {
+    fn with_token(&self, use_token: &mut dyn FnMut(Option<BearerToken<'_>>)) {
+        use_token(Some(BearerToken::new(self.tokens[self.current.get()])));
+    }
+    fn rejected(&self) {
+        self.rejected.set(self.rejected.get() + 1);
+        self.current.set(1);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_401_tells_the_token_source_and_the_next_request_carries_its_new_token() {
+    let (mut rig, io, mut server) = Rig::new();
+    let body = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}"#;
+    let unauthorized = format!(
+        "HTTP/1.1 401 Unauthorized\r\nCache-Control: no-cache, private\r\nContent-Type: application/json\r\nDate: Mon, 07 Dec 2026 20:00:00 GMT\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let srv = tokio::spawn(async move {
+        let first = read_request(&mut server).await;
+        server.write_all(unauthorized.as_bytes()).await.unwrap();
+        let second = read_request(&mut server).await;
+        server.write_all(&chunked_node_response()).await.unwrap();
+        (first, second, server)
+    });
+    let source = RotatingToken {
+        tokens: ["expired-token", "fresh-token"],
+        current: std::cell::Cell::new(0),
+        rejected: std::cell::Cell::new(0),
+    };
+    let ep = Endpoint {
+        token_source: Some(picokubelet_core::client::SharedToken(&source)),
+        ..endpoint()
+    };
+    let mut client = ApiClient::new(io, &rig.clock, ep, &mut rig.bufs, &rig.metrics, TIMEOUT);
+    let get = ApiRequest::get(ApiPath::Node(node()));
+    let first = client
+        .exchange(&get, no_body, &mut NodeResponse::default())
+        .await
+        .unwrap();
+    assert_eq!(first.status, 401);
+    assert_eq!(source.rejected.get(), 1);
+    let second = client
+        .exchange(&get, no_body, &mut NodeResponse::default())
+        .await
+        .unwrap();
+    assert_eq!(second.status, 200);
+    assert_eq!(source.rejected.get(), 1, "a 200 is no rejection");
+    let (first, second, _server) = srv.await.unwrap();
+    let has = |req: &[u8], header: &str| req.windows(header.len()).any(|w| w == header.as_bytes());
+    assert!(has(&first, "Authorization: Bearer expired-token\r\n"));
+    assert!(has(&second, "Authorization: Bearer fresh-token\r\n"));
+    assert!(
+        !has(&first, TOKEN) && !has(&second, TOKEN),
+        "the source wins over the fixed token"
+    );
 }

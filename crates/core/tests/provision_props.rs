@@ -102,7 +102,8 @@ fn record(p: &Parts) -> ProvisionRecord<'_> {
             .ca
             .as_deref()
             .map_or(ServerTrust::InsecureSkipVerify, ServerTrust::Ca),
-        token: BearerToken::new(&p.token),
+        token: Some(BearerToken::new(&p.token)),
+        client_certificate: None,
         node_name: p.node_name.as_deref().map(|n| NodeName::new(n).unwrap()),
         profile: p.profile.map(|i| Chip::ALL[usize::from(i)]),
         labels,

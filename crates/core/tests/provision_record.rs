@@ -51,7 +51,8 @@ fn full() -> ProvisionRecord<'static> {
         port: 6443,
         tls_server_name: Some("kubernetes"),
         trust: ServerTrust::Ca(CA),
-        token: BearerToken::new("abc.def"),
+        token: Some(BearerToken::new("abc.def")),
+        client_certificate: None,
         node_name: Some(NodeName::new("esp-node-01").unwrap()),
         profile: Some(Chip::Esp32c6),
         labels,
@@ -72,7 +73,7 @@ fn minimal_record_parses_with_defaults() {
     assert_eq!(r.host, "api.example.com");
     assert_eq!(r.port, DEFAULT_API_PORT);
     assert_eq!(r.trust, ServerTrust::Ca(CA));
-    assert_eq!(r.token.expose(), "abc.def");
+    assert_eq!(r.token.unwrap().expose(), "abc.def");
     assert_eq!(r.wifi, None);
     assert_eq!(
         r,
@@ -220,8 +221,8 @@ fn unknown_optional_tags_are_skipped_mandatory_ones_refused() {
         RecordError::UnknownMandatoryTag { tag: 0, .. }
     ));
     assert!(matches!(
-        err(&with(&[(0x0f, b"")])),
-        RecordError::UnknownMandatoryTag { tag: 0x0f, .. }
+        err(&with(&[(0x11, b"")])),
+        RecordError::UnknownMandatoryTag { tag: 0x11, .. }
     ));
 }
 
@@ -624,7 +625,8 @@ fn the_largest_record_of_known_fields_fits_the_stated_maximum() {
         port: 1,
         tls_server_name: Some(&long_name),
         trust: ServerTrust::Ca(&ca),
-        token: BearerToken::new(&token),
+        token: Some(BearerToken::new(&token)),
+        client_certificate: None,
         node_name: Some(NodeName::new(&long_name).unwrap()),
         profile: Some(Chip::Esp32c3),
         labels,
@@ -666,5 +668,151 @@ fn one_timing_rule_for_records_and_host_flags() {
     assert_eq!(
         Cadence::default().timing(),
         picokubelet_core::agent::config::Timing::DEFAULT
+    );
+}
+
+/// A P-256 client certificate (rcgen) and its private scalar.
+fn client_identity() -> (Vec<u8>, [u8; CLIENT_KEY_LEN]) {
+    use p256::pkcs8::DecodePrivateKey as _;
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "system:node:esp-c6-01");
+    let cert = params.self_signed(&key).unwrap();
+    let scalar = p256::SecretKey::from_pkcs8_der(&key.serialize_der()).unwrap();
+    (cert.der().to_vec(), scalar.to_bytes().into())
+}
+
+#[test]
+fn a_client_certificate_replaces_the_token_and_round_trips() {
+    let (der, key) = client_identity();
+    let record = ProvisionRecord {
+        token: None,
+        client_certificate: Some(ClientCertificate {
+            certificate_der: &der,
+            key: &key,
+        }),
+        ..full()
+    };
+    let mut buf = vec![0u8; MAX_RECORD_LEN];
+    let n = write(&record, &mut buf).unwrap();
+    let back = parse(&buf[..n]).unwrap();
+    assert_eq!(back, record);
+    assert_eq!(back.token, None);
+    let client = back.client_certificate.unwrap();
+    assert_eq!(client.certificate_der, der.as_slice());
+    assert!(client.signing_key().is_some());
+    // The board's agent sends no token: the certificate is its identity.
+    let strings = back.agent_strings(MAC, Chip::Esp32c6).unwrap();
+    let config = back
+        .agent_config(
+            &strings,
+            Chip::Esp32c6,
+            NodeIds::new(MAC, [0; 16]),
+            Ipv4Addr::UNSPECIFIED,
+        )
+        .unwrap();
+    assert_eq!(config.token, None);
+    // The key never shows.
+    let shown = format!("{back:?}");
+    assert!(shown.contains("<redacted>"), "{shown}");
+    assert!(!shown.contains(&format!("{:?}", &key[..8])), "{shown}");
+}
+
+#[test]
+fn client_certificate_rules() {
+    let (der, key) = client_identity();
+    let (other_der, other_key) = client_identity();
+    let base = [(0x03, &b"h"[..]), (0x06, CA)];
+    let with_entries = |extra: &[(u8, &[u8])]| {
+        let mut e = base.to_vec();
+        e.extend_from_slice(extra);
+        raw(&e)
+    };
+    assert!(parse(&with_entries(&[(0x0f, &der), (0x10, &key)])).is_ok());
+    assert_eq!(
+        err(&with_entries(&[(0x07, b"t"), (0x0f, &der), (0x10, &key)])),
+        RecordError::TokenWithClientCertificate
+    );
+    assert_eq!(
+        err(&with_entries(&[(0x0f, &der)])),
+        RecordError::Missing(Field::ClientKey)
+    );
+    assert_eq!(
+        err(&with_entries(&[(0x10, &key)])),
+        RecordError::Missing(Field::ClientCertificate)
+    );
+    assert_eq!(
+        err(&with_entries(&[(0x0f, &der), (0x10, &other_key)])),
+        RecordError::Invalid {
+            field: Field::ClientCertificate,
+            problem: Problem::KeyMismatch
+        }
+    );
+    assert_eq!(
+        err(&with_entries(&[
+            (0x0f, &other_der[..10]),
+            (0x10, &other_key)
+        ])),
+        RecordError::Invalid {
+            field: Field::ClientCertificate,
+            problem: Problem::NotDer
+        }
+    );
+    assert_eq!(
+        err(&with_entries(&[(0x0f, &der), (0x10, &[0u8; 32])])),
+        RecordError::Invalid {
+            field: Field::ClientKey,
+            problem: Problem::NotAKey
+        }
+    );
+    assert!(matches!(
+        err(&with_entries(&[(0x0f, &der), (0x10, &key[..31])])),
+        RecordError::Invalid {
+            field: Field::ClientKey,
+            problem: Problem::Length { len: 31, .. }
+        }
+    ));
+    assert_eq!(
+        RecordError::TokenWithClientCertificate.to_string(),
+        "token and client-certificate exclude each other"
+    );
+    assert_eq!(
+        RecordError::Missing(Field::BearerToken).to_string(),
+        "neither token nor client-certificate is set"
+    );
+}
+
+#[test]
+fn the_largest_record_with_a_client_certificate_fits_the_stated_maximum() {
+    // Token and client certificate exclude each other: the certificate form at its largest
+    // is the token form's size with the 2 048-byte token replaced by a 2 048-byte certificate
+    // (same entry overhead) plus the 32-byte key entry.
+    let (der, key) = client_identity();
+    let token = "t".repeat(MAX_TOKEN_LEN);
+    let with_token = ProvisionRecord {
+        token: Some(BearerToken::new(&token)),
+        ..full()
+    };
+    let with_cert = ProvisionRecord {
+        token: None,
+        client_certificate: Some(ClientCertificate {
+            certificate_der: &der,
+            key: &key,
+        }),
+        ..full()
+    };
+    let mut buf = vec![0u8; MAX_RECORD_LEN];
+    let n_token = write(&with_token, &mut buf).unwrap();
+    let n_cert = write(&with_cert, &mut buf).unwrap();
+    assert_eq!(
+        n_cert,
+        n_token - MAX_TOKEN_LEN + der.len() + ENTRY_HEAD_LEN + CLIENT_KEY_LEN
+    );
+    assert_eq!(
+        6_549 - MAX_TOKEN_LEN + MAX_CLIENT_CERT_LEN + ENTRY_HEAD_LEN + CLIENT_KEY_LEN,
+        6_584,
+        "update the module docs if this changes"
     );
 }

@@ -179,3 +179,15 @@ proptest! {
         prop_assert_eq!(r, Err(CaError::NotACertificate));
     }
 }
+
+/// DER is binary: a certificate whose last byte is an ASCII whitespace byte (its signature's
+/// last byte, ~1 in 50 certificates) is taken whole, not trimmed.
+#[test]
+fn der_ending_in_a_whitespace_byte_is_not_trimmed() {
+    let der = (0..5_000)
+        .map(|i| Ca::new(&format!("ca-{i}")).der)
+        .find(|d| d.last().is_some_and(|b| b.is_ascii_whitespace()))
+        .expect("one of 5000 random signatures ends in a whitespace byte");
+    let mut out = [0u8; CA_DER_MAX];
+    assert_eq!(decode_ca(&der, &mut out), Ok(&der[..]));
+}

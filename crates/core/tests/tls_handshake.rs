@@ -199,11 +199,38 @@ async fn client_certificate_authenticates_to_a_server_that_requires_one() {
     let s = server_requiring_client_cert(&p, &client_ca).await;
     let client = ClientIdentity {
         certificate_der: &node.chain[0],
-        key: &key,
+        key: (&key).into(),
     };
     let o = run_as(s.addr, verify_k3s(&p), Some(client), 3).await;
     assert_one_session(&o, &s);
     assert_eq!(*s.client_certs.lock().unwrap(), vec![node.chain[0].clone()]);
+}
+
+/// kind's kubeconfig: an RSA-2048 client key. The CertificateVerify is RSA-PSS (TLS 1.3
+/// allows nothing else for RSA), which rustls checks against the certificate.
+#[cfg(feature = "rsa-client")]
+#[tokio::test]
+async fn an_rsa_client_key_authenticates_with_rsa_pss() {
+    use rsa::pkcs8::DecodePrivateKey as _;
+    let p = k3s_pki();
+    let client_ca = Ca::new("kind-client-ca");
+    let admin = client_ca.issue_client_with(
+        "kubernetes-admin",
+        "kubeadm:cluster-admins",
+        tls_support::rsa(2048),
+    );
+    let key = rsa::RsaPrivateKey::from_pkcs8_der(&admin.key_pkcs8).unwrap();
+    let s = server_requiring_client_cert(&p, &client_ca).await;
+    let client = ClientIdentity {
+        certificate_der: &admin.chain[0],
+        key: picokubelet_core::tls::ClientKey::Rsa(&key),
+    };
+    let o = run_as(s.addr, verify_k3s(&p), Some(client), 3).await;
+    assert_one_session(&o, &s);
+    assert_eq!(
+        *s.client_certs.lock().unwrap(),
+        vec![admin.chain[0].clone()]
+    );
 }
 
 #[tokio::test]
@@ -215,7 +242,7 @@ async fn client_certificate_is_sent_only_when_asked_for() {
     let s = server(&p.k3s).await; // no CertificateRequest
     let client = ClientIdentity {
         certificate_der: &node.chain[0],
-        key: &key,
+        key: (&key).into(),
     };
     let o = run_as(s.addr, verify_k3s(&p), Some(client), 3).await;
     assert_one_session(&o, &s);
@@ -276,7 +303,7 @@ async fn client_certificate_from_another_ca_is_refused_as_unknown_ca() {
     let s = server_requiring_client_cert(&p, &client_ca).await;
     let client = ClientIdentity {
         certificate_der: &stranger.chain[0],
-        key: &key,
+        key: (&key).into(),
     };
     let e = first_read_after_open(&s, &p, Some(client)).await;
     assert!(

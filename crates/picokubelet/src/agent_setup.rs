@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use picokubelet_core::agent::AgentConfig;
-use picokubelet_core::client;
+use picokubelet_core::client::{self, SharedToken};
 use picokubelet_core::http::request::BearerToken;
 use picokubelet_core::k8s::name::NodeName;
 use picokubelet_core::k8s::node_ids::NodeIds;
@@ -18,7 +18,8 @@ use picokubelet_core::tls::{ClientIdentity, ServerTrust, TlsOpener};
 use crate::args::{AgentArgs, NodeArgs};
 use crate::board::{self, InternalIp};
 use crate::failure::Failure;
-use crate::kubeconfig::{self, ClientCertificate, ResolvedConfig, ServerUrl};
+use crate::kubeconfig::exec_cache::system_clock;
+use crate::kubeconfig::{self, ClientCertificate, ExecTokens, ResolvedConfig, ServerUrl};
 use crate::provision::ca::{ca_der, core_trust};
 use crate::provision::endpoint::Endpoint;
 use crate::secret::Secret;
@@ -37,6 +38,9 @@ pub struct AgentSetup {
     token: Option<Secret>,
     /// Sent when the server asks for a client certificate (kube-apiserver always asks).
     client_certificate: Option<ClientCertificate>,
+    /// The exec plugin's credential cache: when set, every request takes its token from it
+    /// (refreshed before expiry and after a 401) instead of `token`.
+    exec: Option<ExecTokens>,
     cadence: Cadence,
     internal_ip: Option<Ipv4Addr>,
     pub node: NodeArgs,
@@ -65,6 +69,10 @@ impl AgentSetup {
         }
         .record_host();
         let token = resolved.credentials.bearer_token().cloned();
+        let exec = resolved
+            .credentials
+            .exec()
+            .map(|e| ExecTokens::new(e.plugin.clone(), e.first.clone(), system_clock()));
         let trust = core_trust(ca_der.as_deref());
         // The record has no client-certificate field: with a certificate and no token, a
         // stand-in lets the record's rules check the other fields. It is never sent.
@@ -83,6 +91,7 @@ impl AgentSetup {
             ca_der,
             token,
             client_certificate: resolved.credentials.client_certificate.clone(),
+            exec,
             cadence: Cadence {
                 lease_renew_interval: Some(agent.lease_renew_interval),
                 status_interval: Some(agent.status_interval),
@@ -129,10 +138,10 @@ impl AgentSetup {
     ) -> Result<AgentConfig<'a>, Failure> {
         let node_name =
             NodeName::new(name).map_err(|e| Failure::Usage(format!("node name {name:?}: {e}")))?;
-        AgentParts {
+        let mut config = AgentParts {
             host_header: &self.host_header,
             server_name: &self.server_name,
-            token: self.token.as_ref().map(|t| BearerToken::new(t.expose())),
+            token: self.fixed_token(),
             name: node_name,
             chip: self.node.profile.0,
             labels,
@@ -142,7 +151,22 @@ impl AgentSetup {
             memory_pressure_below_bytes: None,
         }
         .agent_config()
-        .map_err(|e| Failure::Usage(format!("agent configuration of {name}: {e:?}")))
+        .map_err(|e| Failure::Usage(format!("agent configuration of {name}: {e:?}")))?;
+        config.token_source = self.token_source();
+        Ok(config)
+    }
+
+    /// The token every request carries, unless an exec plugin's cache hands it out.
+    fn fixed_token(&self) -> Option<BearerToken<'_>> {
+        match self.exec {
+            Some(_) => None,
+            None => self.token.as_ref().map(|t| BearerToken::new(t.expose())),
+        }
+    }
+
+    /// The exec plugin's cache, as the core reads it.
+    fn token_source(&self) -> Option<SharedToken<'_>> {
+        self.exec.as_ref().map(|e| SharedToken(e))
     }
 
     /// The name the server certificate must carry.
@@ -154,7 +178,8 @@ impl AgentSetup {
     pub fn endpoint(&self) -> client::Endpoint<'_> {
         client::Endpoint {
             host: &self.host_header,
-            token: self.token.as_ref().map(|t| BearerToken::new(t.expose())),
+            token: self.fixed_token(),
+            token_source: self.token_source(),
         }
     }
 

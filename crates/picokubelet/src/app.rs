@@ -208,6 +208,7 @@ pub(crate) fn boards_until(
     let resolved = config.resolve(&ResolveOptions {
         context: cluster.context.clone(),
         insecure_skip_tls_verify: cluster.insecure_skip_tls_verify,
+        ..Default::default()
     })?;
     boards_resolved(&resolved, node, agent, fleet, stop, server)
 }

@@ -20,6 +20,11 @@ fn b64(text: &str) -> String {
 /// A kubeconfig for `server` whose user is a client certificate for the node `NODE` (no token).
 fn client_cert_kubeconfig(server: &TestApiServer) -> String {
     let cert = server.issue_client_cert(&format!("system:node:{NODE}"), &["system:nodes"]);
+    kubeconfig_with(server, &cert.cert_pem, &cert.key_pem)
+}
+
+/// A kubeconfig for `server` whose user is the certificate and key given (PEM).
+fn kubeconfig_with(server: &TestApiServer, cert_pem: &str, key_pem: &str) -> String {
     format!(
         "apiVersion: v1\nkind: Config\ncurrent-context: c\n\
          clusters:\n- name: k\n  cluster:\n    server: {}\n    certificate-authority-data: {}\n\
@@ -27,8 +32,8 @@ fn client_cert_kubeconfig(server: &TestApiServer) -> String {
          users:\n- name: node\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\n",
         server.url(),
         b64(&server.ca_pem()),
-        b64(&cert.cert_pem),
-        b64(&cert.key_pem),
+        b64(cert_pem),
+        b64(key_pem),
     )
 }
 
@@ -68,6 +73,36 @@ async fn run_with_a_client_certificate_joins_and_the_node_gets_ready() {
         .await
         .unwrap();
     let kubeconfig = client_cert_kubeconfig(&server);
+    run_until_ready_as_the_node(&server, &kubeconfig).await;
+}
+
+/// kind's kubeconfig: an RSA-2048 client key (PKCS#1 `RSA PRIVATE KEY`). The core's TLS client
+/// signs the CertificateVerify with RSA-PSS, which the server's rustls checks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_with_an_rsa_client_key_joins_and_the_node_gets_ready() {
+    use rsa::pkcs1::EncodeRsaPrivateKey as _;
+    use rsa::pkcs8::EncodePrivateKey as _;
+    let server = TestApiServer::start(ServerOptions::default())
+        .await
+        .unwrap();
+    let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).unwrap();
+    let pair = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
+        &rustls::pki_types::PrivatePkcs8KeyDer::from(
+            key.to_pkcs8_der().unwrap().as_bytes().to_vec(),
+        ),
+        &rcgen::PKCS_RSA_SHA256,
+    )
+    .unwrap();
+    let cert =
+        server.issue_client_cert_with_key(&format!("system:node:{NODE}"), &["system:nodes"], &pair);
+    let key_pem = key.to_pkcs1_pem(Default::default()).unwrap();
+    let kubeconfig = kubeconfig_with(&server, &cert.cert_pem, &key_pem);
+    run_until_ready_as_the_node(&server, &kubeconfig).await;
+}
+
+/// Runs `run` with `kubeconfig` (no --node-name) until the Node is Ready; checks that every
+/// connection authenticated with the client certificate and every request as the node.
+async fn run_until_ready_as_the_node(server: &TestApiServer, kubeconfig: &str) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kubeconfig");
     std::fs::write(&path, kubeconfig).unwrap();
@@ -92,7 +127,7 @@ async fn run_with_a_client_certificate_joins_and_the_node_gets_ready() {
     };
     // Polls for the outcome (a generous bound for a loaded machine; nothing is timed).
     let start = Instant::now();
-    while !ready(&server) {
+    while !ready(server) {
         if let Some(exit) = child.try_wait().unwrap() {
             panic!(
                 "run exited ({exit:?}):\n{}",

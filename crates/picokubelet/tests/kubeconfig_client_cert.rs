@@ -1,6 +1,6 @@
 //! kubeconfig client certificates: `client-certificate(-data)` + `client-key(-data)` become the
-//! core's client identity (leaf DER + ECDSA P-256 key, SEC1 or PKCS#8 PEM); RSA and other keys
-//! are refused with what to use instead.
+//! core's client identity (leaf DER + an ECDSA P-256 key, SEC1 or PKCS#8 PEM, or an RSA key,
+//! PKCS#1 or PKCS#8 PEM, as kind writes); other keys are refused with what to use instead.
 mod common;
 
 use base64::Engine as _;
@@ -60,11 +60,31 @@ fn resolve(user: &str) -> Result<ResolvedConfig, KubeconfigError> {
 }
 
 fn node_cert() -> ClientCert {
+    cert_for(KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap())
+}
+
+/// kind's admin user: an RSA key of `bits` bits (PKCS#1 `RSA PRIVATE KEY` in `key_pem`, as kind
+/// writes it; PKCS#8 in `key_der`).
+fn rsa_cert(bits: usize) -> ClientCert {
+    use rsa::pkcs1::EncodeRsaPrivateKey as _;
+    use rsa::pkcs8::EncodePrivateKey as _;
+    let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, bits).unwrap();
+    let pkcs8 = key.to_pkcs8_der().unwrap();
+    let pair = KeyPair::from_pkcs8_der_and_sign_algo(
+        &rustls::pki_types::PrivatePkcs8KeyDer::from(pkcs8.as_bytes().to_vec()),
+        &rcgen::PKCS_RSA_SHA256,
+    )
+    .unwrap();
+    let mut c = cert_for(pair);
+    c.key_pem = key.to_pkcs1_pem(Default::default()).unwrap().to_string();
+    c
+}
+
+fn cert_for(key: KeyPair) -> ClientCert {
     let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     let mut dn = DistinguishedName::new();
     dn.push(DnType::OrganizationName, "system:nodes");
@@ -118,7 +138,7 @@ fn inline_pkcs8_key_and_certificate_resolve_without_a_token() {
     assert_eq!(cc.certificate_source, PemSource::Inline);
     assert_eq!(cc.identity().certificate_der, &c.cert_der[..]);
     let key = p256::ecdsa::SigningKey::from_pkcs8_der(&c.key_der).unwrap();
-    assert_eq!(cc.identity().key, &key);
+    assert_eq!(cc.p256_key(), Some(&key));
 }
 
 #[test]
@@ -168,33 +188,43 @@ fn redacted_debug_shows_no_key() {
 }
 
 #[test]
-fn rsa_keys_are_refused_with_what_to_use_instead() {
-    let c = node_cert();
-    // PKCS#1 `RSA PRIVATE KEY` (the label decides) and PKCS#8 with rsaEncryption (the OID decides).
-    let pkcs1 = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD9\n-----END RSA PRIVATE KEY-----\n";
-    let oid_rsa = [
-        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
-    ];
-    let mut alg = vec![0x30, (oid_rsa.len() + 2) as u8];
-    alg.extend_from_slice(&oid_rsa);
-    alg.extend_from_slice(&[0x05, 0x00]);
-    let mut body = vec![0x02, 0x01, 0x00];
-    body.extend_from_slice(&alg);
-    body.extend_from_slice(&[0x04, 0x02, 0x30, 0x00]);
-    let mut pkcs8 = vec![0x30, body.len() as u8];
-    pkcs8.extend_from_slice(&body);
-    let pkcs8_pem = pem_block("PRIVATE KEY", &pkcs8);
-    for key in [pkcs1.to_string(), pkcs8_pem] {
-        let (error, msg) = client_error(resolve(&inline_user(&c.cert_pem, &key)));
-        assert_eq!(error, ClientCertError::RsaKey);
-        assert!(msg.contains("user \"u\""), "{msg}");
+fn rsa_keys_are_taken_in_pkcs1_and_pkcs8() {
+    let c = rsa_cert(2048);
+    for key in [c.key_pem.clone(), pem_block("PRIVATE KEY", &c.key_der)] {
+        let r = resolve(&inline_user(&c.cert_pem, &key)).unwrap();
+        let client = r.credentials.client_certificate.unwrap();
+        assert_eq!(client.certificate_der, c.cert_der);
         assert!(
-            msg.contains("RSA client keys are not supported yet"),
-            "{msg}"
+            client.p256_key().is_none(),
+            "an RSA key: no board can use it"
         );
-        assert!(msg.contains("ECDSA P-256"), "{msg}");
-        assert!(msg.contains("prime256v1"), "{msg}");
+        assert!(format!("{:?}", client.identity()).contains("RSA"));
     }
+    // Another RSA key than the certificate's.
+    let other = rsa_cert(2048);
+    let (error, _) = client_error(resolve(&inline_user(&c.cert_pem, &other.key_pem)));
+    assert_eq!(error, ClientCertError::KeyMismatch);
+}
+
+#[test]
+fn weak_and_malformed_rsa_keys_are_named() {
+    use rsa::pkcs1::EncodeRsaPrivateKey as _;
+    let c = rsa_cert(2048);
+    // The size is judged before the certificate (ring would not even sign one for it).
+    let weak = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 1024)
+        .unwrap()
+        .to_pkcs1_pem(Default::default())
+        .unwrap()
+        .to_string();
+    let (error, msg) = client_error(resolve(&inline_user(&c.cert_pem, &weak)));
+    assert_eq!(error, ClientCertError::RsaSize(1024));
+    assert!(msg.contains("RSA-1024") && msg.contains("2048"), "{msg}");
+    let truncated = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD9\n-----END RSA PRIVATE KEY-----\n";
+    let (error, _) = client_error(resolve(&inline_user(&c.cert_pem, truncated)));
+    assert!(
+        matches!(error, ClientCertError::MalformedKey(_)),
+        "{error:?}"
+    );
 }
 
 #[test]

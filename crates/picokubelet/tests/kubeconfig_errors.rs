@@ -51,11 +51,6 @@ fn the_baseline_resolves() {
 fn every_unsupported_user_feature_is_named() {
     let cases: &[(&str, UnsupportedFeature, &str)] = &[
         (
-            "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: aws\n",
-            UnsupportedFeature::Exec,
-            "exec",
-        ),
-        (
             "    auth-provider:\n      name: oidc\n      config: {}\n",
             UnsupportedFeature::AuthProvider,
             "auth-provider",

@@ -137,8 +137,13 @@ fn token_recipe_resolves_fully() {
 #[test]
 fn multi_context_selects_the_token_context_past_an_exec_user() {
     let config = load_fixture("multi.yaml");
-    // The current context uses an exec plugin: refused, and named.
-    let err = config.resolve(&ResolveOptions::default()).unwrap_err();
+    // The current context uses an exec plugin: refused for a board's record, and named.
+    let err = config
+        .resolve(&ResolveOptions {
+            for_board: true,
+            ..Default::default()
+        })
+        .unwrap_err();
     assert!(
         matches!(
             err,
@@ -150,10 +155,16 @@ fn multi_context_selects_the_token_context_past_an_exec_user() {
         ),
         "{err:?}"
     );
+    // On the host it is run: without a gcloud login (or without the plugin installed) it
+    // fails, and the message names the plugin.
+    let err = config.resolve(&ResolveOptions::default()).unwrap_err();
+    assert!(matches!(err, KubeconfigError::Exec { .. }), "{err:?}");
+    assert!(err.to_string().contains("gke-gcloud-auth-plugin"), "{err}");
     let resolved = config
         .resolve(&ResolveOptions {
             context: Some("lab-picokubelet".into()),
             insecure_skip_tls_verify: false,
+            ..Default::default()
         })
         .unwrap();
     // Upper case, a trailing dot and a trailing slash are normalised away.
@@ -177,6 +188,7 @@ fn insecure_flag_overrides_the_ca() {
         .resolve(&ResolveOptions {
             context: None,
             insecure_skip_tls_verify: true,
+            ..Default::default()
         })
         .unwrap();
     assert_eq!(

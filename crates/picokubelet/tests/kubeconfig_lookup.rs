@@ -145,6 +145,7 @@ fn kubeconfig_list_skips_missing_and_merges_first_wins() {
         .resolve(&ResolveOptions {
             context: Some("extra".into()),
             insecure_skip_tls_verify: false,
+            ..Default::default()
         })
         .unwrap();
     assert_eq!(

@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use common::{fixture, TOKEN};
 use picokubelet::provision::{PARTITION_NAME, PARTITION_OFFSET, PARTITION_SIZE};
 use picokubelet_core::k8s::chip::Chip;
-use picokubelet_core::provision::{self, MAX_RECORD_LEN};
+use picokubelet_core::provision::{self, parse, MAX_RECORD_LEN};
 use picokubelet_core::tls::{decode_ca, ServerTrust};
 use picokubelet_testkit::{ServerOptions, TestApiServer};
 
@@ -149,7 +149,7 @@ fn every_field_round_trips_through_the_partition_image() {
     assert_eq!(record.port, 16443);
     assert_eq!(record.tls_server_name, Some("kubernetes"));
     assert_eq!(record.trust, ServerTrust::Ca(&server.ca_der()));
-    assert_eq!(record.token.expose(), token);
+    assert_eq!(record.token.unwrap().expose(), token);
     assert_eq!(record.node_name.map(|n| n.as_str()), Some("esp-lab-01"));
     assert_eq!(record.profile, Some(Chip::Esp32c3));
     assert_eq!(
@@ -228,7 +228,7 @@ fn a_token_file_and_a_ca_file_round_trip_and_the_name_is_left_to_the_board() {
     let record = provision::parse(&image).unwrap();
     assert_eq!(record.host, "k3s.lab.example");
     assert_eq!(record.port, 6443);
-    assert_eq!(record.token.expose(), TOKEN);
+    assert_eq!(record.token.unwrap().expose(), TOKEN);
     let pem = std::fs::read(fixture("ca.crt")).unwrap();
     let mut buf = vec![0; pem.len()];
     let der = decode_ca(&pem, &mut buf).unwrap();
@@ -426,23 +426,92 @@ fn a_missing_kubeconfig_is_refused() {
     assert!(text.contains("no kubeconfig found"), "{text}");
 }
 
-#[test]
-fn a_user_with_only_a_client_certificate_is_refused_as_the_record_holds_a_token_only() {
+/// A kubeconfig for `server` whose user is the client certificate `cert_pem`/`key_pem`.
+fn client_cert_kubeconfig(server: &TestApiServer, cert_pem: &str, key_pem: &str) -> String {
     use base64::Engine as _;
     let b64 = |t: &str| base64::engine::general_purpose::STANDARD.encode(t.as_bytes());
-    let sb = Sandbox::new();
-    let server = TestApiServer::new(ServerOptions::default());
-    let cert = server.issue_client_cert("system:node:pico-1", &["system:nodes"]);
     let kubeconfig = server.kubeconfig("unused").replace(
         "    token: unused\n",
         &format!(
             "    client-certificate-data: {}\n    client-key-data: {}\n",
-            b64(&cert.cert_pem),
-            b64(&cert.key_pem)
+            b64(cert_pem),
+            b64(key_pem)
         ),
     );
     assert!(!kubeconfig.contains("token:"), "{kubeconfig}");
-    let kubeconfig = sb.file("config", &kubeconfig);
+    kubeconfig
+}
+
+#[test]
+fn a_p256_client_certificate_goes_into_the_record_as_the_boards_identity() {
+    use p256::pkcs8::DecodePrivateKey as _;
+    let sb = Sandbox::new();
+    let server = TestApiServer::new(ServerOptions::default());
+    let cert = server.issue_client_cert("system:node:pico-1", &["system:nodes"]);
+    let kubeconfig = sb.file(
+        "config",
+        &client_cert_kubeconfig(&server, &cert.cert_pem, &cert.key_pem),
+    );
+    let out_file = sb.path("pk.bin");
+    let out = sb.provision(
+        [
+            OsStr::new("--kubeconfig"),
+            kubeconfig.as_os_str(),
+            OsStr::new("--api-host"),
+            OsStr::new("192.168.7.2"),
+            OsStr::new("--format"),
+            OsStr::new("record"),
+            OsStr::new("--out"),
+            out_file.as_os_str(),
+        ],
+        &[],
+    );
+    assert_ok(&out);
+    let summary = stderr(&out);
+    assert!(
+        summary.contains("client certificate CN=system:node:pico-1"),
+        "{summary}"
+    );
+    let bytes = std::fs::read(&out_file).unwrap();
+    let record = parse(&bytes).unwrap();
+    assert_eq!(record.token, None);
+    let client = record.client_certificate.expect("a client certificate");
+    assert_eq!(client.certificate_der, cert.cert_der.as_slice());
+    let key = p256::SecretKey::from_pkcs8_der(&cert.key_der).unwrap();
+    assert_eq!(client.key.as_slice(), key.to_bytes().as_slice());
+    // The key never reaches the terminal.
+    let key_hex: String = key.to_bytes()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert!(!all_output(&out).contains(&key_hex));
+}
+
+#[test]
+fn an_rsa_client_key_is_refused_for_a_board_with_why() {
+    use rsa::pkcs1::EncodeRsaPrivateKey as _;
+    use rsa::pkcs8::EncodePrivateKey as _;
+    let sb = Sandbox::new();
+    let server = TestApiServer::new(ServerOptions::default());
+    // kind's admin user: an RSA-2048 key (self-signed here: provision checks the pair, the
+    // server would check the issuer).
+    let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).unwrap();
+    let pair = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
+        &rustls::pki_types::PrivatePkcs8KeyDer::from(
+            key.to_pkcs8_der().unwrap().as_bytes().to_vec(),
+        ),
+        &rcgen::PKCS_RSA_SHA256,
+    )
+    .unwrap();
+    let cert = rcgen::CertificateParams::new(Vec::<String>::new())
+        .unwrap()
+        .self_signed(&pair)
+        .unwrap();
+    let key_pem = key.to_pkcs1_pem(Default::default()).unwrap().to_string();
+    let kubeconfig = sb.file(
+        "config",
+        &client_cert_kubeconfig(&server, &cert.pem(), &key_pem),
+    );
     let out_file = sb.path("pk.bin");
     let out = sb.provision(
         [
@@ -457,41 +526,75 @@ fn a_user_with_only_a_client_certificate_is_refused_as_the_record_holds_a_token_
     );
     let text = assert_refused(&out, 2, &out_file);
     assert!(
-        text.contains("client certificate but no token")
-            && text.contains("client certificates cannot be provisioned yet"),
+        text.contains("client key is RSA, and a board signs with ECDSA P-256 only")
+            && text.contains("prime256v1"),
         "{text}"
     );
 }
 
 #[test]
-fn client_certificates_and_exec_plugins_get_the_same_errors_as_run() {
-    for kubeconfig in [fixture("k3s.yaml"), fixture("provision/exec.yaml")] {
-        let sb = Sandbox::new();
-        let out_file = sb.path("pk.bin");
-        let out = sb.provision(
-            [
-                OsStr::new("--kubeconfig"),
-                kubeconfig.as_os_str(),
-                OsStr::new("--out"),
-                out_file.as_os_str(),
-            ],
-            &[],
-        );
-        let provision_error = assert_refused(&out, 1, &out_file);
-        let run = Command::new(env!("CARGO_BIN_EXE_picokubelet"))
-            .args(["fleet", "--count", "1", "--kubeconfig"])
-            .arg(&kubeconfig)
-            .env("RUST_LOG", "off")
-            .output()
-            .unwrap();
-        let run_error = stderr(&run);
-        let last = |t: &str| t.lines().last().unwrap_or_default().to_owned();
-        assert!(
-            last(&run_error).starts_with("picokubelet: user"),
-            "{run_error}"
-        );
-        assert_eq!(last(&provision_error), last(&run_error));
-    }
+fn client_certificates_get_the_same_errors_as_run() {
+    let kubeconfig = fixture("k3s.yaml");
+    let sb = Sandbox::new();
+    let out_file = sb.path("pk.bin");
+    let out = sb.provision(
+        [
+            OsStr::new("--kubeconfig"),
+            kubeconfig.as_os_str(),
+            OsStr::new("--out"),
+            out_file.as_os_str(),
+        ],
+        &[],
+    );
+    let provision_error = assert_refused(&out, 1, &out_file);
+    let run = Command::new(env!("CARGO_BIN_EXE_picokubelet"))
+        .args(["fleet", "--count", "1", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    let run_error = stderr(&run);
+    let last = |t: &str| t.lines().last().unwrap_or_default().to_owned();
+    assert!(
+        last(&run_error).starts_with("picokubelet: user"),
+        "{run_error}"
+    );
+    assert_eq!(last(&provision_error), last(&run_error));
+}
+
+#[test]
+fn an_exec_plugin_is_refused_for_a_board_and_says_which_path_to_take() {
+    let kubeconfig = fixture("provision/exec.yaml");
+    let sb = Sandbox::new();
+    let out_file = sb.path("pk.bin");
+    let out = sb.provision(
+        [
+            OsStr::new("--kubeconfig"),
+            kubeconfig.as_os_str(),
+            OsStr::new("--out"),
+            out_file.as_os_str(),
+        ],
+        &[],
+    );
+    let text = assert_refused(&out, 1, &out_file);
+    assert!(
+        text.contains("exec credential plugins run on the host only")
+            && text.contains("bootstrap token or a ServiceAccount token"),
+        "{text}"
+    );
+    // The host runs it: `cloud-cli` is not installed here, and `run` says so.
+    let run = Command::new(env!("CARGO_BIN_EXE_picokubelet"))
+        .args(["fleet", "--count", "1", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .env("RUST_LOG", "off")
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    let run_error = stderr(&run);
+    assert!(
+        run_error.contains("exec plugin \"cloud-cli\" is not installed"),
+        "{run_error}"
+    );
 }
 
 #[test]

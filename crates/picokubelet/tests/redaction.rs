@@ -28,6 +28,7 @@ fn resolved_config_and_kubeconfig_debug_hide_the_token() {
             .resolve(&ResolveOptions {
                 context: context.map(str::to_owned),
                 insecure_skip_tls_verify: false,
+                ..Default::default()
             })
             .unwrap();
         assert_eq!(resolved.credentials.token.expose(), TOKEN);

@@ -18,7 +18,6 @@ use picokubelet_core::{
     agent::{run_agent, AgentBuffers, AgentState, Log, LogEvent, Runtime},
     k8s::{chip::Chip, node_ids::NodeIds},
     led::LedInputs,
-    tls::TlsOpener,
 };
 use rand_core::{CryptoRng, RngCore};
 use static_cell::{ConstStaticCell, StaticCell};
@@ -220,10 +219,19 @@ where
         uplinks,
         heap: boot.heap,
     };
+    // The board's identity when the record holds a client certificate instead of a token;
+    // the opener borrows the key, which lives as long as this future.
+    let client_key = record.client_certificate.and_then(|c| c.signing_key());
+    if let Some(client) = record.client_certificate {
+        println!(
+            "config: client certificate ({} bytes) as the board's identity",
+            client.certificate_der.len()
+        );
+    }
     let mut runtime = Runtime {
         clock: EmbassyClock,
         connector: NetConnector::new(uplinks, record.host, record.port),
-        opener: TlsOpener::new(record.trust),
+        opener: record.tls_opener(client_key.as_ref()),
         rng: boot.rng,
         board,
         log: StageLog,

@@ -63,7 +63,7 @@ fn valid_record_wins_over_complete_defaults() {
     match choose(PartitionRead::Contents(&image), COMPLETE) {
         Choice::Record(record) => {
             assert_eq!(record.host, "api.example.com");
-            assert_eq!(record.token.expose(), "token-1");
+            assert_eq!(record.token.map(|t| t.expose()), Some("token-1"));
         }
         other => panic!("expected the record, got {other:?}"),
     }
@@ -265,4 +265,70 @@ proptest! {
             other => prop_assert!(false, "unexpected {:?}", other),
         }
     }
+}
+
+/// A node's client certificate (self-signed P-256, CN system:node:esp32c6-01) and its private
+/// scalar: test fixtures, made with openssl, not a secret of any cluster.
+const NODE_CERT: &[u8] = include_bytes!("fixtures/node-cert.der");
+const NODE_KEY: &[u8; 32] = include_bytes!("fixtures/node-key.bin");
+
+#[test]
+fn a_record_with_a_client_certificate_gives_the_opener_the_boards_identity() {
+    use picokubelet_core::provision::ClientCertificate;
+    let mut record = ProvisionRecord::new(
+        "api.example.com",
+        ServerTrust::Ca(CA),
+        BearerToken::new("unused"),
+    );
+    record.token = None;
+    record.client_certificate = Some(ClientCertificate {
+        certificate_der: NODE_CERT,
+        key: NODE_KEY,
+    });
+    let mut image = vec![0xFF; MAX_RECORD_LEN];
+    write(&record, &mut image).expect("the record fits");
+    let Choice::Record(from_flash) = choose(PartitionRead::Contents(&image), COMPLETE) else {
+        panic!("the record should win");
+    };
+    assert_eq!(from_flash.token, None);
+    // What bringup does: the key from the record, the opener borrowing it.
+    let key = from_flash
+        .client_certificate
+        .and_then(|c| c.signing_key())
+        .expect("a P-256 key");
+    let opener = from_flash.tls_opener(Some(&key));
+    let identity = opener.client_identity().expect("the board's identity");
+    assert_eq!(identity.certificate_der, NODE_CERT);
+    // A token record's opener sends no certificate.
+    let token_image = partition_with_record();
+    let Choice::Record(token_record) = choose(PartitionRead::Contents(&token_image), COMPLETE)
+    else {
+        panic!("the record should win");
+    };
+    assert!(token_record.tls_opener(None).client_identity().is_none());
+}
+
+#[test]
+fn a_record_with_a_client_certificate_for_another_key_is_corrupt() {
+    use picokubelet_core::provision::{ClientCertificate, Field, Problem};
+    let mut other_key = *NODE_KEY;
+    other_key[31] ^= 1;
+    let mut entries = ProvisionRecord::new(
+        "api.example.com",
+        ServerTrust::Ca(CA),
+        BearerToken::new("unused"),
+    );
+    entries.token = None;
+    entries.client_certificate = Some(ClientCertificate {
+        certificate_der: NODE_CERT,
+        key: &other_key,
+    });
+    let mut image = vec![0xFF; MAX_RECORD_LEN];
+    assert_eq!(
+        write(&entries, &mut image),
+        Err(RecordError::Invalid {
+            field: Field::ClientCertificate,
+            problem: Problem::KeyMismatch
+        })
+    );
 }

@@ -609,7 +609,10 @@ where
 
             let certificate_verify = CertificateVerify {
                 signature_scheme,
-                signature: heapless::Vec::from_slice(signature.as_ref()).unwrap(),
+                // PATCH(picokubelet L6): a signature longer than SIGNATURE_SIZE (an RSA key
+                // without `rsa-client-signatures`, or above 4096 bits) is an error, not a panic.
+                signature: heapless::Vec::from_slice(signature.as_ref())
+                    .map_err(|_| TlsError::EncodeError)?,
             };
 
             (

@@ -2,6 +2,7 @@
 //! DESIGN.md; [`AgentConfig::validate`] refuses what would break the protocol with a typed error.
 use core::time::Duration;
 
+use crate::client::credential::{with_token, SharedToken};
 use crate::conditions::{ConditionSet, ConditionThresholds, Signals};
 use crate::http::request::{write_request_head, BearerToken, RequestError, RequestHead};
 use crate::k8s::body_error::BodyError;
@@ -70,6 +71,9 @@ pub struct AgentConfig<'a> {
     /// Bearer token of the node identity (`system:node:<name>`); `None` sends no
     /// `Authorization` (a test server, or client certificates in the opener).
     pub token: Option<BearerToken<'a>>,
+    /// When set, each request takes its token from here instead of `token` (a host's exec
+    /// credential plugin, whose tokens expire); see [`crate::client::credential`].
+    pub token_source: Option<SharedToken<'a>>,
     /// What the Node says about the board.
     pub profile: NodeProfile<'a>,
     /// Lines of the condition rules (DESIGN.md §8).
@@ -118,6 +122,7 @@ impl<'a> AgentConfig<'a> {
             host,
             server_name: host,
             token,
+            token_source: None,
             profile,
             thresholds: ConditionThresholds::DEFAULT,
             timing: Timing::DEFAULT,
@@ -133,10 +138,11 @@ impl<'a> AgentConfig<'a> {
         if !visible_ascii(self.server_name) {
             return Err(ConfigError::ServerName);
         }
-        if let Some(token) = self.token {
-            if !visible_ascii(token.expose()) {
-                return Err(ConfigError::Token);
-            }
+        let token_ok = with_token(self.token, self.token_source, |token| {
+            token.is_none_or(|t| visible_ascii(t.expose()))
+        });
+        if !token_ok {
+            return Err(ConfigError::Token);
         }
         self.profile.validate().map_err(ConfigError::Profile)?;
         let t = &self.timing;
@@ -191,15 +197,17 @@ impl<'a> AgentConfig<'a> {
         };
         let write = ApiWrite::RegisterNode;
         let path = ApiPath::Nodes;
-        let mut head = RequestHead::new(write.method(), "/api/v1/nodes", self.host);
-        head.bearer_token = self.token;
-        head.content_type = Some(write.content_type().as_str());
-        head.body_len = Some(body_len);
         let rest = tx.get_mut(body_len..).unwrap_or(&mut []);
         let rest_len = rest.len();
         let head_room = rest_len.saturating_sub(path.len());
-        let head_len = match write_request_head(&head, rest.get_mut(..head_room).unwrap_or(&mut []))
-        {
+        let written = with_token(self.token, self.token_source, |bearer_token| {
+            let mut head = RequestHead::new(write.method(), "/api/v1/nodes", self.host);
+            head.bearer_token = bearer_token;
+            head.content_type = Some(write.content_type().as_str());
+            head.body_len = Some(body_len);
+            write_request_head(&head, rest.get_mut(..head_room).unwrap_or(&mut []))
+        });
+        let head_len = match written {
             Ok(n) => n,
             Err(RequestError::BufferFull) => {
                 return Err(too_large(available.saturating_add(SPARE).saturating_add(1)))

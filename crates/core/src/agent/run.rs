@@ -89,6 +89,7 @@ where
     let endpoint = Endpoint {
         host: config.host,
         token: config.token,
+        token_source: config.token_source,
     };
     let mut reconnect = Reconnect::NEW;
     let mut next_connect = clock.now();

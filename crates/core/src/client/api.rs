@@ -15,6 +15,7 @@ use embassy_futures::select::{select, Either};
 use embedded_io_async::{Read, Write};
 
 use crate::client::counters::{ClientError, ClientMetrics};
+use crate::client::credential::{with_token, SharedToken};
 use crate::http::reader::{Event, ReadError, ReaderLimits, ResponseReader};
 use crate::http::request::{
     write_request_head, BearerToken, Method, RequestError, RequestField, RequestHead,
@@ -67,6 +68,9 @@ pub struct Endpoint<'a> {
     /// `Host` header: `host` or `host:port` of the server URL.
     pub host: &'a str,
     pub token: Option<BearerToken<'a>>,
+    /// When set, the token comes from here (each request) instead of `token`, and hears of a
+    /// 401.
+    pub token_source: Option<SharedToken<'a>>,
 }
 
 /// One request: method, target and body type. The body itself is written by the closure passed
@@ -273,16 +277,19 @@ impl<'s, T: Read + Write, C: Clock> ApiClient<'s, T, C> {
             .ok_or(ClientError::Request(RequestError::BufferFull))?;
         let target = core::str::from_utf8(path_bytes)
             .map_err(|_| ClientError::Request(RequestError::InvalidField(RequestField::Target)))?;
-        let head = RequestHead {
-            method: req.method,
-            target,
-            host: endpoint.host,
-            bearer_token: endpoint.token,
-            content_type: req.content_type.map(ContentType::as_str),
-            body_len: carries_body.then_some(body_len),
-            connection_close: false,
-        };
-        let head_len = write_request_head(&head, head_buf).map_err(ClientError::Request)?;
+        let head_len = with_token(endpoint.token, endpoint.token_source, |bearer_token| {
+            let head = RequestHead {
+                method: req.method,
+                target,
+                host: endpoint.host,
+                bearer_token,
+                content_type: req.content_type.map(ContentType::as_str),
+                body_len: carries_body.then_some(body_len),
+                connection_close: false,
+            };
+            write_request_head(&head, &mut *head_buf)
+        })
+        .map_err(ClientError::Request)?;
         let head_bytes = head_buf.get(..head_len).unwrap_or(&[]);
 
         // Send. From here on, a failure or a drop leaves the session unusable.
@@ -320,6 +327,11 @@ impl<'s, T: Read + Write, C: Clock> ApiClient<'s, T, C> {
                 Event::Head(h) => {
                     received = clock.now();
                     metrics.record_status(h.status);
+                    if h.status == 401 {
+                        if let Some(SharedToken(source)) = endpoint.token_source {
+                            source.rejected();
+                        }
+                    }
                     head = Some(h);
                 }
                 Event::Body(bytes) => {

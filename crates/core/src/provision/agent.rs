@@ -14,6 +14,8 @@ use crate::k8s::chip::Chip;
 use crate::k8s::name::{validate_dns_subdomain, NameError, NodeName, MAX_SUBDOMAIN_LEN};
 use crate::k8s::node::NodeProfile;
 use crate::k8s::node_ids::NodeIds;
+use crate::tls::{ClientIdentity, ClientKey, TlsOpener};
+use p256::ecdsa::SigningKey;
 
 /// Longest `Host` header: a 253-byte name (or a bracketed IPv6 literal) and `:65535`.
 pub const MAX_HOST_HEADER_LEN: usize = 253 + 6;
@@ -112,6 +114,22 @@ impl<'a> ProvisionRecord<'a> {
         }
     }
 
+    /// The TLS opener the board uses: the record's trust and, when the record holds a client
+    /// certificate, the board's identity with `key` — the record's
+    /// [`ClientCertificate::signing_key`](super::ClientCertificate::signing_key), kept by the
+    /// caller because the opener borrows it. Without a key (a token record) the opener sends
+    /// no certificate.
+    pub fn tls_opener<'s>(&'s self, key: Option<&'s SigningKey>) -> TlsOpener<'s> {
+        let opener = TlsOpener::new(self.trust);
+        match (self.client_certificate, key) {
+            (Some(client), Some(key)) => opener.with_client_identity(ClientIdentity {
+                certificate_der: client.certificate_der,
+                key: ClientKey::P256(key),
+            }),
+            _ => opener,
+        }
+    }
+
     /// The agent configuration from the record, as the firmware builds it at boot (and
     /// `picokubelet provision` checks it before writing): [`AgentParts::agent_config`].
     /// `ids` comes from [`NodeIds::new`] (MAC and boot random).
@@ -131,7 +149,7 @@ impl<'a> ProvisionRecord<'a> {
         AgentParts {
             host_header: strings.host_header(),
             server_name: self.server_name(),
-            token: Some(self.token),
+            token: self.token,
             name,
             chip: self.chip(built_for),
             labels: self.labels.as_slice(),

@@ -15,8 +15,9 @@
 //! | `T` − 4   | 4    | CRC-32 (IEEE, as zlib) of bytes `0..T-4`                       |
 //!
 //! `T` is 12..=[`MAX_RECORD_LEN`] (8192). Bytes after `T` are ignored (the rest of a flash
-//! partition). Every known field at its maximum gives 6 549 bytes (tested), which leaves
-//! 1 643 bytes for optional fields of newer writers. Entries, with their value lengths:
+//! partition). Every known field at its maximum gives 6 584 bytes (tested; token and client
+//! certificate exclude each other, so the larger identity counts), which leaves 1 608 bytes for
+//! optional fields of newer writers. Entries, with their value lengths:
 //!
 //! | tag  | field                          | value                                              |
 //! |------|--------------------------------|----------------------------------------------------|
@@ -26,7 +27,7 @@
 //! | 0x04 | api-port                       | u16, not 0 (absent: 6443)                          |
 //! | 0x05 | tls-server-name                | as api-host                                        |
 //! | 0x06 | ca-certificate                 | DER (starts with 0x30), 1..=2048                   |
-//! | 0x07 | token **(required)**           | visible ASCII, 1..=2048                            |
+//! | 0x07 | token                          | visible ASCII, 1..=2048                            |
 //! | 0x08 | node-name                      | DNS-1123 subdomain, ≤ 253 (absent: `<chip>-<mac>`) |
 //! | 0x09 | profile (a `k8s::chip::Chip`)  | u8: 0 esp32s3, 1 esp32c6, 2 esp32c3                |
 //! | 0x0A | label (repeatable, ≤ 4)        | `key=value`, ≤ 381, NodeRestriction-allowed key    |
@@ -34,8 +35,13 @@
 //! | 0x0C | status-interval                | u32 seconds, 1..=86400                             |
 //! | 0x0D | memory-pressure-below-bytes    | u32, 1..=16 MiB                                    |
 //! | 0x0E | insecure-skip-tls-verify       | u8, exactly 1                                      |
+//! | 0x0F | client-certificate             | DER X.509 for the client-key's P-256 key, 1..=2048 |
+//! | 0x10 | client-key                     | P-256 private scalar, big-endian, exactly 32       |
 //!
-//! Exactly one of ca-certificate and insecure-skip-tls-verify is required. Every field but
+//! Exactly one of ca-certificate and insecure-skip-tls-verify is required, and exactly one
+//! identity: token, or client-certificate with client-key (added in the same format version:
+//! their tags are mandatory, so a firmware that predates them refuses such a record instead of
+//! running without an identity; every older record reads as before). Every field but
 //! label appears at most once. Entries may come in any order; [`write()`] writes them by tag.
 //!
 //! # Forward compatibility

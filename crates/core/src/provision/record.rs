@@ -36,6 +36,11 @@ pub const MAX_WIFI_PASSWORD_LEN: usize = 63;
 pub const MAX_HOST_LEN: usize = 253;
 /// Longest bearer token.
 pub const MAX_TOKEN_LEN: usize = 2048;
+/// Longest client certificate (DER). A kubelet client certificate is 500–1100 bytes (P-256 key,
+/// an RSA-4096 CA's signature at most 512).
+pub const MAX_CLIENT_CERT_LEN: usize = 2048;
+/// A P-256 private key: the 32-byte big-endian scalar.
+pub const CLIENT_KEY_LEN: usize = 32;
 /// Longest CA certificate (DER).
 pub const MAX_CA_LEN: usize = CA_DER_MAX;
 /// Longest label entry `key=value`: a 253-byte prefix, `/`, a 63-byte name, `=`, 63 bytes.
@@ -67,11 +72,13 @@ pub enum Field {
     StatusIntervalSecs = 0x0C,
     MemoryPressureBelowBytes = 0x0D,
     InsecureSkipTlsVerify = 0x0E,
+    ClientCertificate = 0x0F,
+    ClientKey = 0x10,
 }
 
 impl Field {
     /// Every field, in tag (and writing) order.
-    pub const ALL: [Field; 14] = [
+    pub const ALL: [Field; 16] = [
         Field::WifiSsid,
         Field::WifiPassword,
         Field::ApiHost,
@@ -86,6 +93,8 @@ impl Field {
         Field::StatusIntervalSecs,
         Field::MemoryPressureBelowBytes,
         Field::InsecureSkipTlsVerify,
+        Field::ClientCertificate,
+        Field::ClientKey,
     ];
 
     /// The tag byte.
@@ -115,6 +124,8 @@ impl Field {
             Field::StatusIntervalSecs => "status-interval",
             Field::MemoryPressureBelowBytes => "memory-pressure-below-bytes",
             Field::InsecureSkipTlsVerify => "insecure-skip-tls-verify",
+            Field::ClientCertificate => "client-certificate",
+            Field::ClientKey => "client-key",
         }
     }
 
@@ -127,6 +138,8 @@ impl Field {
             Field::ApiPort => (2, 2),
             Field::CaCertificate => (1, MAX_CA_LEN),
             Field::BearerToken => (1, MAX_TOKEN_LEN),
+            Field::ClientCertificate => (1, MAX_CLIENT_CERT_LEN),
+            Field::ClientKey => (CLIENT_KEY_LEN, CLIENT_KEY_LEN),
             Field::Profile | Field::InsecureSkipTlsVerify => (1, 1),
             Field::Label => (2, MAX_LABEL_ENTRY_LEN),
             Field::LeaseRenewIntervalSecs
@@ -151,6 +164,32 @@ impl fmt::Debug for WifiCredentials<'_> {
             .field("ssid", &self.ssid)
             .field("password", &"<redacted>")
             .finish()
+    }
+}
+
+/// The board's own identity: a client certificate and its ECDSA P-256 key (the board signs
+/// with P-256 only). `Debug` never shows the key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ClientCertificate<'a> {
+    /// The certificate (leaf), DER.
+    pub certificate_der: &'a [u8],
+    /// The private scalar, big-endian.
+    pub key: &'a [u8; CLIENT_KEY_LEN],
+}
+
+impl fmt::Debug for ClientCertificate<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientCertificate")
+            .field("certificate_der_len", &self.certificate_der.len())
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+impl ClientCertificate<'_> {
+    /// The signing key (checked by [`ProvisionRecord::validate`]).
+    pub fn signing_key(&self) -> Option<p256::ecdsa::SigningKey> {
+        p256::ecdsa::SigningKey::from_bytes(self.key.into()).ok()
     }
 }
 
@@ -206,8 +245,10 @@ pub struct ProvisionRecord<'a> {
     pub tls_server_name: Option<&'a str>,
     /// CA certificate (DER) or the explicit insecure flag; never both.
     pub trust: ServerTrust<'a>,
-    /// Visible ASCII, 1..=2048 bytes.
-    pub token: BearerToken<'a>,
+    /// Visible ASCII, 1..=2048 bytes. Exactly one of `token` and `client_certificate`.
+    pub token: Option<BearerToken<'a>>,
+    /// The board's client certificate and key, instead of a token.
+    pub client_certificate: Option<ClientCertificate<'a>>,
     /// When `None` the firmware derives a name from the MAC ([`super::derive_node_name`]).
     pub node_name: Option<NodeName<'a>>,
     /// When `None` the firmware uses the board it was built for.
@@ -227,7 +268,8 @@ impl<'a> ProvisionRecord<'a> {
             port: DEFAULT_API_PORT,
             tls_server_name: None,
             trust,
-            token,
+            token: Some(token),
+            client_certificate: None,
             node_name: None,
             profile: None,
             labels: Labels::EMPTY,
@@ -257,8 +299,15 @@ impl<'a> ProvisionRecord<'a> {
             check_len(Field::CaCertificate, der.len())?;
             check_ca_shape(der)?;
         }
-        check_len(Field::BearerToken, self.token.expose().len())?;
-        check_token(self.token.expose())?;
+        match (self.token, self.client_certificate) {
+            (Some(token), None) => {
+                check_len(Field::BearerToken, token.expose().len())?;
+                check_token(token.expose())?;
+            }
+            (None, Some(client)) => check_client_certificate(client)?,
+            (Some(_), Some(_)) => return Err(RecordError::TokenWithClientCertificate),
+            (None, None) => return Err(RecordError::Missing(Field::BearerToken)),
+        }
         if let Some(name) = self.node_name {
             check_len(Field::NodeName, name.len())?;
             validate_dns_subdomain(name.as_str())
@@ -324,8 +373,12 @@ pub enum Problem {
     /// A number outside the field's range, a port of 0, a profile byte this version does not
     /// know, or an insecure flag other than 1.
     OutOfRange,
-    /// The CA is not a DER SEQUENCE.
+    /// The CA or client certificate is not a DER SEQUENCE (or not an X.509 certificate).
     NotDer,
+    /// The client key is not a P-256 private key (zero, or not below the group order).
+    NotAKey,
+    /// The client certificate is not for the client key (another public key, or not P-256).
+    KeyMismatch,
 }
 
 /// Why a record was refused (or could not be written).
@@ -360,6 +413,8 @@ pub enum RecordError {
     PasswordWithoutSsid,
     /// A CA and `insecure-skip-tls-verify` together: the user must pick one.
     CaWithInsecure,
+    /// A token and a client certificate together: a board has one identity.
+    TokenWithClientCertificate,
     /// The output buffer of [`write()`] is too small; `needed` bytes would do.
     BufferTooSmall { needed: usize },
     /// The record would exceed [`MAX_RECORD_LEN`].
@@ -398,11 +453,17 @@ impl fmt::Display for RecordError {
             RecordError::Missing(Field::CaCertificate) => {
                 f.write_str("neither ca-certificate nor insecure-skip-tls-verify is set")
             }
+            RecordError::Missing(Field::BearerToken) => {
+                f.write_str("neither token nor client-certificate is set")
+            }
             RecordError::Missing(field) => write!(f, "{} is required", field.name()),
             RecordError::Invalid { field, problem } => write!(f, "{}: {problem:?}", field.name()),
             RecordError::PasswordWithoutSsid => f.write_str("wifi-password without wifi-ssid"),
             RecordError::CaWithInsecure => {
                 f.write_str("ca-certificate and insecure-skip-tls-verify exclude each other")
+            }
+            RecordError::TokenWithClientCertificate => {
+                f.write_str("token and client-certificate exclude each other")
             }
             RecordError::BufferTooSmall { needed } => {
                 write!(f, "output buffer too small: {needed} bytes needed")
@@ -468,6 +529,24 @@ fn check_ca_shape(der: &[u8]) -> Result<(), RecordError> {
         Ok(())
     } else {
         Err(invalid(Field::CaCertificate, Problem::NotDer))
+    }
+}
+
+/// The key is a P-256 scalar and the certificate is for its public key.
+fn check_client_certificate(client: ClientCertificate<'_>) -> Result<(), RecordError> {
+    check_len(Field::ClientCertificate, client.certificate_der.len())?;
+    let key = client
+        .signing_key()
+        .ok_or(invalid(Field::ClientKey, Problem::NotAKey))?;
+    let cert = crate::tls::x509::parse(client.certificate_der)
+        .map_err(|_| invalid(Field::ClientCertificate, Problem::NotDer))?;
+    match cert.key {
+        crate::tls::x509::PublicKey::P256(point)
+            if key.verifying_key().to_encoded_point(false).as_bytes() == point =>
+        {
+            Ok(())
+        }
+        _ => Err(invalid(Field::ClientCertificate, Problem::KeyMismatch)),
     }
 }
 
@@ -544,6 +623,8 @@ struct Seen<'a> {
     ca: Option<&'a [u8]>,
     insecure: bool,
     token: Option<&'a str>,
+    client_cert: Option<&'a [u8]>,
+    client_key: Option<&'a [u8; CLIENT_KEY_LEN]>,
     node_name: Option<NodeName<'a>>,
     profile: Option<Chip>,
     labels: Labels<'a>,
@@ -593,6 +674,20 @@ fn read_field<'a>(seen: &mut Seen<'a>, field: Field, value: &'a [u8]) -> Result<
         Field::TlsServerName => set_once(&mut seen.tls_server_name, field, text(field, value)?),
         Field::CaCertificate => set_once(&mut seen.ca, field, value),
         Field::BearerToken => set_once(&mut seen.token, field, text(field, value)?),
+        Field::ClientCertificate => set_once(&mut seen.client_cert, field, value),
+        Field::ClientKey => {
+            let key = <&[u8; CLIENT_KEY_LEN]>::try_from(value).map_err(|_| {
+                invalid(
+                    field,
+                    Problem::Length {
+                        len: value.len(),
+                        min: CLIENT_KEY_LEN,
+                        max: CLIENT_KEY_LEN,
+                    },
+                )
+            })?;
+            set_once(&mut seen.client_key, field, key)
+        }
         Field::NodeName => {
             let name =
                 NodeName::new(text(field, value)?).map_err(|e| invalid(field, Problem::Name(e)))?;
@@ -637,7 +732,15 @@ fn read_field<'a>(seen: &mut Seen<'a>, field: Field, value: &'a [u8]) -> Result<
 
 fn finish(seen: Seen<'_>) -> Result<ProvisionRecord<'_>, RecordError> {
     let host = seen.host.ok_or(RecordError::Missing(Field::ApiHost))?;
-    let token = seen.token.ok_or(RecordError::Missing(Field::BearerToken))?;
+    let client_certificate = match (seen.client_cert, seen.client_key) {
+        (Some(certificate_der), Some(key)) => Some(ClientCertificate {
+            certificate_der,
+            key,
+        }),
+        (Some(_), None) => return Err(RecordError::Missing(Field::ClientKey)),
+        (None, Some(_)) => return Err(RecordError::Missing(Field::ClientCertificate)),
+        (None, None) => None,
+    };
     let trust = match (seen.ca, seen.insecure) {
         (Some(_), true) => return Err(RecordError::CaWithInsecure),
         (Some(der), false) => ServerTrust::Ca(der),
@@ -658,7 +761,8 @@ fn finish(seen: Seen<'_>) -> Result<ProvisionRecord<'_>, RecordError> {
         port: seen.port.unwrap_or(DEFAULT_API_PORT),
         tls_server_name: seen.tls_server_name,
         trust,
-        token: BearerToken::new(token),
+        token: seen.token.map(BearerToken::new),
+        client_certificate,
         node_name: seen.node_name,
         profile: seen.profile,
         labels: seen.labels,
@@ -721,7 +825,9 @@ pub fn write(record: &ProvisionRecord<'_>, out: &mut [u8]) -> Result<usize, Reco
     if let ServerTrust::Ca(der) = record.trust {
         o.entry(Field::CaCertificate, &[der]);
     }
-    o.entry(Field::BearerToken, &[record.token.expose().as_bytes()]);
+    if let Some(token) = record.token {
+        o.entry(Field::BearerToken, &[token.expose().as_bytes()]);
+    }
     if let Some(name) = record.node_name {
         o.entry(Field::NodeName, &[name.as_str().as_bytes()]);
     }
@@ -748,6 +854,10 @@ pub fn write(record: &ProvisionRecord<'_>, out: &mut [u8]) -> Result<usize, Reco
     }
     if record.trust == ServerTrust::InsecureSkipVerify {
         o.entry(Field::InsecureSkipTlsVerify, &[&[1]]);
+    }
+    if let Some(client) = record.client_certificate {
+        o.entry(Field::ClientCertificate, &[client.certificate_der]);
+        o.entry(Field::ClientKey, &[client.key]);
     }
     let total = o.len.saturating_add(CRC_LEN);
     if total > MAX_RECORD_LEN {

@@ -48,9 +48,11 @@ pub fn decode_ca<'o>(input: &[u8], out: &'o mut [u8]) -> Result<&'o [u8], CaErro
     let trimmed = input.trim_ascii();
     if contains(trimmed, b"-----BEGIN") {
         pem_to_der(trimmed, out)
-    } else if trimmed.first() == Some(&0x30) {
-        let dst = out.get_mut(..trimmed.len()).ok_or(CaError::TooLarge)?;
-        dst.copy_from_slice(trimmed);
+    } else if input.first() == Some(&0x30) {
+        // DER as is, never trimmed: its last byte may well be 0x09, 0x0a, 0x0c, 0x0d or 0x20
+        // (one certificate in ~50).
+        let dst = out.get_mut(..input.len()).ok_or(CaError::TooLarge)?;
+        dst.copy_from_slice(input);
         checked_certificate(dst)
     } else {
         base64_pem_to_der(trimmed, out)

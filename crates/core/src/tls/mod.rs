@@ -49,8 +49,8 @@ pub use check::{Rejection, ServerIdentity, MAX_INTERMEDIATES};
 pub use embedded_tls::{Aes128GcmSha256, CryptoRngCore, TlsConnection, TlsError};
 pub use error::{Detail, VerifyError};
 pub use open::{
-    open, open_as, open_verified, ClientIdentity, K8sProvider, TlsOpenError, TlsVerification,
-    RX_RECORD_BUFFER, TX_RECORD_BUFFER,
+    open, open_as, open_verified, ClientIdentity, ClientKey, ClientSignature, K8sProvider,
+    TlsOpenError, TlsVerification, RX_RECORD_BUFFER, TX_RECORD_BUFFER,
 };
 pub use opener::{ServerTrust, TlsOpener};
 pub use signature::{KeyKind, SigError};

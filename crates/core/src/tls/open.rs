@@ -50,16 +50,83 @@ pub enum TlsVerification<'a> {
 pub struct ClientIdentity<'c> {
     /// The client certificate (leaf), DER.
     pub certificate_der: &'c [u8],
-    /// The certificate's ECDSA P-256 private key.
-    pub key: &'c SigningKey,
+    /// The certificate's private key.
+    pub key: ClientKey<'c>,
+}
+
+/// The private key of a client certificate.
+#[derive(Clone, Copy)]
+pub enum ClientKey<'c> {
+    /// ECDSA P-256, signing `ecdsa_secp256r1_sha256`: the board's and the host's.
+    P256(&'c SigningKey),
+    /// RSA, signing `rsa_pss_rsae_sha256` (TLS 1.3 allows no PKCS#1 v1.5 in CertificateVerify).
+    /// Host only: the `rsa` crate needs `alloc`.
+    #[cfg(feature = "rsa-client")]
+    Rsa(&'c rsa::RsaPrivateKey),
+}
+
+impl<'c> From<&'c SigningKey> for ClientKey<'c> {
+    fn from(key: &'c SigningKey) -> Self {
+        ClientKey::P256(key)
+    }
 }
 
 impl core::fmt::Debug for ClientIdentity<'_> {
     // Never the key: this ends up in logs.
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let kind = match self.key {
+            ClientKey::P256(_) => "P-256",
+            #[cfg(feature = "rsa-client")]
+            ClientKey::Rsa(_) => "RSA",
+        };
         f.debug_struct("ClientIdentity")
             .field("certificate_der_len", &self.certificate_der.len())
+            .field("key", &kind)
             .finish_non_exhaustive()
+    }
+}
+
+/// A CertificateVerify signature: DER ECDSA, or the RSA-PSS signature bytes.
+pub enum ClientSignature {
+    Ecdsa(p256::ecdsa::DerSignature),
+    #[cfg(feature = "rsa-client")]
+    Rsa(alloc::vec::Vec<u8>),
+}
+
+impl AsRef<[u8]> for ClientSignature {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            ClientSignature::Ecdsa(s) => s.as_ref(),
+            #[cfg(feature = "rsa-client")]
+            ClientSignature::Rsa(s) => s,
+        }
+    }
+}
+
+/// Signs the CertificateVerify with the client key; RSA-PSS draws its salt from `rng`.
+struct ClientSigner<'k, R> {
+    key: ClientKey<'k>,
+    #[cfg_attr(not(feature = "rsa-client"), allow(dead_code))]
+    rng: &'k mut R,
+}
+
+impl<R: CryptoRngCore> p256::ecdsa::signature::SignerMut<ClientSignature> for ClientSigner<'_, R> {
+    fn try_sign(&mut self, msg: &[u8]) -> Result<ClientSignature, p256::ecdsa::signature::Error> {
+        match self.key {
+            ClientKey::P256(key) => {
+                p256::ecdsa::signature::Signer::<p256::ecdsa::DerSignature>::try_sign(key, msg)
+                    .map(ClientSignature::Ecdsa)
+            }
+            #[cfg(feature = "rsa-client")]
+            ClientKey::Rsa(key) => {
+                use sha2::Digest as _;
+                let digest = sha2::Sha256::digest(msg);
+                // Salt as long as the hash, as RFC 8446 4.2.3 demands.
+                key.sign_with_rng(&mut *self.rng, rsa::Pss::new::<sha2::Sha256>(), &digest)
+                    .map(ClientSignature::Rsa)
+                    .map_err(|_| p256::ecdsa::signature::Error::new())
+            }
+        }
     }
 }
 
@@ -187,7 +254,7 @@ struct SessionProvider<'a, R> {
 
 impl<R: CryptoRngCore> CryptoProvider for SessionProvider<'_, R> {
     type CipherSuite = Aes128GcmSha256;
-    type Signature = p256::ecdsa::DerSignature;
+    type Signature = ClientSignature;
 
     fn rng(&mut self) -> impl CryptoRngCore {
         &mut self.rng
@@ -208,7 +275,16 @@ impl<R: CryptoRngCore> CryptoProvider for SessionProvider<'_, R> {
         TlsError,
     > {
         let client = self.client.ok_or(TlsError::InvalidPrivateKey)?;
-        Ok((client.key.clone(), SignatureScheme::EcdsaSecp256r1Sha256))
+        let scheme = match client.key {
+            ClientKey::P256(_) => SignatureScheme::EcdsaSecp256r1Sha256,
+            #[cfg(feature = "rsa-client")]
+            ClientKey::Rsa(_) => SignatureScheme::RsaPssRsaeSha256,
+        };
+        let signer = ClientSigner {
+            key: client.key,
+            rng: &mut self.rng,
+        };
+        Ok((signer, scheme))
     }
 
     fn client_cert(&mut self) -> Option<Certificate<impl AsRef<[u8]>>> {

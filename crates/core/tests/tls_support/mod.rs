@@ -271,7 +271,12 @@ impl Ca {
     /// A client certificate as kube-apiserver maps it to a user: CN = user name, O = group
     /// (EKU clientAuth, like kubeadm's and the kubelet's).
     pub fn issue_client(&self, user: &str, group: &str) -> ServerCert {
-        let key = p256_key();
+        self.issue_client_with(user, group, Key::P256)
+    }
+
+    /// [`Self::issue_client`] for a key of kind `k` (kind's client keys are RSA-2048).
+    pub fn issue_client_with(&self, user: &str, group: &str, k: Key) -> ServerCert {
+        let key = key_pair(k);
         let mut p = sans(&[]);
         let mut name = dn(user);
         name.push(DnType::OrganizationName, group);

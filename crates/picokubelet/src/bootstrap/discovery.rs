@@ -70,6 +70,7 @@ pub async fn discover(
         Endpoint {
             host: &host_header,
             token: None,
+            token_source: None,
         },
         &mut wire.http,
         &wire.metrics,

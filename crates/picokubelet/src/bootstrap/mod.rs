@@ -185,6 +185,7 @@ pub async fn bootstrap_cluster(
         let resolved = config.resolve(&ResolveOptions {
             context: cluster_args.context.clone(),
             insecure_skip_tls_verify: cluster_args.insecure_skip_tls_verify,
+            ..Default::default()
         })?;
         let token = resolved
             .credentials

@@ -362,6 +362,7 @@ async fn who_am_i_status(
     } else {
         picokubelet_core::client::Endpoint {
             token: None,
+            token_source: None,
             ..setup.endpoint()
         }
     };

@@ -66,6 +66,7 @@ fn load(
     config.resolve(&ResolveOptions {
         context: args.cluster.context.clone(),
         insecure_skip_tls_verify: args.cluster.insecure_skip_tls_verify,
+        ..Default::default()
     })
 }
 

@@ -102,5 +102,6 @@ pub fn endpoint<'a>(config: &'a picokubelet_core::agent::AgentConfig<'a>) -> End
     Endpoint {
         host: config.host,
         token: config.token,
+        token_source: config.token_source,
     }
 }

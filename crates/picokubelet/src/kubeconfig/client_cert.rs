@@ -1,22 +1,26 @@
 //! A user's client certificate and key (`client-certificate(-data)`, `client-key(-data)`) as
-//! the core's TLS client takes them: the leaf certificate as DER and an ECDSA P-256 key.
-//! RSA keys (kind's default kubeconfig) are refused with what to use instead.
+//! the core's TLS client takes them: the leaf certificate as DER and an ECDSA P-256 or an RSA
+//! key (kind's default kubeconfig has RSA-2048; the host signs with RSA-PSS, a board cannot).
 
 use std::fmt;
 
 use p256::ecdsa::SigningKey;
 use p256::pkcs8::{der::pem, DecodePrivateKey as _, ObjectIdentifier, PrivateKeyInfo};
 use picokubelet_core::tls::x509::{self, PublicKey};
-use picokubelet_core::tls::{pem_to_der, CaError, ClientIdentity};
+use picokubelet_core::tls::{pem_to_der, CaError, ClientIdentity, ClientKey};
+use rsa::pkcs1::DecodeRsaPrivateKey as _;
+use rsa::traits::PublicKeyParts as _;
+use rsa::RsaPrivateKey;
 
 /// rsaEncryption (1.2.840.113549.1.1.1).
 const OID_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 /// id-ecPublicKey (1.2.840.10045.2.1).
 const OID_EC: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 
-const RSA_ADVICE: &str = "RSA client keys are not supported yet; use an ECDSA P-256 key \
-     (`openssl ecparam -name prime256v1 -genkey -noout -out client.key`) with a certificate \
-     the cluster's client CA issued for it, or a bearer token (see deploy/README.md)";
+/// RSA keys above this are refused: embedded-tls has room for a 512-byte signature.
+const RSA_MAX_BITS: usize = 4096;
+/// And below this (RSA-1024 and smaller are broken).
+const RSA_MIN_BITS: usize = 2048;
 
 /// Where a certificate or key came from, for messages.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,6 +29,8 @@ pub enum PemSource {
     Inline,
     /// `client-certificate` / `client-key`, resolved to this path.
     File(std::path::PathBuf),
+    /// An exec plugin's `clientCertificateData` / `clientKeyData`.
+    Exec,
 }
 
 impl PemSource {
@@ -33,15 +39,24 @@ impl PemSource {
         match self {
             PemSource::Inline => format!("{field}-data"),
             PemSource::File(p) => format!("{field} {}", p.display()),
+            PemSource::Exec => format!("the exec plugin's {field}"),
         }
     }
 }
 
-/// The user's client certificate (leaf, DER) and its P-256 key. `Debug` shows no key.
+/// A client key the host can sign with.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PrivateKey {
+    P256(SigningKey),
+    /// Host only: a board signs with P-256 only.
+    Rsa(Box<RsaPrivateKey>),
+}
+
+/// The user's client certificate (leaf, DER) and its key. `Debug` shows no key.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ClientCertificate {
     pub certificate_der: Vec<u8>,
-    key: SigningKey,
+    key: PrivateKey,
     pub certificate_source: PemSource,
     pub key_source: PemSource,
 }
@@ -57,8 +72,8 @@ impl fmt::Debug for ClientCertificate {
 }
 
 impl ClientCertificate {
-    /// Checks that `certificate_pem` holds a certificate whose public key is the P-256 key
-    /// in `key_pem`.
+    /// Checks that `certificate_pem` holds a certificate whose public key is the P-256 or RSA
+    /// key in `key_pem`.
     pub fn from_pem(
         certificate_pem: &[u8],
         certificate_source: PemSource,
@@ -68,15 +83,24 @@ impl ClientCertificate {
         let certificate_der = certificate_der(certificate_pem)?;
         let key = signing_key(key_pem)?;
         let cert = x509::parse(&certificate_der).map_err(|_| ClientCertError::NotACertificate)?;
-        match cert.key {
-            PublicKey::P256(point) => {
-                let ours = key.verifying_key().to_encoded_point(false);
-                if ours.as_bytes() != point {
-                    return Err(ClientCertError::KeyMismatch);
-                }
+        let matches = match (&key, cert.key) {
+            (PrivateKey::P256(key), PublicKey::P256(point)) => {
+                key.verifying_key().to_encoded_point(false).as_bytes() == point
             }
-            PublicKey::Rsa { .. } => return Err(ClientCertError::RsaCertificate),
-            _ => return Err(ClientCertError::KeyMismatch),
+            (PrivateKey::Rsa(key), PublicKey::Rsa { modulus, exponent }) => {
+                // INTEGER contents may carry a leading zero byte.
+                let strip = |b: &[u8]| {
+                    b.iter()
+                        .skip_while(|&&x| x == 0)
+                        .copied()
+                        .collect::<Vec<_>>()
+                };
+                strip(modulus) == key.n().to_bytes_be() && strip(exponent) == key.e().to_bytes_be()
+            }
+            _ => false,
+        };
+        if !matches {
+            return Err(ClientCertError::KeyMismatch);
         }
         Ok(ClientCertificate {
             certificate_der,
@@ -88,9 +112,21 @@ impl ClientCertificate {
 
     /// What the core's TLS client sends when the server asks for a client certificate.
     pub fn identity(&self) -> ClientIdentity<'_> {
+        let key = match &self.key {
+            PrivateKey::P256(k) => ClientKey::P256(k),
+            PrivateKey::Rsa(k) => ClientKey::Rsa(k),
+        };
         ClientIdentity {
             certificate_der: &self.certificate_der,
-            key: &self.key,
+            key,
+        }
+    }
+
+    /// The P-256 key, for a board's record (a board cannot sign with RSA).
+    pub fn p256_key(&self) -> Option<&SigningKey> {
+        match &self.key {
+            PrivateKey::P256(k) => Some(k),
+            PrivateKey::Rsa(_) => None,
         }
     }
 }
@@ -104,16 +140,18 @@ pub enum ClientCertError {
     NotACertificate,
     #[error("the client key holds no PEM private key (EC PRIVATE KEY or PRIVATE KEY)")]
     NoKey,
-    #[error("the client key is an RSA key: {RSA_ADVICE}")]
-    RsaKey,
-    #[error("the client certificate is for an RSA key: {RSA_ADVICE}")]
-    RsaCertificate,
+    #[error(
+        "the client key is RSA-{0}: picokubelet signs with RSA keys of {RSA_MIN_BITS} to \
+         {RSA_MAX_BITS} bits; issue a new key (`openssl genrsa -out client.key 2048`, or ECDSA \
+         P-256: `openssl ecparam -name prime256v1 -genkey -noout -out client.key`)"
+    )]
+    RsaSize(usize),
     #[error("the client key's {0} block is not valid PEM (base64 between BEGIN and END lines)")]
     MalformedKey(String),
     #[error("the client key is encrypted; picokubelet reads unencrypted keys only (`openssl ec -in <key> -out <plain key>`)")]
     EncryptedKey,
     #[error(
-        "the client key is not an ECDSA P-256 key (only P-256 client keys are supported; \
+        "the client key is neither an ECDSA P-256 nor an RSA key (the only kinds supported; \
          {0})"
     )]
     NotP256(&'static str),
@@ -132,10 +170,10 @@ fn certificate_der(pem_text: &[u8]) -> Result<Vec<u8>, ClientCertError> {
     }
 }
 
-/// The P-256 key of the first private-key PEM block (SEC1 or PKCS#8); other blocks (the
+/// The key of the first private-key PEM block (SEC1, PKCS#1 or PKCS#8); other blocks (the
 /// certificate when both share a file, as in kubelet-client-current.pem, or `EC PARAMETERS`)
 /// are skipped.
-fn signing_key(pem_text: &[u8]) -> Result<SigningKey, ClientCertError> {
+fn signing_key(pem_text: &[u8]) -> Result<PrivateKey, ClientCertError> {
     let text = String::from_utf8_lossy(pem_text);
     for block in pem_blocks(&text) {
         let label = block
@@ -145,8 +183,7 @@ fn signing_key(pem_text: &[u8]) -> Result<SigningKey, ClientCertError> {
             .trim_start_matches("-----BEGIN ")
             .trim_end_matches('-');
         let key_label = match label {
-            "EC PRIVATE KEY" | "PRIVATE KEY" => label,
-            "RSA PRIVATE KEY" => return Err(ClientCertError::RsaKey),
+            "EC PRIVATE KEY" | "PRIVATE KEY" | "RSA PRIVATE KEY" => label,
             "ENCRYPTED PRIVATE KEY" => return Err(ClientCertError::EncryptedKey),
             _ => continue,
         };
@@ -154,25 +191,42 @@ fn signing_key(pem_text: &[u8]) -> Result<SigningKey, ClientCertError> {
             Ok((_, der)) => der,
             Err(_) => return Err(ClientCertError::MalformedKey(key_label.to_owned())),
         };
-        return if key_label == "PRIVATE KEY" {
-            pkcs8_key(&der)
-        } else {
-            p256::SecretKey::from_sec1_der(&der)
-                .map(|k| SigningKey::from(&k))
+        return match key_label {
+            "PRIVATE KEY" => pkcs8_key(&der),
+            "RSA PRIVATE KEY" => RsaPrivateKey::from_pkcs1_der(&der)
+                .map_err(|_| ClientCertError::MalformedKey(key_label.to_owned()))
+                .and_then(rsa_key),
+            _ => p256::SecretKey::from_sec1_der(&der)
+                .map(|k| PrivateKey::P256(SigningKey::from(&k)))
                 .map_err(|_| {
                     ClientCertError::NotP256("the EC PRIVATE KEY is for another curve or malformed")
-                })
+                }),
         };
     }
     Err(ClientCertError::NoKey)
 }
 
-fn pkcs8_key(der: &[u8]) -> Result<SigningKey, ClientCertError> {
+/// An RSA key of a size the host can sign with.
+fn rsa_key(key: RsaPrivateKey) -> Result<PrivateKey, ClientCertError> {
+    let bits = key.size() * 8;
+    if !(RSA_MIN_BITS..=RSA_MAX_BITS).contains(&bits) {
+        return Err(ClientCertError::RsaSize(bits));
+    }
+    Ok(PrivateKey::Rsa(Box::new(key)))
+}
+
+fn pkcs8_key(der: &[u8]) -> Result<PrivateKey, ClientCertError> {
     let info = PrivateKeyInfo::try_from(der)
         .map_err(|_| ClientCertError::NotP256("the PRIVATE KEY is not valid PKCS#8"))?;
     match info.algorithm.oid {
-        OID_RSA => Err(ClientCertError::RsaKey),
+        OID_RSA => {
+            use rsa::pkcs8::DecodePrivateKey as _;
+            RsaPrivateKey::from_pkcs8_der(der)
+                .map_err(|_| ClientCertError::MalformedKey("PRIVATE KEY".to_owned()))
+                .and_then(rsa_key)
+        }
         OID_EC => SigningKey::from_pkcs8_der(der)
+            .map(PrivateKey::P256)
             .map_err(|_| ClientCertError::NotP256("the PRIVATE KEY is for another curve")),
         _ => Err(ClientCertError::NotP256(
             "the PRIVATE KEY is neither EC nor RSA",

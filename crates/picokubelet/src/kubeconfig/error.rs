@@ -30,8 +30,10 @@ impl UnsupportedFeature {
     pub const fn reason(self) -> &'static str {
         match self {
             UnsupportedFeature::Exec => {
-                "exec credential plugins are not supported (a microcontroller cannot run them); \
-                 use a bearer token"
+                "exec credential plugins run on the host only (`run`, `fleet`, `check`): a \
+                 microcontroller cannot run them, and the short-lived token they print would \
+                 expire in the record; give the board a bootstrap token or a ServiceAccount \
+                 token (README.md, \"Boards on EKS, GKE and AKS\")"
             }
             UnsupportedFeature::AuthProvider => {
                 "auth-provider plugins are not supported; use a bearer token"
@@ -153,6 +155,16 @@ pub enum KubeconfigError {
         field: &'static str,
         path: PathBuf,
         source: io::Error,
+    },
+    #[error("user {user:?}: {error}")]
+    ExecConfig {
+        user: String,
+        error: super::exec::ExecConfigError,
+    },
+    #[error("user {user:?}: {error}")]
+    Exec {
+        user: String,
+        error: super::exec::ExecError,
     },
     #[error("user {user:?}: token is empty")]
     EmptyToken { user: String },

@@ -9,6 +9,8 @@
 
 pub mod client_cert;
 mod error;
+pub mod exec;
+pub mod exec_cache;
 pub mod lookup;
 pub mod server;
 
@@ -20,6 +22,8 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 pub use client_cert::{ClientCertError, ClientCertificate, PemSource};
 pub use error::{KubeconfigError, UnsupportedFeature};
+pub use exec::{ClusterInfo, ExecConfig, ExecCredential, ExecError};
+pub use exec_cache::ExecTokens;
 pub use lookup::{locate, Located, LookupEnv, Origin};
 pub use server::{parse_server_url, ServerHost, ServerUrl, ServerUrlError};
 
@@ -148,6 +152,29 @@ pub enum TokenSource {
     File(PathBuf),
     /// No token: the user authenticates with its client certificate only (`token` is empty).
     None,
+    /// An exec credential plugin, run once at resolve time: `token` and `client_certificate`
+    /// are its first answer (`token` empty when it gave a certificate only). The agent keeps
+    /// refreshing it ([`ExecTokens`]).
+    Exec(Box<ExecSource>),
+}
+
+/// The plugin and its first answer. `Debug` names the command only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ExecSource {
+    pub plugin: ExecConfig,
+    pub first: ExecCredential,
+}
+
+impl fmt::Debug for ExecSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Exec")
+            .field("command", &self.plugin.command)
+            .field(
+                "expires",
+                &self.first.expires.map(humantime::format_rfc3339_seconds),
+            )
+            .finish()
+    }
 }
 
 /// The user half of a context: a bearer token, a client certificate, or both (then both are
@@ -163,7 +190,15 @@ pub struct Credentials {
 impl Credentials {
     /// The bearer token, unless the user has none (client certificate only).
     pub fn bearer_token(&self) -> Option<&Secret> {
-        (self.source != TokenSource::None).then_some(&self.token)
+        (self.source != TokenSource::None && !self.token.is_empty()).then_some(&self.token)
+    }
+
+    /// The exec plugin behind these credentials, if any.
+    pub fn exec(&self) -> Option<&ExecSource> {
+        match &self.source {
+            TokenSource::Exec(e) => Some(e),
+            _ => None,
+        }
     }
 }
 
@@ -174,6 +209,9 @@ pub struct ResolveOptions {
     pub context: Option<String>,
     /// `--insecure-skip-tls-verify`.
     pub insecure_skip_tls_verify: bool,
+    /// Resolving for a board's record (`provision`): an exec plugin is refused before it runs
+    /// (a board cannot run it, and its short-lived token would expire in the record).
+    pub for_board: bool,
 }
 
 /// A fully resolved context. `Debug` redacts the token.
@@ -427,6 +465,17 @@ impl Kubeconfig {
     /// Resolves the selected user into a bearer token and/or a client certificate, refusing
     /// every other way to authenticate.
     pub fn credentials(&self, selection: &Selection) -> Result<Credentials, KubeconfigError> {
+        self.credentials_with(selection, None, false)
+    }
+
+    /// [`Self::credentials`], with the resolved cluster for an exec plugin's
+    /// `provideClusterInfo`; `for_board` refuses an exec plugin (see [`ResolveOptions`]).
+    fn credentials_with(
+        &self,
+        selection: &Selection,
+        cluster: Option<&ClusterConfig>,
+        for_board: bool,
+    ) -> Result<Credentials, KubeconfigError> {
         let entry =
             find(&self.users, &selection.user).ok_or_else(|| KubeconfigError::UserNotFound {
                 context: selection.context.clone(),
@@ -434,8 +483,27 @@ impl Kubeconfig {
             })?;
         let user = entry.name.clone();
         let body = &entry.body;
+        // kubectl's rule (client-go's exec authenticator): a token or client certificate
+        // given in the user wins, and the plugin is not run.
+        let explicit = [
+            "token",
+            "tokenFile",
+            "client-certificate",
+            "client-certificate-data",
+        ]
+        .iter()
+        .any(|k| is_set(body, k));
+        if is_set(body, "exec") && !explicit {
+            if for_board {
+                return Err(KubeconfigError::Unsupported {
+                    feature: UnsupportedFeature::Exec,
+                    field: "exec",
+                    entry: format!("user {user:?}"),
+                });
+            }
+            return self.exec_credentials(entry, cluster);
+        }
         for (field, feature) in [
-            ("exec", UnsupportedFeature::Exec),
             ("auth-provider", UnsupportedFeature::AuthProvider),
             ("username", UnsupportedFeature::BasicAuth),
             ("password", UnsupportedFeature::BasicAuth),
@@ -489,6 +557,58 @@ impl Kubeconfig {
         Ok(Credentials {
             token,
             source: TokenSource::File(path),
+            client_certificate,
+        })
+    }
+
+    /// Runs the user's exec plugin once (in the foreground: it may prompt when the kubeconfig
+    /// allows) and takes its answer.
+    fn exec_credentials(
+        &self,
+        entry: &Entry,
+        cluster: Option<&ClusterConfig>,
+    ) -> Result<Credentials, KubeconfigError> {
+        let user = entry.name.clone();
+        let info = cluster.map(|c| ClusterInfo {
+            server: c.server.to_string(),
+            tls_server_name: c.tls_server_name.clone(),
+            insecure_skip_tls_verify: matches!(c.trust, ServerTrust::InsecureSkipVerify(_)),
+            ca_pem: match &c.trust {
+                ServerTrust::Ca { pem, .. } => Some(pem.clone()),
+                ServerTrust::InsecureSkipVerify(_) => None,
+            },
+        });
+        let plugin = ExecConfig::parse(&entry.body["exec"], |p| entry.resolve_path(p), info)
+            .map_err(|error| KubeconfigError::ExecConfig {
+                user: user.clone(),
+                error,
+            })?;
+        let first =
+            plugin
+                .run(true, exec::PLUGIN_TIMEOUT)
+                .map_err(|error| KubeconfigError::Exec {
+                    user: user.clone(),
+                    error,
+                })?;
+        let client_certificate = match &first.client_certificate {
+            None => None,
+            Some((cert, key)) => Some(
+                ClientCertificate::from_pem(
+                    cert,
+                    PemSource::Exec,
+                    key.expose().as_bytes(),
+                    PemSource::Exec,
+                )
+                .map_err(|error| KubeconfigError::ClientCertificate {
+                    user: user.clone(),
+                    fields: "the exec plugin's clientCertificateData, clientKeyData".into(),
+                    error,
+                })?,
+            ),
+        };
+        Ok(Credentials {
+            token: first.token.clone().unwrap_or_else(|| Secret::new("")),
+            source: TokenSource::Exec(Box::new(ExecSource { plugin, first })),
             client_certificate,
         })
     }
@@ -578,7 +698,7 @@ impl Kubeconfig {
     pub fn resolve(&self, options: &ResolveOptions) -> Result<ResolvedConfig, KubeconfigError> {
         let selection = self.select(options.context.as_deref())?;
         let cluster = self.cluster(&selection, options.insecure_skip_tls_verify)?;
-        let credentials = self.credentials(&selection)?;
+        let credentials = self.credentials_with(&selection, Some(&cluster), options.for_board)?;
         Ok(ResolvedConfig {
             selection,
             cluster,

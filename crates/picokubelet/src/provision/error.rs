@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use picokubelet_core::provision::{RecordError, MAX_CA_LEN, MAX_TOKEN_LEN};
+use picokubelet_core::provision::{RecordError, MAX_CA_LEN, MAX_CLIENT_CERT_LEN, MAX_TOKEN_LEN};
 
 use crate::kubeconfig::KubeconfigError;
 
@@ -32,11 +32,17 @@ pub enum ProvisionError {
     )]
     CaTooLarge { len: usize },
     #[error(
-        "the kubeconfig's user has a client certificate but no token: the board's record holds \
-         a bearer token only (client certificates cannot be provisioned yet); use a user with \
-         a token (see deploy/README.md)"
+        "the kubeconfig's client key is RSA, and a board signs with ECDSA P-256 only (the \
+         board's TLS client has no RSA signer: RSA signing needs the heap it does not have); \
+         issue the board a P-256 key (`openssl ecparam -name prime256v1 -genkey -noout -out node.key`) \
+         and a certificate for it, or give it a token (see deploy/README.md)"
     )]
-    NoTokenForRecord,
+    RsaKeyForBoard,
+    #[error(
+        "the client certificate is {len} bytes of DER; the record holds at most \
+         {MAX_CLIENT_CERT_LEN} (a kubelet client certificate is about 500-1100 bytes)"
+    )]
+    ClientCertificateTooLong { len: usize },
     #[error("the token is {len} bytes; the record holds at most {MAX_TOKEN_LEN}")]
     TokenTooLong { len: usize },
     #[error(

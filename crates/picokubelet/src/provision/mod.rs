@@ -35,7 +35,7 @@ use crate::failure::Failure;
 use crate::kubeconfig::{
     locate, InsecureSource, Kubeconfig, LookupEnv, ResolveOptions, ResolvedConfig, ServerTrust,
 };
-use record::RecordInputs;
+use record::{BoardIdentity, BoardKey, RecordInputs};
 use summary::Written;
 use wifi::{WifiInputs, PASSWORD_ENV};
 
@@ -71,6 +71,7 @@ pub fn provision(
     let resolved = Kubeconfig::load(&located)?.resolve(&ResolveOptions {
         context: args.cluster.context.clone(),
         insecure_skip_tls_verify: args.cluster.insecure_skip_tls_verify,
+        for_board: true,
     })?;
     let endpoint = endpoint::endpoint(&resolved.cluster.server, args.api_host.as_deref())?;
     let ca_der = ca_der(&resolved)?;
@@ -78,11 +79,7 @@ pub fn provision(
         endpoint,
         tls_server_name: resolved.cluster.tls_server_name.clone(),
         ca_der,
-        token: resolved
-            .credentials
-            .bearer_token()
-            .ok_or(ProvisionError::NoTokenForRecord)?
-            .clone(),
+        identity: board_identity(&resolved)?,
         wifi,
         node_name: args.node_name.clone(),
         profile: args.profile.map(|p| p.0),
@@ -118,6 +115,26 @@ const INSECURE_BANNER: &str = "\n\
     !!! WARNING: THIS RECORD TURNS TLS SERVER VERIFICATION OFF (--insecure-skip-tls-verify).\n\
     !!! Every board flashed with it sends its token to whoever answers at the server's\n\
     !!! address. Use it for tests only; put the cluster's CA in the kubeconfig instead.\n\n";
+
+/// The board's identity: the token when the user has one (as before client certificates could
+/// be provisioned), else its client certificate, whose key must be P-256.
+fn board_identity(resolved: &ResolvedConfig) -> Result<BoardIdentity, ProvisionError> {
+    let credentials = &resolved.credentials;
+    if let Some(token) = credentials.bearer_token() {
+        return Ok(BoardIdentity::Token(token.clone()));
+    }
+    let Some(client) = &credentials.client_certificate else {
+        // resolve() refuses a user with neither.
+        return Err(ProvisionError::Node(
+            "the kubeconfig's user has no identity".into(),
+        ));
+    };
+    let key = client.p256_key().ok_or(ProvisionError::RsaKeyForBoard)?;
+    Ok(BoardIdentity::ClientCertificate {
+        certificate_der: client.certificate_der.clone(),
+        key: BoardKey(key.to_bytes().into()),
+    })
+}
 
 /// The CA (DER), or `None` (insecure) only when the flag asked for it.
 fn ca_der(resolved: &ResolvedConfig) -> Result<Option<Vec<u8>>, ProvisionError> {

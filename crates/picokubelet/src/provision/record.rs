@@ -10,7 +10,8 @@ use picokubelet_core::k8s::chip::Chip;
 use picokubelet_core::k8s::name::NodeName;
 use picokubelet_core::k8s::node_ids::NodeIds;
 use picokubelet_core::provision::{
-    self, Labels, ProvisionRecord, WifiCredentials, MAX_RECORD_LEN, MAX_TOKEN_LEN,
+    self, ClientCertificate, Labels, ProvisionRecord, WifiCredentials, CLIENT_KEY_LEN,
+    MAX_CLIENT_CERT_LEN, MAX_RECORD_LEN, MAX_TOKEN_LEN,
 };
 
 use super::ca::core_trust;
@@ -28,7 +29,7 @@ pub struct RecordInputs {
     /// The cluster CA (DER); `None`: the server is not verified (explicit
     /// `--insecure-skip-tls-verify`).
     pub ca_der: Option<Vec<u8>>,
-    pub token: Secret,
+    pub identity: BoardIdentity,
     pub wifi: Option<WifiSetting>,
     pub node_name: Option<String>,
     pub profile: Option<Chip>,
@@ -37,18 +38,60 @@ pub struct RecordInputs {
     pub status_interval_secs: Option<u32>,
 }
 
+/// Who the board is: a bearer token, or a client certificate with its P-256 key (a board
+/// signs with P-256 only).
+#[derive(Clone, Debug)]
+pub enum BoardIdentity {
+    Token(Secret),
+    ClientCertificate {
+        certificate_der: Vec<u8>,
+        key: BoardKey,
+    },
+}
+
+/// A P-256 private scalar. `Debug` shows nothing of it.
+#[derive(Clone)]
+pub struct BoardKey(pub [u8; CLIENT_KEY_LEN]);
+
+impl std::fmt::Debug for BoardKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BoardKey(<redacted>)")
+    }
+}
+
 /// The record bytes (exactly its total length).
 pub fn encode(inputs: &RecordInputs) -> Result<Vec<u8>, ProvisionError> {
-    let token = inputs.token.expose();
-    if token.len() > MAX_TOKEN_LEN {
-        return Err(ProvisionError::TokenTooLong { len: token.len() });
-    }
-    if !token.bytes().all(|b| matches!(b, 0x21..=0x7e)) {
-        return Err(ProvisionError::TokenChars);
-    }
     let host = inputs.endpoint.record_host();
     let trust = core_trust(inputs.ca_der.as_deref());
-    let mut record = ProvisionRecord::new(&host, trust, BearerToken::new(token));
+    let mut record = match &inputs.identity {
+        BoardIdentity::Token(token) => {
+            let token = token.expose();
+            if token.len() > MAX_TOKEN_LEN {
+                return Err(ProvisionError::TokenTooLong { len: token.len() });
+            }
+            if !token.bytes().all(|b| matches!(b, 0x21..=0x7e)) {
+                return Err(ProvisionError::TokenChars);
+            }
+            ProvisionRecord::new(&host, trust, BearerToken::new(token))
+        }
+        BoardIdentity::ClientCertificate {
+            certificate_der,
+            key,
+        } => {
+            if certificate_der.len() > MAX_CLIENT_CERT_LEN {
+                return Err(ProvisionError::ClientCertificateTooLong {
+                    len: certificate_der.len(),
+                });
+            }
+            let mut record = ProvisionRecord::new(&host, trust, BearerToken::new("-"));
+            record.token = None;
+            record.client_certificate = Some(ClientCertificate {
+                certificate_der,
+                key: &key.0,
+            });
+            record
+        }
+    };
     record.port = inputs.endpoint.server.port;
     record.tls_server_name = inputs.tls_server_name.as_deref();
     record.wifi = inputs.wifi.as_ref().map(|w| WifiCredentials {
@@ -140,7 +183,7 @@ mod tests {
             },
             tls_server_name: Some("kubernetes".into()),
             ca_der: Some(super::super::ca::ca_der(CA.as_bytes()).unwrap()),
-            token: Secret::new("abc.def"),
+            identity: BoardIdentity::Token(Secret::new("abc.def")),
             wifi: None,
             node_name: None,
             profile: None,
@@ -156,7 +199,7 @@ mod tests {
         let record = provision::parse(&bytes).unwrap();
         assert_eq!(record.host, "k3s.lab");
         assert_eq!(record.server_name(), "kubernetes");
-        assert_eq!(record.token.expose(), "abc.def");
+        assert_eq!(record.token.unwrap().expose(), "abc.def");
         check_board_accepts(&bytes).unwrap();
     }
 
@@ -191,12 +234,12 @@ mod tests {
     #[test]
     fn tokens_are_checked_with_messages_that_do_not_echo_them() {
         let mut i = inputs();
-        i.token = Secret::new("a".repeat(MAX_TOKEN_LEN + 1));
+        i.identity = BoardIdentity::Token(Secret::new("a".repeat(MAX_TOKEN_LEN + 1)));
         assert!(matches!(
             encode(&i),
             Err(ProvisionError::TokenTooLong { len: 2049 })
         ));
-        i.token = Secret::new("with space");
+        i.identity = BoardIdentity::Token(Secret::new("with space"));
         let err = encode(&i).unwrap_err();
         assert!(matches!(err, ProvisionError::TokenChars));
         assert!(!err.to_string().contains("with space"));
@@ -207,9 +250,9 @@ mod tests {
     #[test]
     fn a_registration_too_large_for_the_board_buffer_is_caught_here() {
         let mut i = inputs();
-        i.token = Secret::new("t".repeat(1500));
+        i.identity = BoardIdentity::Token(Secret::new("t".repeat(1500)));
         check_board_accepts(&encode(&i).unwrap()).unwrap();
-        i.token = Secret::new("t".repeat(MAX_TOKEN_LEN));
+        i.identity = BoardIdentity::Token(Secret::new("t".repeat(MAX_TOKEN_LEN)));
         let err = check_board_accepts(&encode(&i).unwrap()).unwrap_err();
         assert!(err.to_string().contains("buffer holds 5120"), "{err}");
     }
@@ -224,10 +267,10 @@ mod tests {
         #[test]
         fn any_visible_ascii_token_round_trips(token in "[!-~]{1,2048}") {
             let mut i = inputs();
-            i.token = Secret::new(token.clone());
+            i.identity = BoardIdentity::Token(Secret::new(token.clone()));
             let bytes = encode(&i).unwrap();
             let record = provision::parse(&bytes).unwrap();
-            proptest::prop_assert_eq!(record.token.expose(), token.as_str());
+            proptest::prop_assert_eq!(record.token.unwrap().expose(), token.as_str());
         }
     }
 }

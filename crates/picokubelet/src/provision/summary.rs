@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::args::OutputFormat;
 use super::ca::{sha256_fingerprint, subject_common_name};
-use super::record::RecordInputs;
+use super::record::{BoardIdentity, RecordInputs};
 use super::wifi::PasswordSource;
 use crate::kubeconfig::TokenSource;
 use picokubelet_core::provision::{PARTITION_NAME, PARTITION_OFFSET, PARTITION_SIZE};
@@ -66,19 +66,32 @@ pub fn summary(inputs: &RecordInputs, written: &Written<'_>) -> String {
             None => "NONE: insecure-skip-tls-verify (the server is not verified)".into(),
         },
     );
-    row(
-        "token",
-        format!(
-            "{} bytes ({})",
-            inputs.token.expose().len(),
-            match written.token_source {
-                TokenSource::Inline => "the kubeconfig's token".to_owned(),
-                TokenSource::File(p) => format!("tokenFile {}", p.display()),
-                // `provision` refuses a user without a token before it gets here.
-                TokenSource::None => "none".to_owned(),
-            }
+    match &inputs.identity {
+        BoardIdentity::Token(token) => row(
+            "token",
+            format!(
+                "{} bytes ({})",
+                token.expose().len(),
+                match written.token_source {
+                    TokenSource::Inline => "the kubeconfig's token".to_owned(),
+                    TokenSource::File(p) => format!("tokenFile {}", p.display()),
+                    // Neither reaches here: no token, or refused before it runs.
+                    TokenSource::None | TokenSource::Exec(_) => "none".to_owned(),
+                }
+            ),
         ),
-    );
+        BoardIdentity::ClientCertificate {
+            certificate_der, ..
+        } => row(
+            "identity",
+            format!(
+                "client certificate {}, {} bytes DER, and its ECDSA P-256 key",
+                subject_common_name(certificate_der)
+                    .map_or("(no CN)".to_owned(), |cn| format!("CN={cn}")),
+                certificate_der.len()
+            ),
+        ),
+    }
     row(
         "Wi-Fi",
         match &inputs.wifi {

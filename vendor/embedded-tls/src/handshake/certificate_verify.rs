@@ -35,9 +35,10 @@ impl<'a> CertificateVerifyRef<'a> {
 // RSA2048 -> 256 bytes
 // RSA3072 -> 384 bytee
 // RSA4096 -> 512 bytes
-#[cfg(feature = "rsa")]
+// PATCH(picokubelet L6): `rsa-client-signatures` (implied by `rsa`) sizes it for RSA.
+#[cfg(feature = "rsa-client-signatures")]
 const SIGNATURE_SIZE: usize = 512;
-#[cfg(not(feature = "rsa"))]
+#[cfg(not(feature = "rsa-client-signatures"))]
 const SIGNATURE_SIZE: usize = 104;
 
 #[derive(Debug)]
