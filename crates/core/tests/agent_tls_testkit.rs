@@ -21,52 +21,11 @@ use picokubelet_core::runtime::Connector;
 use picokubelet_core::tls::{Rejection, ServerTrust, TlsOpener};
 use picokubelet_testkit::{ServerOptions, TestApiServer, TokioClock};
 use serde_json::Value;
-use tokio::io::DuplexStream;
 
 const LEASE_PATH: &str = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/";
 const UNREACHABLE: &str = "node.kubernetes.io/unreachable";
 
-/// Bytes through the client's end of the pipe: the TLS records, both ways.
-#[derive(Default)]
-struct Wire {
-    tx: Cell<u64>,
-    rx: Cell<u64>,
-}
-
-impl Wire {
-    fn total(&self) -> u64 {
-        self.tx.get() + self.rx.get()
-    }
-}
-
-/// The client's end of one connection, counting what crosses it.
-struct Counted {
-    inner: FromTokio<DuplexStream>,
-    wire: Rc<Wire>,
-}
-
-impl embedded_io_async::ErrorType for Counted {
-    type Error = std::io::Error;
-}
-
-impl embedded_io_async::Read for Counted {
-    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
-        let n = self.inner.read(buf).await?;
-        self.wire.rx.set(self.wire.rx.get() + n as u64);
-        Ok(n)
-    }
-}
-
-impl embedded_io_async::Write for Counted {
-    async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
-        let n = self.inner.write(buf).await?;
-        self.wire.tx.set(self.wire.tx.get() + n as u64);
-        Ok(n)
-    }
-    async fn flush(&mut self) -> Result<(), Self::Error> {
-        self.inner.flush().await
-    }
-}
+use agent_support::counted::{Counted, Wire};
 
 /// Dials the test server through a fresh duplex pipe; `down` refuses like a dead network.
 struct PipeConnector {

@@ -13,6 +13,8 @@
 //! Not a Kubernetes emulation: crates/testkit is.
 #![allow(dead_code)]
 
+pub mod counted;
+
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
