@@ -107,9 +107,12 @@ fn anonymous_reads_cluster_info_as_recorded_b01_and_nothing_else() {
             &want,
         );
     }
-    // B04: anonymous may read /version (its body is the testkit's recorded-compact build, not
-    // recorded-2's, which adds the emulation fields).
-    assert_eq!(send(&h, &As::Anonymous, "GET", "/version", "").status, 200);
+    // B04: anonymous may read /version; head and body as recorded, byte for byte.
+    assert_like(
+        "B04-anonymous-version",
+        &send(&h, &As::Anonymous, "GET", "/version", ""),
+        &recorded("B04-anonymous-version.response.http"),
+    );
     // kubeadm binds cluster-info to system:anonymous only.
     let r = send(&h, &As::Token(TOKEN), "GET", CLUSTER_INFO, "");
     assert_eq!(r.status, 403);

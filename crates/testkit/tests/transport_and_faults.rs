@@ -279,7 +279,7 @@ fn pipelining_chunked_bodies_expect_continue_and_bad_requests() {
     assert_eq!(first.json()["metadata"]["name"], "esp-node-01");
     assert_eq!(
         c.read_response().unwrap().header("Content-Length"),
-        Some("365")
+        Some("379")
     );
     // A broken request line gets Go's plain 400 and a close.
     let mut tls = rustls::StreamOwned::new(

@@ -4,8 +4,17 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-/// The recorded `/version` body (365 bytes, always indented).
-pub(super) const VERSION_BODY: &str = "{\n  \"major\": \"1\",\n  \"minor\": \"36\",\n  \"emulationMajor\": \"1\",\n  \"emulationMinor\": \"36\",\n  \"minCompatibilityMajor\": \"1\",\n  \"minCompatibilityMinor\": \"35\",\n  \"gitVersion\": \"v1.36.2\",\n  \"gitCommit\": \"microshift-deps-8e16b12fda\",\n  \"gitTreeState\": \"clean\",\n  \"buildDate\": \"2026-11-24T12:25:04Z\",\n  \"goVersion\": \"go1.27.3\",\n  \"compiler\": \"gc\",\n  \"platform\": \"linux/amd64\"\n}";
+/// The `/version` body, recorded-2's B04 byte for byte (379 bytes, always indented, the
+/// emulation fields of 1.31+; the same document whichever identity asks, A08 and G3g).
+pub(super) fn version_body() -> &'static str {
+    const RECORDED: &str =
+        include_str!("../../testdata/recorded-2/B04-anonymous-version.response.http");
+    // The file is CRLF-framed like the wire; its body is the rest after the blank line.
+    RECORDED
+        .split_once("\r\n\r\n")
+        .or_else(|| RECORDED.split_once("\n\n"))
+        .map_or("{}", |(_, body)| body)
+}
 
 /// `/api/v1` (recorded 14), parsed once.
 pub(super) fn discovery() -> &'static Value {

@@ -116,7 +116,7 @@ fn dispatch(
             return match route {
                 Route::Version if req.method == "GET" => {
                     let mut r = ctx.json(200, &Value::Null, &[]);
-                    r.body = info::VERSION_BODY.as_bytes().to_vec();
+                    r.body = info::version_body().as_bytes().to_vec();
                     r
                 }
                 Route::Discovery if req.method == "GET" => ctx.json(200, info::discovery(), &[]),

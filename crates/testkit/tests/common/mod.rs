@@ -407,6 +407,54 @@ impl RecordedResponse {
 
 pub fn read_responses(name: &str) -> Vec<RecordedResponse> {
     read_responses_from(&testdata(name))
+        .into_iter()
+        .map(|r| with_b04_build(name, r))
+        .collect()
+}
+
+/// `/version`'s build identity in the first two sets (a MicroShift build) and in recorded-2's
+/// B04 (kubeadm's v1.36.2): the only difference between the two documents (14 bytes).
+const VERSION_BUILDS: [(&str, &str); 3] = [
+    (
+        "\"gitCommit\": \"microshift-deps-8e16b12fda\"",
+        "\"gitCommit\": \"98b35193b2ac7a23a673325f5e9b830ecd5ba406\"",
+    ),
+    (
+        "\"buildDate\": \"2026-11-24T12:25:04Z\"",
+        "\"buildDate\": \"2026-12-02T09:09:30Z\"",
+    ),
+    ("\"goVersion\": \"go1.27.3\"", "\"goVersion\": \"go1.26.4\""),
+];
+/// The first sets' `/version` body size.
+const FIRST_SETS_VERSION_BYTES: usize = 365;
+/// B04's.
+const B04_VERSION_BYTES: usize = 379;
+
+/// A first-set recording with `/version` as B04 has it: the test server answers recorded-2's
+/// build (one server cannot be two builds); everything else in the recording stands.
+fn with_b04_build(name: &str, mut r: RecordedResponse) -> RecordedResponse {
+    let body = String::from_utf8_lossy(&r.body).into_owned();
+    let head_only_version =
+        name.contains("version") && r.body_size == Some(FIRST_SETS_VERSION_BYTES);
+    if !body.contains(VERSION_BUILDS[0].0) && !head_only_version {
+        return r;
+    }
+    let size = if head_only_version {
+        r.body_size = Some(B04_VERSION_BYTES);
+        B04_VERSION_BYTES
+    } else {
+        let body = VERSION_BUILDS
+            .iter()
+            .fold(body, |b, (first, b04)| b.replace(first, b04));
+        r.body = body.into_bytes();
+        r.body.len()
+    };
+    for (k, v) in &mut r.headers {
+        if k == "Content-Length" {
+            *v = size.to_string();
+        }
+    }
+    r
 }
 
 /// A recording of the second set kept with the testkit (`crates/testkit/testdata/recorded-2`).
