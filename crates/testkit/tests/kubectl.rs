@@ -260,11 +260,36 @@ fn kubectl_certificate_approve_issues_a_pending_csr() {
     assert_eq!(created.status, 201);
     assert!(h.server.issued_certificate("csr-pending").is_none());
 
-    // guess: no server-side Table for CSRs (not recorded); kubectl falls back to NAME and AGE.
-    let listed = kubectl.run(&["get", "csr"]);
-    assert!(
-        listed.lines().nth(1).unwrap().starts_with("csr-pending "),
-        "{listed}"
+    // guess: the CSR printer's columns (no CSR Table is recorded), as the server prints them.
+    let csr_row = |kubectl: &Kubectl| {
+        let listed = cells(&kubectl.run(&["get", "csr"]));
+        assert_eq!(
+            listed[0],
+            [
+                "NAME",
+                "AGE",
+                "SIGNERNAME",
+                "REQUESTOR",
+                "REQUESTEDDURATION",
+                "CONDITION"
+            ],
+            "{listed:?}"
+        );
+        assert_eq!(listed.len(), 2, "{listed:?}");
+        let mut row = listed[1].clone();
+        assert_eq!(row.len(), 6, "{row:?}");
+        row.remove(1); // AGE follows the clock
+        row
+    };
+    assert_eq!(
+        csr_row(&kubectl),
+        [
+            "csr-pending",
+            "kubernetes.io/kube-apiserver-client-kubelet",
+            "system:bootstrap:abcdef",
+            "<none>",
+            "Pending"
+        ]
     );
     let out = kubectl.run(&["certificate", "approve", "csr-pending"]);
     assert_eq!(
@@ -274,6 +299,7 @@ fn kubectl_certificate_approve_issues_a_pending_csr() {
     let csr = h.server.csr("csr-pending").unwrap();
     assert_eq!(csr["status"]["conditions"][0]["type"], "Approved");
     assert!(h.server.issued_certificate("csr-pending").is_some());
+    assert_eq!(csr_row(&kubectl)[4], "Approved,Issued");
     let out = kubectl.run(&["delete", "csr", "csr-pending"]);
     assert_eq!(
         out.trim(),

@@ -23,6 +23,7 @@ use super::proto;
 use super::respond::{flow_uids, Ctx};
 use super::review::uid_and_extra;
 use super::route;
+use super::table;
 
 const CSRS: ResourceName<'static> = ResourceName {
     group: "certificates.k8s.io",
@@ -99,6 +100,10 @@ pub(super) fn answer(
         _ => Err(status::method_not_allowed()),
     };
     match result {
+        Ok((code, body)) if table::wants_table(req.header("Accept")) => {
+            let table = table::csr_table(&body, now);
+            ctx.json(code, table.as_ref().unwrap_or(&body), &[])
+        }
         Ok((code, body)) => ctx.json(code, &body, &[]),
         Err(e) => ctx.error(&e),
     }

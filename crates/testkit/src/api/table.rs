@@ -32,10 +32,30 @@ pub(super) fn wants_table(accept: Option<&str>) -> bool {
 /// The Table for an answer `body` of `kind` (one object, or a `…List`) at `now`; `None` when the
 /// body is neither (a `Status`).
 pub(super) fn table(kind: Kind, body: &Value, now: SystemTime) -> Option<Value> {
+    build(kind.kind(), body, columns(kind), |object| {
+        cells(kind, object, now)
+    })
+}
+
+/// `printCertificateSigningRequest`'s Table for a CSR answer `body` (one, or a list) at `now`.
+pub(super) fn csr_table(body: &Value, now: SystemTime) -> Option<Value> {
+    build("CertificateSigningRequest", body, csr_columns(), |csr| {
+        csr_cells(csr, now)
+    })
+}
+
+/// A Table of the objects in `body` (of `kind`, or a list of them) with `columns` and a row of
+/// `cells` each; `None` when the body is neither (a `Status`).
+fn build(
+    kind: &str,
+    body: &Value,
+    columns: &Value,
+    cells: impl Fn(&Value) -> Vec<Value>,
+) -> Option<Value> {
     let (rv, objects): (&Value, Vec<&Value>) = match body.get("items") {
         Some(Value::Array(items)) => (&body["metadata"]["resourceVersion"], items.iter().collect()),
         Some(_) => return None,
-        None if body.get("kind").and_then(Value::as_str) == Some(kind.kind()) => {
+        None if body.get("kind").and_then(Value::as_str) == Some(kind) => {
             (&body["metadata"]["resourceVersion"], vec![body])
         }
         None => return None,
@@ -44,7 +64,7 @@ pub(super) fn table(kind: Kind, body: &Value, now: SystemTime) -> Option<Value> 
         .into_iter()
         .map(|object| {
             json!({
-                "cells": cells(kind, object, now),
+                "cells": cells(object),
                 "object": {
                     "kind": "PartialObjectMetadata",
                     "apiVersion": "meta.k8s.io/v1",
@@ -62,9 +82,94 @@ pub(super) fn table(kind: Kind, body: &Value, now: SystemTime) -> Option<Value> 
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": metadata,
-        "columnDefinitions": columns(kind),
+        "columnDefinitions": columns,
         "rows": rows,
     }))
+}
+
+/// guess: no CSR Table is recorded. The columns of the apiserver's CSR printer (NAME, AGE,
+/// SIGNERNAME, REQUESTOR, REQUESTEDDURATION, CONDITION; kubectl documents them); Name's and
+/// Age's definitions are the recorded ObjectMeta ones (D14), the others' descriptions the
+/// certificates.k8s.io/v1 OpenAPI's for the fields the printer names (Requestor's is the
+/// `request` field's, as the printer has it).
+fn csr_columns() -> &'static Value {
+    static CSR: OnceLock<Value> = OnceLock::new();
+    CSR.get_or_init(|| {
+        let lease = columns(Kind::Lease).as_array().cloned().unwrap_or_default();
+        let named = |name: &str| {
+            lease
+                .iter()
+                .find(|c| c["name"] == name)
+                .cloned()
+                .unwrap_or_else(|| json!({}))
+        };
+        let column = |name: &str, description: &str| {
+            json!({"name": name, "type": "string", "format": "", "description": description, "priority": 0})
+        };
+        json!([
+            named("Name"),
+            named("Age"),
+            column("SignerName", CSR_SIGNER_NAME_DOC),
+            column("Requestor", CSR_REQUEST_DOC),
+            column("RequestedDuration", CSR_EXPIRATION_SECONDS_DOC),
+            column("Condition", CSR_CONDITIONS_DOC),
+        ])
+    })
+}
+
+/// The field descriptions of /work/shared/k8s/openapi/openapi-v3-certificates-v1.json.
+const CSR_SIGNER_NAME_DOC: &str = "signerName indicates the requested signer, and is a qualified name.\n\nList/watch requests for CertificateSigningRequests can filter on this field using a \"spec.signerName=NAME\" fieldSelector.\n\nWell-known Kubernetes signers are:\n 1. \"kubernetes.io/kube-apiserver-client\": issues client certificates that can be used to authenticate to kube-apiserver.\n  Requests for this signer are never auto-approved by kube-controller-manager, can be issued by the \"csrsigning\" controller in kube-controller-manager.\n 2. \"kubernetes.io/kube-apiserver-client-kubelet\": issues client certificates that kubelets use to authenticate to kube-apiserver.\n  Requests for this signer can be auto-approved by the \"csrapproving\" controller in kube-controller-manager, and can be issued by the \"csrsigning\" controller in kube-controller-manager.\n 3. \"kubernetes.io/kubelet-serving\" issues serving certificates that kubelets use to serve TLS endpoints, which kube-apiserver can connect to securely.\n  Requests for this signer are never auto-approved by kube-controller-manager, and can be issued by the \"csrsigning\" controller in kube-controller-manager.\n\nMore details are available at https://k8s.io/docs/reference/access-authn-authz/certificate-signing-requests/#kubernetes-signers\n\nCustom signerNames can also be specified. The signer defines:\n 1. Trust distribution: how trust (CA bundles) are distributed.\n 2. Permitted subjects: and behavior when a disallowed subject is requested.\n 3. Required, permitted, or forbidden x509 extensions in the request (including whether subjectAltNames are allowed, which types, restrictions on allowed values) and behavior when a disallowed extension is requested.\n 4. Required, permitted, or forbidden key usages / extended key usages.\n 5. Expiration/certificate lifetime: whether it is fixed by the signer, configurable by the admin.\n 6. Whether or not requests for CA certificates are allowed.";
+const CSR_REQUEST_DOC: &str = "request contains an x509 certificate signing request encoded in a \"CERTIFICATE REQUEST\" PEM block. When serialized as JSON or YAML, the data is additionally base64-encoded.";
+const CSR_EXPIRATION_SECONDS_DOC: &str = "expirationSeconds is the requested duration of validity of the issued certificate. The certificate signer may issue a certificate with a different validity duration so a client must check the delta between the notBefore and and notAfter fields in the issued certificate to determine the actual duration.\n\nThe v1.22+ in-tree implementations of the well-known Kubernetes signers will honor this field as long as the requested duration is not greater than the maximum duration they will honor per the --cluster-signing-duration CLI flag to the Kubernetes controller manager.\n\nCertificate signers may not honor this field for various reasons:\n\n  1. Old signer that is unaware of the field (such as the in-tree\n     implementations prior to v1.22)\n  2. Signer whose configured maximum is shorter than the requested duration\n  3. Signer whose configured minimum is longer than the requested duration\n\nThe minimum valid value for expirationSeconds is 600, i.e. 10 minutes.";
+const CSR_CONDITIONS_DOC: &str = "conditions applied to the request. Known conditions are \"Approved\", \"Denied\", and \"Failed\".";
+
+/// `printCertificateSigningRequest`: name, age, signer (`<none>` without one), the requesting
+/// user, the requested duration (`<none>` without `expirationSeconds`), the condition.
+fn csr_cells(csr: &Value, now: SystemTime) -> Vec<Value> {
+    let spec = &csr["spec"];
+    let or_none = |s: String| {
+        if s.is_empty() {
+            "<none>".to_string()
+        } else {
+            s
+        }
+    };
+    let duration = spec["expirationSeconds"].as_i64().map_or_else(
+        || "<none>".to_string(),
+        |secs| human_duration(i128::from(secs) * 1_000_000_000),
+    );
+    vec![
+        text(&csr["metadata"]["name"]).into(),
+        age(&csr["metadata"]["creationTimestamp"], now).into(),
+        or_none(text(&spec["signerName"])).into(),
+        text(&spec["username"]).into(),
+        duration.into(),
+        csr_condition(csr).into(),
+    ]
+}
+
+/// `extractCSRStatus`: Denied over Approved over Pending, then `,Failed` and `,Issued`.
+fn csr_condition(csr: &Value) -> String {
+    let has = |wanted: &str| {
+        csr["status"]["conditions"]
+            .as_array()
+            .is_some_and(|cs| cs.iter().any(|c| c["type"] == wanted))
+    };
+    let mut status = if has("Denied") {
+        "Denied"
+    } else if has("Approved") {
+        "Approved"
+    } else {
+        "Pending"
+    }
+    .to_string();
+    if has("Failed") {
+        status.push_str(",Failed");
+    }
+    if !text(&csr["status"]["certificate"]).is_empty() {
+        status.push_str(",Issued");
+    }
+    status
 }
 
 /// The recorded column definitions of `kind`'s printer.
@@ -373,6 +478,46 @@ mod tests {
         assert_eq!(cells[7], "<unknown>");
         let bare = json!({"metadata": {"name": "n"}});
         assert_eq!(node_cells(&bare, SystemTime::UNIX_EPOCH)[1], "Unknown");
+    }
+
+    #[test]
+    fn csr_cells_follow_print_certificate_signing_request() {
+        let now = parse_rfc3339("2026-12-02T15:31:00Z").unwrap();
+        let csr = json!({
+            "kind": "CertificateSigningRequest",
+            "metadata": {"name": "c", "creationTimestamp": "2026-12-02T15:30:00Z"},
+            "spec": {"signerName": "s", "username": "u", "expirationSeconds": 600},
+            "status": {"conditions": [{"type": "Approved"}, {"type": "Failed"}]},
+        });
+        let table = csr_table(&csr, now).unwrap();
+        assert_eq!(
+            table["rows"][0]["cells"],
+            json!(["c", "60s", "s", "u", "10m", "Approved,Failed"])
+        );
+        let names: Vec<&Value> = table["columnDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| &c["name"])
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Name",
+                "Age",
+                "SignerName",
+                "Requestor",
+                "RequestedDuration",
+                "Condition"
+            ]
+        );
+        let bare = json!({"metadata": {"name": "b"}, "status": {"certificate": "Zm9v",
+            "conditions": [{"type": "Approved"}, {"type": "Denied"}]}});
+        let cells = csr_cells(&bare, now);
+        assert_eq!(cells[2], "<none>");
+        assert_eq!(cells[4], "<none>");
+        assert_eq!(cells[5], "Denied,Issued");
+        assert_eq!(csr_condition(&json!({})), "Pending");
     }
 
     #[test]
