@@ -7,22 +7,27 @@
 //!   the InternalIP, the effect of the `picokubelet.dev/microcontroller` taint, the
 //!   `node.specht.dev/heap-bytes-free` annotation; empty fields where absent);
 //! - `lease NAME` → the Lease's renewTime;
+//! - `users AGENT` → the users the server authenticated on requests whose `User-Agent` starts
+//!   with AGENT (e.g. `picokubelet/`), sorted, comma-separated (empty: none);
 //! - else, or without that object, `error: …`.
 //!
 //! ```text
-//! cargo run -p picokubelet-testkit --example serve -- --dir DIR --node NAME [--san NAME]… [--port P]
+//! cargo run -p picokubelet-testkit --example serve -- --dir DIR --node NAME [--san NAME]…
+//!     [--port P] [--chain ecdsa|ecdsa-intermediate|rsa|rsa-intermediate|ecdsa-under-rsa]
 //! ```
 //!
 //! `--san`: extra names the server certificate carries (a board that dials the server by a DNS
-//! name verifies that name). Files: `admin.kubeconfig` (system:masters), `node.kubeconfig`
-//! (`system:node:NAME`, the token NodeRestriction lets touch only that Node), both naming
-//! `https://127.0.0.1:PORT`.
+//! name verifies that name). `--chain`: the server certificate chain (default `ecdsa`, k3s's;
+//! `rsa` is kubeadm's). Files: `admin.kubeconfig` (system:masters), `node.kubeconfig`
+//! (`system:node:NAME`, the token NodeRestriction lets touch only that Node),
+//! `node-cert.kubeconfig` (the same user as a client certificate with a P-256 key, group
+//! `system:nodes`, as kubeadm writes a kubelet's), all naming `https://127.0.0.1:PORT`.
 
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use picokubelet_testkit::{ServerOptions, TestApiServer, TlsOptions};
+use picokubelet_testkit::{ServerChain, ServerOptions, TestApiServer, TlsOptions};
 use serde_json::Value;
 
 /// Request and connection records kept (a harness run makes a few thousand requests; nobody
@@ -34,13 +39,24 @@ struct Args {
     node: String,
     sans: Vec<String>,
     port: u16,
+    chain: ServerChain,
 }
 
-const USAGE: &str =
-    "usage: serve --dir DIR --node NAME [--san NAME]... [--port PORT] (serves until stdin closes)";
+const USAGE: &str = "usage: serve --dir DIR --node NAME [--san NAME]... [--port PORT] \
+[--chain ecdsa|ecdsa-intermediate|rsa|rsa-intermediate|ecdsa-under-rsa] (serves until stdin closes)";
+
+/// `--chain`'s names for the chains a board can verify.
+const CHAINS: [(&str, ServerChain); 5] = [
+    ("ecdsa", ServerChain::EcdsaP256),
+    ("ecdsa-intermediate", ServerChain::EcdsaIntermediate),
+    ("rsa", ServerChain::Rsa),
+    ("rsa-intermediate", ServerChain::RsaIntermediate),
+    ("ecdsa-under-rsa", ServerChain::EcdsaUnderRsa),
+];
 
 fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut dir, mut node, mut sans, mut port) = (None, None, Vec::new(), 0);
+    let mut chain = ServerChain::default();
     while let Some(flag) = argv.next() {
         let value = argv
             .next()
@@ -54,6 +70,13 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                     .parse()
                     .map_err(|_| format!("--port {value} is not a port number"))?
             }
+            "--chain" => {
+                chain = CHAINS
+                    .iter()
+                    .find(|(name, _)| *name == value)
+                    .map(|&(_, chain)| chain)
+                    .ok_or_else(|| format!("--chain {value}: not a chain name\n{USAGE}"))?
+            }
             other => return Err(format!("unknown argument '{other}'\n{USAGE}")),
         }
     }
@@ -62,6 +85,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         node: node.ok_or_else(|| format!("--node is required\n{USAGE}"))?,
         sans,
         port,
+        chain,
     })
 }
 
@@ -90,6 +114,7 @@ fn main() -> ExitCode {
         nodes: vec![args.node.clone()],
         tls: TlsOptions {
             extra_sans: args.sans.clone(),
+            chain: args.chain,
             ..TlsOptions::default()
         },
         ..ServerOptions::default()
@@ -104,11 +129,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let node_cert =
+        server.issue_client_cert(&format!("system:node:{}", args.node), &["system:nodes"]);
     let files = [
         ("admin.kubeconfig", server.kubeconfig(&server.admin_token())),
         (
             "node.kubeconfig",
             server.kubeconfig(&server.node_token(&args.node)),
+        ),
+        (
+            "node-cert.kubeconfig",
+            server.client_cert_kubeconfig(&node_cert),
         ),
     ];
     for (name, text) in files {
@@ -138,8 +169,24 @@ fn answer(server: &TestApiServer, query: &str) -> String {
             Some(lease) => text(&lease["spec"]["renewTime"]).to_owned(),
             None => format!("error: no Lease {name}"),
         },
-        _ => format!("error: '{query}' is not 'node NAME' or 'lease NAME'"),
+        Some(("users", agent)) => users_of(server, agent),
+        _ => format!("error: '{query}' is not 'node NAME', 'lease NAME' or 'users AGENT'"),
     }
+}
+
+/// Who the server took the requests of clients named `agent` for (the kept log's).
+fn users_of(server: &TestApiServer, agent: &str) -> String {
+    let users: std::collections::BTreeSet<String> = server
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.user_agent
+                .as_deref()
+                .is_some_and(|a| a.starts_with(agent))
+        })
+        .filter_map(|r| r.user)
+        .collect();
+    users.into_iter().collect::<Vec<_>>().join(",")
 }
 
 fn text(value: &Value) -> &str {
