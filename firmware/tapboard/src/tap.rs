@@ -2,7 +2,11 @@
 //! Ethernet uplink, one standing in for Wi-Fi). Frames go through fixed buffers (as on a chip:
 //! the driver's RAM is not heap), readiness comes from async-io's reactor, and the link state
 //! is the TAP interface's: up when it is administratively up and has its carrier
-//! (`ip link set dev TAP down` pulls the "cable"), looked at every [`LINK_POLL`].
+//! (`ip link set dev TAP down` pulls the "cable"), looked at every [`LINK_POLL`]. Frames the
+//! stack sends before it has been told the link is up are dropped, as a chip's MAC drops them
+//! without a link: embassy-net polls its interface before it reads the link state, so on the
+//! first poll the DHCP client's DISCOVER went out, then the link-up reset sent a second one
+//! with a new transaction id (two DISCOVERs per boot on the wire, where a board sends one).
 //!
 //! embassy-net-tuntap 0.1 would do the same but panics on any read or write error (a TAP
 //! that is down refuses writes) and always reports the link up.
@@ -41,6 +45,8 @@ pub struct TapDevice {
     rx: Box<[u8; FRAME_BYTES]>,
     tx: Box<[u8; FRAME_BYTES]>,
     link_poll: Timer,
+    /// The link state last reported to the stack; frames are sent only while it is up.
+    reported_up: bool,
     /// Frames lost: written while the interface was down or its queue full, or a read error.
     pub dropped: u64,
     /// The last I/O error, printed once per kind of trouble.
@@ -99,6 +105,7 @@ impl TapDevice {
             rx: Box::new([0; FRAME_BYTES]),
             tx: Box::new([0; FRAME_BYTES]),
             link_poll: Timer::after(LINK_POLL),
+            reported_up: false,
             dropped: 0,
             last_error: None,
         })
@@ -148,6 +155,8 @@ pub struct TxToken<'a> {
     fd: &'a Async<TapFd>,
     buffer: &'a mut [u8; FRAME_BYTES],
     dropped: &'a mut u64,
+    /// The stack has seen the link up: otherwise the frame is dropped unsent.
+    link_up: bool,
 }
 
 impl embassy_net_driver::TxToken for TxToken<'_> {
@@ -155,6 +164,10 @@ impl embassy_net_driver::TxToken for TxToken<'_> {
         let len = len.min(FRAME_BYTES);
         let frame = &mut self.buffer[..len];
         let result = f(frame);
+        if !self.link_up {
+            *self.dropped += 1;
+            return result;
+        }
         // SAFETY: write(2) of `len` initialised bytes to our own descriptor.
         let written = unsafe {
             libc::write(
@@ -197,6 +210,7 @@ impl Driver for TapDevice {
                         fd: &self.fd,
                         buffer: &mut self.tx,
                         dropped: &mut self.dropped,
+                        link_up: self.reported_up,
                     },
                 ));
             }
@@ -217,6 +231,7 @@ impl Driver for TapDevice {
             fd: &self.fd,
             buffer: &mut self.tx,
             dropped: &mut self.dropped,
+            link_up: self.reported_up,
         })
     }
 
@@ -225,13 +240,18 @@ impl Driver for TapDevice {
         while Pin::new(&mut self.link_poll).poll(cx).is_ready() {
             self.link_poll.set_after(LINK_POLL);
         }
-        match self.link_up() {
-            Ok(true) => LinkState::Up,
-            Ok(false) => LinkState::Down,
+        let up = match self.link_up() {
+            Ok(up) => up,
             Err(error) => {
                 self.note_error("reading the link state", &error);
-                LinkState::Down
+                false
             }
+        };
+        self.reported_up = up;
+        if up {
+            LinkState::Up
+        } else {
+            LinkState::Down
         }
     }
 
