@@ -4,17 +4,18 @@
 # the flash record's precedence; then the figures (firmware/README.md "The tap board").
 #
 #   scripts/tap-board.sh [--kubeconfig FILE] [--seconds N] [--quick] [--flaps 5,20,35]
-#                        [--node-name NAME] [--work DIR]
+#                        [--boot-only] [--node-name NAME] [--work DIR]
 #
 # Without --kubeconfig it starts the project's test API server (crates/testkit/examples/serve.rs)
 # on 127.0.0.1; with it, the API server, CA and credentials of that kubeconfig (the server must
 # be on the host's loopback; the board's flash record is made from the kubeconfig with
 # `picokubelet provision`; --node-name must be a name its credentials may register). --seconds:
 # the steady-state period the figures are measured over (default 60); --quick: the shorter
-# scenario set CI runs; --flaps: the link flaps' lengths. Needs root, /dev/net/tun, iproute2 and
-# dnsmasq, and kubectl with --kubeconfig (without it the test server reports the Node itself);
-# everything it makes stays in one network namespace (deleted at the end) and the host's
-# loopback.
+# scenario set CI runs; --flaps: the link flaps' lengths; --boot-only: boot to Ready, the
+# steady state and the wrong-name refusal only (~1 min, a quick look at another server). Needs
+# root, /dev/net/tun, iproute2 and dnsmasq, and kubectl with --kubeconfig (without it the test
+# server reports the Node itself); everything it makes stays in one network namespace (deleted
+# at the end) and the host's loopback.
 #
 # TAPBOARD_BIN_DIR: where picokubelet-tapboard and tapboard-harness are already built (the
 # cargo test passes its own); otherwise they are built here.
@@ -40,13 +41,11 @@ while [ $# -gt 0 ]; do
 done
 cd "$root"
 target=${CARGO_TARGET_DIR:-$root/target}
-if [ -z "$kubeconfig" ]; then
-    cargo build --locked -q -p picokubelet --bin picokubelet -p picokubelet-testkit --example serve
-    server=(--server "$target/debug/examples/serve")
-else
-    cargo build --locked -q -p picokubelet --bin picokubelet
-    server=()
-fi
+# The test server is built with --kubeconfig too: one feature set for the two (built apart, they
+# unify dependencies' features differently and each build redoes the other's).
+cargo build --locked -q -p picokubelet --bin picokubelet -p picokubelet-testkit --example serve
+server=()
+[ -n "$kubeconfig" ] || server=(--server "$target/debug/examples/serve")
 if [ -z "${TAPBOARD_BIN_DIR:-}" ]; then
     host=$(rustc -vV | sed -n 's/^host: //p')
     (cd firmware/tapboard && cargo build --locked -q --target "$host" --bins)

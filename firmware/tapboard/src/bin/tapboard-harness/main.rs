@@ -26,13 +26,15 @@ use crate::scenarios::{Harness, Report};
 const USAGE: &str = "\
 usage: tapboard-harness --picokubelet PATH (--server PATH | --kubeconfig FILE)
                         [--board PATH] [--node-name NAME] [--seconds N] [--quick]
-                        [--flaps LIST] [--work DIR]
+                        [--flaps LIST] [--boot-only] [--work DIR]
   --server      the test API server (cargo build -p picokubelet-testkit --example serve)
   --kubeconfig  another API server on the host's loopback, its CA and credentials instead
   --node-name   the board's Node (with --kubeconfig: the name its credentials may register)
   --seconds     the steady-state period the figures are measured over (default 60)
   --quick       the shorter scenario set (CI): link flaps of 5 s and 35 s only
   --flaps LIST  the link flaps' lengths instead, seconds, e.g. 5,20,35
+  --boot-only   boot to Ready, renewals and the wrong-name refusal only (a quick look at
+                another server: ~1 min)
   --work        where the flash image, kubeconfigs and logs go (default: a new /tmp directory)";
 
 /// The board's Node name unless `--node-name` says otherwise.
@@ -47,6 +49,8 @@ pub struct Args {
     pub seconds: u64,
     /// The link flaps' lengths, seconds.
     pub flaps: Vec<u64>,
+    /// Only boot → Ready, the steady state and the wrong-name refusal.
+    pub boot_only: bool,
     pub work: PathBuf,
 }
 
@@ -54,10 +58,14 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut picokubelet, mut server, mut kubeconfig, mut board, mut work) =
         (None, None, None, None, None);
     let mut node_name = DEFAULT_NODE_NAME.to_owned();
-    let (mut seconds, mut quick, mut flaps) = (60, false, None);
+    let (mut seconds, mut quick, mut flaps, mut boot_only) = (60, false, None, false);
     while let Some(flag) = argv.next() {
         if flag == "--quick" {
             quick = true;
+            continue;
+        }
+        if flag == "--boot-only" {
+            boot_only = true;
             continue;
         }
         if flag == "-h" || flag == "--help" {
@@ -111,6 +119,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         node_name,
         seconds,
         flaps: flaps.unwrap_or_else(|| if quick { vec![5, 35] } else { vec![5, 20, 35] }),
+        boot_only,
         work,
     })
 }

@@ -164,6 +164,9 @@ impl Harness {
             report.fail("plugging the Ethernet TAP back", &e);
         }
         self.wrong_name(args, report);
+        if args.boot_only {
+            return;
+        }
         self.watchdog(args, report);
         self.precedence(args, report);
     }
@@ -266,6 +269,10 @@ impl Harness {
         );
         // The steady state: renewals on time, and the figures.
         self.steady_state(args, &log, report)?;
+        if args.boot_only {
+            self.end_figures(&log, report);
+            return Ok(());
+        }
 
         // The DHCP server renumbers the network; a carrier bounce makes the board ask again.
         self.renumber(args, &log, report)?;
@@ -288,13 +295,19 @@ impl Harness {
         for &secs in &args.flaps {
             self.flap(&log, secs, report)?;
         }
+        drop(board);
+        self.end_figures(&log, report);
+        Ok(())
+    }
+
+    /// The figures of the network scenarios' board, once it stopped.
+    fn end_figures(&self, log: &Log, report: &mut Report) {
         if let Some(peak) = log.since(0).iter().rev().find_map(|l| heap_peak(&l.text)) {
             report.figure(
                 "peak heap of the agent path (counting allocator, from the agent's start)",
                 format!("{peak} B"),
             );
         }
-        drop(board);
         if let Ok(peaks) = self.socket_peaks.lock() {
             report.figure(
                 "peak socket-buffer use (from the TCP headers at the TAPs)",
@@ -308,7 +321,6 @@ impl Harness {
                 ),
             );
         }
-        Ok(())
     }
 
     fn reached_by_name(&self, work: &Path, leased: Ipv4Addr) -> Result<String, String> {
@@ -687,7 +699,19 @@ fn verified(log: &Log) -> Result<String, String> {
         .iter()
         .find(|l| agent_event(&l.text).is_some_and(|(_, e)| e.starts_with("SessionOpened")))
         .ok_or("no TLS session opened")?;
-    Ok(format!("TLS 1.3 session, server certificate names {name}"))
+    // The record's identity: tags 0x0F/0x10 (a client certificate and its key) or a token.
+    let identity = lines
+        .iter()
+        .find_map(|l| {
+            l.text
+                .strip_prefix("config: client certificate (")
+                .and_then(|rest| rest.split_once(" bytes)"))
+                .map(|(bytes, _)| format!("client certificate ({bytes} B DER)"))
+        })
+        .unwrap_or_else(|| "bearer token".to_owned());
+    Ok(format!(
+        "TLS 1.3 session, server certificate names {name}; the board's identity: {identity}"
+    ))
 }
 
 fn tainted(node: &NodeView) -> Result<String, String> {
