@@ -301,6 +301,12 @@ async fn mirror<H: HeapGauge>(state: &AgentState, board: BodyBoard<H>) -> Infall
 /// parks forever. The executor keeps running (LED, watchdog), so the watchdog does not reset a
 /// board that is merely misconfigured.
 pub async fn halt(stage: Stage, what: &str, error: impl fmt::Debug) -> ! {
+    halt_with(stage, what, &error).await
+}
+
+/// [`halt`]'s body, instantiated once rather than once per error type (~250 B of flash each:
+/// BENCHMARKS.md "Firmware size").
+async fn halt_with(stage: Stage, what: &str, error: &dyn fmt::Debug) -> ! {
     println!("{}: {:?}", what, error);
     report(stage, false, &format_args!("{}: {:?}", what, error));
     print_summary(marks());

@@ -156,17 +156,20 @@ pub(crate) struct Answer {
 }
 
 /// One exchange on the shared client; see the module notes.
-pub(crate) async fn call<T, C, B, V>(
+///
+/// `visitor` is a trait object, not a type parameter: the exchange's future (HTTP writer,
+/// response reader and JSON extractor, ~3.8 KB of code on a C6) is then instantiated once
+/// instead of once per response type (BENCHMARKS.md "Firmware size").
+pub(crate) async fn call<T, C, B>(
     ctx: &Ctx<'_, C, B>,
     client: &SharedClient<'_, T, C>,
     exchange: Exchange<'_>,
-    visitor: &mut V,
+    visitor: &mut dyn Visitor,
 ) -> Outcome<Answer>
 where
     T: Read + Write,
     C: Clock,
     B: Board,
-    V: Visitor + ?Sized,
 {
     let op = exchange.operation();
     let req = exchange.request(ctx.config);

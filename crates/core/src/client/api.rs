@@ -199,7 +199,7 @@ impl<'s, T: Read + Write, C: Clock> ApiClient<'s, T, C> {
         &mut self,
         req: &ApiRequest<'_>,
         body: F,
-        visitor: &mut V,
+        mut visitor: &mut V,
         patience: Option<Instant>,
     ) -> Result<Reply, ClientError>
     where
@@ -212,7 +212,7 @@ impl<'s, T: Read + Write, C: Clock> ApiClient<'s, T, C> {
             let deadline = patience.map_or(deadline, |p| p.max(deadline));
             let in_flight = InFlight::new(self.metrics);
             let raced = select(
-                self.exchange_inner(req, body, visitor),
+                self.exchange_inner(req, body, &mut visitor),
                 clock.sleep_until(deadline),
             )
             .await;
@@ -233,14 +233,15 @@ impl<'s, T: Read + Write, C: Clock> ApiClient<'s, T, C> {
         result
     }
 
-    async fn exchange_inner<V, F>(
+    /// `visitor` as a trait object: this future is the bulk of an exchange's code and is
+    /// instantiated once per body writer, not once per response type too.
+    async fn exchange_inner<F>(
         &mut self,
         req: &ApiRequest<'_>,
         body: F,
-        visitor: &mut V,
+        visitor: &mut dyn Visitor,
     ) -> Result<Reply, ClientError>
     where
-        V: Visitor + ?Sized,
         F: FnOnce(&mut [u8]) -> Result<usize, BodyError>,
     {
         let ApiClient {
@@ -338,11 +339,14 @@ impl<'s, T: Read + Write, C: Clock> ApiClient<'s, T, C> {
                     let json = head.is_some_and(|h| h.content_class == ContentClass::Json);
                     if json && json_error.is_none() {
                         fed = true;
-                        let fed_ok = if head.is_some_and(|h| h.status >= 400) {
-                            extractor.feed(bytes, failure)
+                        // One `feed` instantiation for both (the extractor is the largest
+                        // generic function on the device path).
+                        let target: &mut dyn Visitor = if head.is_some_and(|h| h.status >= 400) {
+                            failure
                         } else {
-                            extractor.feed(bytes, visitor)
+                            visitor
                         };
+                        let fed_ok = extractor.feed(bytes, target);
                         json_error = fed_ok.err();
                     }
                 }
