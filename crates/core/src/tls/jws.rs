@@ -25,6 +25,7 @@ pub const JWS_KEY_PREFIX: &str = "jws-kubeconfig-";
 /// A bootstrap token `<id>.<secret>` (kubeadm's format: `[a-z0-9]{6}\.[a-z0-9]{16}`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct BootstrapToken<'a> {
+    whole: &'a str,
     id: &'a str,
     secret: &'a str,
 }
@@ -59,7 +60,11 @@ impl<'a> BootstrapToken<'a> {
     pub fn parse(token: &'a str) -> Result<Self, NotABootstrapToken> {
         let (id, secret) = token.split_once('.').ok_or(NotABootstrapToken)?;
         if token_chars(id, TOKEN_ID_LEN) && token_chars(secret, TOKEN_SECRET_LEN) {
-            Ok(BootstrapToken { id, secret })
+            Ok(BootstrapToken {
+                whole: token,
+                id,
+                secret,
+            })
         } else {
             Err(NotABootstrapToken)
         }
@@ -68,6 +73,11 @@ impl<'a> BootstrapToken<'a> {
     /// The public half: names the token in `system:bootstrap:<id>` and `jws-kubeconfig-<id>`.
     pub fn id(&self) -> &'a str {
         self.id
+    }
+
+    /// The whole `<id>.<secret>`, as the bearer token it is sent as.
+    pub fn expose(&self) -> &'a str {
+        self.whole
     }
 
     /// The secret half: the HMAC key of the cluster-info signature.
