@@ -170,7 +170,7 @@ pub(crate) mod tests {
     /// recorded-2 B01: `data.kubeconfig` of cluster-info, exactly as stored (1015 bytes).
     pub(crate) const RECORDED_KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: \"\"\n  cluster:\n    server: https://127.0.0.1:7443\n    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJuVENDQVVPZ0F3SUJBZ0lVTGlVOUZDOTEzcUROVnJMRTU0ZVZtRi9JZnA0d0NnWUlLb1pJemowRUF3SXcKSERFYU1CZ0dBMVVFQXd3UmNtVmhiR3M0Y3kxelpYSjJaWEl0WTJFd0hoY05Nall4TWpBeU1UVXhOVEEyV2hjTgpNell4TVRJNU1UVXhOVEEyV2pBY01Sb3dHQVlEVlFRRERCRnlaV0ZzYXpoekxYTmxjblpsY2kxallUQlpNQk1HCkJ5cUdTTTQ5QWdFR0NDcUdTTTQ5QXdFSEEwSUFCRTlIYnFpRUV2cUhXNkFlTUtLckJ3SUJiZE9aaVNNcU9HbEQKYTQzSmp2Y1l0cW00RTZlaHFUVVZ2UmliMnZRMDdTMG5FeVgzdDZpeGVOTVUvdGdGRHFLall6QmhNQjBHQTFVZApEZ1FXQkJTVUVCRGVOSHhDdGI4TlEwZVl2TnM0UnlWemx6QWZCZ05WSFNNRUdEQVdnQlNVRUJEZU5IeEN0YjhOClEwZVl2TnM0UnlWemx6QVBCZ05WSFJNQkFmOEVCVEFEQVFIL01BNEdBMVVkRHdFQi93UUVBd0lCaGpBS0JnZ3EKaGtqT1BRUURBZ05JQURCRkFpQkE4UmFQeW1COFA5WjVaNWhWZXdjbk41QXhlc2piRmN1d01hTG9EeTdxMXdJaApBUEp5ZHZJWS9DbnhJYStjSm9lZVBybDJnZjNyci9PNitObEN0bkE0b2VtNwotLS0tLUVORCBDRVJUSUZJQ0FURS0tLS0tCg==\ncontexts: []\nusers: []\ncurrent-context: \"\"\npreferences: {}\n";
     /// B05's computed vector: the same kubeconfig signed with the made-up secret.
-    const B05_VECTOR: &str =
+    pub(crate) const B05_VECTOR: &str =
         "eyJhbGciOiJIUzI1NiIsImtpZCI6IjliYzMxZSJ9..tdBUH1PdKDC3mjV2v0PmqXcL4IaSBDLpBsvhaIc4iSU";
     /// The signature the real server published (with the redacted secret).
     const RECORDED_JWS: &str =
