@@ -651,6 +651,34 @@ fn the_firmware_partition_table_matches_the_pkconfig_constants() {
     assert_eq!(row[1], "data", "{row:?}");
     assert_eq!(number(row[3]), u64::from(PARTITION_OFFSET), "{row:?}");
     assert_eq!(number(row[4]), PARTITION_SIZE as u64, "{row:?}");
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or_default())
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.split(',').map(str::trim).collect())
+        .collect();
+    let ident = rows
+        .iter()
+        .find(|cols| cols.first() == Some(&provision::IDENTITY_PARTITION_NAME))
+        .expect("a pkident row");
+    assert_eq!(ident[1], "data", "{ident:?}");
+    assert_eq!(
+        number(ident[3]),
+        u64::from(provision::IDENTITY_PARTITION_OFFSET)
+    );
+    assert_eq!(
+        number(ident[4]),
+        u64::from(provision::IDENTITY_PARTITION_SIZE)
+    );
+    // No partition overlaps another, and all fit a 4 MiB flash.
+    let mut spans: Vec<(u64, u64)> = rows
+        .iter()
+        .filter(|c| c.len() >= 5 && c[0] != "Name")
+        .map(|c| (number(c[3]), number(c[3]) + number(c[4])))
+        .collect();
+    spans.sort_unstable();
+    assert!(spans.windows(2).all(|w| w[0].1 <= w[1].0), "{spans:?}");
+    assert!(spans.last().unwrap().1 <= 4 * 1024 * 1024, "{spans:?}");
 }
 
 const BOOTSTRAP_TOKEN: &str = "abcdef.0123456789abcdef";

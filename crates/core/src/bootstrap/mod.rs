@@ -16,3 +16,4 @@ pub mod discovery;
 pub mod renewal;
 pub mod session;
 
+pub mod store;
