@@ -11,6 +11,7 @@
 //!   sequence number and a CRC, so a torn write falls back to the other slot (or the token).
 //!
 //! [`ApiClient`]: crate::client::ApiClient
+pub mod board;
 pub mod csr_flow;
 pub mod discovery;
 pub mod renewal;
