@@ -156,8 +156,8 @@ where
     if reply.status != 200 {
         return Err(StepError::Status(reply.status));
     }
-    let found =
-        check_cluster_info(&info, token, pin, &mut bufs.ca).map_err(StepError::Discovery)?;
+    let found = check_cluster_info(&info, token, core::slice::from_ref(pin), &mut bufs.ca)
+        .map_err(StepError::Discovery)?;
     Ok(found.ca_der.len())
 }
 

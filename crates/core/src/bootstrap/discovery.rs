@@ -64,12 +64,13 @@ impl core::fmt::Display for DiscoveryError {
     }
 }
 
-/// Checks a cluster-info answer (after the extractor finished) with `token` and `pin`; the CA
-/// is decoded into `ca_buf` (`CA_DER_MAX` bytes hold any CA the board accepts).
+/// Checks a cluster-info answer (after the extractor finished) with `token` and `pins` (the
+/// CA's key must have one of them; kubeadm takes several); the CA is decoded into `ca_buf`
+/// (`CA_DER_MAX` bytes hold any CA the board accepts).
 pub fn check_cluster_info<'k, 'c>(
     info: &'k ClusterInfoResponse<'_, '_>,
     token: &BootstrapToken<'_>,
-    pin: &CaPin,
+    pins: &[CaPin],
     ca_buf: &'c mut [u8],
 ) -> Result<Discovered<'k, 'c>, DiscoveryError> {
     let kubeconfig = info.kubeconfig().ok_or(DiscoveryError::NoKubeconfig {
@@ -86,7 +87,7 @@ pub fn check_cluster_info<'k, 'c>(
     let ca_der =
         base64_pem_to_der(cluster.ca_data.as_bytes(), ca_buf).map_err(|_| DiscoveryError::BadCa)?;
     let found = CaPin::of_certificate(ca_der).map_err(|_| DiscoveryError::BadCa)?;
-    if found != *pin {
+    if !pins.contains(&found) {
         return Err(DiscoveryError::PinMismatch { found });
     }
     Ok(Discovered {
@@ -124,7 +125,7 @@ mod tests {
         x.feed(body.as_bytes(), &mut info).unwrap();
         x.finish(&mut info).unwrap();
         let mut ca = [0u8; crate::tls::CA_DER_MAX];
-        let found = check_cluster_info(&info, &token, &CaPin::parse(pin).unwrap(), &mut ca)?;
+        let found = check_cluster_info(&info, &token, &[CaPin::parse(pin).unwrap()], &mut ca)?;
         Ok((found.server.into(), found.ca_der.len()))
     }
 
