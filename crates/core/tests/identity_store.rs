@@ -255,3 +255,27 @@ fn sequence_numbers_wrap() {
     assert_eq!(s.save(&key2, &cert2, &mut a, &mut b), Ok(1));
     assert_eq!(loaded(&mut s), Some((1, cert2, key2, 0)));
 }
+
+proptest::proptest! {
+    /// Flash contents are untrusted: any bytes in the slots load as an identity or as none,
+    /// never a panic; a valid head with any length and CRC is checked, not read past.
+    #[test]
+    fn any_flash_contents_load_without_panicking(
+        slot0 in proptest::collection::vec(proptest::num::u8::ANY, 0..2200),
+        slot1 in proptest::collection::vec(proptest::num::u8::ANY, 0..2200),
+        len: u16,
+    ) {
+        let mut flash = RamFlash::new(0x4000);
+        let at0 = BASE as usize;
+        let at1 = (BASE + SLOT_SIZE) as usize;
+        flash.bytes[at0..at0 + slot0.len()].copy_from_slice(&slot0);
+        flash.bytes[at1..at1 + slot1.len()].copy_from_slice(&slot1);
+        // A plausible head in slot 1, so the length and CRC checks are reached.
+        flash.bytes[at1..at1 + 6].copy_from_slice(b"PKID\x01\x00");
+        flash.bytes[at1 + 6..at1 + 8].copy_from_slice(&len.to_le_bytes());
+        let mut s = IdentityStore::new(flash, BASE, REGION_SIZE).unwrap();
+        let (mut a, mut b) = bufs();
+        let loaded = s.load(&mut a, &mut b).unwrap();
+        proptest::prop_assert!(loaded.is_none(), "random bytes are no identity");
+    }
+}
