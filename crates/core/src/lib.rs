@@ -29,6 +29,7 @@ extern crate std;
 extern crate alloc;
 
 pub mod agent;
+pub mod bootstrap;
 pub mod bounded;
 pub mod client;
 pub mod conditions;

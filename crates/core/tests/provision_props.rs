@@ -101,9 +101,11 @@ fn record(p: &Parts) -> ProvisionRecord<'_> {
         trust: p
             .ca
             .as_deref()
-            .map_or(ServerTrust::InsecureSkipVerify, ServerTrust::Ca),
+            .map_or(ServerTrust::InsecureSkipVerify, ServerTrust::Ca)
+            .into(),
         token: Some(BearerToken::new(&p.token)),
         client_certificate: None,
+        bootstrap_token: None,
         node_name: p.node_name.as_deref().map(|n| NodeName::new(n).unwrap()),
         profile: p.profile.map(|i| Chip::ALL[usize::from(i)]),
         labels,

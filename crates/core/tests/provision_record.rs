@@ -50,9 +50,10 @@ fn full() -> ProvisionRecord<'static> {
         host: "10.0.0.5",
         port: 6443,
         tls_server_name: Some("kubernetes"),
-        trust: ServerTrust::Ca(CA),
+        trust: ServerTrust::Ca(CA).into(),
         token: Some(BearerToken::new("abc.def")),
         client_certificate: None,
+        bootstrap_token: None,
         node_name: Some(NodeName::new("esp-node-01").unwrap()),
         profile: Some(Chip::Esp32c6),
         labels,
@@ -221,8 +222,8 @@ fn unknown_optional_tags_are_skipped_mandatory_ones_refused() {
         RecordError::UnknownMandatoryTag { tag: 0, .. }
     ));
     assert!(matches!(
-        err(&with(&[(0x11, b"")])),
-        RecordError::UnknownMandatoryTag { tag: 0x11, .. }
+        err(&with(&[(0x13, b"")])),
+        RecordError::UnknownMandatoryTag { tag: 0x13, .. }
     ));
 }
 
@@ -503,7 +504,7 @@ fn errors_name_the_field() {
     assert!(e.to_string().starts_with("node-name:"), "{e}");
     assert_eq!(
         err(&raw(&[(0x03, b"h"), (0x07, b"t")])).to_string(),
-        "neither ca-certificate nor insecure-skip-tls-verify is set"
+        "none of ca-certificate, discovery-token-ca-cert-hash and insecure-skip-tls-verify is set"
     );
 }
 
@@ -624,9 +625,10 @@ fn the_largest_record_of_known_fields_fits_the_stated_maximum() {
         host: &long_name,
         port: 1,
         tls_server_name: Some(&long_name),
-        trust: ServerTrust::Ca(&ca),
+        trust: ServerTrust::Ca(&ca).into(),
         token: Some(BearerToken::new(&token)),
         client_certificate: None,
+        bootstrap_token: None,
         node_name: Some(NodeName::new(&long_name).unwrap()),
         profile: Some(Chip::Esp32c3),
         labels,
@@ -733,7 +735,7 @@ fn client_certificate_rules() {
     assert!(parse(&with_entries(&[(0x0f, &der), (0x10, &key)])).is_ok());
     assert_eq!(
         err(&with_entries(&[(0x07, b"t"), (0x0f, &der), (0x10, &key)])),
-        RecordError::TokenWithClientCertificate
+        RecordError::TwoIdentities
     );
     assert_eq!(
         err(&with_entries(&[(0x0f, &der)])),
@@ -775,12 +777,12 @@ fn client_certificate_rules() {
         }
     ));
     assert_eq!(
-        RecordError::TokenWithClientCertificate.to_string(),
-        "token and client-certificate exclude each other"
+        RecordError::TwoIdentities.to_string(),
+        "token, client-certificate and bootstrap-token exclude each other: a board has one identity"
     );
     assert_eq!(
         RecordError::Missing(Field::BearerToken).to_string(),
-        "neither token nor client-certificate is set"
+        "none of token, client-certificate and bootstrap-token is set"
     );
 }
 
@@ -815,4 +817,112 @@ fn the_largest_record_with_a_client_certificate_fits_the_stated_maximum() {
         6_584,
         "update the module docs if this changes"
     );
+}
+
+const BOOT_TOKEN: &[u8] = b"abcdef.0123456789abcdef";
+
+#[test]
+fn a_bootstrap_token_with_a_ca_hash_is_a_fleet_record() {
+    let pin = [7u8; 32];
+    let bytes = raw(&[(0x03, b"api.example.com"), (0x11, BOOT_TOKEN), (0x12, &pin)]);
+    let r = parse(&bytes).unwrap();
+    assert_eq!(
+        r.bootstrap_token.unwrap().expose(),
+        "abcdef.0123456789abcdef"
+    );
+    assert_eq!(r.bootstrap_token.unwrap().id(), "abcdef");
+    assert_eq!(
+        r.trust,
+        RecordTrust::Discovery(picokubelet_core::tls::pin::CaPin(pin))
+    );
+    assert_eq!(r.trust.server(), None);
+    assert!(r.token.is_none() && r.client_certificate.is_none());
+    // Written back canonically, byte for byte.
+    let mut out = vec![0; MAX_RECORD_LEN];
+    let len = write(&r, &mut out).unwrap();
+    assert_eq!(&out[..len], &bytes[..]);
+    // With a CA instead of the hash (kubeadm join with a CA file).
+    let with_ca = raw(&[(0x03, b"h"), (0x06, CA), (0x11, BOOT_TOKEN)]);
+    assert_eq!(parse(&with_ca).unwrap().trust, ServerTrust::Ca(CA));
+}
+
+#[test]
+fn bootstrap_tokens_and_ca_hashes_are_checked() {
+    let pin = [7u8; 32];
+    let host = (0x03u8, &b"h"[..]);
+    for bad in [
+        &b"abcdef.0123456789abcdeF"[..],
+        b"abcdef-0123456789abcdef",
+        b"abcdefg.0123456789abcde",
+        b"ABCDEF.0123456789abcdef",
+    ] {
+        assert_eq!(
+            err(&raw(&[host, (0x06, CA), (0x11, bad)])),
+            RecordError::Invalid {
+                field: Field::BootstrapToken,
+                problem: Problem::NotABootstrapToken
+            },
+            "{bad:?}"
+        );
+    }
+    assert!(matches!(
+        err(&raw(&[host, (0x06, CA), (0x11, b"abc.def")])),
+        RecordError::Invalid {
+            field: Field::BootstrapToken,
+            problem: Problem::Length { len: 7, .. }
+        }
+    ));
+    assert!(matches!(
+        err(&raw(&[host, (0x11, BOOT_TOKEN), (0x12, &pin[..31])])),
+        RecordError::Invalid {
+            field: Field::DiscoveryCaCertHash,
+            problem: Problem::Length { len: 31, .. }
+        }
+    ));
+    // One identity only.
+    assert_eq!(
+        err(&raw(&[host, (0x06, CA), (0x07, b"t"), (0x11, BOOT_TOKEN)])),
+        RecordError::TwoIdentities
+    );
+    // A hash excludes a CA and the insecure flag, and needs the bootstrap token.
+    assert_eq!(
+        err(&raw(&[host, (0x06, CA), (0x11, BOOT_TOKEN), (0x12, &pin)])),
+        RecordError::CaHashWithCa
+    );
+    assert_eq!(
+        err(&raw(&[
+            host,
+            (0x0e, &[1]),
+            (0x11, BOOT_TOKEN),
+            (0x12, &pin)
+        ])),
+        RecordError::CaHashWithCa
+    );
+    assert_eq!(
+        err(&raw(&[host, (0x07, b"t"), (0x12, &pin)])),
+        RecordError::DiscoveryWithoutBootstrapToken
+    );
+    assert_eq!(
+        err(&raw(&[
+            host,
+            (0x11, BOOT_TOKEN),
+            (0x11, BOOT_TOKEN),
+            (0x12, &pin)
+        ])),
+        RecordError::Duplicate(Field::BootstrapToken)
+    );
+    // The writer refuses what the parser refuses.
+    let record = ProvisionRecord {
+        token: None,
+        bootstrap_token: Some(
+            picokubelet_core::tls::jws::BootstrapToken::parse("abcdef.0123456789abcdef").unwrap(),
+        ),
+        ..ProvisionRecord::new("h", ServerTrust::Ca(CA), BearerToken::new("t"))
+    };
+    assert!(write(&record, &mut [0; 256]).is_ok());
+    let two = ProvisionRecord {
+        token: Some(BearerToken::new("t")),
+        ..record
+    };
+    assert_eq!(write(&two, &mut [0; 256]), Err(RecordError::TwoIdentities));
 }

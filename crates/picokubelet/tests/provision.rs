@@ -651,4 +651,157 @@ fn the_firmware_partition_table_matches_the_pkconfig_constants() {
     assert_eq!(row[1], "data", "{row:?}");
     assert_eq!(number(row[3]), u64::from(PARTITION_OFFSET), "{row:?}");
     assert_eq!(number(row[4]), PARTITION_SIZE as u64, "{row:?}");
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or_default())
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.split(',').map(str::trim).collect())
+        .collect();
+    let ident = rows
+        .iter()
+        .find(|cols| cols.first() == Some(&provision::IDENTITY_PARTITION_NAME))
+        .expect("a pkident row");
+    assert_eq!(ident[1], "data", "{ident:?}");
+    assert_eq!(
+        number(ident[3]),
+        u64::from(provision::IDENTITY_PARTITION_OFFSET)
+    );
+    assert_eq!(
+        number(ident[4]),
+        u64::from(provision::IDENTITY_PARTITION_SIZE)
+    );
+    // No partition overlaps another, and all fit a 4 MiB flash.
+    let mut spans: Vec<(u64, u64)> = rows
+        .iter()
+        .filter(|c| c.len() >= 5 && c[0] != "Name")
+        .map(|c| (number(c[3]), number(c[3]) + number(c[4])))
+        .collect();
+    spans.sort_unstable();
+    assert!(spans.windows(2).all(|w| w[0].1 <= w[1].0), "{spans:?}");
+    assert!(spans.last().unwrap().1 <= 4 * 1024 * 1024, "{spans:?}");
+}
+
+const BOOTSTRAP_TOKEN: &str = "abcdef.0123456789abcdef";
+const CA_HASH: &str = "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
+
+/// kubeadm-join style: server, token and CA hash, no kubeconfig. One record for every board:
+/// no node name (each board derives its own), no credentials but the bootstrap token.
+#[test]
+fn a_bootstrap_token_and_a_ca_hash_make_one_record_for_a_fleet() {
+    let sb = Sandbox::new();
+    let token_file = sb.file("token", &format!("{BOOTSTRAP_TOKEN}\n"));
+    let out_file = sb.path("pk.bin");
+    let out = sb.provision(
+        [
+            OsStr::new("--bootstrap-token-file"),
+            token_file.as_os_str(),
+            OsStr::new("--discovery-token-ca-cert-hash"),
+            OsStr::new(CA_HASH),
+            OsStr::new("--api-host"),
+            OsStr::new("api.lab.example"),
+            OsStr::new("--out"),
+            out_file.as_os_str(),
+        ],
+        &[],
+    );
+    assert_ok(&out);
+    let image = std::fs::read(&out_file).unwrap();
+    let record = parse(&image).unwrap();
+    assert_eq!(record.host, "api.lab.example");
+    assert_eq!(record.port, 6443);
+    assert_eq!(record.bootstrap_token.unwrap().expose(), BOOTSTRAP_TOKEN);
+    assert_eq!(record.token, None);
+    assert_eq!(record.client_certificate, None);
+    assert_eq!(record.node_name, None);
+    assert_eq!(
+        record.trust,
+        provision::RecordTrust::Discovery(
+            picokubelet_core::tls::pin::CaPin::parse(CA_HASH).unwrap()
+        )
+    );
+    let text = all_output(&out);
+    assert!(text.contains("bootstrap token abcdef.<secret>"), "{text}");
+    assert!(text.contains("kube-public/cluster-info"), "{text}");
+    assert!(!text.contains("0123456789abcdef"), "{text}");
+    assert!(!text.contains("WARNING"), "{text}");
+}
+
+/// With a kubeconfig: its server and CA, never its user's credentials.
+#[test]
+fn a_bootstrap_token_with_a_kubeconfig_takes_only_its_server_and_ca() {
+    let sb = Sandbox::new();
+    let token_file = sb.file("token", BOOTSTRAP_TOKEN);
+    let out_file = sb.path("pk.bin");
+    let out = sb.provision(
+        [
+            OsStr::new("--kubeconfig"),
+            fixture("provision/lan.yaml").as_os_str(),
+            OsStr::new("--bootstrap-token-file"),
+            token_file.as_os_str(),
+            OsStr::new("--out"),
+            out_file.as_os_str(),
+        ],
+        &[],
+    );
+    assert_ok(&out);
+    let record_bytes = std::fs::read(&out_file).unwrap();
+    let record = parse(&record_bytes).unwrap();
+    assert_eq!(record.host, "k3s.lab.example");
+    assert_eq!(record.token, None);
+    assert_eq!(record.bootstrap_token.unwrap().id(), "abcdef");
+    assert!(matches!(record.trust.server(), Some(ServerTrust::Ca(_))));
+    assert!(!all_output(&out).contains(TOKEN));
+}
+
+#[test]
+fn a_malformed_bootstrap_token_or_hash_is_refused_with_the_format() {
+    let sb = Sandbox::new();
+    let out_file = sb.path("pk.bin");
+    let bad_token = sb.file("token", "abcdef.secret\n");
+    let out = sb.provision(
+        [
+            OsStr::new("--bootstrap-token-file"),
+            bad_token.as_os_str(),
+            OsStr::new("--discovery-token-ca-cert-hash"),
+            OsStr::new(CA_HASH),
+            OsStr::new("--api-host"),
+            OsStr::new("api.lab.example"),
+            OsStr::new("--out"),
+            out_file.as_os_str(),
+        ],
+        &[],
+    );
+    let err = assert_refused(&out, 2, &out_file);
+    assert!(err.contains("6 and 16 characters"), "{err}");
+    assert!(!err.contains("abcdef.secret"), "{err}");
+    let token_file = sb.file("good", BOOTSTRAP_TOKEN);
+    let out = sb.provision(
+        [
+            OsStr::new("--bootstrap-token-file"),
+            token_file.as_os_str(),
+            OsStr::new("--discovery-token-ca-cert-hash"),
+            OsStr::new("sha256:1234"),
+            OsStr::new("--api-host"),
+            OsStr::new("api.lab.example"),
+            OsStr::new("--out"),
+            out_file.as_os_str(),
+        ],
+        &[],
+    );
+    let err = assert_refused(&out, 2, &out_file);
+    assert!(err.contains("64 hex digits"), "{err}");
+    // The hash alone names no server.
+    let out = sb.provision(
+        [
+            OsStr::new("--bootstrap-token-file"),
+            token_file.as_os_str(),
+            OsStr::new("--discovery-token-ca-cert-hash"),
+            OsStr::new(CA_HASH),
+            OsStr::new("--out"),
+            out_file.as_os_str(),
+        ],
+        &[],
+    );
+    let err = assert_refused(&out, 2, &out_file);
+    assert!(err.contains("--api-host"), "{err}");
 }

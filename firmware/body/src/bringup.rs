@@ -104,6 +104,22 @@ pub async fn configuration<F: ReadStorage>(
             halt(Stage::Config, "no usable configuration", refusal).await
         }
     };
+    if let Some(token) = settings.record.bootstrap_token {
+        // The core has the steps (picokubelet_core::bootstrap::board) and the identity store;
+        // this body does not run them yet. Without a certificate the agent would only collect
+        // 401s, so say what the record asks for and stop.
+        board_state::record_config_health(ConfigHealth::Refused);
+        halt(
+            Stage::Config,
+            "the record asks for kubelet TLS bootstrap, which this firmware does not run yet",
+            format_args!(
+                "bootstrap token {}.<secret>; provision the board with a token or a client \
+                 certificate (picokubelet provision --kubeconfig ...) instead",
+                token.id()
+            ),
+        )
+        .await
+    }
     let degraded = if settings.degraded {
         ", DEGRADED: the flash record is unusable, compile-time defaults"
     } else {

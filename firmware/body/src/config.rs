@@ -182,7 +182,7 @@ pub fn load<F: ReadStorage>(
         println!("config: PK_NODE_NAME is not a valid node name: {}", e);
         Refusal::NodeName(e)
     })?;
-    if matches!(record.trust, ServerTrust::InsecureSkipVerify) {
+    if record.trust == ServerTrust::InsecureSkipVerify {
         println!(
             "config: WARNING: insecure-skip-tls-verify: the server certificate is NOT verified"
         );

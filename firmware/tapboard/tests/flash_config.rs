@@ -82,10 +82,16 @@ fn a_provisioned_record_is_read_through_the_partition_table() {
 fn the_table_is_the_one_espflash_writes() {
     let image = provisioned(None);
     let table = &image.as_bytes()[PARTITION_TABLE_OFFSET..][..PARTITION_TABLE_LEN];
-    // Rows: nvs, pkconfig, phy_init, factory; then the MD5 entry.
+    // Rows: nvs, pkconfig, phy_init, factory, pkident; then the MD5 entry.
     assert_eq!(table[32..64], ESPFLASH_PKCONFIG_ENTRY);
-    assert_eq!(table[128..130], [0xEB, 0xEB], "MD5 entry after four rows");
-    assert!(table[160..].iter().all(|&b| b == 0xFF));
+    // pkident: data (1), undefined (6), 0x3f0000, 8 KiB, its label, no flags.
+    let pkident = &table[128..160];
+    assert_eq!(pkident[..4], [0xAA, 0x50, 0x01, 0x06]);
+    assert_eq!(pkident[4..8], 0x3f_0000u32.to_le_bytes());
+    assert_eq!(pkident[8..12], 0x2000u32.to_le_bytes());
+    assert_eq!(&pkident[12..20], b"pkident\0");
+    assert_eq!(table[160..162], [0xEB, 0xEB], "MD5 entry after five rows");
+    assert!(table[192..].iter().all(|&b| b == 0xFF));
 }
 
 #[test]

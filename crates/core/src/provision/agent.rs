@@ -14,7 +14,7 @@ use crate::k8s::chip::Chip;
 use crate::k8s::name::{validate_dns_subdomain, NameError, NodeName, MAX_SUBDOMAIN_LEN};
 use crate::k8s::node::NodeProfile;
 use crate::k8s::node_ids::NodeIds;
-use crate::tls::{ClientIdentity, ClientKey, TlsOpener};
+use crate::tls::{ClientIdentity, ClientKey, ServerTrust, TlsOpener};
 use p256::ecdsa::SigningKey;
 
 /// Longest `Host` header: a 253-byte name (or a bracketed IPv6 literal) and `:65535`.
@@ -118,9 +118,10 @@ impl<'a> ProvisionRecord<'a> {
     /// certificate, the board's identity with `key` — the record's
     /// [`ClientCertificate::signing_key`](super::ClientCertificate::signing_key), kept by the
     /// caller because the opener borrows it. Without a key (a token record) the opener sends
-    /// no certificate.
+    /// no certificate. A discovery record has no CA yet: its opener trusts nothing (every
+    /// handshake fails) until the caller builds one with the CA from cluster-info.
     pub fn tls_opener<'s>(&'s self, key: Option<&'s SigningKey>) -> TlsOpener<'s> {
-        let opener = TlsOpener::new(self.trust);
+        let opener = TlsOpener::new(self.trust.server().unwrap_or(ServerTrust::Ca(&[])));
         match (self.client_certificate, key) {
             (Some(client), Some(key)) => opener.with_client_identity(ClientIdentity {
                 certificate_der: client.certificate_der,

@@ -37,11 +37,17 @@
 //! | 0x0E | insecure-skip-tls-verify       | u8, exactly 1                                      |
 //! | 0x0F | client-certificate             | DER X.509 for the client-key's P-256 key, 1..=2048 |
 //! | 0x10 | client-key                     | P-256 private scalar, big-endian, exactly 32       |
+//! | 0x11 | bootstrap-token                | `[a-z0-9]{6}.[a-z0-9]{16}`, exactly 23             |
+//! | 0x12 | discovery-token-ca-cert-hash   | SHA-256 of the CA's SubjectPublicKeyInfo, 32       |
 //!
-//! Exactly one of ca-certificate and insecure-skip-tls-verify is required, and exactly one
-//! identity: token, or client-certificate with client-key (added in the same format version:
-//! their tags are mandatory, so a firmware that predates them refuses such a record instead of
-//! running without an identity; every older record reads as before). Every field but
+//! Exactly one of ca-certificate, insecure-skip-tls-verify and discovery-token-ca-cert-hash
+//! is required (the hash only with a bootstrap token: kubeadm-join style, the CA comes from
+//! `kube-public/cluster-info`, whose signature the token checks), and exactly one identity:
+//! token, client-certificate with client-key, or bootstrap-token (kubelet TLS bootstrap: the
+//! board asks for its own certificate and keeps it in its identity store, so one record serves
+//! a fleet). These tags came in the same format version: they are mandatory, so a firmware
+//! that predates them refuses such a record instead of running without an identity; every
+//! older record reads as before. Every field but
 //! label appears at most once. Entries may come in any order; [`write()`] writes them by tag.
 //!
 //! # Forward compatibility
@@ -64,5 +70,8 @@ pub use agent::{
     MAX_HOST_HEADER_LEN,
 };
 pub use crc32::crc32;
-pub use partition::{PARTITION_NAME, PARTITION_OFFSET, PARTITION_SIZE};
+pub use partition::{
+    IDENTITY_PARTITION_NAME, IDENTITY_PARTITION_OFFSET, IDENTITY_PARTITION_SIZE, PARTITION_NAME,
+    PARTITION_OFFSET, PARTITION_SIZE,
+};
 pub use record::*;

@@ -9,3 +9,11 @@ pub const PARTITION_OFFSET: u32 = 0xd000;
 /// Its size: exactly the largest record.
 pub const PARTITION_SIZE: usize = 0x2000;
 const _: () = assert!(PARTITION_SIZE == MAX_RECORD_LEN);
+
+/// The label of the partition that holds the identity a board got through TLS bootstrap
+/// ([`crate::bootstrap::store`]).
+pub const IDENTITY_PARTITION_NAME: &str = "pkident";
+/// Its flash offset: the last 8 KiB of a 4 MiB flash.
+pub const IDENTITY_PARTITION_OFFSET: u32 = 0x3f_0000;
+/// Its size: the store's two slots.
+pub const IDENTITY_PARTITION_SIZE: u32 = crate::bootstrap::store::REGION_SIZE;

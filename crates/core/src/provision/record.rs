@@ -10,7 +10,9 @@ use crate::k8s::label::{validate_node_label, LabelError};
 use crate::k8s::name::{validate_dns_subdomain, NameError, NodeName};
 use crate::k8s::node::MAX_EXTRA_LABELS;
 use crate::tls::ca::CA_DER_MAX;
+use crate::tls::jws::{BootstrapToken, TOKEN_ID_LEN, TOKEN_SECRET_LEN};
 use crate::tls::opener::ServerTrust;
+use crate::tls::pin::CaPin;
 
 /// The four bytes every record starts with.
 pub const MAGIC: [u8; 4] = *b"PKCF";
@@ -41,6 +43,10 @@ pub const MAX_TOKEN_LEN: usize = 2048;
 pub const MAX_CLIENT_CERT_LEN: usize = 2048;
 /// A P-256 private key: the 32-byte big-endian scalar.
 pub const CLIENT_KEY_LEN: usize = 32;
+/// A bootstrap token `<6>.<16>`.
+pub const BOOTSTRAP_TOKEN_LEN: usize = TOKEN_ID_LEN + 1 + TOKEN_SECRET_LEN;
+/// The discovery CA hash: the SHA-256 of the CA's SubjectPublicKeyInfo, raw.
+pub const CA_PIN_LEN: usize = 32;
 /// Longest CA certificate (DER).
 pub const MAX_CA_LEN: usize = CA_DER_MAX;
 /// Longest label entry `key=value`: a 253-byte prefix, `/`, a 63-byte name, `=`, 63 bytes.
@@ -74,11 +80,13 @@ pub enum Field {
     InsecureSkipTlsVerify = 0x0E,
     ClientCertificate = 0x0F,
     ClientKey = 0x10,
+    BootstrapToken = 0x11,
+    DiscoveryCaCertHash = 0x12,
 }
 
 impl Field {
     /// Every field, in tag (and writing) order.
-    pub const ALL: [Field; 16] = [
+    pub const ALL: [Field; 18] = [
         Field::WifiSsid,
         Field::WifiPassword,
         Field::ApiHost,
@@ -95,6 +103,8 @@ impl Field {
         Field::InsecureSkipTlsVerify,
         Field::ClientCertificate,
         Field::ClientKey,
+        Field::BootstrapToken,
+        Field::DiscoveryCaCertHash,
     ];
 
     /// The tag byte.
@@ -126,6 +136,8 @@ impl Field {
             Field::InsecureSkipTlsVerify => "insecure-skip-tls-verify",
             Field::ClientCertificate => "client-certificate",
             Field::ClientKey => "client-key",
+            Field::BootstrapToken => "bootstrap-token",
+            Field::DiscoveryCaCertHash => "discovery-token-ca-cert-hash",
         }
     }
 
@@ -140,6 +152,8 @@ impl Field {
             Field::BearerToken => (1, MAX_TOKEN_LEN),
             Field::ClientCertificate => (1, MAX_CLIENT_CERT_LEN),
             Field::ClientKey => (CLIENT_KEY_LEN, CLIENT_KEY_LEN),
+            Field::BootstrapToken => (BOOTSTRAP_TOKEN_LEN, BOOTSTRAP_TOKEN_LEN),
+            Field::DiscoveryCaCertHash => (CA_PIN_LEN, CA_PIN_LEN),
             Field::Profile | Field::InsecureSkipTlsVerify => (1, 1),
             Field::Label => (2, MAX_LABEL_ENTRY_LEN),
             Field::LeaseRenewIntervalSecs
@@ -193,6 +207,38 @@ impl ClientCertificate<'_> {
     }
 }
 
+/// How the board checks the API server: as the TLS opener does (a CA, or the explicit insecure
+/// flag), or kubeadm-join style from a CA hash: the CA comes from `kube-public/cluster-info`,
+/// whose JWS the bootstrap token checks and whose CA key must have this hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordTrust<'a> {
+    Server(ServerTrust<'a>),
+    /// Only with a bootstrap token (the token signs what cluster-info says).
+    Discovery(CaPin),
+}
+
+impl<'a> RecordTrust<'a> {
+    /// The trust the TLS opener takes; `None` until discovery has found the CA.
+    pub const fn server(&self) -> Option<ServerTrust<'a>> {
+        match *self {
+            RecordTrust::Server(t) => Some(t),
+            RecordTrust::Discovery(_) => None,
+        }
+    }
+}
+
+impl<'a> From<ServerTrust<'a>> for RecordTrust<'a> {
+    fn from(t: ServerTrust<'a>) -> Self {
+        RecordTrust::Server(t)
+    }
+}
+
+impl<'a> PartialEq<ServerTrust<'a>> for RecordTrust<'a> {
+    fn eq(&self, other: &ServerTrust<'a>) -> bool {
+        self.server() == Some(*other)
+    }
+}
+
 /// Up to [`MAX_EXTRA_LABELS`] extra node labels, in record order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Labels<'a> {
@@ -243,12 +289,17 @@ pub struct ProvisionRecord<'a> {
     pub port: u16,
     /// The name the server certificate must carry when it differs from `host`.
     pub tls_server_name: Option<&'a str>,
-    /// CA certificate (DER) or the explicit insecure flag; never both.
-    pub trust: ServerTrust<'a>,
-    /// Visible ASCII, 1..=2048 bytes. Exactly one of `token` and `client_certificate`.
+    /// CA certificate (DER) or the explicit insecure flag, never both; or a CA hash
+    /// (discovery, with a bootstrap token only).
+    pub trust: RecordTrust<'a>,
+    /// Visible ASCII, 1..=2048 bytes. Exactly one of `token`, `client_certificate` and
+    /// `bootstrap_token`.
     pub token: Option<BearerToken<'a>>,
     /// The board's client certificate and key, instead of a token.
     pub client_certificate: Option<ClientCertificate<'a>>,
+    /// kubelet TLS bootstrap: the token that asks for the board's own certificate (kept in
+    /// the board's identity store, not in the record), so one record serves a whole fleet.
+    pub bootstrap_token: Option<BootstrapToken<'a>>,
     /// When `None` the firmware derives a name from the MAC ([`super::derive_node_name`]).
     pub node_name: Option<NodeName<'a>>,
     /// When `None` the firmware uses the board it was built for.
@@ -267,9 +318,10 @@ impl<'a> ProvisionRecord<'a> {
             host,
             port: DEFAULT_API_PORT,
             tls_server_name: None,
-            trust,
+            trust: RecordTrust::Server(trust),
             token: Some(token),
             client_certificate: None,
+            bootstrap_token: None,
             node_name: None,
             profile: None,
             labels: Labels::EMPTY,
@@ -295,18 +347,26 @@ impl<'a> ProvisionRecord<'a> {
             check_len(Field::TlsServerName, name.len())?;
             check_host(Field::TlsServerName, name)?;
         }
-        if let ServerTrust::Ca(der) = self.trust {
+        if let RecordTrust::Server(ServerTrust::Ca(der)) = self.trust {
             check_len(Field::CaCertificate, der.len())?;
             check_ca_shape(der)?;
         }
-        match (self.token, self.client_certificate) {
-            (Some(token), None) => {
+        match (self.token, self.client_certificate, self.bootstrap_token) {
+            (Some(token), None, None) => {
                 check_len(Field::BearerToken, token.expose().len())?;
                 check_token(token.expose())?;
             }
-            (None, Some(client)) => check_client_certificate(client)?,
-            (Some(_), Some(_)) => return Err(RecordError::TokenWithClientCertificate),
-            (None, None) => return Err(RecordError::Missing(Field::BearerToken)),
+            (None, Some(client), None) => check_client_certificate(client)?,
+            (None, None, Some(token)) => {
+                // A hand-built token is checked as parse checks the field.
+                BootstrapToken::parse(token.expose())
+                    .map_err(|_| invalid(Field::BootstrapToken, Problem::NotABootstrapToken))?;
+            }
+            (None, None, None) => return Err(RecordError::Missing(Field::BearerToken)),
+            _ => return Err(RecordError::TwoIdentities),
+        }
+        if matches!(self.trust, RecordTrust::Discovery(_)) && self.bootstrap_token.is_none() {
+            return Err(RecordError::DiscoveryWithoutBootstrapToken);
         }
         if let Some(name) = self.node_name {
             check_len(Field::NodeName, name.len())?;
@@ -379,6 +439,8 @@ pub enum Problem {
     NotAKey,
     /// The client certificate is not for the client key (another public key, or not P-256).
     KeyMismatch,
+    /// Not `[a-z0-9]{6}.[a-z0-9]{16}` (kubeadm's bootstrap token format).
+    NotABootstrapToken,
 }
 
 /// Why a record was refused (or could not be written).
@@ -413,8 +475,12 @@ pub enum RecordError {
     PasswordWithoutSsid,
     /// A CA and `insecure-skip-tls-verify` together: the user must pick one.
     CaWithInsecure,
-    /// A token and a client certificate together: a board has one identity.
-    TokenWithClientCertificate,
+    /// Two of token, client certificate and bootstrap token: a board has one identity.
+    TwoIdentities,
+    /// A CA hash together with a CA or the insecure flag: the user must pick one.
+    CaHashWithCa,
+    /// A CA hash without a bootstrap token: only the token can check what cluster-info says.
+    DiscoveryWithoutBootstrapToken,
     /// The output buffer of [`write()`] is too small; `needed` bytes would do.
     BufferTooSmall { needed: usize },
     /// The record would exceed [`MAX_RECORD_LEN`].
@@ -450,11 +516,12 @@ impl fmt::Display for RecordError {
             }
             RecordError::Duplicate(field) => write!(f, "{} appears twice", field.name()),
             RecordError::TooManyLabels => write!(f, "more than {MAX_EXTRA_LABELS} labels"),
-            RecordError::Missing(Field::CaCertificate) => {
-                f.write_str("neither ca-certificate nor insecure-skip-tls-verify is set")
-            }
+            RecordError::Missing(Field::CaCertificate) => f.write_str(
+                "none of ca-certificate, discovery-token-ca-cert-hash and \
+                 insecure-skip-tls-verify is set",
+            ),
             RecordError::Missing(Field::BearerToken) => {
-                f.write_str("neither token nor client-certificate is set")
+                f.write_str("none of token, client-certificate and bootstrap-token is set")
             }
             RecordError::Missing(field) => write!(f, "{} is required", field.name()),
             RecordError::Invalid { field, problem } => write!(f, "{}: {problem:?}", field.name()),
@@ -462,9 +529,18 @@ impl fmt::Display for RecordError {
             RecordError::CaWithInsecure => {
                 f.write_str("ca-certificate and insecure-skip-tls-verify exclude each other")
             }
-            RecordError::TokenWithClientCertificate => {
-                f.write_str("token and client-certificate exclude each other")
-            }
+            RecordError::TwoIdentities => f.write_str(
+                "token, client-certificate and bootstrap-token exclude each other: a board has \
+                 one identity",
+            ),
+            RecordError::CaHashWithCa => f.write_str(
+                "discovery-token-ca-cert-hash excludes ca-certificate and \
+                 insecure-skip-tls-verify: give the CA or its hash",
+            ),
+            RecordError::DiscoveryWithoutBootstrapToken => f.write_str(
+                "discovery-token-ca-cert-hash needs a bootstrap-token, which signs the \
+                 cluster-info it checks",
+            ),
             RecordError::BufferTooSmall { needed } => {
                 write!(f, "output buffer too small: {needed} bytes needed")
             }
@@ -625,6 +701,8 @@ struct Seen<'a> {
     token: Option<&'a str>,
     client_cert: Option<&'a [u8]>,
     client_key: Option<&'a [u8; CLIENT_KEY_LEN]>,
+    bootstrap_token: Option<BootstrapToken<'a>>,
+    ca_pin: Option<CaPin>,
     node_name: Option<NodeName<'a>>,
     profile: Option<Chip>,
     labels: Labels<'a>,
@@ -688,6 +766,24 @@ fn read_field<'a>(seen: &mut Seen<'a>, field: Field, value: &'a [u8]) -> Result<
             })?;
             set_once(&mut seen.client_key, field, key)
         }
+        Field::BootstrapToken => {
+            let token = BootstrapToken::parse(text(field, value)?)
+                .map_err(|_| invalid(field, Problem::NotABootstrapToken))?;
+            set_once(&mut seen.bootstrap_token, field, token)
+        }
+        Field::DiscoveryCaCertHash => {
+            let hash = <[u8; CA_PIN_LEN]>::try_from(value).map_err(|_| {
+                invalid(
+                    field,
+                    Problem::Length {
+                        len: value.len(),
+                        min: CA_PIN_LEN,
+                        max: CA_PIN_LEN,
+                    },
+                )
+            })?;
+            set_once(&mut seen.ca_pin, field, CaPin(hash))
+        }
         Field::NodeName => {
             let name =
                 NodeName::new(text(field, value)?).map_err(|e| invalid(field, Problem::Name(e)))?;
@@ -741,11 +837,13 @@ fn finish(seen: Seen<'_>) -> Result<ProvisionRecord<'_>, RecordError> {
         (None, Some(_)) => return Err(RecordError::Missing(Field::ClientCertificate)),
         (None, None) => None,
     };
-    let trust = match (seen.ca, seen.insecure) {
-        (Some(_), true) => return Err(RecordError::CaWithInsecure),
-        (Some(der), false) => ServerTrust::Ca(der),
-        (None, true) => ServerTrust::InsecureSkipVerify,
-        (None, false) => return Err(RecordError::Missing(Field::CaCertificate)),
+    let trust = match (seen.ca, seen.insecure, seen.ca_pin) {
+        (Some(_), true, _) => return Err(RecordError::CaWithInsecure),
+        (Some(_), false, Some(_)) | (None, true, Some(_)) => return Err(RecordError::CaHashWithCa),
+        (Some(der), false, None) => RecordTrust::Server(ServerTrust::Ca(der)),
+        (None, true, None) => RecordTrust::Server(ServerTrust::InsecureSkipVerify),
+        (None, false, Some(pin)) => RecordTrust::Discovery(pin),
+        (None, false, None) => return Err(RecordError::Missing(Field::CaCertificate)),
     };
     let wifi = match (seen.ssid, seen.password) {
         (Some(ssid), password) => Some(WifiCredentials {
@@ -763,6 +861,7 @@ fn finish(seen: Seen<'_>) -> Result<ProvisionRecord<'_>, RecordError> {
         trust,
         token: seen.token.map(BearerToken::new),
         client_certificate,
+        bootstrap_token: seen.bootstrap_token,
         node_name: seen.node_name,
         profile: seen.profile,
         labels: seen.labels,
@@ -822,7 +921,7 @@ pub fn write(record: &ProvisionRecord<'_>, out: &mut [u8]) -> Result<usize, Reco
     if let Some(name) = record.tls_server_name {
         o.entry(Field::TlsServerName, &[name.as_bytes()]);
     }
-    if let ServerTrust::Ca(der) = record.trust {
+    if let RecordTrust::Server(ServerTrust::Ca(der)) = record.trust {
         o.entry(Field::CaCertificate, &[der]);
     }
     if let Some(token) = record.token {
@@ -852,12 +951,18 @@ pub fn write(record: &ProvisionRecord<'_>, out: &mut [u8]) -> Result<usize, Reco
             o.entry(field, &[&v.to_le_bytes()]);
         }
     }
-    if record.trust == ServerTrust::InsecureSkipVerify {
+    if record.trust == RecordTrust::Server(ServerTrust::InsecureSkipVerify) {
         o.entry(Field::InsecureSkipTlsVerify, &[&[1]]);
     }
     if let Some(client) = record.client_certificate {
         o.entry(Field::ClientCertificate, &[client.certificate_der]);
         o.entry(Field::ClientKey, &[client.key]);
+    }
+    if let Some(token) = record.bootstrap_token {
+        o.entry(Field::BootstrapToken, &[token.expose().as_bytes()]);
+    }
+    if let RecordTrust::Discovery(pin) = record.trust {
+        o.entry(Field::DiscoveryCaCertHash, &[&pin.0]);
     }
     let total = o.len.saturating_add(CRC_LEN);
     if total > MAX_RECORD_LEN {

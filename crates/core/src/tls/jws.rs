@@ -25,6 +25,7 @@ pub const JWS_KEY_PREFIX: &str = "jws-kubeconfig-";
 /// A bootstrap token `<id>.<secret>` (kubeadm's format: `[a-z0-9]{6}\.[a-z0-9]{16}`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct BootstrapToken<'a> {
+    whole: &'a str,
     id: &'a str,
     secret: &'a str,
 }
@@ -59,7 +60,11 @@ impl<'a> BootstrapToken<'a> {
     pub fn parse(token: &'a str) -> Result<Self, NotABootstrapToken> {
         let (id, secret) = token.split_once('.').ok_or(NotABootstrapToken)?;
         if token_chars(id, TOKEN_ID_LEN) && token_chars(secret, TOKEN_SECRET_LEN) {
-            Ok(BootstrapToken { id, secret })
+            Ok(BootstrapToken {
+                whole: token,
+                id,
+                secret,
+            })
         } else {
             Err(NotABootstrapToken)
         }
@@ -68,6 +73,11 @@ impl<'a> BootstrapToken<'a> {
     /// The public half: names the token in `system:bootstrap:<id>` and `jws-kubeconfig-<id>`.
     pub fn id(&self) -> &'a str {
         self.id
+    }
+
+    /// The whole `<id>.<secret>`, as the bearer token it is sent as.
+    pub fn expose(&self) -> &'a str {
+        self.whole
     }
 
     /// The secret half: the HMAC key of the cluster-info signature.
@@ -160,7 +170,7 @@ pub(crate) mod tests {
     /// recorded-2 B01: `data.kubeconfig` of cluster-info, exactly as stored (1015 bytes).
     pub(crate) const RECORDED_KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: \"\"\n  cluster:\n    server: https://127.0.0.1:7443\n    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJuVENDQVVPZ0F3SUJBZ0lVTGlVOUZDOTEzcUROVnJMRTU0ZVZtRi9JZnA0d0NnWUlLb1pJemowRUF3SXcKSERFYU1CZ0dBMVVFQXd3UmNtVmhiR3M0Y3kxelpYSjJaWEl0WTJFd0hoY05Nall4TWpBeU1UVXhOVEEyV2hjTgpNell4TVRJNU1UVXhOVEEyV2pBY01Sb3dHQVlEVlFRRERCRnlaV0ZzYXpoekxYTmxjblpsY2kxallUQlpNQk1HCkJ5cUdTTTQ5QWdFR0NDcUdTTTQ5QXdFSEEwSUFCRTlIYnFpRUV2cUhXNkFlTUtLckJ3SUJiZE9aaVNNcU9HbEQKYTQzSmp2Y1l0cW00RTZlaHFUVVZ2UmliMnZRMDdTMG5FeVgzdDZpeGVOTVUvdGdGRHFLall6QmhNQjBHQTFVZApEZ1FXQkJTVUVCRGVOSHhDdGI4TlEwZVl2TnM0UnlWemx6QWZCZ05WSFNNRUdEQVdnQlNVRUJEZU5IeEN0YjhOClEwZVl2TnM0UnlWemx6QVBCZ05WSFJNQkFmOEVCVEFEQVFIL01BNEdBMVVkRHdFQi93UUVBd0lCaGpBS0JnZ3EKaGtqT1BRUURBZ05JQURCRkFpQkE4UmFQeW1COFA5WjVaNWhWZXdjbk41QXhlc2piRmN1d01hTG9EeTdxMXdJaApBUEp5ZHZJWS9DbnhJYStjSm9lZVBybDJnZjNyci9PNitObEN0bkE0b2VtNwotLS0tLUVORCBDRVJUSUZJQ0FURS0tLS0tCg==\ncontexts: []\nusers: []\ncurrent-context: \"\"\npreferences: {}\n";
     /// B05's computed vector: the same kubeconfig signed with the made-up secret.
-    const B05_VECTOR: &str =
+    pub(crate) const B05_VECTOR: &str =
         "eyJhbGciOiJIUzI1NiIsImtpZCI6IjliYzMxZSJ9..tdBUH1PdKDC3mjV2v0PmqXcL4IaSBDLpBsvhaIc4iSU";
     /// The signature the real server published (with the redacted secret).
     const RECORDED_JWS: &str =

@@ -9,12 +9,13 @@
 //! Every later connection verifies the server against that CA.
 
 use base64::Engine as _;
+use picokubelet_core::bootstrap::discovery::{check_cluster_info, DiscoveryError as Refused};
 use picokubelet_core::client::{no_body, ApiClient, ApiRequest, Endpoint};
 use picokubelet_core::k8s::cluster_info::{discovered_cluster, ClusterInfoResponse};
 use picokubelet_core::k8s::paths::ApiPath;
-use picokubelet_core::tls::jws::{verify_detached, BootstrapToken, JwsError, JWS_KEY_PREFIX};
+use picokubelet_core::tls::jws::{BootstrapToken, JwsError, JWS_KEY_PREFIX};
 use picokubelet_core::tls::pin::CaPin;
-use picokubelet_core::tls::{base64_pem_to_der, ServerTrust, CA_DER_MAX};
+use picokubelet_core::tls::{ServerTrust, CA_DER_MAX};
 
 use crate::check::wire::{self, Wire, WireError, STEP_TIMEOUT};
 use crate::kubeconfig::{parse_server_url, ServerUrl};
@@ -101,49 +102,43 @@ pub async fn discover(
             ))
         }
     }
-    let kubeconfig = info.kubeconfig().ok_or_else(|| {
-        if info.kubeconfig_overflowed() {
+    let mut der = [0u8; CA_DER_MAX];
+    let found = check_cluster_info(&info, token, pins, &mut der).map_err(|e| match e {
+        Refused::NoKubeconfig { overflowed: true } => {
             format!("cluster-info's kubeconfig is longer than {KUBECONFIG_BUF} bytes")
-        } else {
-            "cluster-info holds no kubeconfig".to_owned()
         }
-    })?;
-    if info.jws.is_empty() {
-        return Err(format!(
+        Refused::NotSigned { others } => format!(
             "cluster-info holds no signature for token id {id} ({JWS_KEY_PREFIX}{id}){others}: \
              the token is unknown, expired or was made without the signing usage; make a new \
              one with `kubeadm token create --print-join-command`",
             id = token.id(),
-            others = if info.other_signatures > 0 {
-                format!(", only for {} other token(s)", info.other_signatures)
+            others = if others > 0 {
+                format!(", only for {others} other token(s)")
             } else {
                 String::new()
             }
-        ));
-    }
-    verify_detached(info.jws.as_str(), kubeconfig.as_bytes(), token).map_err(|e| match e {
-        JwsError::BadSignature => format!(
+        ),
+        Refused::Jws(e @ JwsError::BadSignature) => format!(
             "{e}: check the token's secret (the part after the dot) — `kubeadm token list` on \
              the control plane shows the tokens"
         ),
+        Refused::PinMismatch { found } => {
+            let given: Vec<String> = pins.iter().map(ToString::to_string).collect();
+            format!(
+                "the cluster's CA has the public-key hash {found}, not the \
+                 --discovery-token-ca-cert-hash given ({}): this is another cluster, or the hash \
+                 is wrong. On the control plane, `kubeadm token create --print-join-command` \
+                 prints the right one (or: `openssl x509 -pubkey -in /etc/kubernetes/pki/ca.crt \
+                 | openssl pkey -pubin -outform der | sha256sum`)",
+                given.join(", ")
+            )
+        }
         e => e.to_string(),
     })?;
-    let cluster = discovered_cluster(kubeconfig).map_err(|e| e.to_string())?;
-    let mut der = [0u8; CA_DER_MAX];
-    let ca_der = base64_pem_to_der(cluster.ca_data.as_bytes(), &mut der)
+    let pin = CaPin::of_certificate(found.ca_der)
         .map_err(|e| format!("the CA in cluster-info cannot be read ({e:?})"))?;
-    let pin = CaPin::of_certificate(ca_der)
-        .map_err(|e| format!("the CA in cluster-info cannot be read ({e:?})"))?;
-    if !pins.contains(&pin) {
-        let given: Vec<String> = pins.iter().map(ToString::to_string).collect();
-        return Err(format!(
-            "the cluster's CA has the public-key hash {pin}, not the --discovery-token-ca-cert-hash \
-             given ({}): this is another cluster, or the hash is wrong. On the control plane, \
-             `kubeadm token create --print-join-command` prints the right one (or: `openssl x509 \
-             -pubkey -in /etc/kubernetes/pki/ca.crt | openssl pkey -pubin -outform der | sha256sum`)",
-            given.join(", ")
-        ));
-    }
+    let cluster =
+        discovered_cluster(info.kubeconfig().unwrap_or_default()).map_err(|e| e.to_string())?;
     let server = parse_server_url(cluster.server).map_err(|e| {
         format!(
             "the server in cluster-info ({}) cannot be used: {e}",

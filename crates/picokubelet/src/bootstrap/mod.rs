@@ -281,11 +281,12 @@ fn with_certificate(target: &BootstrapCluster, certificate: ClientCertificate) -
 /// When to renew: at a random point in 70–90 % of the certificate's lifetime (as the kubelet's
 /// certificate manager), measured from notBefore; now if that is past.
 pub fn renewal_delay(identity: &StoredIdentity, now: i64, random: u32) -> Duration {
-    let lifetime = (identity.not_after - identity.not_before).max(0);
-    // 0.7 + 0.2 * random/2^32, in 1/1000s of the lifetime.
-    let permille = 700 + i64::from(random / (u32::MAX / 200 + 1));
-    let at = identity.not_before + lifetime * permille / 1000;
-    Duration::from_secs(u64::try_from(at - now).unwrap_or(0))
+    let at = picokubelet_core::bootstrap::renewal::renewal_at(
+        identity.not_before,
+        identity.not_after,
+        random,
+    );
+    Duration::from_secs(u64::try_from(at.saturating_sub(now)).unwrap_or(0))
 }
 
 /// One node's certificate life cycle (per board: a fleet can hold one per board).

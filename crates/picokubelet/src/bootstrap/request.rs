@@ -2,18 +2,15 @@
 //! it until it is issued, denied or failed — over the core's TLS client and [`ApiClient`], as a
 //! board would. A dropped session is reopened; the request is posted once and polled by name.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use p256::ecdsa::SigningKey;
-use picokubelet_core::client::{no_body, ApiClient, ApiRequest, Reply};
-use picokubelet_core::json::writer::JsonError;
-use picokubelet_core::k8s::body_error::BodyError;
-use picokubelet_core::k8s::csr::{
-    write_csr_create, CsrResponse, CsrState, CERTIFICATE_TEXT_MAX, CSR_CREATE_MAX_LEN,
-};
+use picokubelet_core::bootstrap::csr_flow::{CsrFlow, CsrRefusal};
+use picokubelet_core::bootstrap::session::{csr_session, CsrEvent, SessionEnd};
+use picokubelet_core::client::ApiClient;
+use picokubelet_core::k8s::csr::{write_csr_create, CERTIFICATE_TEXT_MAX, CSR_CREATE_MAX_LEN};
 use picokubelet_core::k8s::name::NodeName;
-use picokubelet_core::k8s::paths::{ApiPath, ContentType, Method};
 use picokubelet_core::tls::csr::{
     write_node_csr, write_pem, CSR_DER_MAX, CSR_PEM_LABEL, CSR_PEM_MAX,
 };
@@ -24,13 +21,7 @@ use crate::agent_setup::AgentSetup;
 use crate::check::advice::tls_fix;
 use crate::check::wire::{self, Wire, WireError, STEP_TIMEOUT};
 
-/// A request still undecided after this long is waiting for a person (auto-approval takes
-/// milliseconds, recorded-2 A05): say once what they must run.
-pub const APPROVAL_HINT_AFTER: Duration = Duration::from_secs(3);
-/// The first wait between two looks at a pending request; it grows by half up to
-/// [`POLL_MAX`].
-const POLL_FIRST: Duration = Duration::from_millis(250);
-const POLL_MAX: Duration = Duration::from_secs(5);
+pub use picokubelet_core::bootstrap::csr_flow::APPROVAL_HINT_AFTER;
 /// Waits between attempts to reach the server.
 const RETRY_FIRST: Duration = Duration::from_millis(500);
 const RETRY_MAX: Duration = Duration::from_secs(30);
@@ -152,16 +143,6 @@ pub async fn sleep_or_stop(d: Duration, stop: &mut watch::Receiver<bool>) -> boo
     }
 }
 
-/// Where the request stands between sessions.
-#[derive(Default)]
-struct Progress {
-    /// The server's name for it, once posted.
-    name: Option<String>,
-    /// The approval hint was logged.
-    hinted: bool,
-    poll: Option<Duration>,
-}
-
 enum RoundEnd {
     Done(Vec<u8>),
     Fatal(CsrFailure),
@@ -169,18 +150,25 @@ enum RoundEnd {
     Retry(String),
 }
 
-/// Asks for a certificate and waits until it is issued; returns its PEM.
+/// Asks for a certificate and waits until it is issued; returns its PEM. The request itself
+/// is the core's [`CsrFlow`], as on a board; this adds the sessions, the log and the stop.
 pub async fn request_certificate(
     job: &CsrJob<'_>,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<Vec<u8>, CsrFailure> {
     let body = csr_body(job.node, job.key, job.expiration_seconds)?;
-    let started = Instant::now();
-    let mut progress = Progress::default();
+    let mut flow = CsrFlow::new();
     let mut retry = RETRY_FIRST;
     let mut last_why = String::new();
     loop {
-        match round(job, &body, &mut progress, started, stop).await {
+        let ended = {
+            let mut stopped = stop.clone();
+            tokio::select! {
+                end = round(job, &body, &mut flow) => end,
+                _ = stopped.wait_for(|s| *s) => return Err(CsrFailure::Stopped),
+            }
+        };
+        match ended {
             RoundEnd::Done(pem) => return Ok(pem),
             RoundEnd::Fatal(failure) => return Err(failure),
             RoundEnd::Retry(why) => {
@@ -198,13 +186,7 @@ pub async fn request_certificate(
 }
 
 /// One session: post (if not yet) and poll until done or the session breaks.
-async fn round(
-    job: &CsrJob<'_>,
-    body: &[u8],
-    progress: &mut Progress,
-    started: Instant,
-    stop: &mut watch::Receiver<bool>,
-) -> RoundEnd {
+async fn round(job: &CsrJob<'_>, body: &[u8], flow: &mut CsrFlow) -> RoundEnd {
     let setup = job.setup;
     let socket = match wire::connect(&setup.server).await {
         Ok(s) => s,
@@ -241,86 +223,73 @@ async fn round(
         STEP_TIMEOUT,
     );
     let mut cert_buf = vec![0u8; CERTIFICATE_TEXT_MAX];
-    loop {
-        let name = progress.name.clone();
-        let (reply, csr) = match exchange(&mut client, name.as_deref(), body, &mut cert_buf).await {
-            Ok(r) => r,
-            Err(why) => return RoundEnd::Retry(why),
-        };
-        let failure_message = client.failure().message.as_str().to_owned();
-        match (reply.status, &name) {
-            (200 | 201, _) => {}
-            (401, _) => {
-                return RoundEnd::Fatal(CsrFailure::Unauthorized {
-                    credentials: job.credentials.to_owned(),
-                })
-            }
-            (403, _) => {
-                return RoundEnd::Fatal(CsrFailure::Forbidden {
-                    message: failure_message,
-                })
-            }
-            (404, Some(gone)) => {
-                // Deleted (by an admin, or by kube-controller-manager's CSR cleaner).
-                // guess: not recorded; the cleaner's documented ages are 1 h for decided
-                // requests and 24 h for pending ones. Ask again.
-                warn!("certificate request {gone} is gone (404); sending a new one");
-                progress.name = None;
-                continue;
-            }
-            (code, _) => {
-                return RoundEnd::Retry(format!("the server answered {code} ({failure_message})"))
-            }
+    let mut verdict = (String::new(), String::new());
+    let on_event = |event: CsrEvent<'_>| match event {
+        CsrEvent::Sent { name } => info!(
+            csr = %name,
+            node = job.node,
+            "certificate request {name} sent with {}",
+            job.credentials
+        ),
+        CsrEvent::AwaitingApproval { name } => warn!(
+            csr = %name,
+            "certificate request {name} is waiting for approval: this cluster does not \
+             approve it automatically. Approve it with `kubectl certificate approve {name}` \
+             (picokubelet keeps waiting)"
+        ),
+        CsrEvent::Resending { name } => {
+            warn!("certificate request {name} is gone (404); sending a new one");
         }
-        let Some(csr) = csr else {
-            return RoundEnd::Retry("the answer had no body".to_owned());
-        };
-        if name.is_none() {
-            if csr.name.is_empty() {
-                return RoundEnd::Fatal(CsrFailure::Unusable(
-                    "the server's answer to the certificate request names no request".to_owned(),
-                ));
-            }
-            info!(csr = %csr.name, node = job.node, "certificate request {} sent with {}", csr.name, job.credentials);
-            progress.name = Some(csr.name.clone());
+        CsrEvent::Verdict { reason, message } => {
+            verdict = (reason.to_owned(), message.to_owned());
         }
-        let name = progress.name.clone().unwrap_or_default();
-        match csr.state {
-            CsrState::Issued => return decode_certificate(&csr.certificate),
-            CsrState::Denied | CsrState::Failed => {
-                let (reason, message) = csr.verdict.clone();
-                return RoundEnd::Fatal(if csr.state == CsrState::Denied {
-                    CsrFailure::Denied { name, reason, message }
-                } else {
-                    CsrFailure::Failed { name, reason, message }
-                });
-            }
-            CsrState::Approved if csr.certificate_overflowed => {
-                return RoundEnd::Fatal(CsrFailure::Unusable(format!(
-                    "the certificate issued for {name} is longer than {CERTIFICATE_TEXT_MAX} bytes of base64, more than a board keeps"
-                )))
-            }
-            CsrState::Pending if !progress.hinted && started.elapsed() >= APPROVAL_HINT_AFTER => {
-                progress.hinted = true;
-                warn!(
-                    csr = %name,
-                    "certificate request {name} is waiting for approval: this cluster does not \
-                     approve it automatically. Approve it with `kubectl certificate approve {name}` \
-                     (picokubelet keeps waiting)"
-                );
-            }
-            CsrState::Pending | CsrState::Approved => {}
+    };
+    let ended = csr_session(
+        &mut client,
+        &wire.clock,
+        flow,
+        body,
+        &mut cert_buf,
+        on_event,
+    )
+    .await;
+    let name = flow.name().unwrap_or_default().to_owned();
+    match ended {
+        SessionEnd::Issued { len } => {
+            decode_certificate(std::str::from_utf8(cert_buf.get(..len).unwrap_or(&[])).unwrap_or(""))
         }
-        let poll = progress
-            .poll
-            .map_or(POLL_FIRST, |p| (p + p / 2).min(POLL_MAX));
-        progress.poll = Some(poll);
-        if !sleep_or_stop(poll, stop).await {
-            return RoundEnd::Fatal(CsrFailure::Stopped);
-        }
-        if !client.is_usable() {
-            return RoundEnd::Retry("the server closed the connection".to_owned());
-        }
+        SessionEnd::Retry => RoundEnd::Retry(if client.is_usable() {
+            format!(
+                "the server answered without a usable answer ({})",
+                client.failure().message.as_str()
+            )
+        } else {
+            "the connection broke".to_owned()
+        }),
+        SessionEnd::Refused(refusal) => RoundEnd::Fatal(match refusal {
+            CsrRefusal::Unauthorized => CsrFailure::Unauthorized {
+                credentials: job.credentials.to_owned(),
+            },
+            CsrRefusal::Forbidden => CsrFailure::Forbidden {
+                message: client.failure().message.as_str().to_owned(),
+            },
+            CsrRefusal::Denied => CsrFailure::Denied {
+                name,
+                reason: verdict.0,
+                message: verdict.1,
+            },
+            CsrRefusal::Failed => CsrFailure::Failed {
+                name,
+                reason: verdict.0,
+                message: verdict.1,
+            },
+            CsrRefusal::Unnamed => CsrFailure::Unusable(
+                "the server's answer to the certificate request names no request".to_owned(),
+            ),
+            CsrRefusal::CertificateTooLarge => CsrFailure::Unusable(format!(
+                "the certificate issued for {name} is longer than {CERTIFICATE_TEXT_MAX} bytes of base64, more than a board keeps"
+            )),
+        }),
     }
 }
 
@@ -376,77 +345,6 @@ async fn who_am_i_status(
     );
     let answer = crate::check::ask::who_am_i(&mut api).await.ok()?;
     Some(answer.reply.status)
-}
-
-/// What one answer said about the request.
-struct CsrView {
-    name: String,
-    state: CsrState,
-    certificate: String,
-    certificate_overflowed: bool,
-    verdict: (String, String),
-}
-
-/// POST the request (`name` is `None`) or GET it; the reply and, for a success, what it said.
-async fn exchange<S, C>(
-    client: &mut ApiClient<'_, S, C>,
-    name: Option<&str>,
-    body: &[u8],
-    cert_buf: &mut [u8],
-) -> Result<(Reply, Option<CsrView>), String>
-where
-    S: embedded_io_async::Read + embedded_io_async::Write,
-    C: picokubelet_core::runtime::Clock,
-{
-    let mut csr = CsrResponse::new(cert_buf);
-    let reply = match name {
-        None => {
-            let req = ApiRequest {
-                method: Method::Post,
-                path: ApiPath::CertificateSigningRequests,
-                content_type: Some(ContentType::Json),
-            };
-            let write =
-                |out: &mut [u8]| -> Result<usize, BodyError> {
-                    let dst = out.get_mut(..body.len()).ok_or(BodyError::Json(
-                        JsonError::BufferFull { needed: body.len() },
-                    ))?;
-                    dst.copy_from_slice(body);
-                    Ok(body.len())
-                };
-            client.exchange(&req, write, &mut csr).await
-        }
-        Some(name) => {
-            let name = NodeName::new(name).map_err(|e| {
-                format!("the server named the request {name:?}, not a DNS name: {e}")
-            })?;
-            let req = ApiRequest::get(ApiPath::CertificateSigningRequest(name));
-            client.exchange(&req, no_body, &mut csr).await
-        }
-    }
-    .map_err(|e| format!("the request failed ({e:?})"))?;
-    if reply.status >= 300 {
-        return Ok((reply, None));
-    }
-    csr.finish();
-    let verdict = csr
-        .denied
-        .or(csr.failed)
-        .map(|v| (v.reason.as_str().to_owned(), v.message.as_str().to_owned()))
-        .unwrap_or_default();
-    let view = CsrView {
-        // A cut name would poll another request.
-        name: if csr.name.is_truncated() {
-            String::new()
-        } else {
-            csr.name.as_str().to_owned()
-        },
-        state: csr.state(),
-        certificate: csr.certificate().unwrap_or_default().to_owned(),
-        certificate_overflowed: csr.certificate_overflowed(),
-        verdict,
-    };
-    Ok((reply, Some(view)))
 }
 
 /// `status.certificate` (base64 of PEM) → the PEM.

@@ -20,6 +20,23 @@ pub struct ProvisionArgs {
     /// does)
     #[arg(long, value_name = "HOST[:PORT]")]
     pub api_host: Option<String>,
+    /// kubelet TLS bootstrap: a file holding a bootstrap token (ID.SECRET, as `kubeadm token
+    /// create` prints it). Every board flashed with the record asks the cluster for its own
+    /// client certificate (CN system:node:<its name>), so one record serves a fleet; the
+    /// kubeconfig's own credentials are not written
+    #[arg(long, value_name = "PATH")]
+    pub bootstrap_token_file: Option<PathBuf>,
+    /// With --bootstrap-token-file and --api-host, instead of a kubeconfig: the CA's
+    /// public-key hash (`sha256:<64 hex>`, as `kubeadm token create --print-join-command`
+    /// prints it); the board reads the CA from kube-public/cluster-info and checks it
+    #[arg(
+        long,
+        value_name = "sha256:HEX",
+        requires = "bootstrap_token_file",
+        requires = "api_host",
+        conflicts_with = "insecure_skip_tls_verify"
+    )]
+    pub discovery_token_ca_cert_hash: Option<String>,
     /// Wi-Fi network to join [default: none, the board uses Ethernet]
     #[arg(long, value_name = "SSID")]
     pub wifi_ssid: Option<String>,

@@ -54,6 +54,22 @@ pub fn endpoint(
     Ok(endpoint)
 }
 
+/// `--api-host` alone (discovery: no kubeconfig), its port 6443 (kube-apiserver's) unless
+/// given.
+pub fn endpoint_from_flag(api_host: &str) -> Result<Endpoint, ProvisionError> {
+    let server = parse_api_host(api_host, picokubelet_core::provision::DEFAULT_API_PORT)?;
+    if is_loopback(&server.host) {
+        return Err(ProvisionError::BadApiHost {
+            value: api_host.to_owned(),
+            reason: "a loopback address, which a board cannot reach".into(),
+        });
+    }
+    Ok(Endpoint {
+        server,
+        from_flag: true,
+    })
+}
+
 /// `--api-host`: HOST, HOST:PORT, `[v6]`, `[v6]:PORT` (an `https://` prefix is allowed). The
 /// kubeconfig's port stays unless one is given.
 fn parse_api_host(value: &str, default_port: u16) -> Result<ServerUrl, ProvisionError> {

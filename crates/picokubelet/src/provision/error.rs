@@ -71,6 +71,15 @@ pub enum ProvisionError {
     BadSsid(String),
     #[error("{0}")]
     Node(String),
+    #[error("cannot read --bootstrap-token-file {}: {source}", .path.display())]
+    BootstrapTokenFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("--bootstrap-token-file {}: {reason}", .path.display())]
+    BadBootstrapToken { path: PathBuf, reason: String },
+    #[error("--discovery-token-ca-cert-hash: {0}")]
+    BadCaHash(String),
     #[error("the record cannot be written: {0}")]
     Record(RecordError),
     #[error("the board would refuse this configuration: {0}")]

@@ -15,6 +15,7 @@
 //! - [`summary`]: the secret-free report and the flash commands.
 
 pub mod args;
+pub mod bootstrap;
 pub mod ca;
 pub mod endpoint;
 pub mod error;
@@ -34,7 +35,9 @@ use crate::args::{ChipArg, NodeArgs};
 use crate::failure::Failure;
 use crate::kubeconfig::{
     locate, InsecureSource, Kubeconfig, LookupEnv, ResolveOptions, ResolvedConfig, ServerTrust,
+    TokenSource,
 };
+use picokubelet_core::tls::pin::CaPin;
 use record::{BoardIdentity, BoardKey, RecordInputs};
 use summary::Written;
 use wifi::{WifiInputs, PASSWORD_ENV};
@@ -67,19 +70,65 @@ pub fn provision(
         open: args.wifi_open,
         env_password,
     })?;
-    let located = locate(args.cluster.kubeconfig.as_deref(), env)?;
-    let resolved = Kubeconfig::load(&located)?.resolve(&ResolveOptions {
-        context: args.cluster.context.clone(),
-        insecure_skip_tls_verify: args.cluster.insecure_skip_tls_verify,
-        for_board: true,
-    })?;
-    let endpoint = endpoint::endpoint(&resolved.cluster.server, args.api_host.as_deref())?;
-    let ca_der = ca_der(&resolved)?;
+    let bootstrap = match &args.bootstrap_token_file {
+        Some(path) => Some(bootstrap::read_token(path)?),
+        None => None,
+    };
+    let (cluster, token_source) = match (&args.discovery_token_ca_cert_hash, &args.api_host) {
+        (Some(hash), Some(api_host)) => (
+            ClusterInputs {
+                endpoint: endpoint::endpoint_from_flag(api_host)?,
+                tls_server_name: None,
+                ca_der: None,
+                ca_pin: Some(
+                    CaPin::parse(hash).map_err(|e| ProvisionError::BadCaHash(e.to_string()))?,
+                ),
+                identity: None,
+            },
+            TokenSource::None,
+        ),
+        _ => {
+            let located = locate(args.cluster.kubeconfig.as_deref(), env)?;
+            let resolved = Kubeconfig::load(&located)?.resolve(&ResolveOptions {
+                context: args.cluster.context.clone(),
+                insecure_skip_tls_verify: args.cluster.insecure_skip_tls_verify,
+                for_board: true,
+            })?;
+            let identity = match bootstrap {
+                // The kubeconfig gives only the server and CA: its user is not the boards'.
+                Some(_) => None,
+                None => Some(board_identity(&resolved)?),
+            };
+            (
+                ClusterInputs {
+                    endpoint: endpoint::endpoint(
+                        &resolved.cluster.server,
+                        args.api_host.as_deref(),
+                    )?,
+                    tls_server_name: resolved.cluster.tls_server_name.clone(),
+                    ca_der: ca_der(&resolved)?,
+                    ca_pin: None,
+                    identity,
+                },
+                resolved.credentials.source.clone(),
+            )
+        }
+    };
+    let identity = match (bootstrap, cluster.identity) {
+        (Some(token), _) => BoardIdentity::BootstrapToken(token),
+        (None, Some(identity)) => identity,
+        (None, None) => {
+            return Err(ProvisionError::Node(
+                "the kubeconfig's user has no identity".into(),
+            ))
+        }
+    };
     let inputs = RecordInputs {
-        endpoint,
-        tls_server_name: resolved.cluster.tls_server_name.clone(),
-        ca_der,
-        identity: board_identity(&resolved)?,
+        endpoint: cluster.endpoint,
+        tls_server_name: cluster.tls_server_name,
+        ca_der: cluster.ca_der,
+        ca_pin: cluster.ca_pin,
+        identity,
         wifi,
         node_name: args.node_name.clone(),
         profile: args.profile.map(|p| p.0),
@@ -95,7 +144,7 @@ pub fn provision(
     };
     output::write_private(&args.out, &file, args.force)?;
     let mut report = String::new();
-    if inputs.ca_der.is_none() {
+    if inputs.ca_der.is_none() && inputs.ca_pin.is_none() {
         report.push_str(INSECURE_BANNER);
     }
     report.push_str(&summary::summary(
@@ -105,7 +154,7 @@ pub fn provision(
             format: args.format,
             record_len: record.len(),
             file_len: file.len(),
-            token_source: &resolved.credentials.source,
+            token_source: &token_source,
         },
     ));
     Ok(report)
@@ -115,6 +164,15 @@ const INSECURE_BANNER: &str = "\n\
     !!! WARNING: THIS RECORD TURNS TLS SERVER VERIFICATION OFF (--insecure-skip-tls-verify).\n\
     !!! Every board flashed with it sends its token to whoever answers at the server's\n\
     !!! address. Use it for tests only; put the cluster's CA in the kubeconfig instead.\n\n";
+
+/// Where the cluster is, and the board's identity when the kubeconfig gives it.
+struct ClusterInputs {
+    endpoint: endpoint::Endpoint,
+    tls_server_name: Option<String>,
+    ca_der: Option<Vec<u8>>,
+    ca_pin: Option<CaPin>,
+    identity: Option<BoardIdentity>,
+}
 
 /// The board's identity: the token when the user has one (as before client certificates could
 /// be provisioned), else its client certificate, whose key must be P-256.

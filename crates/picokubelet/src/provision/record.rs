@@ -10,9 +10,11 @@ use picokubelet_core::k8s::chip::Chip;
 use picokubelet_core::k8s::name::NodeName;
 use picokubelet_core::k8s::node_ids::NodeIds;
 use picokubelet_core::provision::{
-    self, ClientCertificate, Labels, ProvisionRecord, WifiCredentials, CLIENT_KEY_LEN,
+    self, ClientCertificate, Labels, ProvisionRecord, RecordTrust, WifiCredentials, CLIENT_KEY_LEN,
     MAX_CLIENT_CERT_LEN, MAX_RECORD_LEN, MAX_TOKEN_LEN,
 };
+use picokubelet_core::tls::jws::BootstrapToken;
+use picokubelet_core::tls::pin::CaPin;
 
 use super::ca::core_trust;
 use super::endpoint::Endpoint;
@@ -27,8 +29,10 @@ pub struct RecordInputs {
     pub endpoint: Endpoint,
     pub tls_server_name: Option<String>,
     /// The cluster CA (DER); `None`: the server is not verified (explicit
-    /// `--insecure-skip-tls-verify`).
+    /// `--insecure-skip-tls-verify`), or `ca_pin` is set.
     pub ca_der: Option<Vec<u8>>,
+    /// The CA's public-key hash: the board discovers the CA (bootstrap token only).
+    pub ca_pin: Option<CaPin>,
     pub identity: BoardIdentity,
     pub wifi: Option<WifiSetting>,
     pub node_name: Option<String>,
@@ -47,6 +51,8 @@ pub enum BoardIdentity {
         certificate_der: Vec<u8>,
         key: BoardKey,
     },
+    /// kubelet TLS bootstrap: `ID.SECRET`, checked by [`BootstrapToken::parse`].
+    BootstrapToken(Secret),
 }
 
 /// A P-256 private scalar. `Debug` shows nothing of it.
@@ -64,6 +70,15 @@ pub fn encode(inputs: &RecordInputs) -> Result<Vec<u8>, ProvisionError> {
     let host = inputs.endpoint.record_host();
     let trust = core_trust(inputs.ca_der.as_deref());
     let mut record = match &inputs.identity {
+        BoardIdentity::BootstrapToken(token) => {
+            let token = BootstrapToken::parse(token.expose()).map_err(|e| {
+                ProvisionError::Node(format!("the bootstrap token is not usable: {e}"))
+            })?;
+            let mut record = ProvisionRecord::new(&host, trust, BearerToken::new("-"));
+            record.token = None;
+            record.bootstrap_token = Some(token);
+            record
+        }
         BoardIdentity::Token(token) => {
             let token = token.expose();
             if token.len() > MAX_TOKEN_LEN {
@@ -92,6 +107,9 @@ pub fn encode(inputs: &RecordInputs) -> Result<Vec<u8>, ProvisionError> {
             record
         }
     };
+    if let Some(pin) = inputs.ca_pin {
+        record.trust = RecordTrust::Discovery(pin);
+    }
     record.port = inputs.endpoint.server.port;
     record.tls_server_name = inputs.tls_server_name.as_deref();
     record.wifi = inputs.wifi.as_ref().map(|w| WifiCredentials {
@@ -183,6 +201,7 @@ mod tests {
             },
             tls_server_name: Some("kubernetes".into()),
             ca_der: Some(super::super::ca::ca_der(CA.as_bytes()).unwrap()),
+            ca_pin: None,
             identity: BoardIdentity::Token(Secret::new("abc.def")),
             wifi: None,
             node_name: None,

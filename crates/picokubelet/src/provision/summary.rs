@@ -56,14 +56,18 @@ pub fn summary(inputs: &RecordInputs, written: &Written<'_>) -> String {
     );
     row(
         "trust",
-        match &inputs.ca_der {
-            Some(der) => format!(
+        match (&inputs.ca_der, inputs.ca_pin) {
+            (None, Some(pin)) => format!(
+                "discovered by the board from kube-public/cluster-info, signed with the \
+                 bootstrap token; the CA key must have the hash {pin}"
+            ),
+            (Some(der), _) => format!(
                 "CA {}, {} bytes DER, SHA-256 {}",
                 subject_common_name(der).map_or("(no CN)".to_owned(), |cn| format!("CN={cn}")),
                 der.len(),
                 sha256_fingerprint(der)
             ),
-            None => "NONE: insecure-skip-tls-verify (the server is not verified)".into(),
+            (None, None) => "NONE: insecure-skip-tls-verify (the server is not verified)".into(),
         },
     );
     match &inputs.identity {
@@ -78,6 +82,14 @@ pub fn summary(inputs: &RecordInputs, written: &Written<'_>) -> String {
                     // Neither reaches here: no token, or refused before it runs.
                     TokenSource::None | TokenSource::Exec(_) => "none".to_owned(),
                 }
+            ),
+        ),
+        BoardIdentity::BootstrapToken(token) => row(
+            "identity",
+            format!(
+                "bootstrap token {}.<secret>: each board asks for its own client certificate \
+                 (CN system:node:<its name>) and keeps it in flash",
+                token.expose().split('.').next().unwrap_or_default()
             ),
         ),
         BoardIdentity::ClientCertificate {
