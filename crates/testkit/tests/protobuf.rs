@@ -1,5 +1,6 @@
 //! Content negotiation of the Lease renewal against recorded-2 E01–E11: the same merge-patch with
-//! `Accept: application/json` and `Accept: application/vnd.kubernetes.protobuf`, replayed
+//! `Accept: application/json`, `Accept: application/vnd.kubernetes.protobuf` and both as
+//! `;as=PartialObjectMetadata;g=meta.k8s.io;v=v1`, replayed
 //! byte for byte as recorded (client certificate of `system:node:esp-boot-01`, the recorded
 //! clock). JSON answers compare as in the other recorded tests; protobuf answers compare byte for
 //! byte after the Lease's uid and resourceVersion are mapped to the recorded ones (which changes
@@ -275,6 +276,8 @@ fn the_lease_renewal_answers_json_or_protobuf_as_recorded() {
     for name in [
         "E01-lease-patch-json",
         "E02-lease-patch-protobuf",
+        "E03-lease-patch-partialobjectmetadata-json",
+        "E04-lease-patch-partialobjectmetadata-protobuf",
         "E06-lease-patch-json-again",
         "E07-lease-patch-json-fieldmanager",
         "E08-lease-patch-json-after-fieldmanager",

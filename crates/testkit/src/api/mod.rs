@@ -59,7 +59,7 @@ pub fn handle(state: &mut State, req: &Request, now: SystemTime) -> Handled {
         audit_id,
         pretty: wants_pretty(req),
         flow: None,
-        protobuf: negotiate::wants_protobuf(req.header("Accept")),
+        output: negotiate::negotiate(req.header("Accept")),
     };
     let user = match authenticate(state, req, now) {
         Ok(u) => u,
@@ -185,7 +185,7 @@ fn dispatch(
         // Not as the real server: it answers protobuf for every built-in kind; the test server
         // encodes only Leases (and Status errors), and refuses a protobuf-only client anything
         // else rather than send what it did not ask for.
-        if !(ok || ctx.protobuf && kind == Kind::Lease) {
+        if !(ok || ctx.output.protobuf && kind == Kind::Lease) {
             return ctx.error(&status::not_acceptable());
         }
     }
@@ -222,6 +222,10 @@ fn dispatch(
         Ok((code, body)) if table::wants_table(req.header("Accept")) => {
             let table = table::table(kind, &body, now);
             ctx.json(code, table.as_ref().unwrap_or(&body), &[])
+        }
+        Ok((code, body)) if ctx.output.metadata_only => {
+            let view = negotiate::metadata_view(&body);
+            ctx.object(code, view.as_ref().unwrap_or(&body), &[])
         }
         Ok((code, body)) => ctx.object(code, &body, &[]),
         Err(e) => ctx.error(&e),

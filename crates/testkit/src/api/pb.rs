@@ -10,8 +10,9 @@
 //! where they apply. Field numbers are those of k8s.io/api and k8s.io/apimachinery's
 //! `generated.proto`.
 //!
-//! Only what the agent asks protobuf for is encoded: a Lease and a `Status`. Anything else is
-//! `None`, and the caller answers JSON.
+//! Only what the agent asks protobuf for is encoded: a Lease, a `Status`, and any object's
+//! PartialObjectMetadata view (E04; the status push's answer). Anything else is `None`, and the
+//! caller answers JSON.
 
 use std::time::UNIX_EPOCH;
 
@@ -31,6 +32,14 @@ pub(super) fn encode(body: &Value) -> Option<Vec<u8>> {
     let raw = match (api_version, kind) {
         ("coordination.k8s.io/v1", "Lease") => lease(body),
         ("v1", "Status") => status(body),
+        ("meta.k8s.io/v1", "PartialObjectMetadata") => {
+            let mut m = Msg::default();
+            m.message(
+                1,
+                &object_meta(body.get("metadata").unwrap_or(&Value::Null)),
+            );
+            m
+        }
         _ => return None,
     };
     let mut type_meta = Msg::default();

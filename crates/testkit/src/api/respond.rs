@@ -9,7 +9,7 @@ use crate::message::{Request, Response};
 use crate::state::State;
 use crate::status::ApiError;
 
-use super::negotiate::PROTOBUF;
+use super::negotiate::{Output, PROTOBUF};
 use super::pb;
 
 /// APF flow schema and priority level uids, as recorded (node traffic on nodes/leases is
@@ -54,8 +54,8 @@ pub(super) struct Ctx {
     pub(super) audit_id: String,
     pub(super) pretty: bool,
     pub(super) flow: Option<(&'static str, &'static str)>,
-    /// The client's `Accept` negotiates protobuf ([`super::negotiate::wants_protobuf`]).
-    pub(super) protobuf: bool,
+    /// What the client's `Accept` negotiates ([`super::negotiate::negotiate`]).
+    pub(super) output: Output,
 }
 
 impl Ctx {
@@ -95,7 +95,7 @@ impl Ctx {
     /// client that asked protobuf gets a protobuf Status (the authentication and authorization
     /// filters' 401 and 403 included). APF's 429 stays plain text (recorded 16a).
     pub(super) fn object(&self, code: u16, body: &Value, extra: &[(String, String)]) -> Response {
-        if self.protobuf {
+        if self.output.protobuf {
             if let Some(bytes) = pb::encode(body) {
                 let mut r = self.json(code, &Value::Null, extra);
                 for h in r.headers.iter_mut() {

@@ -13,7 +13,7 @@ use crate::status;
 
 use super::authn::identify;
 use super::health;
-use super::negotiate::wants_protobuf;
+use super::negotiate::{negotiate, Output};
 use super::respond::{audit_id, flow_uids, wants_pretty, Ctx};
 use super::route::{route, verb, Check, Route};
 
@@ -87,7 +87,7 @@ pub fn storage_timeout(state: &mut State, req: &Request, wait: StorageWait) -> H
                     "",
                     "",
                 )),
-                protobuf: false,
+                output: Output::default(),
             };
             let verbose = req.query_param("verbose").is_some();
             let (code, text) = health::answer(Check::Livez, verbose, state.health);
@@ -108,7 +108,7 @@ pub fn storage_timeout(state: &mut State, req: &Request, wait: StorageWait) -> H
                     group,
                     resource,
                 )),
-                protobuf: wants_protobuf(req.header("Accept")),
+                output: negotiate(req.header("Accept")),
             };
             ctx.error(&status::write_timeout())
         }
