@@ -13,7 +13,7 @@ use picokubelet_core::k8s::csr::{
     write_csr_create, CsrResponse, CsrState, CERTIFICATE_TEXT_MAX, CSR_CREATE_MAX_LEN,
 };
 use picokubelet_core::k8s::name::NodeName;
-use picokubelet_core::k8s::paths::{ApiPath, ContentType, Method};
+use picokubelet_core::k8s::paths::{Accept, ApiPath, ContentType, Method};
 use picokubelet_core::tls::csr::{
     write_node_csr, write_pem, CSR_DER_MAX, CSR_PEM_LABEL, CSR_PEM_MAX,
 };
@@ -405,6 +405,7 @@ where
                 method: Method::Post,
                 path: ApiPath::CertificateSigningRequests,
                 content_type: Some(ContentType::Json),
+                accept: Accept::Json,
             };
             let write =
                 |out: &mut [u8]| -> Result<usize, BodyError> {
