@@ -49,10 +49,7 @@ impl Connector for PipeConnector {
         tokio::task::spawn_local(async move {
             let _ = server.serve_connection(theirs).await;
         });
-        Ok(Counted {
-            inner: FromTokio::new(ours),
-            wire: self.wire.clone(),
-        })
+        Ok(Counted::new(FromTokio::new(ours), self.wire.clone()))
     }
 }
 
