@@ -347,52 +347,50 @@ fn errors_are_a_protobuf_status_when_protobuf_was_asked_for() {
     let mut c = Client::with_config(&s.h.server, s.h.server.client_tls_config(Some(&s.cert)));
     // Another node's Lease: NodeRestriction's 403.
     let target = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/esp-boot-02";
-    {
-        let json = c
-            .send(&raw("PATCH", target, "application/json", renew))
-            .unwrap();
-        let pb = c
-            .send(&raw(
-                "PATCH",
-                target,
-                "application/vnd.kubernetes.protobuf, */*",
-                renew,
-            ))
-            .unwrap();
-        assert!(
-            json.status_line.ends_with("403 Forbidden"),
-            "{}",
-            json.status_line
-        );
-        assert_eq!(pb.status_line, json.status_line);
-        assert_eq!(
-            pb.header("Content-Type"),
-            Some("application/vnd.kubernetes.protobuf")
-        );
-        let names = |r: &Resp| r.headers.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
-        assert_eq!(names(&pb), names(&json), "the same headers");
-        let want = json.json();
-        let unknown = decode(
-            pb.body.strip_prefix(b"k8s\0").unwrap(),
-            &mut Vec::new(),
-            STATUS_MESSAGES,
-        );
-        let Pb::Msg(type_meta) = field(&unknown, 1) else {
-            panic!("typeMeta")
-        };
-        assert_eq!(text(field(type_meta, 1)), "v1");
-        assert_eq!(text(field(type_meta, 2)), "Status");
-        let Pb::Msg(status) = field(&unknown, 2) else {
-            panic!("raw")
-        };
-        assert_eq!(text(field(status, 2)), "Failure");
-        assert_eq!(text(field(status, 3)), want["message"]);
-        assert_eq!(text(field(status, 4)), "Forbidden");
-        assert_eq!(
-            field(status, 6),
-            &Pb::Varint(want["code"].as_u64().unwrap())
-        );
-    }
+    let json = c
+        .send(&raw("PATCH", target, "application/json", renew))
+        .unwrap();
+    let pb = c
+        .send(&raw(
+            "PATCH",
+            target,
+            "application/vnd.kubernetes.protobuf, */*",
+            renew,
+        ))
+        .unwrap();
+    assert!(
+        json.status_line.ends_with("403 Forbidden"),
+        "{}",
+        json.status_line
+    );
+    assert_eq!(pb.status_line, json.status_line);
+    assert_eq!(
+        pb.header("Content-Type"),
+        Some("application/vnd.kubernetes.protobuf")
+    );
+    let names = |r: &Resp| r.headers.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&pb), names(&json), "the same headers");
+    let want = json.json();
+    let unknown = decode(
+        pb.body.strip_prefix(b"k8s\0").unwrap(),
+        &mut Vec::new(),
+        STATUS_MESSAGES,
+    );
+    let Pb::Msg(type_meta) = field(&unknown, 1) else {
+        panic!("typeMeta")
+    };
+    assert_eq!(text(field(type_meta, 1)), "v1");
+    assert_eq!(text(field(type_meta, 2)), "Status");
+    let Pb::Msg(status) = field(&unknown, 2) else {
+        panic!("raw")
+    };
+    assert_eq!(text(field(status, 2)), "Failure");
+    assert_eq!(text(field(status, 3)), want["message"]);
+    assert_eq!(text(field(status, 4)), "Forbidden");
+    assert_eq!(
+        field(status, 6),
+        &Pb::Varint(want["code"].as_u64().unwrap())
+    );
     // The Lease gone: 404 NotFound with details.
     let target = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/esp-boot-01";
     let admin = s.h.server.admin_token();
