@@ -130,6 +130,10 @@ impl Msg {
 
     /// A `map<string, string>`: one entry message per key, keys sorted (the generated marshaller
     /// sorts them); nothing for an empty map.
+    ///
+    /// guess: E02/E04 hold a Lease without labels or annotations; the form of a non-empty map
+    /// (entry {key = 1, value = 2}, sorted keys) is the generated marshaller's, not recorded. So
+    /// are the deletion fields, finalizers and `controller`/`blockOwnerDeletion`.
     fn string_map(&mut self, field: u32, obj: &Value, key: &str) {
         let Some(Value::Object(map)) = obj.get(key) else {
             return;
