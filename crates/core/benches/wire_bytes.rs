@@ -51,10 +51,7 @@ impl Connector for PipeConnector {
         tokio::task::spawn_local(async move {
             let _ = server.serve_connection(theirs).await;
         });
-        Ok(Counted {
-            inner: FromTokio::new(ours),
-            wire: self.wire.clone(),
-        })
+        Ok(Counted::new(FromTokio::new(ours), self.wire.clone()))
     }
 }
 
@@ -93,6 +90,8 @@ struct Figures {
     first: (u64, u64),
     steady: (u64, u64),
     handshakes: usize,
+    /// TLS records (out, in) in the steady hours.
+    records: (u64, u64),
     /// Per exchange kind over the steady hours: (count, request bytes, response bytes).
     exchanges: BTreeMap<String, (usize, usize, usize)>,
 }
@@ -195,13 +194,16 @@ async fn measure(credential: Credential) -> Figures {
     let state = AgentState::new();
     let mut bufs = Box::new(AgentBuffers::new());
     let first = Rc::new(Cell::new((0, 0)));
+    let first_records = Rc::new(Cell::new((0, 0)));
     {
         let mark = first.clone();
+        let mark_records = first_records.clone();
         let w = wire.clone();
         let agent = Box::pin(run_agent(&mut rt, &cfg, &state, &mut bufs));
         let script = async {
             tokio::time::sleep_until(start + HOUR).await;
             mark.set((w.tx.get(), w.rx.get()));
+            mark_records.set((w.tx_records.get(), w.rx_records.get()));
             tokio::time::sleep_until(start + HOUR * HOURS + SECOND).await;
         };
         tokio::select! {
@@ -223,6 +225,10 @@ async fn measure(credential: Credential) -> Figures {
         first: (tx1, rx1),
         steady: (wire.tx.get() - tx1, wire.rx.get() - rx1),
         handshakes: server.tls_handshakes(),
+        records: (
+            wire.tx_records.get() - first_records.get().0,
+            wire.rx_records.get() - first_records.get().1,
+        ),
         exchanges,
     }
 }
@@ -263,7 +269,9 @@ fn main() {
         println!("| exchange | count | request B | response B |");
         println!("|---|---|---|---|");
         let mut http = 0usize;
+        let mut count = 0usize;
         for (what, (n, req, resp)) in &f.exchanges {
+            count += n;
             println!(
                 "| {what} | {:.0} | {:.0} | {:.0} |",
                 *n as f64 / steady_hours,
@@ -277,6 +285,13 @@ fn main() {
             "| TLS (records, tags, tickets) | | {:.0} B = {:.1} % of the wire | |",
             (wire - http as f64) / steady_hours,
             100.0 * (wire - http as f64) / wire
+        );
+        println!(
+            "| TLS records | {:.0} out + {:.0} in | {:.2} out per exchange | {:.2} in per exchange |",
+            f.records.0 as f64 / steady_hours,
+            f.records.1 as f64 / steady_hours,
+            f.records.0 as f64 / count as f64,
+            f.records.1 as f64 / count as f64,
         );
     }
 }

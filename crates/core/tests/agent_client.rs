@@ -550,3 +550,110 @@ async fn a_401_tells_the_token_source_and_the_next_request_carries_its_new_token
         "the source wins over the fixed token"
     );
 }
+
+/// A recorded-2 answer kept with the testkit.
+fn recorded_2(name: &str) -> Vec<u8> {
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../testkit/testdata/recorded-2")
+            .join(name),
+    )
+    .unwrap()
+}
+
+/// A length-delimited protobuf field.
+fn pb(field: u8, bytes: &[u8]) -> Vec<u8> {
+    let mut out = vec![(field << 3) | 2];
+    let mut len = bytes.len();
+    while len >= 0x80 {
+        out.push((len as u8) | 0x80);
+        len >>= 7;
+    }
+    out.push(len as u8);
+    out.extend_from_slice(bytes);
+    out
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_renewal_asks_protobuf_skips_its_answer_and_reads_a_protobuf_status() {
+    // The 409 a renewal could get, as a protobuf Status in 7-byte chunks.
+    let message = "Operation cannot be fulfilled on leases.coordination.k8s.io \"esp-node-01\": the object has been modified";
+    let status = [
+        pb(1, &[]),
+        pb(2, b"Failure"),
+        pb(3, message.as_bytes()),
+        pb(4, b"Conflict"),
+        pb(
+            5,
+            &[pb(1, b"esp-node-01"), pb(3, b"leases"), vec![0x28, 0x00]].concat(),
+        ),
+        vec![0x30, 0x99, 0x03],
+    ]
+    .concat();
+    let body = [
+        b"k8s\0".to_vec(),
+        pb(1, &[pb(1, b"v1"), pb(2, b"Status")].concat()),
+        pb(2, &status),
+        pb(3, b""),
+        pb(4, b""),
+    ]
+    .concat();
+    let mut conflict = b"HTTP/1.1 409 Conflict\r\nContent-Type: application/vnd.kubernetes.protobuf\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for chunk in body.chunks(7) {
+        conflict.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        conflict.extend_from_slice(chunk);
+        conflict.extend_from_slice(b"\r\n");
+    }
+    conflict.extend_from_slice(b"0\r\n\r\n");
+
+    let (mut rig, io, mut server) = Rig::new();
+    let srv = tokio::spawn(async move {
+        let first = read_request(&mut server).await;
+        server
+            .write_all(&recorded_2("E02-lease-patch-protobuf.response.http"))
+            .await
+            .unwrap();
+        read_request(&mut server).await;
+        server.write_all(&conflict).await.unwrap();
+        first
+    });
+    let mut client = ApiClient::new(
+        io,
+        &rig.clock,
+        endpoint(),
+        &mut rig.bufs,
+        &rig.metrics,
+        TIMEOUT,
+    );
+    let renew = |buf: &mut [u8]| {
+        buf[..2].copy_from_slice(b"{}");
+        Ok(2)
+    };
+    let req = ApiRequest::write(ApiWrite::RenewLease, node());
+    let mut meta = ObjectMeta::default();
+    let reply = client.exchange(&req, renew, &mut meta).await.unwrap();
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.content_class, ContentClass::Protobuf);
+    assert_eq!(
+        meta,
+        ObjectMeta::default(),
+        "a protobuf success is not read"
+    );
+    assert!(client.is_usable());
+
+    let reply = client.exchange(&req, renew, &mut meta).await.unwrap();
+    let sent = srv.await.unwrap();
+    assert!(String::from_utf8(sent)
+        .unwrap()
+        .contains("\r\nAccept: application/vnd.kubernetes.protobuf,*/*\r\n"),);
+    assert_eq!(reply.status, 409);
+    let failure = client.failure();
+    assert!(failure.is_status(), "{failure:?}");
+    assert!(!failure.malformed, "{failure:?}");
+    assert_eq!(failure.reason, "Conflict");
+    assert_eq!(failure.code, Some(409));
+    assert_eq!(failure.message, message);
+    assert_eq!(failure.details_name, "esp-node-01");
+    assert_eq!(failure.details_kind, "leases");
+    assert!(client.is_usable());
+}

@@ -19,7 +19,7 @@ use picokubelet_core::http::request::BearerToken;
 use picokubelet_core::k8s::taint::MICROCONTROLLER_TAINT;
 use picokubelet_core::runtime::Connector;
 use picokubelet_core::tls::{Rejection, ServerTrust, TlsOpener};
-use picokubelet_testkit::{ServerOptions, TestApiServer, TokioClock};
+use picokubelet_testkit::{Fault, FaultRule, ServerOptions, TestApiServer, TokioClock};
 use serde_json::Value;
 
 const LEASE_PATH: &str = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/";
@@ -49,10 +49,7 @@ impl Connector for PipeConnector {
         tokio::task::spawn_local(async move {
             let _ = server.serve_connection(theirs).await;
         });
-        Ok(Counted {
-            inner: FromTokio::new(ours),
-            wire: self.wire.clone(),
-        })
+        Ok(Counted::new(FromTokio::new(ours), self.wire.clone()))
     }
 }
 
@@ -381,6 +378,123 @@ async fn a_revoked_token_is_retried_and_counted() {
             unauthorized <= bound,
             "{unauthorized} requests in 20 minutes (bound {bound})"
         );
+    })
+    .await;
+}
+
+/// The Lease renewal asks for protobuf (`Accept: application/vnd.kubernetes.protobuf,*/*`): the
+/// test server answers it as kube-apiserver does (recorded-2 E02: 841 B instead of JSON's
+/// 1,143 B), the agent does not read it and keeps the Node Ready; its errors come back as a
+/// protobuf Status, which the agent reads (the refusals logged below carry the Status
+/// messages) and acts on: 503 with `Retry-After`, 404 for a Lease deleted behind its back, 401
+/// for a revoked token.
+#[tokio::test(start_paused = true)]
+async fn protobuf_renewals_keep_the_node_ready_and_protobuf_errors_are_read() {
+    local(async {
+        let w = World::new();
+        let ca = w.ca();
+        let cfg = w.config();
+        let state = AgentState::new();
+        let lease = format!("{LEASE_PATH}{NODE}");
+        w.run(&cfg, ServerTrust::Ca(&ca), &state, 40 * MINUTE, async {
+            w.at(5 * MINUTE).await;
+            w.server.inject(FaultRule {
+                fault: Fault::Status {
+                    code: 503,
+                    retry_after: Some(2),
+                },
+                times: 1,
+                method: Some("PATCH".into()),
+                path_prefix: Some(lease.clone()),
+            });
+            w.at(10 * MINUTE).await;
+            assert!(w.server.delete_lease(NODE));
+            w.at(15 * MINUTE).await;
+            w.server.revoke_token(&w.token);
+            w.at(15 * MINUTE + 20 * SECOND).await;
+            w.server.restore_token(&w.token);
+        })
+        .await;
+
+        assert_eq!(w.condition("Ready").as_deref(), Some("True"));
+        let renewals: Vec<_> = w
+            .server
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "PATCH" && r.target == lease)
+            .collect();
+        let ok: Vec<usize> = renewals
+            .iter()
+            .filter(|r| r.status == Some(200))
+            .map(|r| r.response_bytes)
+            .collect();
+        assert!(ok.len() > 200, "{} renewals", ok.len());
+        // Protobuf: 353 B of head and ~486 B of body (JSON's answer is 1,143 B).
+        assert!(
+            ok.iter().all(|&n| (820..=860).contains(&n)),
+            "renewal answers of {:?} B",
+            ok.iter()
+                .copied()
+                .filter(|n| !(820..=860).contains(n))
+                .collect::<Vec<_>>()
+        );
+        let refused = |status: &str, message: &str| {
+            w.log
+                .lines
+                .borrow()
+                .iter()
+                .filter(|(_, l)| {
+                    l.starts_with("Refused { op: RenewLease")
+                        && l.contains(&format!("status: {status}"))
+                        && l.contains(&format!("message: \"{message}"))
+                })
+                .count()
+        };
+        assert_eq!(
+            refused(
+                "503",
+                "the server is currently unable to handle the request"
+            ),
+            1,
+            "the 503's Status message, read from protobuf"
+        );
+        assert_eq!(
+            refused(
+                "404",
+                "leases.coordination.k8s.io \\\"esp-node-01\\\" not found"
+            ),
+            1,
+            "the 404's Status message"
+        );
+        assert!(
+            refused("401", "Unauthorized") >= 1,
+            "the 401's Status message"
+        );
+        assert_eq!(
+            w.log.count("LeaseCreated"),
+            2,
+            "created, and again after the 404"
+        );
+        assert!(w.server.lease(NODE).is_some());
+        // The status pushes ask only for the Node's metadata, in protobuf (E04's form).
+        let full = serde_json::to_vec(&w.node()).unwrap().len();
+        let pushes: Vec<usize> = w
+            .server
+            .requests()
+            .iter()
+            .filter(|r| {
+                r.method == "PATCH" && r.target.ends_with("/status") && r.status == Some(200)
+            })
+            .map(|r| r.response_bytes)
+            .collect();
+        println!("status pushes answered with {pushes:?} B; the Node is {full} B of JSON");
+        assert!(pushes.len() >= 8, "{pushes:?}");
+        assert!(
+            pushes.iter().all(|&n| n < full / 2),
+            "{pushes:?} against {full}"
+        );
+        // After the token came back, renewals went on.
+        assert!(w.renewals_until(40 * MINUTE) > w.renewals_until(16 * MINUTE) + 100);
     })
     .await;
 }

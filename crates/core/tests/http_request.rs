@@ -1,7 +1,7 @@
 //! Request head writer: recorded shape, header injection, buffer bounds, httparse round trip.
 
 use picokubelet_core::http::request::{
-    write_request_head, BearerToken, Method, RequestError, RequestField, RequestHead,
+    write_request_head, Accept, BearerToken, Method, RequestError, RequestField, RequestHead,
     MAX_TARGET_LEN, USER_AGENT,
 };
 use proptest::prelude::*;
@@ -301,6 +301,11 @@ proptest! {
         content_type in proptest::option::of("[!-~]([ -~]{0,30}[!-~])?"),
         body_len in proptest::option::of(any::<usize>()),
         connection_close in any::<bool>(),
+        accept in prop_oneof![
+            Just(Accept::Json),
+            Just(Accept::Protobuf),
+            Just(Accept::ProtobufMetadata)
+        ],
     ) {
         let head = RequestHead {
             method,
@@ -308,6 +313,7 @@ proptest! {
             host: &host,
             bearer_token: token.as_deref().map(BearerToken::new),
             content_type: content_type.as_deref(),
+            accept,
             body_len,
             connection_close,
         };
@@ -328,6 +334,7 @@ proptest! {
         prop_assert_eq!(get("host"), Some(host.clone()));
         prop_assert_eq!(get("authorization"), token.map(|t| format!("Bearer {t}")));
         prop_assert_eq!(get("content-type"), content_type);
+        prop_assert_eq!(get("accept"), Some(accept.as_str().to_string()));
         let expected_len = body_len.or(method.carries_body().then_some(0));
         prop_assert_eq!(get("content-length"), expected_len.map(|l| l.to_string()));
         prop_assert_eq!(get("connection"), connection_close.then(|| "close".to_string()));

@@ -455,7 +455,7 @@ fn content_classes_from_heads() {
     );
     assert_eq!(
         class(&["Content-Type: application/vnd.kubernetes.protobuf"]),
-        ContentClass::Other
+        ContentClass::Protobuf
     );
     assert_eq!(class(&[]), ContentClass::Missing);
     assert_eq!(

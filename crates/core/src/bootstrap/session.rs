@@ -10,7 +10,7 @@ use crate::client::{no_body, ApiClient, ApiRequest};
 use crate::json::writer::JsonError;
 use crate::k8s::body_error::BodyError;
 use crate::k8s::csr::CsrResponse;
-use crate::k8s::paths::{ApiPath, ContentType, Method};
+use crate::k8s::paths::{Accept, ApiPath, ContentType, Method};
 use crate::runtime::Clock;
 
 /// What the caller hears while the session runs (to log; nothing to decide).
@@ -69,6 +69,7 @@ where
                     method: Method::Post,
                     path: ApiPath::CertificateSigningRequests,
                     content_type: Some(ContentType::Json),
+                    accept: Accept::Json,
                 };
                 let write = |out: &mut [u8]| -> Result<usize, BodyError> {
                     let dst = out.get_mut(..body.len()).ok_or(BodyError::Json(

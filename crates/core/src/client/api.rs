@@ -18,7 +18,7 @@ use crate::client::counters::{ClientError, ClientMetrics};
 use crate::client::credential::{with_token, SharedToken};
 use crate::http::reader::{Event, ReadError, ReaderLimits, ResponseReader};
 use crate::http::request::{
-    write_request_head, BearerToken, Method, RequestError, RequestField, RequestHead,
+    write_request_head, Accept, BearerToken, Method, RequestError, RequestField, RequestHead,
 };
 use crate::http::response::{ContentClass, RetryAfter, DEFAULT_MAX_HEAD_LEN};
 use crate::json::extract::{Extractor, Visitor};
@@ -26,6 +26,7 @@ use crate::json::writer::JsonError;
 use crate::k8s::body_error::BodyError;
 use crate::k8s::name::NodeName;
 use crate::k8s::paths::{ApiPath, ApiWrite, ContentType};
+use crate::k8s::pb_status::StatusReader;
 use crate::k8s::response::StatusResponse;
 use crate::runtime::{Clock, Instant};
 use crate::time::UnixMicros;
@@ -80,6 +81,9 @@ pub struct ApiRequest<'a> {
     pub method: Method,
     pub path: ApiPath<'a>,
     pub content_type: Option<ContentType>,
+    /// What the answer should be. A successful answer reaches the visitor only as JSON; an
+    /// error reaches [`ApiClient::failure`] as JSON or protobuf.
+    pub accept: Accept,
 }
 
 impl<'a> ApiRequest<'a> {
@@ -89,6 +93,7 @@ impl<'a> ApiRequest<'a> {
             method: Method::Get,
             path,
             content_type: None,
+            accept: Accept::Json,
         }
     }
 
@@ -98,6 +103,7 @@ impl<'a> ApiRequest<'a> {
             method: write.method(),
             path: write.path(node),
             content_type: Some(write.content_type()),
+            accept: write.accept(),
         }
     }
 }
@@ -285,6 +291,7 @@ impl<'s, T: Read + Write, C: Clock> ApiClient<'s, T, C> {
                 host: endpoint.host,
                 bearer_token,
                 content_type: req.content_type.map(ContentType::as_str),
+                accept: req.accept,
                 body_len: carries_body.then_some(body_len),
                 connection_close: false,
             };
@@ -318,6 +325,9 @@ impl<'s, T: Read + Write, C: Clock> ApiClient<'s, T, C> {
         let mut received = sent;
         let mut json_error = None;
         let mut fed = false;
+        // A protobuf error answer (the request asked for protobuf) goes to `failure` through
+        // this reader; a protobuf success answer is not read (see [`ApiRequest::accept`]).
+        let mut protobuf_failure: Option<StatusReader> = None;
         let reusable = loop {
             let step = reader
                 .step(rx.get(..filled).unwrap_or(&[]))
@@ -337,6 +347,14 @@ impl<'s, T: Read + Write, C: Clock> ApiClient<'s, T, C> {
                 }
                 Event::Body(bytes) => {
                     let json = head.is_some_and(|h| h.content_class == ContentClass::Json);
+                    let protobuf_error = head.is_some_and(|h| {
+                        h.content_class == ContentClass::Protobuf && h.status >= 400
+                    });
+                    if protobuf_error {
+                        protobuf_failure
+                            .get_or_insert_with(StatusReader::new)
+                            .feed(bytes, failure);
+                    }
                     if json && json_error.is_none() {
                         fed = true;
                         // One `feed` instantiation for both (the extractor is the largest
@@ -377,6 +395,9 @@ impl<'s, T: Read + Write, C: Clock> ApiClient<'s, T, C> {
             }
         };
         let head = head.ok_or(ClientError::Http(ReadError::ClosedBeforeResponse))?;
+        if let Some(mut reader) = protobuf_failure {
+            reader.finish(failure);
+        }
         if fed && json_error.is_none() {
             json_error = if head.status >= 400 {
                 extractor.finish(failure)

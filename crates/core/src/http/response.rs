@@ -86,6 +86,9 @@ pub enum ContentClass {
     Json,
     /// `text/*`, e.g. the API priority-and-fairness 429 body.
     Text,
+    /// `application/vnd.kubernetes.protobuf`: a Kubernetes object or `Status` in protobuf
+    /// (`k8s\0` + runtime.Unknown), the answer to a request that asked for it.
+    Protobuf,
     /// Any other or a repeated `Content-Type`.
     Other,
     /// No `Content-Type`.
@@ -312,6 +315,10 @@ fn classify_content_type(value: &[u8]) -> ContentClass {
         ContentClass::Json
     } else if kind.eq_ignore_ascii_case(b"text") && !subtype.is_empty() {
         ContentClass::Text
+    } else if kind.eq_ignore_ascii_case(b"application")
+        && subtype.eq_ignore_ascii_case(b"vnd.kubernetes.protobuf")
+    {
+        ContentClass::Protobuf
     } else {
         ContentClass::Other
     }
@@ -366,7 +373,12 @@ mod tests {
             (b"application/merge-patch+json", Json),
             (b"application/+json", Other),
             (b"text/plain; charset=utf-8", Text),
-            (b"application/vnd.kubernetes.protobuf", Other),
+            (b"application/vnd.kubernetes.protobuf", Protobuf),
+            (
+                b"application/vnd.kubernetes.protobuf;stream=watch",
+                Protobuf,
+            ),
+            (b"application/vnd.kubernetes.protobufx", Other),
             (b"json", Other),
             (b"text/", Other),
         ] {

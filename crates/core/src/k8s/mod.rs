@@ -10,6 +10,7 @@ pub mod name;
 pub mod node;
 pub mod node_ids;
 pub mod paths;
+pub mod pb_status;
 pub mod render;
 pub mod response;
 pub mod status_patch;

@@ -134,7 +134,7 @@ impl fmt::Display for ApiPath<'_> {
     }
 }
 
-pub use crate::http::request::Method;
+pub use crate::http::request::{Accept, Method};
 
 /// Request body media types. PATCH with `application/json` is 415 (recording 14f).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,6 +192,21 @@ impl ApiWrite {
             }
             ApiWrite::PatchNodeLabels | ApiWrite::RenewLease => ContentType::MergePatch,
             ApiWrite::PatchNodeStatus => ContentType::StrategicMergePatch,
+        }
+    }
+
+    /// What the answer should be: protobuf where the agent does not read a successful answer
+    /// (the renewal: 360 an hour, each 302 B smaller than in JSON, recorded-2 E11; the status
+    /// push: only the Node's metadata), JSON where it does (the registration's uid, the rest
+    /// are rare).
+    pub const fn accept(self) -> Accept {
+        match self {
+            ApiWrite::RenewLease => Accept::Protobuf,
+            ApiWrite::PatchNodeStatus => Accept::ProtobufMetadata,
+            ApiWrite::RegisterNode
+            | ApiWrite::PatchNodeLabels
+            | ApiWrite::CreateLease
+            | ApiWrite::PostEvent => Accept::Json,
         }
     }
 

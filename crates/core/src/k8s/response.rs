@@ -472,6 +472,8 @@ pub struct StatusResponse {
     pub details_name: BoundedStr<NAME_LEN>,
     /// `details.kind`: its resource (e.g. `nodes`) or kind.
     pub details_kind: BoundedStr<SHORT_LEN>,
+    /// `details.retryAfterSeconds` (the server sends the same as `Retry-After`).
+    pub retry_after_seconds: Option<u32>,
     /// A field we read had the wrong type.
     pub malformed: bool,
 }
@@ -500,6 +502,8 @@ impl Visitor for StatusResponse {
             capture(&mut self.details_name, value, m);
         } else if path.is(&["details", "kind"]) {
             capture(&mut self.details_kind, value, m);
+        } else if path.is(&["details", "retryAfterSeconds"]) {
+            self.retry_after_seconds = integer(value, m);
         }
     }
 }

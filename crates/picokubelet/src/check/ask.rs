@@ -7,7 +7,7 @@ use picokubelet_core::client::{ApiClient, ApiRequest, ClientError, Reply};
 use picokubelet_core::json::extract::{Path, Scalar, Step, VisitFn};
 use picokubelet_core::json::writer::JsonError;
 use picokubelet_core::k8s::body_error::BodyError;
-use picokubelet_core::k8s::paths::{ApiPath, ContentType, Method};
+use picokubelet_core::k8s::paths::{Accept, ApiPath, ContentType, Method};
 use picokubelet_core::k8s::response::StatusResponse;
 use picokubelet_core::runtime::Clock;
 
@@ -81,6 +81,7 @@ where
         method,
         path,
         content_type: Some(ContentType::Json),
+        accept: Accept::Json,
     };
     let write = |out: &mut [u8]| -> Result<usize, BodyError> {
         let dst = out

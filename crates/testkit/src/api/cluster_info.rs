@@ -43,7 +43,7 @@ pub(super) fn answer(
     if let Err(reason) = authorize(&state.rbac, user, &attrs) {
         let e = status::forbidden(CONFIGMAPS, name, &forbidden_message(user, &attrs, &reason));
         let nosniff = [("X-Content-Type-Options".to_string(), "nosniff".to_string())];
-        return ctx.json(e.code, &e.body, &nosniff);
+        return ctx.object(e.code, &e.body, &nosniff);
     }
     let cluster_info = (namespace == "kube-public").then(|| state.cluster_info.render());
     match verb {

@@ -6,6 +6,7 @@ use crate::state::State;
 use crate::status;
 
 use super::authn::identify;
+use super::negotiate::{negotiate, Output};
 use super::respond::{audit_id, flow_uids, wants_pretty, Ctx};
 use super::route::{route, Route};
 
@@ -23,6 +24,7 @@ pub fn apf_rejection(state: &mut State, req: &Request) -> Handled {
         audit_id,
         pretty: false,
         flow: Some(flow),
+        output: Output::default(),
     };
     let extra = [
         ("Retry-After".to_string(), "1".to_string()),
@@ -42,6 +44,7 @@ pub fn injected_error(state: &mut State, req: &Request, code: u16, retry: Option
         audit_id: audit_id(state, req),
         pretty: wants_pretty(req),
         flow: Some(flow_uids(user.as_ref().unwrap_or(&anonymous), "", "")),
+        output: negotiate(req.header("Accept")),
     };
     Handled {
         response: ctx.error(&status::injected(code, retry)),

@@ -36,7 +36,7 @@ pub(super) fn answer(state: &State, req: &Request, user: &User, ctx: &mut Ctx) -
         // guess: not recorded for pods; the wording is the authorizer's as for nodes (D18).
         let e = status::forbidden(PODS, "", &forbidden_message(user, &attrs, &reason));
         let nosniff = [("X-Content-Type-Options".to_string(), "nosniff".to_string())];
-        return ctx.json(e.code, &e.body, &nosniff);
+        return ctx.object(e.code, &e.body, &nosniff);
     }
     // guess: recorded only as protobuf (D04, 36 bytes); this is its JSON form.
     let body = json!({

@@ -67,7 +67,7 @@ pub(super) fn answer(
     if let Err(reason) = authorize(&state.rbac, user, &attrs) {
         let e = status::forbidden(r, "", &forbidden_message(user, &attrs, &reason));
         let nosniff = [("X-Content-Type-Options".to_string(), "nosniff".to_string())];
-        return ctx.json(e.code, &e.body, &nosniff);
+        return ctx.object(e.code, &e.body, &nosniff);
     }
     let body = match parse(&req.body) {
         Ok(v) => v,

@@ -13,6 +13,7 @@ use crate::status;
 
 use super::authn::identify;
 use super::health;
+use super::negotiate::{negotiate, Output};
 use super::respond::{audit_id, flow_uids, wants_pretty, Ctx};
 use super::route::{route, verb, Check, Route};
 
@@ -86,6 +87,7 @@ pub fn storage_timeout(state: &mut State, req: &Request, wait: StorageWait) -> H
                     "",
                     "",
                 )),
+                output: Output::default(),
             };
             let verbose = req.query_param("verbose").is_some();
             let (code, text) = health::answer(Check::Livez, verbose, state.health);
@@ -106,6 +108,7 @@ pub fn storage_timeout(state: &mut State, req: &Request, wait: StorageWait) -> H
                     group,
                     resource,
                 )),
+                output: negotiate(req.header("Accept")),
             };
             ctx.error(&status::write_timeout())
         }
