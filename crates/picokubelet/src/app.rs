@@ -210,11 +210,12 @@ pub(crate) fn boards_until(
         insecure_skip_tls_verify: cluster.insecure_skip_tls_verify,
         ..Default::default()
     })?;
-    boards_resolved(&resolved, node, agent, fleet, stop, server)
+    boards_resolved(&resolved, node, agent, fleet, stop, server, None)
 }
 
 /// [`boards_until`] with the cluster and credentials already worked out (from a kubeconfig, or
-/// by the kubelet TLS bootstrap: `crate::bootstrap`).
+/// by the kubelet TLS bootstrap: `crate::bootstrap`). `bootstrap`: a fleet whose boards each
+/// bootstrap their own certificate (then `resolved` carries no credentials).
 pub(crate) fn boards_resolved(
     resolved: &ResolvedConfig,
     node: &NodeArgs,
@@ -222,6 +223,7 @@ pub(crate) fn boards_resolved(
     fleet: Option<&FleetArgs>,
     stop: impl std::future::Future<Output = ()>,
     server: Option<Box<dyn crate::ui::ServerFaults>>,
+    bootstrap: Option<Arc<crate::bootstrap::fleet::FleetBootstrap>>,
 ) -> Result<(), Failure> {
     let base = base_node_name(node);
     let names = match fleet {
@@ -266,12 +268,16 @@ pub(crate) fn boards_resolved(
     if agent.dry_run {
         return Ok(());
     }
-    let names = crate::check::whoami::settle_names(
-        &setup,
-        node.node_name.as_deref(),
-        names,
-        fleet.is_some(),
-    )?;
+    // Each bootstrapped board is system:node:<its name> by construction: nothing to ask.
+    let names = match bootstrap {
+        Some(_) => names,
+        None => crate::check::whoami::settle_names(
+            &setup,
+            node.node_name.as_deref(),
+            names,
+            fleet.is_some(),
+        )?,
+    };
     for name in &names {
         setup.config(name, &labels)?;
     }
@@ -287,6 +293,7 @@ pub(crate) fn boards_resolved(
             per_board: f.scale.per_board(),
             max_handshakes: f.scale.max_handshakes(available),
             lease_duration: setup.lease_duration(),
+            bootstrap,
         },
         None => fleet::Plan {
             names,
@@ -298,6 +305,7 @@ pub(crate) fn boards_resolved(
             per_board: PerBoard::All,
             max_handshakes: 1,
             lease_duration: setup.lease_duration(),
+            bootstrap: None,
         },
     };
     if agent.ui {

@@ -77,6 +77,11 @@ pub struct FleetArgs {
     pub start_spread: Duration,
     #[command(flatten)]
     pub scale: crate::fleet_args::FleetScaleArgs,
+    #[command(
+        flatten,
+        next_help_heading = "TLS bootstrap: every board its own certificate from one token"
+    )]
+    pub bootstrap: crate::bootstrap::args::BootstrapArgs,
 }
 
 /// Most boards a demo runs (a `fleet` runs more).

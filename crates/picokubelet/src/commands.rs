@@ -15,6 +15,9 @@ pub fn execute(cli: &Cli, env: &LookupEnv) -> Result<(), Failure> {
         Command::Run(args) => {
             crate::app::agent_command(&args.cluster, &args.node, &args.agent, None, env)
         }
+        Command::Fleet(args) if args.bootstrap.is_active() => {
+            crate::bootstrap::fleet::command(args, env)
+        }
         Command::Fleet(args) => {
             crate::app::agent_command(&args.cluster, &args.node, &args.agent, Some(args), env)
         }

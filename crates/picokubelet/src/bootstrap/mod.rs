@@ -16,6 +16,7 @@
 pub mod args;
 pub mod cert_dir;
 pub mod discovery;
+pub mod fleet;
 pub mod request;
 
 pub use args::BootstrapArgs;
@@ -27,7 +28,7 @@ use p256::ecdsa::SigningKey;
 use picokubelet_core::tls::jws::BootstrapToken;
 use rand_core::{OsRng, RngCore};
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::agent_setup::AgentSetup;
 use crate::args::{AgentArgs, NodeArgs};
@@ -37,12 +38,13 @@ use crate::kubeconfig::{
     locate, CaSource, ClientCertificate, ClusterConfig, Credentials, Kubeconfig, LookupEnv,
     ResolveOptions, ResolvedConfig, Selection, ServerTrust, TokenSource,
 };
+use crate::pacer::HandshakePacer;
 use crate::secret::Secret;
 use cert_dir::{unix_now, CertDir, StoredIdentity};
-use request::{request_certificate, CsrFailure, CsrJob};
+use request::{request_certificate, CsrFailure, CsrJob, CsrObserver};
 
 /// Where the cluster is and the bootstrap token.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct BootstrapCluster {
     cluster: ClusterConfig,
     token: Secret,
@@ -120,7 +122,7 @@ pub fn run(
             let mut stopped = stop.clone();
             *renewed.borrow_mut() = Some(bootstrapper.renew(&identity, &mut stopped).await);
         };
-        crate::app::boards_resolved(&resolved, &node, agent, None, renewal, None)?;
+        crate::app::boards_resolved(&resolved, &node, agent, None, renewal, None, None)?;
         match renewed.into_inner() {
             None | Some(Err(CsrFailure::Stopped)) => return Ok(()),
             Some(Ok(next)) => identity = next,
@@ -250,7 +252,7 @@ pub async fn bootstrap_cluster(
 }
 
 /// The cluster with the bootstrap token as its credentials.
-fn with_token(target: &BootstrapCluster) -> ResolvedConfig {
+pub(crate) fn with_token(target: &BootstrapCluster) -> ResolvedConfig {
     ResolvedConfig {
         selection: target.selection.clone(),
         cluster: target.cluster.clone(),
@@ -263,7 +265,10 @@ fn with_token(target: &BootstrapCluster) -> ResolvedConfig {
 }
 
 /// The cluster with the node's certificate as its only credentials.
-fn with_certificate(target: &BootstrapCluster, certificate: ClientCertificate) -> ResolvedConfig {
+pub(crate) fn with_certificate(
+    target: &BootstrapCluster,
+    certificate: ClientCertificate,
+) -> ResolvedConfig {
     ResolvedConfig {
         selection: Selection {
             user: "kubelet-client-current".to_owned(),
@@ -295,6 +300,8 @@ pub struct Bootstrapper<'a> {
     target: &'a BootstrapCluster,
     dir: CertDir,
     lifetime: Option<Duration>,
+    gate: Option<&'a HandshakePacer>,
+    observer: Option<&'a dyn CsrObserver>,
 }
 
 impl<'a> Bootstrapper<'a> {
@@ -312,7 +319,21 @@ impl<'a> Bootstrapper<'a> {
             target,
             dir,
             lifetime,
+            gate: None,
+            observer: None,
         }
+    }
+
+    /// One board of a fleet: its sessions wait for the fleet's handshake pacer, its requests
+    /// are reported to `observer` (the fleet's summary) and its routine steps logged at debug.
+    pub fn in_fleet(mut self, gate: &'a HandshakePacer, observer: &'a dyn CsrObserver) -> Self {
+        self.gate = Some(gate);
+        self.observer = Some(observer);
+        self
+    }
+
+    fn quiet(&self) -> bool {
+        self.observer.is_some()
     }
 
     fn name(&self) -> &str {
@@ -339,7 +360,7 @@ impl<'a> Bootstrapper<'a> {
             Ok(Some(identity)) => {
                 let setup =
                     self.setup(&with_certificate(self.target, identity.certificate.clone()))?;
-                if request::credentials_accepted(&setup).await == Some(false) {
+                if request::credentials_accepted(&setup, self.gate).await == Some(false) {
                     warn!(
                         certificate = %identity.path.display(),
                         "the API server refuses the stored client certificate (401: another \
@@ -347,14 +368,27 @@ impl<'a> Bootstrapper<'a> {
                          bootstrap token"
                     );
                 } else {
-                    info!(
-                        certificate = %identity.path.display(),
-                        "the certificate directory holds a valid certificate for {}",
-                        self.name()
-                    );
+                    if let Some(observer) = self.observer {
+                        observer.reused();
+                        debug!(
+                            certificate = %identity.path.display(),
+                            "the certificate directory holds a valid certificate for {}",
+                            self.name()
+                        );
+                    } else {
+                        info!(
+                            certificate = %identity.path.display(),
+                            "the certificate directory holds a valid certificate for {}",
+                            self.name()
+                        );
+                    }
                     return Ok(identity);
                 }
             }
+            Ok(None) if self.quiet() => debug!(
+                dir = %self.dir.path().display(),
+                "no client certificate yet: asking the cluster for one with the bootstrap token"
+            ),
             Ok(None) => info!(
                 dir = %self.dir.path().display(),
                 "no client certificate yet: asking the cluster for one with the bootstrap token"
@@ -389,12 +423,22 @@ impl<'a> Bootstrapper<'a> {
             key: &key,
             expiration_seconds: self.expiration_seconds(),
             credentials,
+            gate: self.gate,
+            observer: self.observer,
         };
         let pem = request_certificate(&job, stop).await?;
         let stored = self
             .dir
             .store(&pem, &key, self.name(), unix_now())
             .map_err(|why| CsrFailure::Unusable(format!("the issued certificate: {why}")))?;
+        if self.quiet() {
+            debug!(
+                certificate = %stored.path.display(),
+                "the cluster issued a client certificate for system:node:{}",
+                self.name()
+            );
+            return Ok(stored);
+        }
         info!(
             certificate = %stored.path.display(),
             "the cluster issued a client certificate for system:node:{}",

@@ -18,11 +18,12 @@ use picokubelet_core::tls::csr::{
     write_node_csr, write_pem, CSR_DER_MAX, CSR_PEM_LABEL, CSR_PEM_MAX,
 };
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::agent_setup::AgentSetup;
 use crate::check::advice::tls_fix;
-use crate::check::wire::{self, Wire, WireError, STEP_TIMEOUT};
+use crate::check::wire::{self, Session, Wire, WireError, STEP_TIMEOUT};
+use crate::pacer::HandshakePacer;
 
 /// A request still undecided after this long is waiting for a person (auto-approval takes
 /// milliseconds, recorded-2 A05): say once what they must run.
@@ -47,6 +48,61 @@ pub struct CsrJob<'a> {
     /// How the credentials are named in messages ("the bootstrap token", "the current
     /// certificate").
     pub credentials: &'a str,
+    /// The process's handshake pacer (a fleet's): every session waits for a slot first.
+    pub gate: Option<&'a HandshakePacer>,
+    /// Told where the request stands (a fleet's summary); without one, a request waiting for
+    /// a person is logged here.
+    pub observer: Option<&'a dyn CsrObserver>,
+}
+
+/// What a fleet hears of one board's certificate request.
+pub trait CsrObserver {
+    /// The request `name` is still pending after [`APPROVAL_HINT_AFTER`]: a person must
+    /// approve it.
+    fn waiting_for_approval(&self, name: &str);
+    /// The request `name` is decided (`issued`, or denied or failed) or gone.
+    fn settled(&self, name: &str, issued: bool);
+    /// The board uses the certificate it had stored (no request).
+    fn reused(&self);
+}
+
+/// Connects and shakes hands with `setup`'s server as `client`, first waiting for a slot of
+/// `gate` when there is one (so a fleet's certificate requests add no more handshakes at once
+/// than its agents may).
+pub async fn open_session<'a>(
+    setup: &AgentSetup,
+    gate: Option<&HandshakePacer>,
+    client: Option<picokubelet_core::tls::ClientIdentity<'_>>,
+    tls: &'a mut picokubelet_core::client::session::SessionBuffers,
+) -> Result<Session<'a>, WireError> {
+    let turn = match gate {
+        Some(pacer) => pacer.turn().await,
+        None => None,
+    };
+    let opened = match wire::connect(&setup.server).await {
+        Ok(socket) => {
+            wire::handshake(
+                socket,
+                tls,
+                setup.trust(),
+                client,
+                setup.server_name(),
+                crate::check::now_micros(),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    if let Some(turn) = turn {
+        match &opened {
+            Ok(_) => turn.done(true),
+            // An answer (refused, a TLS error) says nothing about load; a time-out drops the
+            // turn, which narrows the window.
+            Err(WireError::Connect(_) | WireError::Tls(_)) => turn.done(false),
+            Err(WireError::Timeout(_)) => drop(turn),
+        }
+    }
+    opened
 }
 
 /// Why no certificate came.
@@ -206,22 +262,13 @@ async fn round(
     stop: &mut watch::Receiver<bool>,
 ) -> RoundEnd {
     let setup = job.setup;
-    let socket = match wire::connect(&setup.server).await {
-        Ok(s) => s,
-        Err(e) => return RoundEnd::Retry(format!("cannot reach {}: {e:?}", setup.server)),
-    };
     let mut wire = Wire::default();
-    let session = match wire::handshake(
-        socket,
-        &mut wire.tls,
-        setup.trust(),
-        setup.client_identity(),
-        setup.server_name(),
-        crate::check::now_micros(),
-    )
-    .await
+    let session = match open_session(setup, job.gate, setup.client_identity(), &mut wire.tls).await
     {
         Ok(s) => s,
+        Err(e @ (WireError::Connect(_) | WireError::Timeout("TCP connect"))) => {
+            return RoundEnd::Retry(format!("cannot reach {}: {e:?}", setup.server))
+        }
         Err(WireError::Tls(e)) => {
             return RoundEnd::Retry(format!(
                 "{e}; {}",
@@ -261,6 +308,9 @@ async fn round(
                 })
             }
             (404, Some(gone)) => {
+                if let Some(observer) = job.observer {
+                    observer.settled(gone, false);
+                }
                 // Deleted (by an admin, or by kube-controller-manager's CSR cleaner).
                 // guess: not recorded; the cleaner's documented ages are 1 h for decided
                 // requests and 24 h for pending ones. Ask again.
@@ -281,10 +331,19 @@ async fn round(
                     "the server's answer to the certificate request names no request".to_owned(),
                 ));
             }
-            info!(csr = %csr.name, node = job.node, "certificate request {} sent with {}", csr.name, job.credentials);
+            if job.observer.is_some() {
+                debug!(csr = %csr.name, node = job.node, "certificate request {} sent with {}", csr.name, job.credentials);
+            } else {
+                info!(csr = %csr.name, node = job.node, "certificate request {} sent with {}", csr.name, job.credentials);
+            }
             progress.name = Some(csr.name.clone());
         }
         let name = progress.name.clone().unwrap_or_default();
+        if let (Some(observer), CsrState::Issued | CsrState::Denied | CsrState::Failed) =
+            (job.observer, csr.state)
+        {
+            observer.settled(&name, csr.state == CsrState::Issued);
+        }
         match csr.state {
             CsrState::Issued => return decode_certificate(&csr.certificate),
             CsrState::Denied | CsrState::Failed => {
@@ -302,12 +361,16 @@ async fn round(
             }
             CsrState::Pending if !progress.hinted && started.elapsed() >= APPROVAL_HINT_AFTER => {
                 progress.hinted = true;
-                warn!(
+                if let Some(observer) = job.observer {
+                    observer.waiting_for_approval(&name);
+                } else {
+                    warn!(
                     csr = %name,
                     "certificate request {name} is waiting for approval: this cluster does not \
                      approve it automatically. Approve it with `kubectl certificate approve {name}` \
                      (picokubelet keeps waiting)"
-                );
+                    );
+                }
             }
             CsrState::Pending | CsrState::Approved => {}
         }
@@ -327,13 +390,16 @@ async fn round(
 /// Does the server accept `setup`'s credentials? `Some(false)` for a 401, or when the server
 /// answers only without the client certificate (a certificate from an unknown CA ends the
 /// handshake, not in a 401); `None` when the server could not be asked at all.
-pub async fn credentials_accepted(setup: &AgentSetup) -> Option<bool> {
-    match who_am_i_status(setup, setup.client_identity()).await {
+pub async fn credentials_accepted(
+    setup: &AgentSetup,
+    gate: Option<&HandshakePacer>,
+) -> Option<bool> {
+    match who_am_i_status(setup, gate, setup.client_identity()).await {
         Some(401) => Some(false),
         Some(200 | 201) => Some(true),
         Some(_) => None,
         None if setup.client_identity().is_some() => {
-            who_am_i_status(setup, None).await.map(|_| false)
+            who_am_i_status(setup, gate, None).await.map(|_| false)
         }
         None => None,
     }
@@ -343,20 +409,13 @@ pub async fn credentials_accepted(setup: &AgentSetup) -> Option<bool> {
 /// session or the exchange failed.
 async fn who_am_i_status(
     setup: &AgentSetup,
+    gate: Option<&HandshakePacer>,
     client: Option<picokubelet_core::tls::ClientIdentity<'_>>,
 ) -> Option<u16> {
-    let socket = wire::connect(&setup.server).await.ok()?;
     let mut wire = Wire::default();
-    let session = wire::handshake(
-        socket,
-        &mut wire.tls,
-        setup.trust(),
-        client,
-        setup.server_name(),
-        crate::check::now_micros(),
-    )
-    .await
-    .ok()?;
+    let session = open_session(setup, gate, client, &mut wire.tls)
+        .await
+        .ok()?;
     let endpoint = if client.is_some() {
         setup.endpoint()
     } else {
