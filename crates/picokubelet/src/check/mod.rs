@@ -14,6 +14,7 @@
 
 pub mod advice;
 pub mod ask;
+pub mod bootstrap;
 pub mod identity;
 pub mod needs;
 pub mod report;
@@ -71,6 +72,9 @@ fn load(
 }
 
 fn run_checks(args: &RunArgs, env: &LookupEnv, report: &mut Report) -> Result<(), Failure> {
+    if args.bootstrap.is_active() {
+        return bootstrap::run_checks(args, env, report);
+    }
     let resolved = match load(args, env) {
         Ok(r) => r,
         Err(e) => {
@@ -106,8 +110,20 @@ fn run_checks(args: &RunArgs, env: &LookupEnv, report: &mut Report) -> Result<()
         .enable_all()
         .build()
         .map_err(|e| Failure::Usage(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(probe(&setup, args, report));
+    runtime.block_on(probe(&setup, Questions::Agent(args), report));
     Ok(())
+}
+
+/// What to ask once the session is up.
+pub(crate) enum Questions<'a> {
+    /// Everything `run` needs with these credentials.
+    Agent(&'a RunArgs),
+    /// What TLS bootstrap needs from a bootstrap token (`token_id`: its id, when it has the
+    /// bootstrap token's shape), for the node `node`.
+    Bootstrap {
+        token_id: Option<&'a str>,
+        node: &'a str,
+    },
 }
 
 pub(crate) fn now_micros() -> UnixMicros {
@@ -117,7 +133,7 @@ pub(crate) fn now_micros() -> UnixMicros {
     UnixMicros(u64::try_from(since.as_micros()).unwrap_or(u64::MAX))
 }
 
-async fn probe(setup: &AgentSetup, args: &RunArgs, report: &mut Report) {
+pub(crate) async fn probe(setup: &AgentSetup, questions: Questions<'_>, report: &mut Report) {
     let server = &setup.server;
     let socket = match wire::connect(server).await {
         Ok(s) => s,
@@ -161,7 +177,11 @@ async fn probe(setup: &AgentSetup, args: &RunArgs, report: &mut Report) {
     };
     if !setup.is_insecure() {
         report.pass(format!(
-            "TLS: the server's certificate chain verifies with the board's verifier (the kubeconfig's CA, name {server_name}, this machine's clock)"
+            "TLS: the server's certificate chain verifies with the board's verifier ({} CA, name {server_name}, this machine's clock)",
+            match questions {
+                Questions::Agent(_) => "the kubeconfig's",
+                Questions::Bootstrap { .. } => "the cluster's",
+            }
         ));
     }
     let mut client = ApiClient::new(
@@ -172,7 +192,13 @@ async fn probe(setup: &AgentSetup, args: &RunArgs, report: &mut Report) {
         &wire.metrics,
         STEP_TIMEOUT,
     );
-    if ask_all(&mut client, setup, args, report).await.is_err() {
+    let asked = match questions {
+        Questions::Agent(args) => ask_all(&mut client, setup, args, report).await,
+        Questions::Bootstrap { token_id, node } => {
+            bootstrap::ask_all(&mut client, token_id, node, report).await
+        }
+    };
+    if asked.is_err() {
         report.fail(
             "the session to the server broke off; later checks were not run",
             "run check again; if it repeats, something between here and the server cuts connections",
@@ -181,9 +207,9 @@ async fn probe(setup: &AgentSetup, args: &RunArgs, report: &mut Report) {
 }
 
 /// A request failed below HTTP (the line is written): stop asking.
-struct Broken;
+pub(crate) struct Broken;
 
-fn transport(report: &mut Report, what: &str, e: ClientError) -> Broken {
+pub(crate) fn transport(report: &mut Report, what: &str, e: ClientError) -> Broken {
     report.fail(
         format!("{what}: the request failed ({e:?})"),
         "run check again; a timeout or reset here also hits `run`",
@@ -197,33 +223,7 @@ async fn ask_all<S: Read + Write, C: Clock>(
     args: &RunArgs,
     report: &mut Report,
 ) -> Result<(), Broken> {
-    // Clock skew from the server's Date.
-    let mut version = VersionResponse::default();
-    let reply = client
-        .exchange(&ApiRequest::get(ApiPath::Version), no_body, &mut version)
-        .await
-        .map_err(|e| transport(report, "GET /version", e))?;
-    match reply.date {
-        Some(date) => {
-            let skew = (i128::from(now_micros().0) - i128::from(date.0)) / 1_000_000;
-            let skew = i64::try_from(skew).unwrap_or(i64::MAX);
-            if skew.abs() <= MAX_SKEW_SECS {
-                report.pass(format!(
-                    "clock: {skew:+} s from the Date of the server (Kubernetes {})",
-                    version.git_version.as_str()
-                ));
-            } else {
-                report.fail(
-                    format!("clock: {skew:+} s from the server's Date"),
-                    "set this machine's clock (NTP): certificate validity is checked against it before the agent anchors to the server",
-                );
-            }
-        }
-        None => report.fail(
-            "clock: the server's /version answer has no Date header",
-            "the agent anchors its clock to Date: is this a kube-apiserver?",
-        ),
-    }
+    clock(client, report).await?;
 
     // Who the credentials are.
     let who = ask::who_am_i(client)
@@ -422,6 +422,40 @@ async fn ask_all<S: Read + Write, C: Clock>(
         code => report.fail(
             format!("Lease {name}: the dry-run create got {code}: {message}"),
             "the permission lines above say which binding is missing",
+        ),
+    }
+    Ok(())
+}
+
+/// Clock skew from the server's Date.
+pub(crate) async fn clock<S: Read + Write, C: Clock>(
+    client: &mut ApiClient<'_, S, C>,
+    report: &mut Report,
+) -> Result<(), Broken> {
+    let mut version = VersionResponse::default();
+    let reply = client
+        .exchange(&ApiRequest::get(ApiPath::Version), no_body, &mut version)
+        .await
+        .map_err(|e| transport(report, "GET /version", e))?;
+    match reply.date {
+        Some(date) => {
+            let skew = (i128::from(now_micros().0) - i128::from(date.0)) / 1_000_000;
+            let skew = i64::try_from(skew).unwrap_or(i64::MAX);
+            if skew.abs() <= MAX_SKEW_SECS {
+                report.pass(format!(
+                    "clock: {skew:+} s from the Date of the server (Kubernetes {})",
+                    version.git_version.as_str()
+                ));
+            } else {
+                report.fail(
+                    format!("clock: {skew:+} s from the server's Date"),
+                    "set this machine's clock (NTP): certificate validity is checked against it before the agent anchors to the server",
+                );
+            }
+        }
+        None => report.fail(
+            "clock: the server's /version answer has no Date header",
+            "the agent anchors its clock to Date: is this a kube-apiserver?",
         ),
     }
     Ok(())
