@@ -323,3 +323,110 @@ async fn a_refused_token_is_said_once_and_counted_by_cause() {
     assert!(server.csr_names().is_empty());
     assert!(BOARDS.iter().all(|b| server.node(b).is_none()));
 }
+
+/// Figures, not a check (BENCHMARKS.md, "Fleet with TLS bootstrap"): what a fleet's bootstrap
+/// costs the server in requests and TLS connections, at the first start and at a restart.
+///
+///     PK_BOARDS=1000 cargo test -p picokubelet --test e2e_fleet_bootstrap -- --ignored --nocapture join_figures
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; run by hand"]
+async fn join_figures() {
+    let boards: usize = std::env::var("PK_BOARDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let (server, token) = server_with_token().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bootstrap-kubelet.conf"),
+        server.bootstrap_kubeconfig(&token),
+    )
+    .unwrap();
+    let width = boards.to_string().len();
+    let names: Vec<String> = (1..=boards).map(|i| format!("fj-{i:0width$}")).collect();
+    let count = boards.to_string();
+    let spawn = |log: &str| {
+        let kubeconfig = dir.path().join("bootstrap-kubelet.conf");
+        let pki = dir.path().join("pki");
+        Agent::spawn(
+            [
+                "fleet",
+                "--count",
+                &count,
+                "--node-name",
+                "fj",
+                "--start-spread",
+                "20s",
+                "--bootstrap-kubeconfig",
+                kubeconfig.to_str().unwrap(),
+                "--cert-dir",
+                pki.to_str().unwrap(),
+            ],
+            dir.path().join(log),
+        )
+    };
+    let mut agent = spawn("first.log");
+    let took = wait_all_ready(&server, &names, &mut agent).await;
+    drop(agent);
+    let requests = server.take_requests();
+    let connections = server.connections();
+    let csr_posts = requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.target.contains("certificatesigningrequests"))
+        .count();
+    let csr_gets = requests
+        .iter()
+        .filter(|r| r.method == "GET" && r.target.contains("certificatesigningrequests/"))
+        .count();
+    println!(
+        "first start: {boards} boards Ready {took:?} after the spawn (20 s spread); \
+         {csr_posts} CSR POSTs, {csr_gets} CSR GETs, {} TLS connections ({:.2} per board), \
+         {} requests",
+        connections.len(),
+        connections.len() as f64 / boards as f64,
+        requests.len()
+    );
+    // A restart: the same boards from their stored certificates.
+    for n in &names {
+        assert!(server.delete_node(n));
+    }
+    let before = server.connections().len();
+    let mut agent = spawn("second.log");
+    let took = wait_all_ready(&server, &names, &mut agent).await;
+    drop(agent);
+    let requests = server.take_requests();
+    let connections = server.connections().len() - before;
+    let csr = requests
+        .iter()
+        .filter(|r| r.target.contains("certificatesigningrequests"))
+        .count();
+    println!(
+        "restart: Ready {took:?} after the spawn; {csr} CSR requests, {connections} TLS \
+         connections ({:.2} per board), {} requests",
+        connections as f64 / boards as f64,
+        requests.len()
+    );
+}
+
+/// Time until every board in `names` is Ready (a generous bound; a measurement, not a check).
+async fn wait_all_ready(
+    server: &TestApiServer,
+    names: &[String],
+    agent: &mut Agent,
+) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    let mut pending: Vec<&String> = names.iter().collect();
+    loop {
+        pending.retain(|n| !node_ready(server, n));
+        if pending.is_empty() {
+            return started.elapsed();
+        }
+        assert!(agent.child.try_wait().unwrap().is_none(), "{}", agent.log());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(600),
+            "{} boards never Ready",
+            pending.len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
