@@ -422,11 +422,58 @@ async fn wait_all_ready(
             return started.elapsed();
         }
         assert!(agent.child.try_wait().unwrap().is_none(), "{}", agent.log());
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(600),
-            "{} boards never Ready",
-            pending.len()
-        );
+        if started.elapsed() > std::time::Duration::from_secs(600) {
+            let log = agent.log();
+            let warnings: Vec<&str> = log.lines().filter(|l| !l.contains(" INFO ")).collect();
+            panic!(
+                "{} boards never Ready ({:?}…); the log's last warnings:\n{}\nlast lines:\n{}",
+                pending.len(),
+                &pending[..pending.len().min(5)],
+                warnings[warnings.len().saturating_sub(30)..].join("\n"),
+                log.lines().rev().take(10).collect::<Vec<_>>().join("\n")
+            );
+        }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
+}
+
+/// `fleet --dry-run` with a bootstrap kubeconfig checks the flags and the file and connects to
+/// nothing (the server here does not exist).
+#[test]
+fn a_dry_run_checks_the_bootstrap_kubeconfig_without_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("bootstrap-kubelet.conf");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: c\n\
+             clusters:\n- name: k\n  cluster:\n    server: https://127.0.0.1:1\n    certificate-authority-data: {}\n\
+             contexts:\n- name: c\n  context:\n    cluster: k\n    user: b\n\
+             users:\n- name: b\n  user:\n    token: abcdef.0123456789abcdef\n",
+            common::ca_data()
+        ),
+    )
+    .unwrap();
+    let agent = Agent::spawn(
+        [
+            "fleet",
+            "--count",
+            "3",
+            "--node-name",
+            "fb",
+            "--dry-run",
+            "--bootstrap-kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--cert-dir",
+            dir.path().join("pki").to_str().unwrap(),
+        ],
+        dir.path().join("dry.log"),
+    );
+    let (status, log) = agent.exit();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("configuration checked"), "{log}");
+    assert!(
+        !log.contains("0123456789abcdef"),
+        "the token is never logged:\n{log}"
+    );
 }
