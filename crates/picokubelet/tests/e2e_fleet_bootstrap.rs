@@ -61,6 +61,18 @@ fn board_of(r: &RequestRecord) -> Option<&'static str> {
     BOARDS.iter().copied().find(|b| *b == node)
 }
 
+/// Every board's Node is Ready and it has written its Lease (a request naming the board: the
+/// Node's create does not).
+fn ready_and_leased(server: &TestApiServer) -> bool {
+    let requests = server.requests();
+    BOARDS.iter().all(|b| {
+        node_ready(server, b)
+            && requests
+                .iter()
+                .any(|r| board_of(r) == Some(*b) && r.target.contains("/leases"))
+    })
+}
+
 /// Every request a board made about its Node or Lease was authenticated as that board.
 fn each_board_is_itself(requests: &[RequestRecord]) {
     let mut seen = std::collections::BTreeSet::new();
@@ -94,8 +106,8 @@ async fn every_board_gets_uses_and_keeps_its_own_certificate() {
     .unwrap();
     let mut agent = fleet(dir.path(), "first.log", &[]);
     agent
-        .wait_for("five Ready Nodes", |_| {
-            BOARDS.iter().all(|b| node_ready(&server, b))
+        .wait_for("five Ready Nodes, each with its Lease", |_| {
+            ready_and_leased(&server)
         })
         .await;
     let log = agent.log();
@@ -256,9 +268,10 @@ async fn without_auto_approval_the_fleet_lists_the_requests_to_approve_once() {
         assert!(server.approve_csr(csr));
     }
     agent
-        .wait_for("five Ready Nodes after the approval", |_| {
-            BOARDS.iter().all(|b| node_ready(&server, b))
-        })
+        .wait_for(
+            "five Ready Nodes after the approval, each with its Lease",
+            |_| ready_and_leased(&server),
+        )
         .await;
     each_board_is_itself(&server.requests());
     let metrics = scrape(&agent.log()).await;

@@ -108,6 +108,8 @@ struct StatusInner {
     announced: BTreeSet<String>,
     /// Causes already logged as a sentence.
     warned: BTreeSet<&'static str>,
+    /// A board's stored certificate was accepted by the server (see `Bootstrapper`).
+    stored_accepted: bool,
 }
 
 impl Status {
@@ -167,6 +169,14 @@ impl CsrObserver for Status {
 
     fn reused(&self) {
         self.lock().figures.reused += 1;
+    }
+
+    fn stored_certificate_accepted(&self) {
+        self.lock().stored_accepted = true;
+    }
+
+    fn stored_certificates_accepted(&self) -> bool {
+        self.lock().stored_accepted
     }
 
     fn settled(&self, name: &str, issued: bool) {

@@ -358,16 +358,7 @@ impl<'a> Bootstrapper<'a> {
         let now = unix_now();
         match self.dir.load(self.name(), now) {
             Ok(Some(identity)) => {
-                let setup =
-                    self.setup(&with_certificate(self.target, identity.certificate.clone()))?;
-                if request::credentials_accepted(&setup, self.gate).await == Some(false) {
-                    warn!(
-                        certificate = %identity.path.display(),
-                        "the API server refuses the stored client certificate (401: another \
-                         cluster's, or its client CA changed): asking for a new one with the \
-                         bootstrap token"
-                    );
-                } else {
+                if !self.stored_refused(&identity).await? {
                     if let Some(observer) = self.observer {
                         observer.reused();
                         debug!(
@@ -384,6 +375,12 @@ impl<'a> Bootstrapper<'a> {
                     }
                     return Ok(identity);
                 }
+                warn!(
+                    certificate = %identity.path.display(),
+                    "the API server refuses the stored client certificate (401: another \
+                     cluster's, or its client CA changed): asking for a new one with the \
+                     bootstrap token"
+                );
             }
             Ok(None) if self.quiet() => debug!(
                 dir = %self.dir.path().display(),
@@ -399,6 +396,24 @@ impl<'a> Bootstrapper<'a> {
             ),
         }
         self.with_bootstrap_token(stop).await
+    }
+
+    /// Does the server refuse the stored `identity`? Asked over a session of its own; in a fleet
+    /// only until one board's stored certificate was accepted (they come from the same cluster
+    /// and client CA), so a restarted fleet adds no second handshake per board.
+    async fn stored_refused(&self, identity: &StoredIdentity) -> Result<bool, CsrFailure> {
+        if self
+            .observer
+            .is_some_and(|o| o.stored_certificates_accepted())
+        {
+            return Ok(false);
+        }
+        let setup = self.setup(&with_certificate(self.target, identity.certificate.clone()))?;
+        let accepted = request::credentials_accepted(&setup, self.gate).await;
+        if let (Some(observer), Some(true)) = (self.observer, accepted) {
+            observer.stored_certificate_accepted();
+        }
+        Ok(accepted == Some(false))
     }
 
     async fn with_bootstrap_token(

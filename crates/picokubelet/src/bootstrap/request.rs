@@ -64,6 +64,10 @@ pub trait CsrObserver {
     fn settled(&self, name: &str, issued: bool);
     /// The board uses the certificate it had stored (no request).
     fn reused(&self);
+    /// The server accepted a board's stored certificate.
+    fn stored_certificate_accepted(&self);
+    /// The server accepted some board's stored certificate already: the others need not ask.
+    fn stored_certificates_accepted(&self) -> bool;
 }
 
 /// Connects and shakes hands with `setup`'s server as `client`, first waiting for a slot of
