@@ -490,3 +490,47 @@ fn a_dry_run_checks_the_bootstrap_kubeconfig_without_connecting() {
         "the token is never logged:\n{log}"
     );
 }
+
+/// The discovery form: a fleet from the token and the CA hash alone, every board its own
+/// certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_joins_from_the_token_and_ca_hash_alone() {
+    let (server, token) = server_with_token().await;
+    let dir = tempfile::tempdir().unwrap();
+    let address = server.url();
+    let hash = server.ca_cert_hash();
+    let token_text = token.token();
+    let pki = dir.path().join("pki");
+    let mut agent = Agent::spawn(
+        [
+            "fleet",
+            "--count",
+            "5",
+            "--node-name",
+            "fb",
+            "--start-spread",
+            "1s",
+            "--lease-renew-interval",
+            "1s",
+            "--bootstrap-token",
+            &token_text,
+            "--discovery-token-ca-cert-hash",
+            &hash,
+            "--server",
+            address.trim_start_matches("https://"),
+            "--cert-dir",
+            pki.to_str().unwrap(),
+        ],
+        dir.path().join("fleet.log"),
+    );
+    agent
+        .wait_for("five Ready Nodes, each with its Lease", |_| {
+            ready_and_leased(&server)
+        })
+        .await;
+    assert!(agent
+        .log()
+        .contains("discovered the cluster from cluster-info"));
+    assert_eq!(server.csr_names().len(), BOARDS.len());
+    each_board_is_itself(&server.requests());
+}
