@@ -316,3 +316,55 @@ pub(crate) fn boards_resolved(
 
 /// How often `fleet` logs its summary line.
 const FLEET_SUMMARY_EVERY: Duration = Duration::from_secs(60);
+
+/// `fleet --bootstrap-kubeconfig` (or the discovery flags): every board bootstraps its own
+/// certificate; see the module notes.
+pub(crate) fn fleet_bootstrap_command(args: &FleetArgs, env: &LookupEnv) -> Result<(), Failure> {
+    let base = base_node_name(&args.node);
+    let root = match &args.bootstrap.cert_dir {
+        Some(dir) => dir.clone(),
+        None => crate::bootstrap::default_cert_dir(&base).map_err(Failure::Usage)?,
+    };
+    if args.agent.dry_run && args.bootstrap.bootstrap_kubeconfig.is_none() {
+        info!(
+            cert_dir = %root.display(),
+            "configuration checked: discovery is not tried in a dry run (it would connect); \
+             each board would keep its certificate in {}/<node-name>",
+            root.display()
+        );
+        return Ok(());
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Usage(format!("cannot start the async runtime: {e}")))?;
+    let target = runtime.block_on(crate::bootstrap::bootstrap_cluster(
+        &args.bootstrap,
+        &args.cluster,
+        env,
+    ))?;
+    drop(runtime);
+    info!(
+        cert_dir = %root.display(),
+        "TLS bootstrap for every board: each asks for its own certificate (system:node:<name>) \
+         and keeps it in {}/<node-name>",
+        root.display()
+    );
+    let fleet = Arc::new(crate::bootstrap::fleet::FleetBootstrap::new(
+        target,
+        &args.node,
+        &args.agent,
+        root,
+        args.bootstrap.certificate_lifetime,
+    ));
+    let resolved = fleet.shared_credentials();
+    boards_resolved(
+        &resolved,
+        &args.node,
+        &args.agent,
+        Some(args),
+        crate::fleet::shutdown_signal(),
+        None,
+        Some(fleet),
+    )
+}

@@ -4,8 +4,6 @@
 //! core's `TokenSource` — so a new certificate reaches the running agent on its next
 //! connection, without a restart.
 
-use std::sync::Arc;
-
 use embedded_io_async::{Read, Write};
 use picokubelet_core::client::session::{
     OpenContext, OpenError, OpenFailure, SessionBuffers, SessionOpener,
@@ -13,13 +11,8 @@ use picokubelet_core::client::session::{
 use picokubelet_core::tls::{Aes128GcmSha256, ClientIdentity, TlsConnection, TlsOpener};
 use rand_core::{CryptoRng, RngCore};
 
+pub use crate::kubeconfig::CertificateSource;
 use crate::kubeconfig::ClientCertificate;
-
-/// Where the client certificate comes from when it may change while the agent runs.
-pub trait CertificateSource: Send + Sync {
-    /// The certificate to present at the handshake starting now; `None`: none.
-    fn certificate(&self) -> Option<Arc<ClientCertificate>>;
-}
 
 /// See the module notes.
 pub struct BoardOpener<'c> {

@@ -425,7 +425,7 @@ pub struct Scrape {
     /// The handshake pacer, when the process has one.
     pub pacer: Option<crate::pacer::PacerFigures>,
     /// The boards' certificates, when they bootstrap them (`fleet --bootstrap-kubeconfig`).
-    pub certificates: Option<crate::bootstrap::fleet::CertificateFigures>,
+    pub certificates: Option<crate::bootstrap::figures::CertificateFigures>,
 }
 
 impl Scrape {

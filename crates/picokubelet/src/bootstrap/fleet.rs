@@ -8,25 +8,22 @@
 //! approves them; refusals are counted by cause (the first of each cause logged as a sentence
 //! with its fix) and shown in the summary line and `/metrics`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use rand_core::{OsRng, RngCore};
 use tokio::sync::watch;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use super::cert_dir::{unix_now, CertDir};
+pub use super::figures::CertificateFigures;
 use super::request::{CsrFailure, CsrObserver, APPROVAL_HINT_AFTER};
-use super::{bootstrap_cluster, default_cert_dir, renewal_delay, BootstrapCluster, Bootstrapper};
+use super::{renewal_delay, BootstrapCluster, Bootstrapper};
 use crate::args::{AgentArgs, NodeArgs};
-use crate::cli::FleetArgs;
-use crate::failure::Failure;
-use crate::kubeconfig::{
-    ClientCertificate, Credentials, LookupEnv, ResolvedConfig, Selection, TokenSource,
-};
+use crate::kubeconfig::{ClientCertificate, Credentials, ResolvedConfig, Selection, TokenSource};
 use crate::pacer::HandshakePacer;
 use crate::secret::Secret;
 
@@ -53,35 +50,6 @@ pub struct FleetBootstrap {
     /// open until then (a closed one reads as "stop").
     _stop: watch::Sender<bool>,
     never: watch::Receiver<bool>,
-}
-
-/// The boards' certificates, as the summary line and `/metrics` show them.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CertificateFigures {
-    /// Boards started that hold no certificate yet.
-    pub without_certificate: usize,
-    /// Certificate requests waiting for a person's approval.
-    pub awaiting_approval: usize,
-    /// Certificates issued to the boards since the start (first ones and renewals).
-    pub issued: u64,
-    /// Boards that started with a certificate they had from an earlier run.
-    pub reused: u64,
-    /// Refused or failed requests by cause (see [`cause_of`]).
-    pub refusals: BTreeMap<&'static str, u64>,
-}
-
-impl std::fmt::Display for CertificateFigures {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} issued, {} reused, {} without one, {} awaiting approval",
-            self.issued, self.reused, self.without_certificate, self.awaiting_approval
-        )?;
-        for (cause, n) in &self.refusals {
-            write!(f, ", {cause} x{n}")?;
-        }
-        Ok(())
-    }
 }
 
 /// The short name of a failure's cause, for counting.
@@ -354,54 +322,6 @@ async fn wait_and_grow(pause: Duration) -> Duration {
     let jitter = half.mul_f64(f64::from(OsRng.next_u32()) / f64::from(u32::MAX));
     tokio::time::sleep(half + jitter).await;
     (pause * 2).min(RETRY_MAX)
-}
-
-/// `fleet --bootstrap-kubeconfig` (or the discovery flags): every board bootstraps its own
-/// certificate; see the module notes.
-pub fn command(args: &FleetArgs, env: &LookupEnv) -> Result<(), Failure> {
-    let base = crate::app::base_node_name(&args.node);
-    let root = match &args.bootstrap.cert_dir {
-        Some(dir) => dir.clone(),
-        None => default_cert_dir(&base).map_err(Failure::Usage)?,
-    };
-    if args.agent.dry_run && args.bootstrap.bootstrap_kubeconfig.is_none() {
-        info!(
-            cert_dir = %root.display(),
-            "configuration checked: discovery is not tried in a dry run (it would connect); \
-             each board would keep its certificate in {}/<node-name>",
-            root.display()
-        );
-        return Ok(());
-    }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Usage(format!("cannot start the async runtime: {e}")))?;
-    let target = runtime.block_on(bootstrap_cluster(&args.bootstrap, &args.cluster, env))?;
-    drop(runtime);
-    info!(
-        cert_dir = %root.display(),
-        "TLS bootstrap for every board: each asks for its own certificate (system:node:<name>) \
-         and keeps it in {}/<node-name>",
-        root.display()
-    );
-    let fleet = Arc::new(FleetBootstrap::new(
-        target,
-        &args.node,
-        &args.agent,
-        root,
-        args.bootstrap.certificate_lifetime,
-    ));
-    let resolved = fleet.shared_credentials();
-    crate::app::boards_resolved(
-        &resolved,
-        &args.node,
-        &args.agent,
-        Some(args),
-        crate::fleet::shutdown_signal(),
-        None,
-        Some(fleet),
-    )
 }
 
 #[cfg(test)]

@@ -91,7 +91,7 @@ pub async fn open_session<'a>(
                 setup.trust(),
                 client,
                 setup.server_name(),
-                crate::check::now_micros(),
+                wire::now_micros(),
             )
             .await
         }

@@ -17,7 +17,7 @@ use picokubelet_core::tls::jws::BootstrapToken;
 
 use super::ask::{self, Attributes};
 use super::report::Report;
-use super::{probe, transport, Broken, Questions};
+use super::session::{clock, probe, transport, Broken, Questions};
 use crate::agent_setup::AgentSetup;
 use crate::board;
 use crate::bootstrap::{bootstrap_cluster, with_token};
@@ -80,7 +80,11 @@ pub fn run_checks(args: &RunArgs, env: &LookupEnv, report: &mut Report) -> Resul
             resolved.cluster.server
         )),
     }
-    let name = crate::app::base_node_name(&args.node);
+    let name = args
+        .node
+        .node_name
+        .clone()
+        .unwrap_or_else(|| board::default_node_name(&board::hostname()));
     if let Err(e) = NodeName::new(&name) {
         report.fail(
             format!("node name {name:?}: {e}"),
@@ -105,11 +109,11 @@ pub fn run_checks(args: &RunArgs, env: &LookupEnv, report: &mut Report) -> Resul
             "give the cluster CA in the bootstrap kubeconfig, or use discovery with --discovery-token-ca-cert-hash",
         );
     }
-    let questions = Questions::Bootstrap {
+    let questions = BootstrapQuestions {
         token_id: token_id.as_deref(),
         node: &name,
     };
-    runtime.block_on(probe(&setup, questions, report));
+    runtime.block_on(probe(&setup, &questions, report));
     Ok(())
 }
 
@@ -125,14 +129,36 @@ fn csr_attributes<'a>(verb: &'a str, subresource: &'a str) -> Attributes<'a> {
     }
 }
 
+/// What TLS bootstrap needs from a bootstrap token (`token_id`: its id, when it has the
+/// bootstrap token's shape), for the node `node`.
+struct BootstrapQuestions<'a> {
+    token_id: Option<&'a str>,
+    node: &'a str,
+}
+
+impl Questions for BootstrapQuestions<'_> {
+    fn ca(&self) -> &'static str {
+        "the cluster's"
+    }
+
+    async fn ask<S: Read + Write, C: Clock>(
+        &self,
+        client: &mut ApiClient<'_, S, C>,
+        _setup: &AgentSetup,
+        report: &mut Report,
+    ) -> Result<(), Broken> {
+        ask_all(client, self.token_id, self.node, report).await
+    }
+}
+
 /// The questions over the session with the bootstrap token.
-pub(crate) async fn ask_all<S: Read + Write, C: Clock>(
+async fn ask_all<S: Read + Write, C: Clock>(
     client: &mut ApiClient<'_, S, C>,
     token_id: Option<&str>,
     node: &str,
     report: &mut Report,
 ) -> Result<(), Broken> {
-    super::clock(client, report).await?;
+    clock(client, report).await?;
     let who = ask::who_am_i(client)
         .await
         .map_err(|e| transport(report, "SelfSubjectReview", e))?;

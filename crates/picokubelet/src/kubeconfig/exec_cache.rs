@@ -13,9 +13,8 @@ use picokubelet_core::client::TokenSource;
 use picokubelet_core::http::request::BearerToken;
 use tracing::{info, warn};
 
+use super::client_cert::{CertificateSource, ClientCertError, ClientCertificate, PemSource};
 use super::exec::{ExecConfig, ExecCredential, ExecError, PLUGIN_TIMEOUT};
-use super::{ClientCertificate, PemSource};
-use crate::board_opener::CertificateSource;
 
 /// Wall time, injected (tests move it).
 pub type WallClock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
@@ -213,7 +212,7 @@ impl Inner {
 /// The credential's certificate and key, parsed; `None` when it has none.
 fn parse_certificate(
     credential: &ExecCredential,
-) -> Option<Result<ClientCertificate, super::ClientCertError>> {
+) -> Option<Result<ClientCertificate, ClientCertError>> {
     let (cert, key) = credential.client_certificate.as_ref()?;
     Some(ClientCertificate::from_pem(
         cert,

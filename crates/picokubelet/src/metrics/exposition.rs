@@ -123,7 +123,7 @@ pub fn encode(scrape: &Scrape, started: SystemTime) -> String {
 }
 
 /// The boards' own certificates (`fleet` with TLS bootstrap).
-fn certificates(o: &mut String, c: &crate::bootstrap::fleet::CertificateFigures) {
+fn certificates(o: &mut String, c: &crate::bootstrap::figures::CertificateFigures) {
     for (name, kind, help, value) in [
         (
             "picokubelet_boards_without_certificate",
