@@ -70,6 +70,7 @@ fn run(boards: u32, threads: usize) -> Result<(), Failure> {
         per_board: PerBoard::All,
         max_handshakes: 4,
         lease_duration: setup.lease_duration(),
+        bootstrap: None,
     };
     let result = run_with_view(
         Arc::new(setup),

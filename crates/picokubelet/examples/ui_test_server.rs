@@ -90,6 +90,7 @@ fn run(boards: u32) -> Result<(), Failure> {
         per_board: PerBoard::All,
         max_handshakes: 4,
         lease_duration: setup.lease_duration(),
+        bootstrap: None,
     };
     let faults = EmbeddedFaults::new(server.clone(), runtime.handle().clone(), token);
     let result = ui::run(

@@ -17,6 +17,7 @@ use picokubelet_core::tls::{ClientIdentity, ServerTrust, TlsOpener};
 
 use crate::args::{AgentArgs, NodeArgs};
 use crate::board::{self, InternalIp};
+use crate::board_opener::BoardOpener;
 use crate::failure::Failure;
 use crate::kubeconfig::exec_cache::system_clock;
 use crate::kubeconfig::{self, ClientCertificate, ExecTokens, ResolvedConfig, ServerUrl};
@@ -115,12 +116,14 @@ impl AgentSetup {
             .map(ClientCertificate::identity)
     }
 
-    /// The TLS opener every board of this process uses: the trust and the client identity.
-    pub fn opener(&self) -> TlsOpener<'_> {
-        let opener = TlsOpener::new(self.trust());
-        match self.client_identity() {
-            Some(identity) => opener.with_client_identity(identity),
-            None => opener,
+    /// The TLS opener every board of this process uses: the trust and the client identity —
+    /// read at each handshake when an exec plugin hands out the certificate (it may renew it).
+    pub fn opener(&self) -> BoardOpener<'_> {
+        let opener = BoardOpener::new(TlsOpener::new(self.trust()));
+        match (&self.exec, self.client_identity()) {
+            (Some(exec), Some(_)) => opener.with_live_certificate(exec),
+            (None, Some(identity)) => opener.with_client_identity(identity),
+            (_, None) => opener,
         }
     }
 

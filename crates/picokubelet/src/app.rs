@@ -210,11 +210,12 @@ pub(crate) fn boards_until(
         insecure_skip_tls_verify: cluster.insecure_skip_tls_verify,
         ..Default::default()
     })?;
-    boards_resolved(&resolved, node, agent, fleet, stop, server)
+    boards_resolved(&resolved, node, agent, fleet, stop, server, None)
 }
 
 /// [`boards_until`] with the cluster and credentials already worked out (from a kubeconfig, or
-/// by the kubelet TLS bootstrap: `crate::bootstrap`).
+/// by the kubelet TLS bootstrap: `crate::bootstrap`). `bootstrap`: a fleet whose boards each
+/// bootstrap their own certificate (then `resolved` carries no credentials).
 pub(crate) fn boards_resolved(
     resolved: &ResolvedConfig,
     node: &NodeArgs,
@@ -222,6 +223,7 @@ pub(crate) fn boards_resolved(
     fleet: Option<&FleetArgs>,
     stop: impl std::future::Future<Output = ()>,
     server: Option<Box<dyn crate::ui::ServerFaults>>,
+    bootstrap: Option<Arc<crate::bootstrap::fleet::FleetBootstrap>>,
 ) -> Result<(), Failure> {
     let base = base_node_name(node);
     let names = match fleet {
@@ -266,12 +268,16 @@ pub(crate) fn boards_resolved(
     if agent.dry_run {
         return Ok(());
     }
-    let names = crate::check::whoami::settle_names(
-        &setup,
-        node.node_name.as_deref(),
-        names,
-        fleet.is_some(),
-    )?;
+    // Each bootstrapped board is system:node:<its name> by construction: nothing to ask.
+    let names = match bootstrap {
+        Some(_) => names,
+        None => crate::check::whoami::settle_names(
+            &setup,
+            node.node_name.as_deref(),
+            names,
+            fleet.is_some(),
+        )?,
+    };
     for name in &names {
         setup.config(name, &labels)?;
     }
@@ -287,6 +293,7 @@ pub(crate) fn boards_resolved(
             per_board: f.scale.per_board(),
             max_handshakes: f.scale.max_handshakes(available),
             lease_duration: setup.lease_duration(),
+            bootstrap,
         },
         None => fleet::Plan {
             names,
@@ -298,6 +305,7 @@ pub(crate) fn boards_resolved(
             per_board: PerBoard::All,
             max_handshakes: 1,
             lease_duration: setup.lease_duration(),
+            bootstrap: None,
         },
     };
     if agent.ui {
@@ -308,3 +316,55 @@ pub(crate) fn boards_resolved(
 
 /// How often `fleet` logs its summary line.
 const FLEET_SUMMARY_EVERY: Duration = Duration::from_secs(60);
+
+/// `fleet --bootstrap-kubeconfig` (or the discovery flags): every board bootstraps its own
+/// certificate; see the module notes.
+pub(crate) fn fleet_bootstrap_command(args: &FleetArgs, env: &LookupEnv) -> Result<(), Failure> {
+    let base = base_node_name(&args.node);
+    let root = match &args.bootstrap.cert_dir {
+        Some(dir) => dir.clone(),
+        None => crate::bootstrap::default_cert_dir(&base).map_err(Failure::Usage)?,
+    };
+    if args.agent.dry_run && args.bootstrap.bootstrap_kubeconfig.is_none() {
+        info!(
+            cert_dir = %root.display(),
+            "configuration checked: discovery is not tried in a dry run (it would connect); \
+             each board would keep its certificate in {}/<node-name>",
+            root.display()
+        );
+        return Ok(());
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Usage(format!("cannot start the async runtime: {e}")))?;
+    let target = runtime.block_on(crate::bootstrap::bootstrap_cluster(
+        &args.bootstrap,
+        &args.cluster,
+        env,
+    ))?;
+    drop(runtime);
+    info!(
+        cert_dir = %root.display(),
+        "TLS bootstrap for every board: each asks for its own certificate (system:node:<name>) \
+         and keeps it in {}/<node-name>",
+        root.display()
+    );
+    let fleet = Arc::new(crate::bootstrap::fleet::FleetBootstrap::new(
+        target,
+        &args.node,
+        &args.agent,
+        root,
+        args.bootstrap.certificate_lifetime,
+    ));
+    let resolved = fleet.shared_credentials();
+    boards_resolved(
+        &resolved,
+        &args.node,
+        &args.agent,
+        Some(args),
+        crate::fleet::shutdown_signal(),
+        None,
+        Some(fleet),
+    )
+}

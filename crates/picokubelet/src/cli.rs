@@ -77,6 +77,11 @@ pub struct FleetArgs {
     pub start_spread: Duration,
     #[command(flatten)]
     pub scale: crate::fleet_args::FleetScaleArgs,
+    #[command(
+        flatten,
+        next_help_heading = "TLS bootstrap: every board its own certificate from one token"
+    )]
+    pub bootstrap: crate::bootstrap::args::BootstrapArgs,
 }
 
 /// Most boards a demo runs (a `fleet` runs more).
@@ -160,15 +165,6 @@ impl Cli {
             }
         };
         node.validate().map_err(&invalid)?;
-        if let Command::Check(a) = &self.command {
-            if a.bootstrap.is_active() {
-                return Err(invalid(
-                    "check does not do TLS bootstrap yet: run it with the kubeconfig of a node \
-                     that has joined (or `run --dry-run` with the bootstrap flags)"
-                        .to_owned(),
-                ));
-            }
-        }
         if let Command::Fleet(a) = &self.command {
             if let Some(base) = &a.node.node_name {
                 let shard = a.scale.shard(crate::board::hostname).map_err(&invalid)?;

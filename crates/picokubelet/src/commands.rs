@@ -10,10 +10,13 @@ pub fn execute(cli: &Cli, env: &LookupEnv) -> Result<(), Failure> {
     match &cli.command {
         Command::Render(args) => crate::app::render_command(args, env),
         Command::Run(args) if args.bootstrap.is_active() => {
-            crate::bootstrap::run(&args.bootstrap, &args.cluster, &args.node, &args.agent, env)
+            crate::bootstrap::run::run(&args.bootstrap, &args.cluster, &args.node, &args.agent, env)
         }
         Command::Run(args) => {
             crate::app::agent_command(&args.cluster, &args.node, &args.agent, None, env)
+        }
+        Command::Fleet(args) if args.bootstrap.is_active() => {
+            crate::app::fleet_bootstrap_command(args, env)
         }
         Command::Fleet(args) => {
             crate::app::agent_command(&args.cluster, &args.node, &args.agent, Some(args), env)

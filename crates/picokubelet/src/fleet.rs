@@ -25,6 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info};
 
 use crate::agent_setup::AgentSetup;
+use crate::bootstrap::fleet::FleetBootstrap;
 use crate::controls::{BoardAction, BoardControls};
 use crate::failure::Failure;
 use crate::pacer::{HandshakePacer, PacedConnector, PacedOpener};
@@ -53,6 +54,9 @@ pub struct Plan {
     pub per_board: PerBoard,
     /// A board not renewed for this long is in trouble (the lease duration).
     pub lease_duration: Duration,
+    /// TLS bootstrap: each board gets its own client certificate from one bootstrap token
+    /// (`fleet --bootstrap-kubeconfig`); `None`: every board uses the kubeconfig's credentials.
+    pub bootstrap: Option<Arc<FleetBootstrap>>,
 }
 
 /// When board `index` of `count` starts, after the fleet's start: in its own slot of
@@ -130,7 +134,11 @@ fn glance(slots: &[Rc<Slot>], rows: &Range<usize>, lease_duration: Duration) -> 
 /// Asks every worker for its boards' figures and merges them (boards sorted by name: fleet names
 /// are zero-padded, so that is board order).
 #[derive(Clone)]
-struct Workers(Arc<Vec<mpsc::UnboundedSender<Request>>>, HandshakePacer);
+struct Workers(
+    Arc<Vec<mpsc::UnboundedSender<Request>>>,
+    HandshakePacer,
+    Option<Arc<FleetBootstrap>>,
+);
 
 impl Workers {
     async fn scrape(&self, per_board: PerBoard) -> Scrape {
@@ -143,6 +151,7 @@ impl Workers {
         }
         let mut all = Scrape {
             pacer: Some(self.1.figures()),
+            certificates: self.2.as_ref().map(|b| b.figures()),
             ..Scrape::default()
         };
         for rx in waiting {
@@ -279,7 +288,7 @@ where
             .map_err(Failure::Output)?;
         handles.push(handle);
     }
-    let workers = Workers(Arc::new(senders), pacer.clone());
+    let workers = Workers(Arc::new(senders), pacer.clone(), plan.bootstrap.clone());
     let view = view(FleetHandle {
         workers: workers.clone(),
         names: plan.names.clone().into(),
@@ -331,6 +340,7 @@ where
                             handshakes = t.handshakes,
                             requests = t.requests,
                             refusals = %scrape.refusals,
+                            certificates = scrape.certificates.as_ref().map(tracing::field::display),
                             "fleet"
                         );
                     }
@@ -338,10 +348,18 @@ where
                 None => std::future::pending::<()>().await,
             }
         };
+        // Which certificate requests wait for a person, said once per request.
+        let approvals = async {
+            match &plan.bootstrap {
+                Some(b) => b.announce_approvals().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             () = stop => Ok(()),
             () = metrics => Ok(()),
             () = summary => Ok(()),
+            () = approvals => Ok(()),
             viewed = view => viewed,
         }
     });
@@ -408,6 +426,7 @@ fn worker(
                 tokio::time::Instant::from_std(at),
                 plan.quiet,
                 pacer.clone(),
+                plan.bootstrap.clone(),
             ));
         }
         while let Some(request) = requests.recv().await {
@@ -436,16 +455,39 @@ fn worker(
     })
 }
 
-/// One board: waits for its start, then runs the agent for ever.
+/// One board: waits for its start, then runs the agent for ever (with TLS bootstrap: gets its
+/// certificate first, and restarts the agent with each renewed one).
 async fn run_board(
     setup: Arc<AgentSetup>,
     slot: Rc<Slot>,
     start_at: tokio::time::Instant,
     quiet: bool,
     pacer: HandshakePacer,
+    bootstrap: Option<Arc<FleetBootstrap>>,
 ) {
     tokio::time::sleep_until(start_at).await;
     slot.started.set(true);
+    let (setup, slot, gate) = (&*setup, &*slot, &pacer);
+    match bootstrap {
+        None => run_agent_as(setup, slot, quiet, gate, None).await,
+        Some(b) => {
+            b.run_board(&slot.name, gate, move |certificate| {
+                run_agent_as(setup, slot, quiet, gate, Some(certificate))
+            })
+            .await
+        }
+    }
+}
+
+/// Runs the agent of `slot`, authenticating with `certificate` (its own, from TLS bootstrap)
+/// or else with the setup's credentials; returns only when its configuration is refused.
+async fn run_agent_as(
+    setup: &AgentSetup,
+    slot: &Slot,
+    quiet: bool,
+    pacer: &HandshakePacer,
+    certificate: Option<crate::kubeconfig::ClientCertificate>,
+) {
     let name = slot.name.as_str();
     let labels = setup.node.label_pairs();
     let config = match setup.config(name, &labels) {
@@ -463,9 +505,12 @@ async fn run_board(
         clock: TokioClock::start(),
         connector: PacedConnector::new(
             TcpConnector::new(setup.server.clone()).with_session_cut(slot.controls.session.clone()),
-            pacer,
+            pacer.clone(),
         ),
-        opener: PacedOpener(setup.opener()),
+        opener: PacedOpener(match &certificate {
+            Some(c) => setup.opener().with_client_identity(c.identity()),
+            None => setup.opener(),
+        }),
         rng: rand_core::OsRng,
         board,
         log: TracingLog::new(name)

@@ -6,6 +6,7 @@ pub mod agent_setup;
 pub mod app;
 pub mod args;
 pub mod board;
+pub mod board_opener;
 pub mod bootstrap;
 pub mod check;
 pub mod cli;

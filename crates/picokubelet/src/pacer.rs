@@ -111,6 +111,13 @@ impl HandshakePacer {
         })
     }
 
+    /// A slot for a session opened outside the agent (a certificate request's, which has its
+    /// own TLS stack): held until [`PacerTurn::done`], or shrinking the window when dropped
+    /// without it, as the agent's.
+    pub async fn turn(&self) -> Option<PacerTurn> {
+        self.slot().await.map(PacerTurn)
+    }
+
     /// A handshake completed: one more slot, up to the limit.
     fn grow(&self) {
         let mut w = self.window();
@@ -172,6 +179,17 @@ impl Drop for Slot {
         if let Some(permit) = self.permit.take() {
             self.pacer.give_back(permit);
         }
+    }
+}
+
+/// A pacer slot held by code that opens its sessions itself ([`HandshakePacer::turn`]).
+pub struct PacerTurn(Slot);
+
+impl PacerTurn {
+    /// The handshake ended: `opened`, or refused or unreachable (neither says the server is
+    /// busy). Dropping the turn instead means it was abandoned at a time-out.
+    pub fn done(self, opened: bool) {
+        self.0.finish(opened);
     }
 }
 

@@ -424,6 +424,8 @@ pub struct Scrape {
     pub refusals: RefusalsByCause,
     /// The handshake pacer, when the process has one.
     pub pacer: Option<crate::pacer::PacerFigures>,
+    /// The boards' certificates, when they bootstrap them (`fleet --bootstrap-kubeconfig`).
+    pub certificates: Option<crate::bootstrap::figures::CertificateFigures>,
 }
 
 impl Scrape {

@@ -545,6 +545,16 @@ fn expand(arg: &str, env: &[(String, String)]) -> String {
 
 #[test]
 fn the_statefulset_shards_one_fleet_over_its_replicas_with_disjoint_node_names() {
+    shards_one_fleet("picokubelet-fleet", "vb-fleet");
+}
+
+#[test]
+fn the_bootstrap_statefulset_shards_one_fleet_too() {
+    shards_one_fleet("picokubelet-fleet-bootstrap", "vb-boot");
+}
+
+/// The StatefulSet `set_name` runs one fleet `<base>-0001 ..` over its replicas, disjoint.
+fn shards_one_fleet(set_name: &str, base: &str) {
     use clap::Parser;
     use picokubelet::cli::{Cli, Command};
 
@@ -552,7 +562,7 @@ fn the_statefulset_shards_one_fleet_over_its_replicas_with_disjoint_node_names()
     let set = all
         .iter()
         .map(|(_, o)| o)
-        .find(|o| o["kind"] == "StatefulSet")
+        .find(|o| o["kind"] == "StatefulSet" && o["metadata"]["name"] == set_name)
         .unwrap();
     let replicas = set["spec"]["replicas"].as_u64().unwrap();
     let container = &set["spec"]["template"]["spec"]["containers"][0];
@@ -602,8 +612,8 @@ fn the_statefulset_shards_one_fleet_over_its_replicas_with_disjoint_node_names()
         }
     }
     assert_eq!(seen.len(), replicas as usize * per_pod);
-    assert_eq!(seen.first().map(String::as_str), Some("vb-fleet-0001"));
-    assert_eq!(seen.last().map(String::as_str), Some("vb-fleet-4000"));
+    assert_eq!(seen.first(), Some(&format!("{base}-0001")));
+    assert_eq!(seen.last(), Some(&format!("{base}-4000")));
 }
 
 /// deploy/bootstrap-rbac.yaml binds what the test API server's `BootstrapRbac::deploy_manifest`
@@ -637,4 +647,90 @@ fn bootstrap_rbac_binds_what_the_test_server_emulates() {
         emulated.selfnodeclient
     );
     assert_eq!(docs.len(), 3);
+}
+
+/// deploy/fleet-bootstrap: every board bootstraps its own identity from the token in the
+/// Secret, through a bootstrap kubeconfig that resolves over the projected volume, and keeps
+/// its certificates on a writable volume; the pod itself has no API credentials.
+#[test]
+fn the_bootstrap_fleet_reads_its_token_from_the_secret_and_keeps_certificates_writable() {
+    use clap::Parser;
+    use picokubelet::cli::{Cli, Command};
+
+    let all = manifests();
+    let set = all
+        .iter()
+        .map(|(_, o)| o)
+        .find(|o| o["metadata"]["name"] == "picokubelet-fleet-bootstrap")
+        .unwrap();
+    let pod = &set["spec"]["template"]["spec"];
+    assert_eq!(pod["automountServiceAccountToken"], false);
+    let container = &pod["containers"][0];
+    let args: Vec<String> = container["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            expand(
+                a.as_str().unwrap(),
+                &[
+                    ("SHARD_INDEX".into(), "0".into()),
+                    ("SHARD_COUNT".into(), "4".into()),
+                ],
+            )
+        })
+        .collect();
+    let cli = Cli::try_parse_from(std::iter::once("picokubelet".to_owned()).chain(args)).unwrap();
+    let Command::Fleet(f) = &cli.command else {
+        panic!("not a fleet")
+    };
+    assert!(f.bootstrap.is_active());
+    let kubeconfig = f.bootstrap.bootstrap_kubeconfig.as_ref().unwrap();
+    let cert_dir = f.bootstrap.cert_dir.as_ref().unwrap();
+    let mounts = container["volumeMounts"].as_array().unwrap();
+    let mount_of = |path: &std::path::Path| {
+        mounts
+            .iter()
+            .filter(|m| path.starts_with(m["mountPath"].as_str().unwrap()))
+            .max_by_key(|m| m["mountPath"].as_str().unwrap().len())
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(mount_of(kubeconfig)["readOnly"], true);
+    assert_ne!(
+        mount_of(cert_dir)["readOnly"],
+        true,
+        "certificates must be writable"
+    );
+    let volumes = pod["volumes"].as_array().unwrap();
+    let volume = |name: &Value| volumes.iter().find(|v| v["name"] == *name).unwrap().clone();
+    assert!(volume(&mount_of(cert_dir)["name"])["emptyDir"].is_object());
+    let sources = volume(&mount_of(kubeconfig)["name"])["projected"]["sources"].clone();
+    let secret = sources
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["secret"].is_object())
+        .unwrap();
+    assert_eq!(secret["secret"]["items"][0]["path"], "token");
+
+    // The kubeconfig, laid out as the projected volume, resolves to the token in the Secret.
+    let (_, map) = all
+        .iter()
+        .find(|(_, o)| o["metadata"]["name"] == "picokubelet-fleet-bootstrap-kubeconfig")
+        .unwrap();
+    let text = map["data"]["bootstrap-kubelet.conf"].as_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bootstrap-kubelet.conf");
+    std::fs::write(&path, text).unwrap();
+    std::fs::copy(common::fixture("ca.crt"), dir.path().join("ca.crt")).unwrap();
+    std::fs::write(dir.path().join("token"), "abcdef.0123456789abcdef").unwrap();
+    let r = Kubeconfig::parse(text, &path)
+        .unwrap()
+        .resolve(&ResolveOptions::default())
+        .unwrap();
+    assert_eq!(
+        r.credentials.bearer_token().unwrap().expose(),
+        "abcdef.0123456789abcdef"
+    );
 }

@@ -335,10 +335,11 @@ fn bootstrap_flags_are_checked_before_anything_connects() {
         err.contains("a CA hash is `sha256:` and 64 hex digits"),
         "{err}"
     );
+    // check takes the bootstrap flags: a missing file is a failed check, not a usage error.
     let check = picokubelet(&["check", "--bootstrap-kubeconfig", "/nonexistent"]);
-    assert_eq!(check.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&check.stderr);
-    assert!(err.contains("check does not do TLS bootstrap yet"), "{err}");
+    assert_eq!(check.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&check.stdout);
+    assert!(out.contains("✗ bootstrap kubeconfig /nonexistent"), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

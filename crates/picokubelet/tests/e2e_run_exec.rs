@@ -187,3 +187,98 @@ async fn a_revoked_exec_token_is_refreshed_after_the_401_without_a_restart() {
         "no token in the log:\n{log}"
     );
 }
+
+/// The plugin hands out a client certificate and, when that one is about to expire, another
+/// one: the running agent (not restarted) presents the new one from its next connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewed_exec_client_certificate_is_used_from_the_next_connection() {
+    let server = TestApiServer::start(ServerOptions::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Two users the server tells apart (both admins, so the Node's name is free).
+    let first = server.issue_client_cert("exec-a", &["system:masters"]);
+    let second = server.issue_client_cert("exec-b", &["system:masters"]);
+    let answer = |cert: &picokubelet_testkit::ClientCert, expires: SystemTime| {
+        let json = serde_json::json!({
+            "kind": "ExecCredential",
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "status": {
+                "clientCertificateData": cert.cert_pem,
+                "clientKeyData": cert.key_pem,
+                "expirationTimestamp": humantime::format_rfc3339_seconds(expires).to_string(),
+            }
+        });
+        std::fs::write(dir.path().join("answer.json"), json.to_string()).unwrap();
+    };
+    // The first expires at once: the cache renews it as soon as the plugin may run again.
+    answer(&first, SystemTime::now() + Duration::from_secs(2));
+    let plugin = dir.path().join("get-cert.sh");
+    std::fs::write(&plugin, "cat \"$(dirname \"$0\")/answer.json\"\n").unwrap();
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n\
+         clusters:\n- name: k\n  cluster:\n    server: {}\n    certificate-authority-data: {}\n\
+         contexts:\n- name: c\n  context:\n    cluster: k\n    user: gke\n\
+         users:\n- name: gke\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      \
+         command: /bin/sh\n      args: [{}]\n      interactiveMode: Never\n",
+        server.url(),
+        base64::engine::general_purpose::STANDARD.encode(server.ca_pem()),
+        plugin.display(),
+    );
+    let path = dir.path().join("kubeconfig");
+    std::fs::write(&path, kubeconfig).unwrap();
+    let err_path = dir.path().join("stderr");
+    let mut child = start_run(
+        &path,
+        &err_path,
+        &["--node-name", NODE, "--lease-renew-interval", "1s"],
+    );
+    wait_for(
+        "no Ready Node",
+        &mut child,
+        &err_path,
+        Duration::from_secs(60),
+        || ready(&server),
+    )
+    .await;
+    answer(&second, SystemTime::now() + Duration::from_secs(3600));
+    wait_for(
+        "no renewed certificate",
+        &mut child,
+        &err_path,
+        Duration::from_secs(60),
+        || {
+            std::fs::read_to_string(&err_path)
+                .unwrap_or_default()
+                .contains("the exec plugin returned a new client certificate")
+        },
+    )
+    .await;
+    // Until the session ends, it is the first certificate's; the next one is the second's.
+    let before = server.requests().len();
+    server.drop_connections();
+    wait_for(
+        "no request with the renewed certificate",
+        &mut child,
+        &err_path,
+        Duration::from_secs(60),
+        || {
+            server.requests()[before..]
+                .iter()
+                .any(|r| r.user.as_deref() == Some("exec-b") && r.status == Some(200))
+        },
+    )
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let requests = server.requests();
+    let first_b = requests
+        .iter()
+        .position(|r| r.user.as_deref() == Some("exec-b"))
+        .unwrap();
+    assert!(requests[..first_b]
+        .iter()
+        .any(|r| r.user.as_deref() == Some("exec-a")));
+    let log = std::fs::read_to_string(&err_path).unwrap();
+    assert!(!log.contains("restart"), "{log}");
+}

@@ -403,3 +403,62 @@ fn a_token_in_the_user_wins_over_its_exec_plugin_as_in_kubectl() {
     assert_eq!(resolved.credentials.source, TokenSource::Inline);
     assert!(!dir.path().join("runs").exists(), "the plugin did not run");
 }
+
+/// The plugin renews its client certificate: after the refresh, the certificate the board's
+/// TLS opener reads for its next handshake is the new one (no restart).
+#[test]
+fn a_renewed_client_certificate_is_what_the_next_handshake_presents() {
+    use picokubelet::board_opener::CertificateSource as _;
+    let dir = tempfile::tempdir().unwrap();
+    let answer = |cn: &str, expires: &str| {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let cert = rcgen::CertificateParams::new(vec![cn.into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let json = serde_json::json!({
+            "kind": "ExecCredential",
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "status": {
+                "clientCertificateData": cert.pem(),
+                "clientKeyData": key.serialize_pem(),
+                "expirationTimestamp": expires,
+            }
+        });
+        std::fs::write(dir.path().join("answer.json"), json.to_string()).unwrap();
+        cert.der().to_vec()
+    };
+    let first = answer("exec-a", "2030-01-01T00:15:00Z");
+    let script = "cat \"$(dirname \"$0\")/answer.json\"\n";
+    let resolved = resolve(dir.path(), &exec_kubeconfig(dir.path(), script, "")).unwrap();
+    let exec = resolved.credentials.exec().unwrap().clone();
+    let start = humantime::parse_rfc3339("2030-01-01T00:00:00Z").unwrap();
+    let (now, clock) = manual_clock(start);
+    let tokens = ExecTokens::new(exec.plugin, exec.first, clock);
+    assert_eq!(tokens.certificate().unwrap().certificate_der, first);
+
+    let second = answer("exec-b", "2030-01-01T00:30:00Z");
+    *now.lock().unwrap() = start + Duration::from_secs(14 * 60 + 1);
+    // The handshake starting now still presents the one it has and starts the refresh.
+    assert_eq!(tokens.certificate().unwrap().certificate_der, first);
+    tokens.wait_idle();
+    assert_eq!(tokens.runs(), 1);
+    assert_eq!(tokens.certificate().unwrap().certificate_der, second);
+
+    // A renewal that cannot be used (exec-c's certificate with exec-b's key) keeps the last
+    // good one.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("answer.json")).unwrap())
+            .unwrap();
+    answer("exec-c", "2030-01-01T00:45:00Z");
+    let mut mixed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("answer.json")).unwrap())
+            .unwrap();
+    mixed["status"]["clientKeyData"] = json["status"]["clientKeyData"].clone();
+    std::fs::write(dir.path().join("answer.json"), mixed.to_string()).unwrap();
+    *now.lock().unwrap() = start + Duration::from_secs(29 * 60 + 1);
+    tokens.certificate();
+    tokens.wait_idle();
+    assert_eq!(tokens.runs(), 2);
+    assert_eq!(tokens.certificate().unwrap().certificate_der, second);
+}

@@ -132,6 +132,24 @@ impl<S: Read + Write> SessionOpener<S> for TlsOpener<'_> {
     where
         S: 'a,
     {
+        let client = self.client;
+        self.open_as_client(socket, bufs, ctx, client, rng).await
+    }
+}
+
+impl<'c> TlsOpener<'c> {
+    /// [`SessionOpener::open`] presenting `client` instead of the identity the opener was built
+    /// with: the seam for a body whose client certificate changes while the agent runs (a
+    /// renewed one, an exec plugin's), read just before each handshake. The session borrows
+    /// only `bufs`, so `client` may borrow a value that lives for this call alone.
+    pub async fn open_as_client<'a, S: Read + Write + 'a, R: RngCore + CryptoRng>(
+        &'a mut self,
+        socket: S,
+        bufs: &'a mut SessionBuffers,
+        ctx: OpenContext<'_>,
+        client: Option<ClientIdentity<'_>>,
+        rng: &mut R,
+    ) -> Result<TlsConnection<'a, S, Aes128GcmSha256>, OpenError> {
         let identity = ServerIdentity::parse(ctx.server_name);
         let verification = match self.trust {
             ServerTrust::Ca(ca_der) => TlsVerification::Verify {
@@ -146,7 +164,7 @@ impl<S: Read + Write> SessionOpener<S> for TlsOpener<'_> {
             &mut bufs.rx,
             &mut bufs.tx,
             verification,
-            self.client,
+            client,
             rng,
         );
         match opened.await {

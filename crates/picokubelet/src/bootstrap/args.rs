@@ -29,7 +29,8 @@ pub struct BootstrapArgs {
     /// The API server to discover the cluster from, `HOST:PORT` or `https://HOST:PORT`
     #[arg(long, value_name = "HOST:PORT", requires = "bootstrap_token")]
     pub server: Option<String>,
-    /// Where the node's key and certificates live (kubelet-client-current.pem) [default:
+    /// Where the node's key and certificates live (kubelet-client-current.pem; `fleet`: one
+    /// directory per board in it, DIR/<node-name>) [default:
     /// $XDG_STATE_HOME/picokubelet/<node>/pki, else ~/.local/state/picokubelet/<node>/pki]
     #[arg(long, value_name = "DIR")]
     pub cert_dir: Option<PathBuf>,

@@ -54,7 +54,7 @@ pub async fn discover(
         ServerTrust::InsecureSkipVerify,
         None,
         &host_name,
-        crate::check::now_micros(),
+        wire::now_micros(),
     )
     .await
     .map_err(|e| match e {

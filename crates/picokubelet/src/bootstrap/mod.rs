@@ -16,7 +16,10 @@
 pub mod args;
 pub mod cert_dir;
 pub mod discovery;
+pub mod figures;
+pub mod fleet;
 pub mod request;
+pub mod run;
 
 pub use args::BootstrapArgs;
 
@@ -25,9 +28,9 @@ use std::time::Duration;
 
 use p256::ecdsa::SigningKey;
 use picokubelet_core::tls::jws::BootstrapToken;
-use rand_core::{OsRng, RngCore};
+use rand_core::OsRng;
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::agent_setup::AgentSetup;
 use crate::args::{AgentArgs, NodeArgs};
@@ -37,12 +40,13 @@ use crate::kubeconfig::{
     locate, CaSource, ClientCertificate, ClusterConfig, Credentials, Kubeconfig, LookupEnv,
     ResolveOptions, ResolvedConfig, Selection, ServerTrust, TokenSource,
 };
+use crate::pacer::HandshakePacer;
 use crate::secret::Secret;
 use cert_dir::{unix_now, CertDir, StoredIdentity};
-use request::{request_certificate, CsrFailure, CsrJob};
+use request::{request_certificate, CsrFailure, CsrJob, CsrObserver};
 
 /// Where the cluster is and the bootstrap token.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct BootstrapCluster {
     cluster: ClusterConfig,
     token: Secret,
@@ -61,116 +65,6 @@ pub fn default_cert_dir(node: &str) -> Result<PathBuf, String> {
         })
         .ok_or("neither XDG_STATE_HOME nor HOME is set: give --cert-dir")?;
     Ok(state.join("picokubelet").join(node).join("pki"))
-}
-
-/// `run` with TLS bootstrap, until SIGINT/SIGTERM.
-pub fn run(
-    bootstrap: &BootstrapArgs,
-    cluster_args: &crate::args::ClusterArgs,
-    node: &NodeArgs,
-    agent: &AgentArgs,
-    env: &LookupEnv,
-) -> Result<(), Failure> {
-    let name = crate::app::base_node_name(node);
-    let cert_dir = match &bootstrap.cert_dir {
-        Some(dir) => dir.clone(),
-        None => default_cert_dir(&name).map_err(Failure::Usage)?,
-    };
-    if agent.dry_run {
-        return dry_run(bootstrap, cluster_args, node, agent, env, &name, &cert_dir);
-    }
-    let dir = CertDir::open(&cert_dir).map_err(Failure::Usage)?;
-    let stop = shutdown_watch();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Usage(format!("cannot start the async runtime: {e}")))?;
-    let target = runtime.block_on(bootstrap_cluster(bootstrap, cluster_args, env))?;
-    let mut node = node.clone();
-    node.node_name = Some(name.clone());
-    let bootstrapper =
-        Bootstrapper::new(&node, agent, &target, dir, bootstrap.certificate_lifetime);
-    let mut stop_rx = stop.clone();
-    let mut identity = match runtime.block_on(bootstrapper.identity(&mut stop_rx)) {
-        Ok(identity) => identity,
-        Err(CsrFailure::Stopped) => return Ok(()),
-        Err(e) => return Err(Failure::Bootstrap(e.to_string())),
-    };
-    loop {
-        let renew_in = renewal_delay(&identity, unix_now(), OsRng.next_u32());
-        info!(
-            node = %name,
-            certificate = %identity.path.display(),
-            expires_in = %humantime::format_duration(Duration::from_secs(u64::try_from(identity.remaining(unix_now())).unwrap_or(0))),
-            renew_in = %humantime::format_duration(renew_in),
-            "using the node's client certificate"
-        );
-        let resolved = with_certificate(&target, identity.certificate.clone());
-        // The renewal runs beside the agent, which keeps its Node Ready with the current
-        // certificate until the new one is there (a cluster that approves renewals by hand may
-        // take a while); the boards then restart with it.
-        let renewed = std::cell::RefCell::new(None);
-        let renewal = async {
-            let mut stopped = stop.clone();
-            tokio::select! {
-                () = tokio::time::sleep(renew_in) => {}
-                _ = stopped.wait_for(|s| *s) => return,
-            }
-            info!(node = %name, "renewing the node's client certificate");
-            let mut stopped = stop.clone();
-            *renewed.borrow_mut() = Some(bootstrapper.renew(&identity, &mut stopped).await);
-        };
-        crate::app::boards_resolved(&resolved, &node, agent, None, renewal, None)?;
-        match renewed.into_inner() {
-            None | Some(Err(CsrFailure::Stopped)) => return Ok(()),
-            Some(Ok(next)) => identity = next,
-            Some(Err(e)) => return Err(Failure::Bootstrap(e.to_string())),
-        }
-    }
-}
-
-/// `run --dry-run` with bootstrap flags: checks the flags and the bootstrap kubeconfig (no
-/// discovery: that would connect) and says where the certificate would be kept.
-fn dry_run(
-    bootstrap: &BootstrapArgs,
-    cluster_args: &crate::args::ClusterArgs,
-    node: &NodeArgs,
-    agent: &AgentArgs,
-    env: &LookupEnv,
-    name: &str,
-    cert_dir: &Path,
-) -> Result<(), Failure> {
-    if bootstrap.bootstrap_kubeconfig.is_some() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .map_err(|e| Failure::Usage(format!("cannot start the async runtime: {e}")))?;
-        let target = runtime.block_on(bootstrap_cluster(bootstrap, cluster_args, env))?;
-        let resolved = with_token(&target);
-        let ip = board::internal_ip(Some(&resolved.cluster.server));
-        AgentSetup::new(&resolved, node, agent, ip)?;
-    }
-    info!(
-        node = name,
-        cert_dir = %cert_dir.display(),
-        "configuration checked: TLS bootstrap would keep the certificate for {name} in {}",
-        cert_dir.display()
-    );
-    Ok(())
-}
-
-/// A watch that turns true at SIGINT/SIGTERM, for every phase (agent, CSR waits) alike.
-fn shutdown_watch() -> watch::Receiver<bool> {
-    let (tx, rx) = watch::channel(false);
-    std::thread::spawn(move || {
-        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            rt.block_on(crate::fleet::shutdown_signal());
-            let _ = tx.send(true);
-        }
-    });
-    rx
 }
 
 /// The cluster and token from the bootstrap kubeconfig, or by discovery.
@@ -250,7 +144,7 @@ pub async fn bootstrap_cluster(
 }
 
 /// The cluster with the bootstrap token as its credentials.
-fn with_token(target: &BootstrapCluster) -> ResolvedConfig {
+pub(crate) fn with_token(target: &BootstrapCluster) -> ResolvedConfig {
     ResolvedConfig {
         selection: target.selection.clone(),
         cluster: target.cluster.clone(),
@@ -263,7 +157,10 @@ fn with_token(target: &BootstrapCluster) -> ResolvedConfig {
 }
 
 /// The cluster with the node's certificate as its only credentials.
-fn with_certificate(target: &BootstrapCluster, certificate: ClientCertificate) -> ResolvedConfig {
+pub(crate) fn with_certificate(
+    target: &BootstrapCluster,
+    certificate: ClientCertificate,
+) -> ResolvedConfig {
     ResolvedConfig {
         selection: Selection {
             user: "kubelet-client-current".to_owned(),
@@ -296,6 +193,8 @@ pub struct Bootstrapper<'a> {
     target: &'a BootstrapCluster,
     dir: CertDir,
     lifetime: Option<Duration>,
+    gate: Option<&'a HandshakePacer>,
+    observer: Option<&'a dyn CsrObserver>,
 }
 
 impl<'a> Bootstrapper<'a> {
@@ -313,7 +212,21 @@ impl<'a> Bootstrapper<'a> {
             target,
             dir,
             lifetime,
+            gate: None,
+            observer: None,
         }
+    }
+
+    /// One board of a fleet: its sessions wait for the fleet's handshake pacer, its requests
+    /// are reported to `observer` (the fleet's summary) and its routine steps logged at debug.
+    pub fn in_fleet(mut self, gate: &'a HandshakePacer, observer: &'a dyn CsrObserver) -> Self {
+        self.gate = Some(gate);
+        self.observer = Some(observer);
+        self
+    }
+
+    fn quiet(&self) -> bool {
+        self.observer.is_some()
     }
 
     fn name(&self) -> &str {
@@ -338,24 +251,34 @@ impl<'a> Bootstrapper<'a> {
         let now = unix_now();
         match self.dir.load(self.name(), now) {
             Ok(Some(identity)) => {
-                let setup =
-                    self.setup(&with_certificate(self.target, identity.certificate.clone()))?;
-                if request::credentials_accepted(&setup).await == Some(false) {
-                    warn!(
-                        certificate = %identity.path.display(),
-                        "the API server refuses the stored client certificate (401: another \
-                         cluster's, or its client CA changed): asking for a new one with the \
-                         bootstrap token"
-                    );
-                } else {
-                    info!(
-                        certificate = %identity.path.display(),
-                        "the certificate directory holds a valid certificate for {}",
-                        self.name()
-                    );
+                if !self.stored_refused(&identity).await? {
+                    if let Some(observer) = self.observer {
+                        observer.reused();
+                        debug!(
+                            certificate = %identity.path.display(),
+                            "the certificate directory holds a valid certificate for {}",
+                            self.name()
+                        );
+                    } else {
+                        info!(
+                            certificate = %identity.path.display(),
+                            "the certificate directory holds a valid certificate for {}",
+                            self.name()
+                        );
+                    }
                     return Ok(identity);
                 }
+                warn!(
+                    certificate = %identity.path.display(),
+                    "the API server refuses the stored client certificate (401: another \
+                     cluster's, or its client CA changed): asking for a new one with the \
+                     bootstrap token"
+                );
             }
+            Ok(None) if self.quiet() => debug!(
+                dir = %self.dir.path().display(),
+                "no client certificate yet: asking the cluster for one with the bootstrap token"
+            ),
             Ok(None) => info!(
                 dir = %self.dir.path().display(),
                 "no client certificate yet: asking the cluster for one with the bootstrap token"
@@ -366,6 +289,24 @@ impl<'a> Bootstrapper<'a> {
             ),
         }
         self.with_bootstrap_token(stop).await
+    }
+
+    /// Does the server refuse the stored `identity`? Asked over a session of its own; in a fleet
+    /// only until one board's stored certificate was accepted (they come from the same cluster
+    /// and client CA), so a restarted fleet adds no second handshake per board.
+    async fn stored_refused(&self, identity: &StoredIdentity) -> Result<bool, CsrFailure> {
+        if self
+            .observer
+            .is_some_and(|o| o.stored_certificates_accepted())
+        {
+            return Ok(false);
+        }
+        let setup = self.setup(&with_certificate(self.target, identity.certificate.clone()))?;
+        let accepted = request::credentials_accepted(&setup, self.gate).await;
+        if let (Some(observer), Some(true)) = (self.observer, accepted) {
+            observer.stored_certificate_accepted();
+        }
+        Ok(accepted == Some(false))
     }
 
     async fn with_bootstrap_token(
@@ -390,12 +331,22 @@ impl<'a> Bootstrapper<'a> {
             key: &key,
             expiration_seconds: self.expiration_seconds(),
             credentials,
+            gate: self.gate,
+            observer: self.observer,
         };
         let pem = request_certificate(&job, stop).await?;
         let stored = self
             .dir
             .store(&pem, &key, self.name(), unix_now())
             .map_err(|why| CsrFailure::Unusable(format!("the issued certificate: {why}")))?;
+        if self.quiet() {
+            debug!(
+                certificate = %stored.path.display(),
+                "the cluster issued a client certificate for system:node:{}",
+                self.name()
+            );
+            return Ok(stored);
+        }
         info!(
             certificate = %stored.path.display(),
             "the cluster issued a client certificate for system:node:{}",

@@ -15,11 +15,12 @@ use picokubelet_core::tls::csr::{
     write_node_csr, write_pem, CSR_DER_MAX, CSR_PEM_LABEL, CSR_PEM_MAX,
 };
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::agent_setup::AgentSetup;
 use crate::check::advice::tls_fix;
-use crate::check::wire::{self, Wire, WireError, STEP_TIMEOUT};
+use crate::check::wire::{self, Session, Wire, WireError, STEP_TIMEOUT};
+use crate::pacer::HandshakePacer;
 
 pub use picokubelet_core::bootstrap::csr_flow::APPROVAL_HINT_AFTER;
 /// Waits between attempts to reach the server.
@@ -38,6 +39,65 @@ pub struct CsrJob<'a> {
     /// How the credentials are named in messages ("the bootstrap token", "the current
     /// certificate").
     pub credentials: &'a str,
+    /// The process's handshake pacer (a fleet's): every session waits for a slot first.
+    pub gate: Option<&'a HandshakePacer>,
+    /// Told where the request stands (a fleet's summary); without one, a request waiting for
+    /// a person is logged here.
+    pub observer: Option<&'a dyn CsrObserver>,
+}
+
+/// What a fleet hears of one board's certificate request.
+pub trait CsrObserver {
+    /// The request `name` is still pending after [`APPROVAL_HINT_AFTER`]: a person must
+    /// approve it.
+    fn waiting_for_approval(&self, name: &str);
+    /// The request `name` is decided (`issued`, or denied or failed) or gone.
+    fn settled(&self, name: &str, issued: bool);
+    /// The board uses the certificate it had stored (no request).
+    fn reused(&self);
+    /// The server accepted a board's stored certificate.
+    fn stored_certificate_accepted(&self);
+    /// The server accepted some board's stored certificate already: the others need not ask.
+    fn stored_certificates_accepted(&self) -> bool;
+}
+
+/// Connects and shakes hands with `setup`'s server as `client`, first waiting for a slot of
+/// `gate` when there is one (so a fleet's certificate requests add no more handshakes at once
+/// than its agents may).
+pub async fn open_session<'a>(
+    setup: &AgentSetup,
+    gate: Option<&HandshakePacer>,
+    client: Option<picokubelet_core::tls::ClientIdentity<'_>>,
+    tls: &'a mut picokubelet_core::client::session::SessionBuffers,
+) -> Result<Session<'a>, WireError> {
+    let turn = match gate {
+        Some(pacer) => pacer.turn().await,
+        None => None,
+    };
+    let opened = match wire::connect(&setup.server).await {
+        Ok(socket) => {
+            wire::handshake(
+                socket,
+                tls,
+                setup.trust(),
+                client,
+                setup.server_name(),
+                wire::now_micros(),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    if let Some(turn) = turn {
+        match &opened {
+            Ok(_) => turn.done(true),
+            // An answer (refused, a TLS error) says nothing about load; a time-out drops the
+            // turn, which narrows the window.
+            Err(WireError::Connect(_) | WireError::Tls(_)) => turn.done(false),
+            Err(WireError::Timeout(_)) => drop(turn),
+        }
+    }
+    opened
 }
 
 /// Why no certificate came.
@@ -188,22 +248,13 @@ pub async fn request_certificate(
 /// One session: post (if not yet) and poll until done or the session breaks.
 async fn round(job: &CsrJob<'_>, body: &[u8], flow: &mut CsrFlow) -> RoundEnd {
     let setup = job.setup;
-    let socket = match wire::connect(&setup.server).await {
-        Ok(s) => s,
-        Err(e) => return RoundEnd::Retry(format!("cannot reach {}: {e:?}", setup.server)),
-    };
     let mut wire = Wire::default();
-    let session = match wire::handshake(
-        socket,
-        &mut wire.tls,
-        setup.trust(),
-        setup.client_identity(),
-        setup.server_name(),
-        crate::check::now_micros(),
-    )
-    .await
+    let session = match open_session(setup, job.gate, setup.client_identity(), &mut wire.tls).await
     {
         Ok(s) => s,
+        Err(e @ (WireError::Connect(_) | WireError::Timeout("TCP connect"))) => {
+            return RoundEnd::Retry(format!("cannot reach {}: {e:?}", setup.server))
+        }
         Err(WireError::Tls(e)) => {
             return RoundEnd::Retry(format!(
                 "{e}; {}",
@@ -225,19 +276,32 @@ async fn round(job: &CsrJob<'_>, body: &[u8], flow: &mut CsrFlow) -> RoundEnd {
     let mut cert_buf = vec![0u8; CERTIFICATE_TEXT_MAX];
     let mut verdict = (String::new(), String::new());
     let on_event = |event: CsrEvent<'_>| match event {
+        // A fleet sums these up; one board logs them.
+        CsrEvent::Sent { name } if job.observer.is_some() => debug!(
+            csr = %name,
+            node = job.node,
+            "certificate request {name} sent with {}",
+            job.credentials
+        ),
         CsrEvent::Sent { name } => info!(
             csr = %name,
             node = job.node,
             "certificate request {name} sent with {}",
             job.credentials
         ),
-        CsrEvent::AwaitingApproval { name } => warn!(
-            csr = %name,
-            "certificate request {name} is waiting for approval: this cluster does not \
-             approve it automatically. Approve it with `kubectl certificate approve {name}` \
-             (picokubelet keeps waiting)"
-        ),
+        CsrEvent::AwaitingApproval { name } => match job.observer {
+            Some(observer) => observer.waiting_for_approval(name),
+            None => warn!(
+                csr = %name,
+                "certificate request {name} is waiting for approval: this cluster does not \
+                 approve it automatically. Approve it with `kubectl certificate approve {name}` \
+                 (picokubelet keeps waiting)"
+            ),
+        },
         CsrEvent::Resending { name } => {
+            if let Some(observer) = job.observer {
+                observer.settled(name, false);
+            }
             warn!("certificate request {name} is gone (404); sending a new one");
         }
         CsrEvent::Verdict { reason, message } => {
@@ -254,6 +318,15 @@ async fn round(job: &CsrJob<'_>, body: &[u8], flow: &mut CsrFlow) -> RoundEnd {
     )
     .await;
     let name = flow.name().unwrap_or_default().to_owned();
+    if let Some(observer) = job.observer {
+        match &ended {
+            SessionEnd::Issued { .. } => observer.settled(&name, true),
+            SessionEnd::Refused(CsrRefusal::Denied | CsrRefusal::Failed) => {
+                observer.settled(&name, false)
+            }
+            _ => {}
+        }
+    }
     match ended {
         SessionEnd::Issued { len } => {
             decode_certificate(std::str::from_utf8(cert_buf.get(..len).unwrap_or(&[])).unwrap_or(""))
@@ -296,13 +369,16 @@ async fn round(job: &CsrJob<'_>, body: &[u8], flow: &mut CsrFlow) -> RoundEnd {
 /// Does the server accept `setup`'s credentials? `Some(false)` for a 401, or when the server
 /// answers only without the client certificate (a certificate from an unknown CA ends the
 /// handshake, not in a 401); `None` when the server could not be asked at all.
-pub async fn credentials_accepted(setup: &AgentSetup) -> Option<bool> {
-    match who_am_i_status(setup, setup.client_identity()).await {
+pub async fn credentials_accepted(
+    setup: &AgentSetup,
+    gate: Option<&HandshakePacer>,
+) -> Option<bool> {
+    match who_am_i_status(setup, gate, setup.client_identity()).await {
         Some(401) => Some(false),
         Some(200 | 201) => Some(true),
         Some(_) => None,
         None if setup.client_identity().is_some() => {
-            who_am_i_status(setup, None).await.map(|_| false)
+            who_am_i_status(setup, gate, None).await.map(|_| false)
         }
         None => None,
     }
@@ -312,20 +388,13 @@ pub async fn credentials_accepted(setup: &AgentSetup) -> Option<bool> {
 /// session or the exchange failed.
 async fn who_am_i_status(
     setup: &AgentSetup,
+    gate: Option<&HandshakePacer>,
     client: Option<picokubelet_core::tls::ClientIdentity<'_>>,
 ) -> Option<u16> {
-    let socket = wire::connect(&setup.server).await.ok()?;
     let mut wire = Wire::default();
-    let session = wire::handshake(
-        socket,
-        &mut wire.tls,
-        setup.trust(),
-        client,
-        setup.server_name(),
-        crate::check::now_micros(),
-    )
-    .await
-    .ok()?;
+    let session = open_session(setup, gate, client, &mut wire.tls)
+        .await
+        .ok()?;
     let endpoint = if client.is_some() {
         setup.endpoint()
     } else {

@@ -7,6 +7,8 @@
 //!
 //! - [`ask`]: the questions (SelfSubjectReview, SelfSubjectAccessReview, dry-run creates).
 //! - [`wire`]: the session (TCP, the core's TLS verifier, the core's client).
+//! - [`session`]: what every check does first (server, chain, clock) and its questions.
+//! - [`bootstrap`]: the checks with `run`'s TLS bootstrap flags.
 //! - [`identity`]: the node-name rule `run` shares.
 //! - [`needs`]: the permissions and the RBAC that grants each.
 //! - [`advice`], [`report`]: what to do about a refused handshake; the printed report.
@@ -14,23 +16,21 @@
 
 pub mod advice;
 pub mod ask;
+pub mod bootstrap;
 pub mod identity;
 pub mod needs;
 pub mod report;
+pub mod session;
 pub mod whoami;
 pub mod wire;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use embedded_io_async::{Read, Write};
-use picokubelet_core::client::{no_body, ApiClient, ApiRequest, ClientError};
+use picokubelet_core::client::ApiClient;
 use picokubelet_core::k8s::event::{EventType, NodeEvent};
 use picokubelet_core::k8s::lease::DEFAULT_LEASE_DURATION_SECONDS;
 use picokubelet_core::k8s::paths::ApiPath;
 use picokubelet_core::k8s::render::{fresh_conditions, render, sample, BodyInput, BodyKind};
-use picokubelet_core::k8s::response::VersionResponse;
 use picokubelet_core::runtime::Clock;
-use picokubelet_core::time::UnixMicros;
 
 use crate::agent_setup::AgentSetup;
 use crate::board;
@@ -40,11 +40,8 @@ use crate::kubeconfig::{locate, Kubeconfig, LookupEnv, ResolveOptions, ResolvedC
 use ask::Identity;
 use identity::{choose_node_name, NodeNameChoice};
 use report::Report;
-use wire::{Wire, WireError, STEP_TIMEOUT};
-
-/// Clock skew beyond which `check` fails: the board anchors its clock to the server's `Date`,
-/// but a host clock this far off makes certificate validity checks before the anchor wrong.
-const MAX_SKEW_SECS: i64 = 60;
+use session::{clock, transport, Broken};
+use wire::now_micros;
 
 /// Runs every check with `run`'s flags, prints the report; `Failure::Checks` when any failed.
 pub fn execute(args: &RunArgs, env: &LookupEnv) -> Result<(), Failure> {
@@ -71,6 +68,9 @@ fn load(
 }
 
 fn run_checks(args: &RunArgs, env: &LookupEnv, report: &mut Report) -> Result<(), Failure> {
+    if args.bootstrap.is_active() {
+        return bootstrap::run_checks(args, env, report);
+    }
     let resolved = match load(args, env) {
         Ok(r) => r,
         Err(e) => {
@@ -106,89 +106,26 @@ fn run_checks(args: &RunArgs, env: &LookupEnv, report: &mut Report) -> Result<()
         .enable_all()
         .build()
         .map_err(|e| Failure::Usage(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(probe(&setup, args, report));
+    runtime.block_on(session::probe(&setup, &AgentQuestions(args), report));
     Ok(())
 }
 
-pub(crate) fn now_micros() -> UnixMicros {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    UnixMicros(u64::try_from(since.as_micros()).unwrap_or(u64::MAX))
-}
+/// Everything `run` needs with these credentials.
+struct AgentQuestions<'a>(&'a RunArgs);
 
-async fn probe(setup: &AgentSetup, args: &RunArgs, report: &mut Report) {
-    let server = &setup.server;
-    let socket = match wire::connect(server).await {
-        Ok(s) => s,
-        Err(e) => {
-            let what = match e {
-                WireError::Connect(e) => e.to_string(),
-                WireError::Timeout(step) => format!("{step} took longer than {STEP_TIMEOUT:?}"),
-                WireError::Tls(e) => e.to_string(),
-            };
-            report.fail(
-                format!("server {server} unreachable: {what}"),
-                "is the address right and reachable from here (firewall, port 6443)?",
-            );
-            return;
-        }
-    };
-    report.pass(format!("server {server} reachable"));
-    let mut wire = Wire::default();
-    let wall = now_micros();
-    let server_name = setup.server_name();
-    let session = match wire::handshake(
-        socket,
-        &mut wire.tls,
-        setup.trust(),
-        setup.client_identity(),
-        server_name,
-        wall,
-    )
-    .await
-    {
-        Ok(s) => s,
-        Err(WireError::Tls(e)) => {
-            let fix = e.advice().unwrap_or_else(|| advice::tls_fix(e.rejection()));
-            report.fail(e.to_string(), fix);
-            return;
-        }
-        Err(e) => {
-            report.fail(format!("TLS: {e:?}"), "is this a kube-apiserver?");
-            return;
-        }
-    };
-    if !setup.is_insecure() {
-        report.pass(format!(
-            "TLS: the server's certificate chain verifies with the board's verifier (the kubeconfig's CA, name {server_name}, this machine's clock)"
-        ));
+impl session::Questions for AgentQuestions<'_> {
+    fn ca(&self) -> &'static str {
+        "the kubeconfig's"
     }
-    let mut client = ApiClient::new(
-        session,
-        &wire.clock,
-        setup.endpoint(),
-        &mut wire.http,
-        &wire.metrics,
-        STEP_TIMEOUT,
-    );
-    if ask_all(&mut client, setup, args, report).await.is_err() {
-        report.fail(
-            "the session to the server broke off; later checks were not run",
-            "run check again; if it repeats, something between here and the server cuts connections",
-        );
+
+    async fn ask<S: Read + Write, C: Clock>(
+        &self,
+        client: &mut ApiClient<'_, S, C>,
+        setup: &AgentSetup,
+        report: &mut Report,
+    ) -> Result<(), Broken> {
+        ask_all(client, setup, self.0, report).await
     }
-}
-
-/// A request failed below HTTP (the line is written): stop asking.
-struct Broken;
-
-fn transport(report: &mut Report, what: &str, e: ClientError) -> Broken {
-    report.fail(
-        format!("{what}: the request failed ({e:?})"),
-        "run check again; a timeout or reset here also hits `run`",
-    );
-    Broken
 }
 
 async fn ask_all<S: Read + Write, C: Clock>(
@@ -197,33 +134,7 @@ async fn ask_all<S: Read + Write, C: Clock>(
     args: &RunArgs,
     report: &mut Report,
 ) -> Result<(), Broken> {
-    // Clock skew from the server's Date.
-    let mut version = VersionResponse::default();
-    let reply = client
-        .exchange(&ApiRequest::get(ApiPath::Version), no_body, &mut version)
-        .await
-        .map_err(|e| transport(report, "GET /version", e))?;
-    match reply.date {
-        Some(date) => {
-            let skew = (i128::from(now_micros().0) - i128::from(date.0)) / 1_000_000;
-            let skew = i64::try_from(skew).unwrap_or(i64::MAX);
-            if skew.abs() <= MAX_SKEW_SECS {
-                report.pass(format!(
-                    "clock: {skew:+} s from the Date of the server (Kubernetes {})",
-                    version.git_version.as_str()
-                ));
-            } else {
-                report.fail(
-                    format!("clock: {skew:+} s from the server's Date"),
-                    "set this machine's clock (NTP): certificate validity is checked against it before the agent anchors to the server",
-                );
-            }
-        }
-        None => report.fail(
-            "clock: the server's /version answer has no Date header",
-            "the agent anchors its clock to Date: is this a kube-apiserver?",
-        ),
-    }
+    clock(client, report).await?;
 
     // Who the credentials are.
     let who = ask::who_am_i(client)

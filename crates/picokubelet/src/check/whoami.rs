@@ -8,7 +8,7 @@ use tracing::{info, warn};
 use super::advice::tls_fix;
 use super::ask::{who_am_i, Identity};
 use super::identity::{choose_node_name, NodeNameChoice};
-use super::now_micros;
+use super::wire::now_micros;
 use super::wire::{self, Wire, WireError, STEP_TIMEOUT};
 use crate::agent_setup::AgentSetup;
 use crate::failure::Failure;

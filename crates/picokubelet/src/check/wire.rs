@@ -105,3 +105,11 @@ pub fn endpoint<'a>(config: &'a picokubelet_core::agent::AgentConfig<'a>) -> End
         token_source: config.token_source,
     }
 }
+
+/// This machine's wall clock, for the verifier's validity check.
+pub fn now_micros() -> picokubelet_core::time::UnixMicros {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    picokubelet_core::time::UnixMicros(u64::try_from(since.as_micros()).unwrap_or(u64::MAX))
+}

@@ -52,6 +52,13 @@ pub enum PrivateKey {
     Rsa(Box<RsaPrivateKey>),
 }
 
+/// Where the client certificate comes from when it may change while the agent runs (an exec
+/// plugin's): the boards' TLS opener (`crate::board_opener`) asks before each handshake.
+pub trait CertificateSource: Send + Sync {
+    /// The certificate to present at the handshake starting now; `None`: none.
+    fn certificate(&self) -> Option<std::sync::Arc<ClientCertificate>>;
+}
+
 /// The user's client certificate (leaf, DER) and its key. `Debug` shows no key.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ClientCertificate {

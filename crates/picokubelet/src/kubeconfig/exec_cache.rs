@@ -13,6 +13,7 @@ use picokubelet_core::client::TokenSource;
 use picokubelet_core::http::request::BearerToken;
 use tracing::{info, warn};
 
+use super::client_cert::{CertificateSource, ClientCertError, ClientCertificate, PemSource};
 use super::exec::{ExecConfig, ExecCredential, ExecError, PLUGIN_TIMEOUT};
 
 /// Wall time, injected (tests move it).
@@ -31,6 +32,8 @@ pub const MIN_RUN_INTERVAL: Duration = Duration::from_secs(10);
 
 struct State {
     current: ExecCredential,
+    /// `current`'s client certificate, parsed (the last usable one if a later one was not).
+    certificate: Option<Arc<ClientCertificate>>,
     /// When `current` was fetched.
     fetched: SystemTime,
     /// When the plugin last ran (success or not).
@@ -69,6 +72,11 @@ impl ExecTokens {
     /// A cache holding `first` (the credential the foreground run fetched at `clock()`).
     pub fn new(plugin: ExecConfig, first: ExecCredential, clock: WallClock) -> Self {
         let now = clock();
+        let certificate = match parse_certificate(&first) {
+            Some(Ok(c)) => Some(Arc::new(c)),
+            // Resolving the kubeconfig parsed it already and refused an unusable one.
+            Some(Err(_)) | None => None,
+        };
         ExecTokens {
             inner: Arc::new(Inner {
                 plugin,
@@ -76,6 +84,7 @@ impl ExecTokens {
                 timeout: PLUGIN_TIMEOUT,
                 state: Mutex::new(State {
                     current: first,
+                    certificate,
                     fetched: now,
                     last_run: now,
                     rejected: false,
@@ -137,10 +146,20 @@ impl ExecTokens {
         match result {
             Ok(credential) => {
                 if credential.client_certificate != state.current.client_certificate {
-                    warn!(
-                        command = %self.inner.plugin.command,
-                        "the exec plugin returned a new client certificate; the running agent keeps the one it started with (restart it to use the new one)"
-                    );
+                    match parse_certificate(&credential) {
+                        Some(Ok(c)) => {
+                            info!(
+                                command = %self.inner.plugin.command,
+                                "the exec plugin returned a new client certificate: the agent presents it from its next connection"
+                            );
+                            state.certificate = Some(Arc::new(c));
+                        }
+                        Some(Err(e)) => warn!(
+                            command = %self.inner.plugin.command,
+                            "the exec plugin returned a client certificate that cannot be used ({e}); the agent keeps presenting the one it has"
+                        ),
+                        None => state.certificate = None,
+                    }
                 }
                 info!(
                     command = %self.inner.plugin.command,
@@ -187,6 +206,27 @@ impl Inner {
         let lifetime = expires.duration_since(state.fetched).unwrap_or_default();
         let ahead = REFRESH_AHEAD.min(lifetime / 5);
         now + ahead >= expires
+    }
+}
+
+/// The credential's certificate and key, parsed; `None` when it has none.
+fn parse_certificate(
+    credential: &ExecCredential,
+) -> Option<Result<ClientCertificate, ClientCertError>> {
+    let (cert, key) = credential.client_certificate.as_ref()?;
+    Some(ClientCertificate::from_pem(
+        cert,
+        PemSource::Exec,
+        key.expose().as_bytes(),
+        PemSource::Exec,
+    ))
+}
+
+impl CertificateSource for ExecTokens {
+    fn certificate(&self) -> Option<Arc<ClientCertificate>> {
+        let mut state = self.inner.lock();
+        self.kick(&mut state);
+        state.certificate.clone()
     }
 }
 

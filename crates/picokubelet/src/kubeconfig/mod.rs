@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use yaml_rust2::{Yaml, YamlLoader};
 
-pub use client_cert::{ClientCertError, ClientCertificate, PemSource};
+pub use client_cert::{CertificateSource, ClientCertError, ClientCertificate, PemSource};
 pub use error::{KubeconfigError, UnsupportedFeature};
 pub use exec::{ClusterInfo, ExecConfig, ExecCredential, ExecError};
 pub use exec_cache::ExecTokens;

@@ -115,8 +115,54 @@ pub fn encode(scrape: &Scrape, started: SystemTime) -> String {
             let _ = writeln!(out, "{name} {value}");
         }
     }
+    if let Some(c) = &scrape.certificates {
+        certificates(&mut out, c);
+    }
     boards(&mut out, &scrape.boards);
     out
+}
+
+/// The boards' own certificates (`fleet` with TLS bootstrap).
+fn certificates(o: &mut String, c: &crate::bootstrap::figures::CertificateFigures) {
+    for (name, kind, help, value) in [
+        (
+            "picokubelet_boards_without_certificate",
+            "gauge",
+            "Boards started that have no client certificate yet (TLS bootstrap).",
+            c.without_certificate as u64,
+        ),
+        (
+            "picokubelet_certificate_requests_awaiting_approval",
+            "gauge",
+            "Boards' certificate requests waiting for `kubectl certificate approve`.",
+            c.awaiting_approval as u64,
+        ),
+        (
+            "picokubelet_certificates_issued_total",
+            "counter",
+            "Client certificates issued to the boards (first ones and renewals).",
+            c.issued,
+        ),
+        (
+            "picokubelet_certificates_reused_total",
+            "counter",
+            "Boards that started with the certificate stored by an earlier run.",
+            c.reused,
+        ),
+    ] {
+        header(o, name, kind, help);
+        let _ = writeln!(o, "{name} {value}");
+    }
+    let name = "picokubelet_certificate_request_failures_total";
+    header(
+        o,
+        name,
+        "counter",
+        "Boards' certificate requests refused or failed, by cause.",
+    );
+    for (cause, n) in &c.refusals {
+        let _ = writeln!(o, "{name}{{cause=\"{cause}\"}} {n}");
+    }
 }
 
 /// The families over all boards.
