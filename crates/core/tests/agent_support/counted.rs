@@ -11,6 +11,8 @@ use tokio::io::DuplexStream;
 pub struct Wire {
     pub tx: Cell<u64>,
     pub rx: Cell<u64>,
+    /// Reads that returned bytes (each a `recv` on a real socket).
+    pub reads: Cell<u64>,
 }
 
 impl Wire {
@@ -33,6 +35,9 @@ impl embedded_io_async::Read for Counted {
     async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
         let n = self.inner.read(buf).await?;
         self.wire.rx.set(self.wire.rx.get() + n as u64);
+        if n > 0 {
+            self.wire.reads.set(self.wire.reads.get() + 1);
+        }
         Ok(n)
     }
 }
