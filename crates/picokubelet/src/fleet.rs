@@ -402,13 +402,23 @@ fn worker(
         for ((index, _), slot) in boards.iter().zip(&slots) {
             let jitter = rand_core::RngCore::next_u32(&mut rand_core::OsRng);
             let at = fleet_start + start_offset(*index, count, plan.start_spread, jitter);
-            tokio::task::spawn_local(run_board(
+            let board = run_board(
                 setup.clone(),
                 slot.clone(),
                 tokio::time::Instant::from_std(at),
                 plan.quiet,
                 pacer.clone(),
-            ));
+            );
+            if *index == 0 {
+                // What a board costs besides its buffers (BENCHMARKS "Fleet": RSS per board).
+                tracing::debug!(
+                    future_bytes = std::mem::size_of_val(&board),
+                    slot_bytes = std::mem::size_of::<Slot>(),
+                    buffers_bytes = std::mem::size_of::<AgentBuffers>(),
+                    "one board's task"
+                );
+            }
+            tokio::task::spawn_local(board);
         }
         while let Some(request) = requests.recv().await {
             match request {
