@@ -394,7 +394,12 @@ async fn bench(o: Options) {
     if let Some(t) = o.threads {
         args.extend(["--threads".to_owned(), t.to_string()]);
     }
-    let callgrind_out = dir.path().join("callgrind.out");
+    // Kept after the run, for `callgrind_annotate`.
+    let callgrind_dir = std::env::temp_dir().join(format!("fleet-bench-{}", std::process::id()));
+    if o.callgrind {
+        std::fs::create_dir_all(&callgrind_dir).unwrap();
+    }
+    let callgrind_out = callgrind_dir.join("callgrind.out");
     let wrap: Vec<String> = if o.callgrind {
         vec![
             "valgrind".into(),
@@ -488,7 +493,11 @@ async fn bench(o: Options) {
     let rss = rss_kib(pid);
     let instructions = o.callgrind.then(|| {
         callgrind_control(&["--dump", &pid.to_string()]);
-        callgrind_total(dir.path())
+        println!(
+            "callgrind profile of the window: {}",
+            callgrind_dir.display()
+        );
+        callgrind_total(&callgrind_dir)
     });
     let (renewals_1, buckets_1) = renewals_and_buckets(&scrape(&addr).await);
     let (server_renewals, server_late) =
