@@ -92,7 +92,8 @@ fn ticks_per_second() -> u64 {
 
 /// Context switches of all a process's threads so far: voluntary (a thread blocked: in the
 /// fleet, a worker with nothing to do sleeping in epoll_wait until its next timer or socket) and
-/// involuntary. Wake-ups per renewal are counts, which a loaded machine does not move.
+/// involuntary. Per renewal they still move with the load (how many events a wake-up finds
+/// waiting): 2.2–3.0 voluntary for the same build at 1,000 boards.
 fn context_switches(pid: u32) -> (u64, u64) {
     let mut total = (0, 0);
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {

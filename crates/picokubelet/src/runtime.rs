@@ -103,10 +103,11 @@ pub type OsRng = rand_core::OsRng;
 /// Wi-Fi conditions do occasionally).
 ///
 /// The walk is taken lazily: `snapshot` first takes the samples whose instants have passed, so
-/// what it reads is a function of the seed and the time. It has no timer of its own: in a fleet,
-/// a sampling timer per board was a wake-up of its thread per board every 10 s, a third of
-/// the fleet's wake-ups in steady state, for changes the agent's condition check reads on the
-/// same cadence anyway. So `changed` completes only for a [`HeapOverride`] (the terminal view's
+/// what it reads is a function of the seed and the time. It has no timer of its own: a sampling
+/// timer per board was one more timer entry (and poll of the board's whole task) per board every
+/// 10 s, for changes the agent's condition check reads on the same cadence anyway (it fired in
+/// the same millisecond as that check, so it seldom cost a wake-up of its own: BENCHMARKS
+/// "Fleet"). So `changed` completes only for a [`HeapOverride`] (the terminal view's
 /// key, which wins over everything); the walk and a [`SignalsFile`] (whose figures replace the
 /// simulated ones; the walk goes on underneath, so removing a key resumes it) are seen at the
 /// agent's next condition check, as the core's `Board::changed` documents for boards without a
