@@ -131,6 +131,21 @@ impl World {
         until: Duration,
         script: impl std::future::Future<Output = ()>,
     ) -> TlsOpener<'c> {
+        let mut bufs = Box::new(AgentBuffers::new());
+        self.run_in(cfg, trust, state, until, script, &mut bufs)
+            .await
+    }
+
+    /// [`Self::run`] with the caller's buffers.
+    async fn run_in<'c>(
+        &self,
+        cfg: &AgentConfig<'_>,
+        trust: ServerTrust<'c>,
+        state: &AgentState,
+        until: Duration,
+        script: impl std::future::Future<Output = ()>,
+        bufs: &mut AgentBuffers,
+    ) -> TlsOpener<'c> {
         let mut rt = Runtime {
             clock: SimClock { start: self.start },
             connector: PipeConnector {
@@ -144,9 +159,8 @@ impl World {
             board: TestBoard::new(roomy_board()),
             log: LogRef(self.log.clone()),
         };
-        let mut bufs = Box::new(AgentBuffers::new());
         {
-            let agent = Box::pin(run_agent(&mut rt, cfg, state, &mut bufs));
+            let agent = Box::pin(run_agent(&mut rt, cfg, state, bufs));
             let end = tokio::time::sleep_until(self.start + until);
             tokio::select! {
                 r = agent => panic!("the agent returned: {r:?}"),
@@ -249,6 +263,56 @@ async fn a_day_over_tls_costs_one_handshake() {
             counters.bytes_in + counters.bytes_out,
         );
         assert!(per_hour > 0.0);
+    })
+    .await;
+}
+
+/// The TLS reader (vendor/embedded-tls PATCHES.md L8) reads a record that the socket holds
+/// whole in one read, and starts every record at the front of its 16,640-byte buffer: a
+/// session of ~1.2 KB answers keeps touching the same first kilobytes (the rest stays unbacked
+/// memory in a fleet) instead of walking through all of it.
+#[tokio::test(start_paused = true)]
+async fn records_are_read_whole_into_the_front_of_the_buffer() {
+    local(async {
+        let w = World::new();
+        let ca = w.ca();
+        let cfg = w.config();
+        let state = AgentState::new();
+        let mut bufs = Box::new(AgentBuffers::new());
+        let marks = Rc::new(Cell::new((0u64, 0usize)));
+        let mark = marks.clone();
+        let wire = w.wire.clone();
+        let server = w.server.clone();
+        w.run_in(
+            &cfg,
+            ServerTrust::Ca(&ca),
+            &state,
+            HOUR + SECOND,
+            async {
+                w.at(10 * MINUTE).await;
+                mark.set((wire.reads.get(), server.requests().len()));
+            },
+            &mut bufs,
+        )
+        .await;
+
+        let (reads_before, requests_before) = marks.get();
+        let reads = w.wire.reads.get() - reads_before;
+        let answers = (w.server.requests().len() - requests_before) as u64;
+        assert!(answers >= 290, "{answers} answers in 50 minutes");
+        // Upstream read a 5-byte header, then the content: two reads per record at least.
+        assert!(reads <= answers, "{reads} reads for {answers} answers");
+        let used = bufs
+            .session
+            .rx
+            .iter()
+            .rposition(|b| *b != 0)
+            .map_or(0, |i| i + 1);
+        println!("{reads} reads for {answers} answers; receive buffer used up to byte {used}");
+        assert!(
+            used <= 8 * 1024,
+            "the receive buffer was used up to byte {used}"
+        );
     })
     .await;
 }

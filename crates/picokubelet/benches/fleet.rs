@@ -5,7 +5,10 @@
 //!
 //! Flags: `--boards N` (2000), `--seconds S` steady window (120), `--warmup S` after the last
 //! board is Ready (10), `--spread S` start spread (40), `--interval S` lease renewal (10),
-//! `--threads N` agent worker threads (the agent's default).
+//! `--threads N` agent worker threads (the agent's default), `--callgrind` (the fleet runs under
+//! valgrind's callgrind, instrumented only in the steady window: instructions per renewal, which
+//! a loaded machine does not move; the CPU and lateness figures of such a run mean nothing).
+//! `FLEET_BENCH_BINARY=<path>` runs another build's `picokubelet` as the fleet (before/after).
 //!
 //! Identity: every board uses the test server's admin token (`system:masters`). A node token
 //! acts only for its own Node and Lease (NodeRestriction), and a fleet shares one kubeconfig.
@@ -16,6 +19,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
+use picokubelet::open_files;
 use picokubelet_testkit::{RequestRecord, ServerOptions, TestApiServer};
 
 const LEASE_PREFIX: &str = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/";
@@ -30,6 +34,8 @@ struct Options {
     spread: u64,
     interval: u64,
     threads: Option<u32>,
+    /// Run the fleet under callgrind and count its instructions in the steady window.
+    callgrind: bool,
 }
 
 fn options() -> Options {
@@ -40,6 +46,7 @@ fn options() -> Options {
         spread: 40,
         interval: 10,
         threads: None,
+        callgrind: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -55,6 +62,7 @@ fn options() -> Options {
             "--spread" => o.spread = value("--spread"),
             "--interval" => o.interval = value("--interval"),
             "--threads" => o.threads = Some(value("--threads") as u32),
+            "--callgrind" => o.callgrind = true,
             // cargo bench passes --bench to every bench target.
             "--bench" => {}
             other => panic!("unknown argument {other:?}"),
@@ -82,6 +90,29 @@ fn ticks_per_second() -> u64 {
         .unwrap_or(100)
 }
 
+/// Context switches of all a process's threads so far: voluntary (a thread blocked: in the
+/// fleet, a worker with nothing to do sleeping in epoll_wait until its next timer or socket) and
+/// involuntary. Per renewal they still move with the load (how many events a wake-up finds
+/// waiting): 2.2–3.0 voluntary for the same build at 1,000 boards.
+fn context_switches(pid: u32) -> (u64, u64) {
+    let mut total = (0, 0);
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return total;
+    };
+    for task in tasks.flatten() {
+        let text = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+        for line in text.lines() {
+            let value = |l: &str| l.split_whitespace().nth(1)?.parse::<u64>().ok();
+            if line.starts_with("voluntary_ctxt_switches:") {
+                total.0 += value(line).unwrap_or(0);
+            } else if line.starts_with("nonvoluntary_ctxt_switches:") {
+                total.1 += value(line).unwrap_or(0);
+            }
+        }
+    }
+    total
+}
+
 /// VmRSS of a process, KiB.
 fn rss_kib(pid: u32) -> u64 {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -89,14 +120,24 @@ fn rss_kib(pid: u32) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
-fn open_files_limit() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
-    line.split_whitespace().nth(3)?.parse().ok()
+/// The fleet binary: this build's, or `FLEET_BENCH_BINARY` (another build's, for a comparison
+/// on the same machine at the same time of day).
+fn fleet_binary() -> String {
+    std::env::var("FLEET_BENCH_BINARY")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_picokubelet").to_owned())
 }
 
-fn spawn_fleet(kubeconfig: &Path, log: &Path, args: &[String]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_picokubelet"))
+fn spawn_fleet(kubeconfig: &Path, log: &Path, args: &[String], wrap: &[String]) -> Child {
+    let binary = fleet_binary();
+    let mut command = match wrap.split_first() {
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(&binary);
+            c
+        }
+        None => Command::new(&binary),
+    };
+    command
         .arg("fleet")
         .args(args)
         .arg("--kubeconfig")
@@ -132,6 +173,39 @@ async fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool)
         assert!(start.elapsed() < limit, "gave up waiting for {what}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+fn callgrind_control(args: &[&str]) {
+    let status = Command::new("callgrind_control")
+        .args(args)
+        .stdout(Stdio::null())
+        .status()
+        .expect("callgrind_control (valgrind) must be installed for --callgrind");
+    assert!(status.success(), "callgrind_control {args:?}: {status}");
+}
+
+/// The instructions (`Ir`) of every callgrind dump in `dir` (the `--dump` of the window; the
+/// instrumentation was off before it, so nothing else counts).
+fn callgrind_total(dir: &Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("callgrind.out") {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        if let Some(n) = text
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("summary: ")
+                    .or_else(|| l.strip_prefix("totals: "))
+            })
+            .and_then(|n| n.trim().parse::<u64>().ok())
+        {
+            total += n;
+        }
+    }
+    total
 }
 
 /// `GET /metrics` (plain HTTP/1.1, `Connection: close`).
@@ -221,19 +295,39 @@ fn late_at_server(
 
 fn main() {
     let o = options();
-    let needed = u64::from(o.boards) * 2 + 200;
-    if let Some(limit) = open_files_limit() {
-        assert!(
-            limit >= needed,
-            "open files limit {limit} is below the {needed} this run needs (a socket per board on \
-             both sides): run `ulimit -n {needed}` first"
-        );
-    }
+    check_open_files(&o);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(bench(o));
+}
+
+/// The open-file limit is per process: the server's sockets are in this process, the boards' in
+/// the fleet child, which inherits this process's limit (and checks it again itself). Each needs
+/// a socket per board plus its margin, so 10,000 boards fit a hard limit of 20,000.
+fn check_open_files(o: &Options) {
+    let boards = u64::from(o.boards);
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let threads = o.threads.map_or(cpus as u64, u64::from).min(boards.max(1));
+    let max_handshakes = picokubelet::pacer::default_max_handshakes(cpus) as u64;
+    // The server: an accepted socket per board (the solo board's is gone before the fleet
+    // starts), its runtime's worker threads, the bench's scrapes.
+    let server = open_files::Budget {
+        boards,
+        overhead: (cpus as u64 + 1) * 2 + open_files::BASE_MARGIN,
+    };
+    let fleet = open_files::Budget::fleet(boards, threads, max_handshakes);
+    let limits = open_files::limits();
+    for (who, budget) in [
+        ("the test server (this process)", server),
+        ("the fleet (the child process)", fleet),
+    ] {
+        if let Err(e) = open_files::check(&format!("{who}, for {boards} boards,"), budget, limits) {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    }
 }
 
 async fn bench(o: Options) {
@@ -264,6 +358,7 @@ async fn bench(o: Options) {
             &interval,
         ]
         .map(String::from),
+        &[],
     );
     wait_until("the solo board Ready", limit, || ready(&server, "solo-1")).await;
     let to_ready = spawned.elapsed();
@@ -300,7 +395,23 @@ async fn bench(o: Options) {
     if let Some(t) = o.threads {
         args.extend(["--threads".to_owned(), t.to_string()]);
     }
-    let mut fleet = spawn_fleet(&kubeconfig, &log, &args);
+    // Kept after the run, for `callgrind_annotate`.
+    let callgrind_dir = std::env::temp_dir().join(format!("fleet-bench-{}", std::process::id()));
+    if o.callgrind {
+        std::fs::create_dir_all(&callgrind_dir).unwrap();
+    }
+    let callgrind_out = callgrind_dir.join("callgrind.out");
+    let wrap: Vec<String> = if o.callgrind {
+        vec![
+            "valgrind".into(),
+            "--tool=callgrind".into(),
+            "--instr-atstart=no".into(),
+            format!("--callgrind-out-file={}", callgrind_out.display()),
+        ]
+    } else {
+        Vec::new()
+    };
+    let mut fleet = spawn_fleet(&kubeconfig, &log, &args, &wrap);
     let pid = fleet.id();
     let stat = format!("/proc/{pid}/stat");
     let mut addr = String::new();
@@ -368,14 +479,27 @@ async fn bench(o: Options) {
     let mut last = HashMap::new();
     late_at_server(&server.take_requests(), &mut last, allowed);
     let (renewals_0, buckets_0) = renewals_and_buckets(&scrape(&addr).await);
+    if o.callgrind {
+        callgrind_control(&["--instr=on", &pid.to_string()]);
+    }
+    let switches_0 = context_switches(pid);
     let agent_cpu_0 = cpu_ticks(Path::new(&stat));
     let server_cpu_0 = cpu_ticks(Path::new("/proc/self/stat"));
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(o.seconds)).await;
     let agent_cpu_1 = cpu_ticks(Path::new(&stat));
+    let switches_1 = context_switches(pid);
     let server_cpu_1 = cpu_ticks(Path::new("/proc/self/stat"));
     let window = t0.elapsed().as_secs_f64();
     let rss = rss_kib(pid);
+    let instructions = o.callgrind.then(|| {
+        callgrind_control(&["--dump", &pid.to_string()]);
+        println!(
+            "callgrind profile of the window: {}",
+            callgrind_dir.display()
+        );
+        callgrind_total(&callgrind_dir)
+    });
     let (renewals_1, buckets_1) = renewals_and_buckets(&scrape(&addr).await);
     let (server_renewals, server_late) =
         late_at_server(&server.take_requests(), &mut last, allowed);
@@ -417,6 +541,18 @@ async fn bench(o: Options) {
     println!(
         "agent RSS                      {rss} KiB; 1 board {solo_rss} KiB; {rss_per_board:.1} KiB per board"
     );
+    let per_renewal = |n: u64| n as f64 / renewals.max(1.0);
+    println!(
+        "agent context switches         {:.2} voluntary + {:.2} involuntary per renewal",
+        per_renewal(switches_1.0 - switches_0.0),
+        per_renewal(switches_1.1 - switches_0.1)
+    );
+    if let Some(ir) = instructions {
+        println!(
+            "agent instructions (callgrind)  {ir} ({:.0} per renewal)",
+            ir as f64 / renewals.max(1.0)
+        );
+    }
     println!("spawn to first Node Ready      {to_ready:?} (1 board, polled every 10 ms)");
     println!(
         "server CPU (this process)      {server_cpu_s:.2} s ({:.1} % of a core)",

@@ -308,10 +308,26 @@ pub(crate) fn boards_resolved(
             bootstrap: None,
         },
     };
+    if fleet.is_some() {
+        check_open_files(&plan, server.is_some())?;
+    }
     if agent.ui {
         return crate::ui::run(Arc::new(setup), plan, stop, server);
     }
     fleet::run_until(Arc::new(setup), plan, stop)
+}
+
+/// Refuses a fleet whose boards could not all hold a socket (see [`crate::open_files`]).
+/// `with_server`: `demo`'s API server runs in this process, a socket per board on its side too.
+fn check_open_files(plan: &fleet::Plan, with_server: bool) -> Result<(), Failure> {
+    let boards = plan.names.len() as u64;
+    let threads = plan.threads.clamp(1, plan.names.len().max(1)) as u64;
+    let mut budget = crate::open_files::Budget::fleet(boards, threads, plan.max_handshakes as u64);
+    if with_server {
+        budget.boards = budget.boards.saturating_mul(2);
+    }
+    let who = format!("this fleet of {boards} boards");
+    crate::open_files::check(&who, budget, crate::open_files::limits()).map_err(Failure::Usage)
 }
 
 /// How often `fleet` logs its summary line.

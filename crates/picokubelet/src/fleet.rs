@@ -417,17 +417,37 @@ fn worker(
                 })
             })
             .collect();
+        let mut buffers = BufferArena::for_boards(boards.len());
         for ((index, _), slot) in boards.iter().zip(&slots) {
             let jitter = rand_core::RngCore::next_u32(&mut rand_core::OsRng);
             let at = fleet_start + start_offset(*index, count, plan.start_spread, jitter);
-            tokio::task::spawn_local(run_board(
+            let Some(bufs) = buffers.next() else {
+                return Err(Failure::Usage(format!(
+                    "no memory for the buffers of {} boards ({} bytes each): run fewer boards \
+                     per process (--shard I/N splits a fleet)",
+                    boards.len(),
+                    std::mem::size_of::<AgentBuffers>()
+                )));
+            };
+            let board = run_board(
                 setup.clone(),
                 slot.clone(),
                 tokio::time::Instant::from_std(at),
                 plan.quiet,
                 pacer.clone(),
                 plan.bootstrap.clone(),
-            ));
+                bufs,
+            );
+            if *index == 0 {
+                // What a board costs besides its buffers (BENCHMARKS "Fleet": RSS per board).
+                tracing::debug!(
+                    future_bytes = std::mem::size_of_val(&board),
+                    slot_bytes = std::mem::size_of::<Slot>(),
+                    buffers_bytes = std::mem::size_of::<AgentBuffers>(),
+                    "one board's task"
+                );
+            }
+            tokio::task::spawn_local(board);
         }
         while let Some(request) = requests.recv().await {
             match request {
@@ -455,6 +475,61 @@ fn worker(
     })
 }
 
+/// Where a board's [`AgentBuffers`] (27,904 B) live.
+///
+/// A fleet's come from one zeroed allocation per worker thread ([`zerocopy::FromZeros`]: one
+/// `calloc`, which for more than a few boards is a fresh `mmap`), so the pages of a buffer a
+/// board never writes stay unbacked: a Lease answer is ~1.2 KB of a 16,640-byte TLS receive
+/// buffer. Boxed one by one they were written with zeros or cleared by `calloc` from reused heap
+/// (BENCHMARKS "Fleet": RSS per board). The allocation lives as long as the process, like the
+/// boards: it is leaked, as the borrow the boards' `'static` tasks need cannot end earlier. A
+/// single board (`run`, which the TLS bootstrap restarts for every new certificate) gets its
+/// own box, freed with it.
+pub enum BufferArena {
+    Arena(std::slice::IterMut<'static, AgentBuffers>),
+    One(Option<Box<AgentBuffers>>),
+}
+
+/// One board's buffers, from a [`BufferArena`].
+pub enum BoardBuffers {
+    Arena(&'static mut AgentBuffers),
+    Own(Box<AgentBuffers>),
+}
+
+impl BufferArena {
+    /// Buffers for `boards` boards (`None` from [`Self::next`] if they cannot be allocated).
+    pub fn for_boards(boards: usize) -> Self {
+        use zerocopy::FromZeros;
+        if boards <= 1 {
+            return BufferArena::One(AgentBuffers::new_box_zeroed().ok());
+        }
+        match <[AgentBuffers]>::new_box_zeroed_with_elems(boards) {
+            Ok(all) => BufferArena::Arena(Box::leak(all).iter_mut()),
+            Err(_) => BufferArena::One(None),
+        }
+    }
+}
+
+impl Iterator for BufferArena {
+    type Item = BoardBuffers;
+
+    fn next(&mut self) -> Option<BoardBuffers> {
+        match self {
+            BufferArena::Arena(all) => all.next().map(BoardBuffers::Arena),
+            BufferArena::One(one) => one.take().map(BoardBuffers::Own),
+        }
+    }
+}
+
+impl BoardBuffers {
+    pub fn get(&mut self) -> &mut AgentBuffers {
+        match self {
+            BoardBuffers::Arena(b) => b,
+            BoardBuffers::Own(b) => b,
+        }
+    }
+}
+
 /// One board: waits for its start, then runs the agent for ever (with TLS bootstrap: gets its
 /// certificate first, and restarts the agent with each renewed one).
 async fn run_board(
@@ -464,15 +539,20 @@ async fn run_board(
     quiet: bool,
     pacer: HandshakePacer,
     bootstrap: Option<Arc<FleetBootstrap>>,
+    mut bufs: BoardBuffers,
 ) {
     tokio::time::sleep_until(start_at).await;
     slot.started.set(true);
     let (setup, slot, gate) = (&*setup, &*slot, &pacer);
     match bootstrap {
-        None => run_agent_as(setup, slot, quiet, gate, None).await,
+        None => run_agent_as(setup, slot, quiet, gate, None, bufs.get()).await,
         Some(b) => {
-            b.run_board(&slot.name, gate, move |certificate| {
-                run_agent_as(setup, slot, quiet, gate, Some(certificate))
+            // Each certificate starts a new agent while the last one's future may still be
+            // alive, so each gets buffers of its own (the arena's slot stays untouched).
+            drop(bufs);
+            b.run_board(&slot.name, gate, move |certificate| async move {
+                let mut own = Box::new(AgentBuffers::new());
+                run_agent_as(setup, slot, quiet, gate, Some(certificate), &mut own).await
             })
             .await
         }
@@ -487,6 +567,7 @@ async fn run_agent_as(
     quiet: bool,
     pacer: &HandshakePacer,
     certificate: Option<crate::kubeconfig::ClientCertificate>,
+    bufs: &mut AgentBuffers,
 ) {
     let name = slot.name.as_str();
     let labels = setup.node.label_pairs();
@@ -517,13 +598,12 @@ async fn run_agent_as(
             .quiet(quiet)
             .with_telemetry(slot.telemetry.clone()),
     };
-    let mut bufs = Box::new(AgentBuffers::new());
     if quiet {
         tracing::debug!(node = name, server = %setup.server, "agent starting");
     } else {
         info!(node = name, server = %setup.server, "agent starting");
     }
-    match run_agent(&mut rt, &config, &slot.state, &mut bufs).await {
+    match run_agent(&mut rt, &config, &slot.state, bufs).await {
         Ok(never) => match never {},
         Err(e) => error!(node = name, "agent configuration: {e:?}"),
     }
@@ -586,5 +666,28 @@ mod tests {
         let t: Vec<usize> = (0..5).map(|i| thread_of(i, 2)).collect();
         assert_eq!(t, [0, 1, 0, 1, 0]);
         assert_eq!(thread_of(7, 0), 0);
+    }
+
+    #[test]
+    fn each_board_gets_its_own_zeroed_buffers() {
+        let mut arena = BufferArena::for_boards(3);
+        let mut got: Vec<BoardBuffers> = arena.by_ref().collect();
+        assert_eq!(got.len(), 3, "one per board");
+        assert!(arena.next().is_none(), "and no more");
+        for b in &mut got {
+            let b = b.get();
+            assert!(b.session.rx.iter().chain(&b.session.tx).all(|x| *x == 0));
+            assert!(b.http.rx.iter().chain(&b.http.tx).all(|x| *x == 0));
+        }
+        // Distinct: what one board writes, no other board reads.
+        got[0].get().session.rx[0] = 1;
+        got[2].get().http.tx[5_119] = 2;
+        assert_eq!(got[1].get().session.rx[0], 0);
+        assert_eq!(got[1].get().http.tx[5_119], 0);
+        assert_eq!(got[0].get().http.tx[5_119], 0);
+
+        let mut one = BufferArena::for_boards(1);
+        assert!(matches!(one.next(), Some(BoardBuffers::Own(_))));
+        assert!(one.next().is_none());
     }
 }

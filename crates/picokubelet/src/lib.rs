@@ -19,6 +19,7 @@ pub mod fleet_args;
 pub mod kubeconfig;
 pub mod logging;
 pub mod metrics;
+pub mod open_files;
 pub mod pacer;
 pub mod provision;
 pub mod refusal;

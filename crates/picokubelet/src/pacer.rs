@@ -289,7 +289,11 @@ where
         PacedSocket<S>: 'a,
     {
         let slot = socket.slot.take();
-        let opened = self.0.open(socket, bufs, ctx, rng).await;
+        // On the heap for the handshake only: its state (key exchange, transcript, the server's
+        // certificate chain being verified) is the largest of the agent's, and inline it would
+        // sit in every board's task for the board's life; boxed, only the K handshakes in
+        // flight hold it, and each board's task keeps just the session's own state.
+        let opened = Box::pin(self.0.open(socket, bufs, ctx, rng)).await;
         if let Some(slot) = slot {
             slot.finish(opened.is_ok());
         }

@@ -102,16 +102,22 @@ pub type OsRng = rand_core::OsRng;
 /// agent's conditions then move as on a real board (MemoryPressure never fires in that range;
 /// Wi-Fi conditions do occasionally).
 ///
-/// `snapshot` is a pure read; the walk moves in `changed`, which the agent awaits, at fixed
-/// instants (so a dropped `changed` future loses no step).
-///
-/// With a [`SignalsFile`], the figures the file sets replace the simulated ones (the walk goes
-/// on underneath, so removing a key resumes it). A [`HeapOverride`], while set, wins over both.
+/// The walk is taken lazily: `snapshot` first takes the samples whose instants have passed, so
+/// what it reads is a function of the seed and the time. It has no timer of its own: a sampling
+/// timer per board was one more timer entry (and poll of the board's whole task) per board every
+/// 10 s, for changes the agent's condition check reads on the same cadence anyway (it fired in
+/// the same millisecond as that check, so it seldom cost a wake-up of its own: BENCHMARKS
+/// "Fleet"). So `changed` completes only for a [`HeapOverride`] (the terminal view's
+/// key, which wins over everything); the walk and a [`SignalsFile`] (whose figures replace the
+/// simulated ones; the walk goes on underneath, so removing a key resumes it) are seen at the
+/// agent's next condition check, as the core's `Board::changed` documents for boards without a
+/// change signal.
 #[derive(Debug)]
 pub struct SimulatedBoard {
     state: Cell<XorShift64>,
     snapshot: Cell<BoardSnapshot>,
-    next_sample: Cell<Option<tokio::time::Instant>>,
+    /// The first sample the walk has not taken yet.
+    next_sample: Cell<tokio::time::Instant>,
     signals: Option<SignalsFile>,
     heap: Rc<HeapOverride>,
 }
@@ -124,6 +130,7 @@ const HEAP_MIN: u32 = 180_000;
 const HEAP_MAX: u32 = 280_000;
 
 impl SimulatedBoard {
+    /// A board whose first sample is [`SAMPLE_INTERVAL`] from now (tokio's clock).
     pub fn new(seed: u64) -> Self {
         SimulatedBoard {
             state: Cell::new(XorShift64::new(seed)),
@@ -135,7 +142,7 @@ impl SimulatedBoard {
                 link_up: true,
                 ipv4: None,
             }),
-            next_sample: Cell::new(None),
+            next_sample: Cell::new(tokio::time::Instant::now() + SAMPLE_INTERVAL),
             signals: None,
             heap: Rc::default(),
         }
@@ -185,10 +192,22 @@ impl SimulatedBoard {
         }
         self.snapshot.set(s);
     }
+
+    /// Takes the samples whose instants have passed.
+    fn catch_up(&self) {
+        let now = tokio::time::Instant::now();
+        let mut at = self.next_sample.get();
+        while at <= now {
+            self.step();
+            at += SAMPLE_INTERVAL;
+        }
+        self.next_sample.set(at);
+    }
 }
 
 impl Board for SimulatedBoard {
     fn snapshot(&self) -> BoardSnapshot {
+        self.catch_up();
         let s = self.snapshot.get();
         let mut s = match &self.signals {
             Some(file) => file.current().apply(s),
@@ -200,28 +219,11 @@ impl Board for SimulatedBoard {
         s
     }
 
-    /// Completes at the next sample that changed what `snapshot` reads (a signals file edited
-    /// by hand is seen at the next sample, or at the agent's next condition check; a heap
-    /// override at once).
+    /// Completes when the heap override is set or cleared (also a change made while nobody
+    /// waited: its permit is never lost). The walk and the signals file have no signal: see
+    /// the type's notes.
     async fn changed(&self) {
-        loop {
-            let before = self.snapshot();
-            let at = self
-                .next_sample
-                .get()
-                .unwrap_or_else(|| tokio::time::Instant::now() + SAMPLE_INTERVAL);
-            self.next_sample.set(Some(at));
-            tokio::select! {
-                () = tokio::time::sleep_until(at) => {}
-                // Also a change made while nobody waited (its permit): never lost.
-                () = self.heap.changed() => return,
-            }
-            self.next_sample.set(Some(at + SAMPLE_INTERVAL));
-            self.step();
-            if self.snapshot() != before {
-                return;
-            }
-        }
+        self.heap.changed().await
     }
 }
 
@@ -401,6 +403,9 @@ impl Log for TracingLog {
                 node,
                 "the Node is gone (deleted behind the agent's back): registering it again"
             ),
+            // A fleet says routine events at debug only: with debug off (the default), 10,000
+            // boards would format a sentence per renewal for nobody.
+            _ if self.quiet && !tracing::enabled!(tracing::Level::DEBUG) => {}
             _ => {
                 let (info, text) = self.describe(event);
                 if info && !self.quiet {

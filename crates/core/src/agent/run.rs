@@ -26,6 +26,7 @@ use embedded_io_async::{Read, Write};
 
 /// The buffers the agent needs, owned by the body: 20 736 bytes of TLS records
 /// ([`SessionBuffers`]) and 7 168 bytes for HTTP ([`HttpBuffers`]).
+#[cfg_attr(feature = "zeroed-buffers", derive(zerocopy::FromZeros))]
 pub struct AgentBuffers {
     pub session: SessionBuffers,
     pub http: HttpBuffers,

@@ -43,6 +43,7 @@ pub const HTTP_RX_LEN: usize = 2_048;
 pub const HTTP_TX_LEN: usize = 5_120;
 
 /// The client's buffers: [`HTTP_RX_LEN`] + [`HTTP_TX_LEN`] bytes.
+#[cfg_attr(feature = "zeroed-buffers", derive(zerocopy::FromZeros))]
 pub struct HttpBuffers {
     pub rx: [u8; HTTP_RX_LEN],
     pub tx: [u8; HTTP_TX_LEN],

@@ -26,6 +26,7 @@ pub const TLS_TX_LEN: usize = 4_096;
 
 /// The record buffers of one session: [`TLS_RX_LEN`] + [`TLS_TX_LEN`] = 20 736 bytes. Unused by
 /// [`PlainOpener`].
+#[cfg_attr(feature = "zeroed-buffers", derive(zerocopy::FromZeros))]
 pub struct SessionBuffers {
     pub rx: [u8; TLS_RX_LEN],
     pub tx: [u8; TLS_TX_LEN],

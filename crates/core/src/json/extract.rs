@@ -896,7 +896,10 @@ impl<const SCRATCH: usize> Extractor<SCRATCH> {
                 b'\\' => Esc::Backslash,
                 0x00..=0x1F => return Err(ErrorKind::ControlCharacterInString),
                 0x20..=0x7F => {
-                    self.push_text(is_key, &[b], v);
+                    // One ASCII character: a `str` without a UTF-8 check (most of a response's
+                    // bytes take this path, one call each).
+                    let mut buf = [0u8; 4];
+                    self.push_text(is_key, char::from(b).encode_utf8(&mut buf), v);
                     Esc::None
                 }
                 _ => {
@@ -925,7 +928,10 @@ impl<const SCRATCH: usize> Extractor<SCRATCH> {
                 }
                 let len = len.saturating_add(1);
                 if left <= 1 {
-                    self.push_text(is_key, buf.get(..usize::from(len)).unwrap_or(&[]), v);
+                    // The lead and continuation ranges above admit only valid sequences.
+                    let piece = core::str::from_utf8(buf.get(..usize::from(len)).unwrap_or(&[]))
+                        .map_err(|_| ErrorKind::InvalidUtf8)?;
+                    self.push_text(is_key, piece, v);
                     Esc::None
                 } else {
                     Esc::Utf8 {
@@ -960,7 +966,8 @@ impl<const SCRATCH: usize> Extractor<SCRATCH> {
                     }
                     _ => return Err(ErrorKind::InvalidEscape),
                 };
-                self.push_text(is_key, &[decoded], v);
+                let mut buf = [0u8; 4];
+                self.push_text(is_key, char::from(decoded).encode_utf8(&mut buf), v);
                 Esc::None
             }
             Esc::Hex { digits, unit, high } => {
@@ -1011,22 +1018,20 @@ impl<const SCRATCH: usize> Extractor<SCRATCH> {
     ) -> Result<(), ErrorKind> {
         let c = char::from_u32(code).ok_or(ErrorKind::LoneSurrogate)?;
         let mut buf = [0u8; 4];
-        self.push_text(is_key, c.encode_utf8(&mut buf).as_bytes(), v);
+        self.push_text(is_key, c.encode_utf8(&mut buf), v);
         Ok(())
     }
 
     /// Stores one whole decoded character of a key or string value, if its path is tracked,
     /// and hands a value's character to [`Visitor::text_piece`].
-    fn push_text<V: Visitor + ?Sized>(&mut self, is_key: bool, bytes: &[u8], v: &mut V) {
+    fn push_text<V: Visitor + ?Sized>(&mut self, is_key: bool, piece: &str, v: &mut V) {
         if is_key {
             if let Some(level) = self.top_level_mut() {
-                level.push_key(bytes);
+                level.push_key(piece.as_bytes());
             }
         } else {
-            self.push_value_bytes(bytes);
-            if let (Some(levels), Ok(piece)) =
-                (self.levels.get(..self.nesting), core::str::from_utf8(bytes))
-            {
+            self.push_value_bytes(piece.as_bytes());
+            if let Some(levels) = self.levels.get(..self.nesting) {
                 v.text_piece(&Path { levels }, piece);
             }
         }
@@ -1036,6 +1041,17 @@ impl<const SCRATCH: usize> Extractor<SCRATCH> {
     /// too deep to be reported are not stored at all.
     fn push_value_bytes(&mut self, bytes: &[u8]) {
         if self.scratch_truncated || self.nesting > MAX_PATH_DEPTH {
+            return;
+        }
+        if let [b] = bytes {
+            // The common case, without a `memcpy` call for one byte.
+            match self.scratch.get_mut(self.scratch_len) {
+                Some(slot) => {
+                    *slot = *b;
+                    self.scratch_len += 1;
+                }
+                None => self.scratch_truncated = true,
+            }
             return;
         }
         let end = self.scratch_len.saturating_add(bytes.len());

@@ -14,6 +14,8 @@ pub struct Wire {
     /// TLS records the client sent and received (their 5-byte headers, read off the stream).
     pub tx_records: Cell<u64>,
     pub rx_records: Cell<u64>,
+    /// Reads that returned bytes (each a `recv` on a real socket).
+    pub reads: Cell<u64>,
 }
 
 impl Wire {
@@ -86,6 +88,9 @@ impl embedded_io_async::Read for Counted {
         self.wire
             .rx_records
             .set(self.wire.rx_records.get() + records);
+        if n > 0 {
+            self.wire.reads.set(self.wire.reads.get() + 1);
+        }
         Ok(n)
     }
 }
