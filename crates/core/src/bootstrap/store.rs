@@ -30,6 +30,7 @@ use crate::tls::x509::{self, PublicKey};
 pub const SLOT_SIZE: u32 = 4096;
 /// The region: two slots.
 pub const REGION_SIZE: u32 = 2 * SLOT_SIZE;
+const _: () = assert!(REGION_SIZE == crate::provision::IDENTITY_PARTITION_SIZE);
 const MAGIC: [u8; 4] = *b"PKID";
 const VERSION: u8 = 1;
 const HEAD_LEN: usize = 44;
