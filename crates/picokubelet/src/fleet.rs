@@ -549,11 +549,15 @@ async fn run_board(
         Some(b) => {
             // Each certificate starts a new agent while the last one's future may still be
             // alive, so each gets buffers of its own (the arena's slot stays untouched).
+            // Boxed: inline, the bootstrap's CSR sessions would size every board's task, also
+            // the boards that never bootstrap (28,144 B against 17,584 B; RSS per board).
             drop(bufs);
-            b.run_board(&slot.name, gate, move |certificate| async move {
-                let mut own = Box::new(AgentBuffers::new());
-                run_agent_as(setup, slot, quiet, gate, Some(certificate), &mut own).await
-            })
+            Box::pin(
+                b.run_board(&slot.name, gate, move |certificate| async move {
+                    let mut own = Box::new(AgentBuffers::new());
+                    run_agent_as(setup, slot, quiet, gate, Some(certificate), &mut own).await
+                }),
+            )
             .await
         }
     }

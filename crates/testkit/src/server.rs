@@ -304,9 +304,25 @@ impl Shared {
 
     async fn accept_loop(self: Arc<Self>, listener: TcpListener) {
         self.accepting.send_replace(true);
+        let mut refused = 0u64;
         loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                continue;
+            let tcp = match listener.accept().await {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    // Out of descriptors (EMFILE/ENFILE) the error repeats at once for as long
+                    // as the connection waits in the backlog: say it once, and wait a little
+                    // instead of spinning a core.
+                    refused += 1;
+                    if refused == 1 {
+                        eprintln!(
+                            "test API server: cannot accept a connection ({e}); it stays in the \
+                             backlog and is retried every 100 ms (the open-files limit? each \
+                             connection holds two descriptors here)"
+                        );
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
             };
             let conn = self.clone();
             tokio::spawn(async move {
