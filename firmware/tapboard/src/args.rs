@@ -104,7 +104,9 @@ impl Args {
             std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))
         };
         if let Some(path) = &self.flash {
-            return Ok(FlashImage::from_bytes(read(path)?));
+            // The identity store's writes go back to the file: the next run is a reboot.
+            return FlashImage::from_file(path)
+                .map_err(|e| format!("reading {}: {e}", path.display()));
         }
         let csv = match &self.partition_table {
             Some(path) => String::from_utf8(read(path)?)

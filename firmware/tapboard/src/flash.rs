@@ -3,10 +3,19 @@
 //! pkconfig.bin` — the partition table at 0x8000 (binary, MD5-terminated, as espflash writes
 //! it from the CSV) and the `pkconfig` partition image `picokubelet provision` wrote — with the
 //! rest erased (0xFF). The body reads it through `embedded_storage::ReadStorage`, exactly as it
-//! reads esp-storage on a chip.
+//! reads esp-storage on a chip, and writes the identity store (`pkident`) through
+//! `embedded_storage::nor_flash::NorFlash` with NOR's rules: a write may only clear bits (a
+//! write that would set one is refused, as the chip would silently AND it), an erase sets a
+//! whole 4 KiB sector to 0xFF. An image loaded with [`FlashImage::from_file`] writes every
+//! change through to its file, so the next boot of the board sees it (a reboot).
 
 use std::fmt;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
 
+use embedded_storage::nor_flash::{
+    ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
+};
 use embedded_storage::ReadStorage;
 use md5::{Digest, Md5};
 
@@ -20,10 +29,14 @@ const ENTRY_LEN: usize = 32;
 const ENTRY_MAGIC: [u8; 2] = [0xAA, 0x50];
 const MD5_MAGIC: [u8; 2] = [0xEB, 0xEB];
 
-/// A whole flash, in memory.
+/// The SPI flash's erase sector (esp-storage's `ERASE_SIZE`).
+pub const SECTOR_BYTES: usize = 4096;
+
+/// A whole flash, in memory; with a file behind it when loaded from one.
 #[derive(Clone, PartialEq, Eq)]
 pub struct FlashImage {
     bytes: Vec<u8>,
+    file: Option<PathBuf>,
 }
 
 impl fmt::Debug for FlashImage {
@@ -60,6 +73,136 @@ impl ReadStorage for FlashImage {
 
     fn capacity(&self) -> usize {
         self.bytes.len()
+    }
+}
+
+/// What a NOR operation on the image refuses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NorError {
+    /// Outside the flash.
+    OutOfBounds { offset: u32, len: usize },
+    /// An erase not on sector boundaries.
+    NotAligned { from: u32, to: u32 },
+    /// A write that would set a bit the last erase did not: erase the sector first.
+    NotErased { offset: u32 },
+    /// The image file behind the flash could not be written.
+    File,
+}
+
+impl NorFlashError for NorError {
+    fn kind(&self) -> NorFlashErrorKind {
+        match self {
+            NorError::OutOfBounds { .. } => NorFlashErrorKind::OutOfBounds,
+            NorError::NotAligned { .. } => NorFlashErrorKind::NotAligned,
+            NorError::NotErased { .. } | NorError::File => NorFlashErrorKind::Other,
+        }
+    }
+}
+
+impl fmt::Display for NorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NorError::OutOfBounds { offset, len } => {
+                write!(f, "{len} bytes at {offset:#x} are outside the flash")
+            }
+            NorError::NotAligned { from, to } => write!(
+                f,
+                "erase {from:#x}..{to:#x} is not on {SECTOR_BYTES}-byte sector boundaries"
+            ),
+            NorError::NotErased { offset } => write!(
+                f,
+                "the write at {offset:#x} would set bits NOR flash only sets by an erase: \
+                 erase the sector first"
+            ),
+            NorError::File => f.write_str("the flash image file could not be written"),
+        }
+    }
+}
+
+impl FlashImage {
+    fn range(&self, offset: u32, len: usize) -> Result<std::ops::Range<usize>, NorError> {
+        let out = NorError::OutOfBounds { offset, len };
+        let start = usize::try_from(offset).map_err(|_| out)?;
+        let end = start.checked_add(len).ok_or(out)?;
+        if end > self.bytes.len() {
+            return Err(out);
+        }
+        Ok(start..end)
+    }
+
+    fn write_through(&self, range: std::ops::Range<usize>) -> Result<(), NorError> {
+        let Some(path) = &self.file else {
+            return Ok(());
+        };
+        let bytes = self.bytes.get(range.clone()).ok_or(NorError::File)?;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|_| NorError::File)?;
+        file.write_all_at(bytes, range.start as u64)
+            .map_err(|_| NorError::File)
+    }
+}
+
+impl ErrorType for FlashImage {
+    type Error = NorError;
+}
+
+impl ReadNorFlash for FlashImage {
+    const READ_SIZE: usize = 1;
+
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), NorError> {
+        let range = self.range(offset, bytes.len())?;
+        bytes.copy_from_slice(self.bytes.get(range).unwrap_or(&[]));
+        Ok(())
+    }
+
+    fn capacity(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+impl NorFlash for FlashImage {
+    // esp-storage's: words for writes, sectors for erases.
+    const WRITE_SIZE: usize = 4;
+    const ERASE_SIZE: usize = SECTOR_BYTES;
+
+    fn erase(&mut self, from: u32, to: u32) -> Result<(), NorError> {
+        let sector = SECTOR_BYTES as u32;
+        if !from.is_multiple_of(sector) || !to.is_multiple_of(sector) || to < from {
+            return Err(NorError::NotAligned { from, to });
+        }
+        let range = self.range(from, (to - from) as usize)?;
+        if let Some(bytes) = self.bytes.get_mut(range.clone()) {
+            bytes.fill(0xFF);
+        }
+        self.write_through(range)
+    }
+
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), NorError> {
+        if !(offset as usize).is_multiple_of(Self::WRITE_SIZE)
+            || !bytes.len().is_multiple_of(Self::WRITE_SIZE)
+        {
+            return Err(NorError::NotAligned {
+                from: offset,
+                to: offset.saturating_add(bytes.len() as u32),
+            });
+        }
+        let range = self.range(offset, bytes.len())?;
+        let current = self.bytes.get(range.clone()).unwrap_or(&[]);
+        if let Some(at) = current
+            .iter()
+            .zip(bytes)
+            .position(|(&old, &new)| new & !old != 0)
+        {
+            return Err(NorError::NotErased {
+                offset: offset.saturating_add(at as u32),
+            });
+        }
+        if let Some(dst) = self.bytes.get_mut(range.clone()) {
+            dst.copy_from_slice(bytes);
+        }
+        self.write_through(range)
     }
 }
 
@@ -132,12 +275,23 @@ impl FlashImage {
     pub fn erased(len: usize) -> Self {
         FlashImage {
             bytes: vec![0xFF; len],
+            file: None,
         }
     }
 
     /// A flash image as read back from a board or written by `espflash save-image --merge`.
     pub fn from_bytes(bytes: Vec<u8>) -> Self {
-        FlashImage { bytes }
+        FlashImage { bytes, file: None }
+    }
+
+    /// The image in `path`; erases and writes go to the file as well (the board's flash
+    /// survives a restart, as a chip's does).
+    pub fn from_file(path: &Path) -> std::io::Result<Self> {
+        let bytes = std::fs::read(path)?;
+        Ok(FlashImage {
+            bytes,
+            file: Some(path.to_owned()),
+        })
     }
 
     pub fn as_bytes(&self) -> &[u8] {
@@ -358,10 +512,64 @@ mod tests {
     fn reads_outside_the_flash_are_errors() {
         let mut flash = FlashImage::erased(16);
         let mut buf = [0u8; 8];
-        assert!(flash.read(8, &mut buf).is_ok());
-        assert!(flash.read(9, &mut buf).is_err());
-        assert!(flash.read(u32::MAX, &mut buf).is_err());
+        assert!(ReadStorage::read(&mut flash, 8, &mut buf).is_ok());
+        assert!(ReadStorage::read(&mut flash, 9, &mut buf).is_err());
+        assert!(ReadStorage::read(&mut flash, u32::MAX, &mut buf).is_err());
         assert!(FlashImage::erased(16).put("x", usize::MAX, &[1]).is_err());
+    }
+
+    #[test]
+    fn nor_rules_writes_clear_bits_erases_set_sectors_and_the_edges_are_refused() {
+        let mut flash = FlashImage::erased(2 * SECTOR_BYTES);
+        NorFlash::write(&mut flash, 8, &[0x0F, 0xF0, 0x00, 0xFF]).expect("erased: any write");
+        // Clearing more bits is fine; setting one back is not.
+        NorFlash::write(&mut flash, 8, &[0x0E, 0xF0, 0x00, 0xFF]).expect("only clears");
+        assert_eq!(
+            NorFlash::write(&mut flash, 8, &[0x0F, 0xF0, 0x00, 0xFF]),
+            Err(NorError::NotErased { offset: 8 })
+        );
+        assert_eq!(flash.as_bytes()[8], 0x0E, "a refused write changes nothing");
+        // Erase: whole sectors to 0xFF, the other sector untouched.
+        NorFlash::write(&mut flash, 4096, &[0; 4]).expect("second sector");
+        NorFlash::erase(&mut flash, 0, 4096).expect("first sector");
+        assert!(flash.as_bytes()[..4096].iter().all(|&b| b == 0xFF));
+        assert_eq!(&flash.as_bytes()[4096..4100], &[0; 4]);
+        assert_eq!(
+            NorFlash::erase(&mut flash, 1, 4096),
+            Err(NorError::NotAligned { from: 1, to: 4096 })
+        );
+        assert!(matches!(
+            NorFlash::erase(&mut flash, 4096, 3 * 4096),
+            Err(NorError::OutOfBounds { .. })
+        ));
+        assert!(matches!(
+            NorFlash::write(&mut flash, 2 * 4096 - 4, &[0; 8]),
+            Err(NorError::OutOfBounds { .. })
+        ));
+        assert!(matches!(
+            NorFlash::write(&mut flash, u32::MAX - 3, &[0; 4]),
+            Err(NorError::OutOfBounds { .. })
+        ));
+        assert!(matches!(
+            NorFlash::write(&mut flash, 2, &[0; 4]),
+            Err(NorError::NotAligned { .. })
+        ));
+        let mut out = [0u8; 4];
+        assert!(ReadNorFlash::read(&mut flash, 2 * 4096 - 2, &mut out).is_err());
+    }
+
+    #[test]
+    fn an_image_from_a_file_writes_through_to_it() {
+        let path = std::env::temp_dir().join(format!("pk-flash-{}.bin", std::process::id()));
+        std::fs::write(&path, vec![0xFF; 2 * SECTOR_BYTES]).expect("a temp file");
+        let mut flash = FlashImage::from_file(&path).expect("read back");
+        NorFlash::write(&mut flash, 4100, &[1, 2, 3, 4]).expect("a write");
+        let again = FlashImage::from_file(&path).expect("read again");
+        assert_eq!(&again.as_bytes()[4100..4104], &[1, 2, 3, 4]);
+        NorFlash::erase(&mut flash, 4096, 8192).expect("an erase");
+        let again = FlashImage::from_file(&path).expect("read again");
+        assert_eq!(&again.as_bytes()[4100..4104], &[0xFF; 4]);
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]
