@@ -102,10 +102,9 @@ async fn main(spawner: Spawner) -> ! {
 
     // The flash record, else the build's defaults (rules in the body's config::select).
     let built_for = profile.chip;
-    let settings = {
-        let mut flash = FlashStorage::new(peripherals.FLASH);
-        bringup::configuration(&mut flash, &config::DEFAULTS, built_for).await
-    };
+    // Kept: the identity store (`pkident`) of a bootstrap record is written through it.
+    let mut flash = FlashStorage::new(peripherals.FLASH);
+    let settings = bringup::configuration(&mut flash, &config::DEFAULTS, built_for).await;
 
     // The factory MAC (= the Wi-Fi station's): node IDs and the derived node name.
     let mut mac = [0u8; 6];
@@ -173,6 +172,7 @@ async fn main(spawner: Spawner) -> ! {
         rng: trng,
         heap: EspHeap,
         built_for,
+        flash,
     })
     .await
 }

@@ -13,7 +13,7 @@ use core::{cell::Cell, convert::Infallible, fmt, net::Ipv4Addr};
 use critical_section::Mutex;
 use embassy_futures::select::{select, Either};
 use embassy_time::{Duration, Instant, Timer};
-use embedded_storage::ReadStorage;
+use embedded_storage::{nor_flash::NorFlash, ReadStorage};
 use picokubelet_core::{
     agent::{run_agent, AgentBuffers, AgentState, Log, LogEvent, Runtime},
     k8s::{chip::Chip, node_ids::NodeIds},
@@ -105,20 +105,11 @@ pub async fn configuration<F: ReadStorage>(
         }
     };
     if let Some(token) = settings.record.bootstrap_token {
-        // The core has the steps (picokubelet_core::bootstrap::board) and the identity store;
-        // this body does not run them yet. Without a certificate the agent would only collect
-        // 401s, so say what the record asks for and stop.
-        board_state::record_config_health(ConfigHealth::Refused);
-        halt(
-            Stage::Config,
-            "the record asks for kubelet TLS bootstrap, which this firmware does not run yet",
-            format_args!(
-                "bootstrap token {}.<secret>; provision the board with a token or a client \
-                 certificate (picokubelet provision --kubeconfig ...) instead",
-                token.id()
-            ),
-        )
-        .await
+        println!(
+            "config: kubelet TLS bootstrap with token {}.<secret>: the board's own certificate \
+             comes from the identity store or a CSR (crate::bootstrap)",
+            token.id()
+        );
     }
     let degraded = if settings.degraded {
         ", DEGRADED: the flash record is unusable, compile-time defaults"
@@ -164,7 +155,7 @@ pub async fn require_uplink(uplinks: &Uplinks, record_has_wifi: bool) {
 }
 
 /// What the agent runs with, from the board.
-pub struct Boot<R, H> {
+pub struct Boot<R, H, F> {
     pub settings: &'static Settings,
     pub uplinks: Uplinks,
     /// The board's factory MAC: node IDs and the derived node name.
@@ -176,14 +167,17 @@ pub struct Boot<R, H> {
     pub heap: H,
     /// The chip the image was built for (the record's profile wins over it).
     pub built_for: Chip,
+    /// The whole flash, writable: the identity store (`pkident`) of a bootstrap record.
+    pub flash: F,
 }
 
 /// Waits for an uplink, builds the agent's configuration and runs the agent with its LED
 /// mirror for ever; halts when the configuration is refused.
-pub async fn run<R, H>(boot: Boot<R, H>) -> !
+pub async fn run<R, H, F>(boot: Boot<R, H, F>) -> !
 where
     R: RngCore + CryptoRng,
     H: HeapGauge + Copy,
+    F: NorFlash + ReadStorage,
 {
     // Fields are used in place (not destructured): a moved-from `boot` would keep its own
     // slot in this future's state, which a chip keeps in static RAM.
@@ -212,6 +206,14 @@ where
     );
     // The board hands `run` its entropy source (`boot.rng`) or halts before it.
     report(Stage::Entropy, true, &"a true random source for TLS keys");
+    if record.bootstrap_token.is_none() {
+        let identity = if record.client_certificate.is_some() {
+            "the record's client certificate"
+        } else {
+            "the record's bearer token"
+        };
+        report(Stage::Identity, true, &identity);
+    }
 
     let strings = match record.agent_strings(boot.mac, built_for) {
         Ok(strings) => strings,
@@ -235,6 +237,23 @@ where
         uplinks,
         heap: boot.heap,
     };
+    if let Some(token) = record.bootstrap_token {
+        config.token = None;
+        crate::bootstrap::run(crate::bootstrap::Bootstrap {
+            token,
+            trust: record.trust,
+            connector: NetConnector::new(uplinks, record.host, record.port),
+            host_header: strings.host_header(),
+            server_name: config.server_name,
+            node: strings.node_name(),
+            config,
+            board,
+            rng: boot.rng,
+            flash: boot.flash,
+            agent_buffers: AGENT_BUFFERS.take(),
+        })
+        .await
+    }
     // The board's identity when the record holds a client certificate instead of a token;
     // the opener borrows the key, which lives as long as this future.
     let client_key = record.client_certificate.and_then(|c| c.signing_key());
@@ -273,7 +292,7 @@ where
 /// Copies the agent's LED inputs to the LED task whenever they change (the agent signals it)
 /// and prints a summary now and then. Runs beside the agent on the same executor (`AgentState`
 /// is single-executor by design).
-async fn mirror<H: HeapGauge>(state: &AgentState, board: BodyBoard<H>) -> Infallible {
+pub(crate) async fn mirror<H: HeapGauge>(state: &AgentState, board: BodyBoard<H>) -> Infallible {
     let mut next_summary = Instant::now() + SUMMARY_INTERVAL;
     // The `fail` summary of a bring-up that has not completed by then (once).
     let mut bringup_deadline = Some(Instant::from_secs(BRINGUP_DEADLINE_S));
@@ -332,7 +351,7 @@ async fn halt_with(stage: Stage, what: &str, error: &dyn fmt::Debug) -> ! {
 }
 
 /// The agent's log ([`PrintLog`]) and the bring-up stages its events report on.
-struct StageLog;
+pub(crate) struct StageLog;
 
 impl Log for StageLog {
     fn log(&self, event: &LogEvent<'_>) {

@@ -219,10 +219,10 @@ fn defaults_record(build: &BuildDefaults, ca_der: &'static [u8]) -> ProvisionRec
 
 /// esp-bootloader-esp-idf's table reader asks for `Storage` but only reads: this lends it a
 /// `ReadStorage` and refuses every write.
-struct ReadOnly<'a, F>(&'a mut F);
+pub(crate) struct ReadOnly<'a, F>(pub(crate) &'a mut F);
 
 /// What [`ReadOnly`] can fail with (the table reader maps both to its `StorageError`).
-enum ReadOnlyError<E> {
+pub(crate) enum ReadOnlyError<E> {
     #[allow(dead_code, reason = "the table reader drops the flash's error")]
     Read(E),
     WriteRefused,

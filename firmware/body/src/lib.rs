@@ -10,6 +10,8 @@
 //! - [`led`]: the LED task down to a [`led::PixelSink`] (the board's pixel driver);
 //! - [`watchdog`]: the feeder's liveness rule down to a [`watchdog::Watchdog`];
 //! - [`bringup`]: everything after the uplinks exist: the agent and its LED mirror;
+//! - [`bootstrap`]: kubelet TLS bootstrap (a record with a bootstrap token): the identity
+//!   store in `pkident`, discovery, the CSR, renewal, then the agent with the certificate;
 //! - [`console`]: the log output seam.
 //!
 //! A board provides the drivers (network devices and their runner tasks, flash, pixel,
@@ -26,6 +28,7 @@ macro_rules! println {
 }
 
 pub mod board_state;
+pub mod bootstrap;
 pub mod bringup;
 pub mod config;
 pub mod connector;

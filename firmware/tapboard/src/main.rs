@@ -294,6 +294,7 @@ async fn board_main(spawner: Spawner, setup: Setup) -> ! {
         rng: OsRng,
         heap: CountedHeap(&ALLOCATOR),
         built_for,
+        flash,
     })
     .await
 }

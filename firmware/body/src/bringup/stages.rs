@@ -37,6 +37,9 @@ pub enum Stage {
     Uplink,
     /// A true random source for TLS keys.
     Entropy,
+    /// The board's identity: the record's token or certificate, or one through kubelet TLS
+    /// bootstrap (stored, or issued for a CSR).
+    Identity,
     /// DNS and TCP to the API server.
     Connect,
     /// The TLS handshake with the server certificate verified.
@@ -56,11 +59,12 @@ pub const STAGE_COUNT: usize = Stage::ALL.len();
 
 impl Stage {
     /// Every stage in bring-up order.
-    pub const ALL: [Stage; 10] = [
+    pub const ALL: [Stage; 11] = [
         Stage::Boot,
         Stage::Config,
         Stage::Uplink,
         Stage::Entropy,
+        Stage::Identity,
         Stage::Connect,
         Stage::Tls,
         Stage::Clock,
@@ -76,6 +80,7 @@ impl Stage {
             Stage::Config => "config",
             Stage::Uplink => "uplink",
             Stage::Entropy => "entropy",
+            Stage::Identity => "identity",
             Stage::Connect => "connect",
             Stage::Tls => "tls",
             Stage::Clock => "clock",
