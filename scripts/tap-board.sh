@@ -4,7 +4,7 @@
 # the flash record's precedence; then the figures (firmware/README.md "The tap board").
 #
 #   scripts/tap-board.sh [--kubeconfig FILE] [--seconds N] [--quick] [--flaps 5,20,35]
-#                        [--boot-only] [--node-name NAME] [--work DIR]
+#                        [--boot-only] [--bootstrap] [--node-name NAME] [--work DIR]
 #
 # Without --kubeconfig it starts the project's test API server (crates/testkit/examples/serve.rs)
 # on 127.0.0.1; with it, the API server, CA and credentials of that kubeconfig (the server must
@@ -12,7 +12,9 @@
 # `picokubelet provision`; --node-name must be a name its credentials may register). --seconds:
 # the steady-state period the figures are measured over (default 60); --quick: the shorter
 # scenario set CI runs; --flaps: the link flaps' lengths; --boot-only: boot to Ready, the
-# steady state and the wrong-name refusal only (~1 min, a quick look at another server). Needs
+# steady state and the wrong-name refusal only (~1 min, a quick look at another server);
+# --bootstrap: kubelet TLS bootstrap only (the test server with a bootstrap token: CSR, the
+# stored certificate reused at a reboot, a corrupt slot, discovery from a CA hash). Needs
 # root, /dev/net/tun, iproute2 and dnsmasq, and kubectl with --kubeconfig (without it the test
 # server reports the Node itself); everything it makes stays in one network namespace (deleted
 # at the end) and the host's loopback.

@@ -9,11 +9,14 @@
 //! - `lease NAME` → the Lease's renewTime;
 //! - `users AGENT` → the users the server authenticated on requests whose `User-Agent` starts
 //!   with AGENT (e.g. `picokubelet/`), sorted, comma-separated (empty: none);
+//! - `csrs all` → how many CertificateSigningRequests the server holds, then their names
+//!   (`N name,name…`);
 //! - else, or without that object, `error: …`.
 //!
 //! ```text
 //! cargo run -p picokubelet-testkit --example serve -- --dir DIR --node NAME [--san NAME]…
 //!     [--port P] [--chain ecdsa|ecdsa-intermediate|rsa|rsa-intermediate|ecdsa-under-rsa]
+//!     [--bootstrap-token ID.SECRET]
 //! ```
 //!
 //! `--san`: extra names the server certificate carries (a board that dials the server by a DNS
@@ -22,6 +25,8 @@
 //! (`system:node:NAME`, the token NodeRestriction lets touch only that Node),
 //! `node-cert.kubeconfig` (the same user as a client certificate with a P-256 key, group
 //! `system:nodes`, as kubeadm writes a kubelet's), all naming `https://127.0.0.1:PORT`.
+//! `--bootstrap-token`: a bootstrap token as `kubeadm token create` makes it (both usages), with
+//! CSRs approved automatically (kubeadm's default), for boards doing kubelet TLS bootstrap.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -40,10 +45,12 @@ struct Args {
     sans: Vec<String>,
     port: u16,
     chain: ServerChain,
+    bootstrap_token: Option<picokubelet_testkit::BootstrapToken>,
 }
 
 const USAGE: &str = "usage: serve --dir DIR --node NAME [--san NAME]... [--port PORT] \
-[--chain ecdsa|ecdsa-intermediate|rsa|rsa-intermediate|ecdsa-under-rsa] (serves until stdin closes)";
+[--chain ecdsa|ecdsa-intermediate|rsa|rsa-intermediate|ecdsa-under-rsa] \
+[--bootstrap-token ID.SECRET] (serves until stdin closes)";
 
 /// `--chain`'s names for the chains a board can verify.
 const CHAINS: [(&str, ServerChain); 5] = [
@@ -57,6 +64,7 @@ const CHAINS: [(&str, ServerChain); 5] = [
 fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut dir, mut node, mut sans, mut port) = (None, None, Vec::new(), 0);
     let mut chain = ServerChain::default();
+    let mut bootstrap_token = None;
     while let Some(flag) = argv.next() {
         let value = argv
             .next()
@@ -77,6 +85,13 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                     .map(|&(_, chain)| chain)
                     .ok_or_else(|| format!("--chain {value}: not a chain name\n{USAGE}"))?
             }
+            "--bootstrap-token" => {
+                bootstrap_token = Some(
+                    picokubelet_testkit::BootstrapToken::parse(&value).ok_or_else(|| {
+                        format!("--bootstrap-token {value}: not ID.SECRET (6 and 16 of [a-z0-9])")
+                    })?,
+                )
+            }
             other => return Err(format!("unknown argument '{other}'\n{USAGE}")),
         }
     }
@@ -86,6 +101,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         sans,
         port,
         chain,
+        bootstrap_token,
     })
 }
 
@@ -129,6 +145,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(token) = args.bootstrap_token.clone() {
+        server.add_bootstrap_token(token);
+        server.set_csr_auto_approval(true);
+    }
     let node_cert =
         server.issue_client_cert(&format!("system:node:{}", args.node), &["system:nodes"]);
     let files = [
@@ -170,7 +190,13 @@ fn answer(server: &TestApiServer, query: &str) -> String {
             None => format!("error: no Lease {name}"),
         },
         Some(("users", agent)) => users_of(server, agent),
-        _ => format!("error: '{query}' is not 'node NAME', 'lease NAME' or 'users AGENT'"),
+        Some(("csrs", _)) => {
+            let names = server.csr_names();
+            format!("{} {}", names.len(), names.join(","))
+        }
+        _ => format!(
+            "error: '{query}' is not 'node NAME', 'lease NAME', 'users AGENT' or 'csrs all'"
+        ),
     }
 }
 

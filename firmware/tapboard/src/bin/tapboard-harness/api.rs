@@ -38,7 +38,7 @@ pub struct ServerPipe {
 
 impl ServerPipe {
     /// Sends one query line, returns the answer line.
-    fn ask(&mut self, query: &str) -> Result<String, String> {
+    pub fn ask(&mut self, query: &str) -> Result<String, String> {
         writeln!(self.stdin, "{query}").map_err(|e| format!("the test API server: {e}"))?;
         let mut answer = String::new();
         match self.stdout.read_line(&mut answer) {
@@ -78,6 +78,14 @@ impl Api {
     pub fn test_server(pipe: Arc<Mutex<ServerPipe>>, node: &str) -> Api {
         Api {
             reader: Reader::Server(pipe),
+            node: node.to_owned(),
+        }
+    }
+
+    /// The same reader for another Node.
+    pub fn for_node(&self, node: &str) -> Api {
+        Api {
+            reader: self.reader.clone(),
             node: node.to_owned(),
         }
     }

@@ -10,6 +10,7 @@
 
 mod api;
 mod board;
+mod bootstrap;
 mod forward;
 mod netns;
 mod scenarios;
@@ -26,7 +27,7 @@ use crate::scenarios::{Harness, Report};
 const USAGE: &str = "\
 usage: tapboard-harness --picokubelet PATH (--server PATH | --kubeconfig FILE)
                         [--board PATH] [--node-name NAME] [--seconds N] [--quick]
-                        [--flaps LIST] [--boot-only] [--work DIR]
+                        [--flaps LIST] [--boot-only] [--bootstrap] [--work DIR]
   --server      the test API server (cargo build -p picokubelet-testkit --example serve)
   --kubeconfig  another API server on the host's loopback, its CA and credentials instead
   --node-name   the board's Node (with --kubeconfig: the name its credentials may register)
@@ -35,6 +36,8 @@ usage: tapboard-harness --picokubelet PATH (--server PATH | --kubeconfig FILE)
   --flaps LIST  the link flaps' lengths instead, seconds, e.g. 5,20,35
   --boot-only   boot to Ready, renewals and the wrong-name refusal only (a quick look at
                 another server: ~1 min)
+  --bootstrap   kubelet TLS bootstrap only: the test server with a bootstrap token, boards
+                provisioned with it (and with the CA's hash), a reboot, a corrupt slot
   --work        where the flash image, kubeconfigs and logs go (default: a new /tmp directory)";
 
 /// The board's Node name unless `--node-name` says otherwise.
@@ -51,6 +54,8 @@ pub struct Args {
     pub flaps: Vec<u64>,
     /// Only boot → Ready, the steady state and the wrong-name refusal.
     pub boot_only: bool,
+    /// Only the kubelet TLS bootstrap scenarios (`bootstrap.rs`).
+    pub bootstrap: bool,
     pub work: PathBuf,
 }
 
@@ -59,6 +64,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         (None, None, None, None, None);
     let mut node_name = DEFAULT_NODE_NAME.to_owned();
     let (mut seconds, mut quick, mut flaps, mut boot_only) = (60, false, None, false);
+    let mut bootstrap = false;
     while let Some(flag) = argv.next() {
         if flag == "--quick" {
             quick = true;
@@ -66,6 +72,10 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         }
         if flag == "--boot-only" {
             boot_only = true;
+            continue;
+        }
+        if flag == "--bootstrap" {
+            bootstrap = true;
             continue;
         }
         if flag == "-h" || flag == "--help" {
@@ -120,6 +130,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         seconds,
         flaps: flaps.unwrap_or_else(|| if quick { vec![5, 35] } else { vec![5, 20, 35] }),
         boot_only,
+        bootstrap,
         work,
     })
 }
@@ -172,8 +183,17 @@ pub struct TestServer {
 
 impl TestServer {
     /// Starts `program` writing its kubeconfigs into `dir`; returns once it listens.
-    fn start(program: &Path, dir: &Path, node: &str) -> Result<TestServer, String> {
-        let mut child = Command::new(program)
+    fn start(
+        program: &Path,
+        dir: &Path,
+        node: &str,
+        bootstrap: bool,
+    ) -> Result<TestServer, String> {
+        let mut command = Command::new(program);
+        if bootstrap {
+            command.args(["--bootstrap-token", bootstrap::TOKEN]);
+        }
+        let mut child = command
             .arg("--dir")
             .arg(dir)
             .args(["--node", node, "--san", netns::API_NAME])
@@ -235,7 +255,7 @@ fn main() -> ExitCode {
     );
     let server = match &args.server {
         Some(program) if args.kubeconfig.is_none() => {
-            match TestServer::start(program, &args.work, &args.node_name) {
+            match TestServer::start(program, &args.work, &args.node_name, args.bootstrap) {
                 Ok(server) => Some(server),
                 Err(e) => {
                     eprintln!("tapboard-harness: {e}");

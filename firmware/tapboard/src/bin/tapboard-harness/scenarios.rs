@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::api::{Api, NodeView};
+use crate::api::{Api, NodeView, ServerPipe};
 use crate::board::{agent_event, heap_peak, renewal_lateness_us, Board, Log};
 use crate::forward::{self, Traffic};
 use crate::netns::{
@@ -23,7 +23,7 @@ use crate::sniff::{self, SocketPeaks};
 use crate::{have_kubectl, Args, TestServer};
 
 /// Bound on the board reaching a state (lease, registration, a reconnect).
-const BOUND: Duration = Duration::from_secs(90);
+pub const BOUND: Duration = Duration::from_secs(90);
 /// Bound on the agent's reconnect after a link comes back or a failover (request time-out,
 /// backoff, TLS handshake).
 const RECOVERY_BOUND: Duration = Duration::from_secs(120);
@@ -85,14 +85,16 @@ pub struct Harness {
     dnsmasq: Option<Dnsmasq>,
     traffic: Arc<Traffic>,
     socket_peaks: Arc<Mutex<SocketPeaks>>,
-    api: Api,
+    pub api: Api,
     pkconfig: PathBuf,
     /// The API server's CA for the compile-time defaults rows (PK_CA_B64 or PK_CA_PEM_FILE).
     ca_env: (&'static str, String),
-    port: u16,
+    pub port: u16,
     work: PathBuf,
     /// The kubeconfig the record was made from.
-    board_kubeconfig: PathBuf,
+    pub board_kubeconfig: PathBuf,
+    /// The test API server's query pipe (none with `--kubeconfig`).
+    server_pipe: Option<Arc<Mutex<ServerPipe>>>,
 }
 
 impl Harness {
@@ -140,10 +142,23 @@ impl Harness {
             port,
             work: args.work.clone(),
             board_kubeconfig,
+            server_pipe: server.map(|s| s.pipe.clone()),
         })
     }
 
-    fn board_command(&self, args: &Args) -> Command {
+    /// One query to the test API server process (`serve`'s stdin protocol).
+    pub fn ask_server(&self, query: &str) -> Result<String, String> {
+        let pipe = self
+            .server_pipe
+            .as_ref()
+            .ok_or("no test API server to ask (--kubeconfig)")?;
+        let mut pipe = pipe
+            .lock()
+            .map_err(|_| "the test API server's pipe is poisoned")?;
+        pipe.ask(query)
+    }
+
+    pub fn board_command(&self, args: &Args) -> Command {
         let mut command = self.netns.command(&args.board);
         command.args([
             "--ethernet",
@@ -156,6 +171,10 @@ impl Harness {
 
     /// Every scenario; failures are counted in `report`.
     pub fn run(mut self, args: &Args, report: &mut Report) {
+        if args.bootstrap {
+            crate::bootstrap::run(&self, args, report);
+            return;
+        }
         if let Err(e) = self.network_scenarios(args, report) {
             report.fail("the network scenarios stopped", &e);
         }
