@@ -577,6 +577,9 @@ impl Connector for Lent<'_> {
 async fn watch(state: &AgentState, renew_at: i64, not_after: i64) -> Stop {
     loop {
         Timer::after(WATCH_PERIOD).await;
+        // guess: not recorded: kube-apiserver only requests a client certificate in the
+        // handshake and its x509 authenticator refuses an expired or foreign one per request,
+        // so a dead certificate shows as 401, not as a failed handshake.
         if state.last_api_error() == Some(ApiErrorClass::Unauthorized) {
             return Stop::Refused;
         }
