@@ -3,6 +3,9 @@
 //!
 //! The server, its CA and the token come from the kubeconfig, resolved exactly as for `run`
 //! (same lookup, same refusals of client certificates and exec plugins); the rest from flags.
+//! With `--mint-bootstrap-token` the kubeconfig's credentials (an exec plugin's too) only make
+//! the fleet's bootstrap token on the cluster ([`mint`]); the record gets that token and the
+//! CA's hash.
 //! The Wi-Fi password comes from a file or `$PK_WIFI_PASSWORD` only. The record is checked by
 //! building the agent configuration from the written bytes, as the firmware does at boot.
 //!
