@@ -19,7 +19,7 @@ use picokubelet_core::http::request::BearerToken;
 use picokubelet_core::k8s::taint::MICROCONTROLLER_TAINT;
 use picokubelet_core::runtime::Connector;
 use picokubelet_core::tls::{Rejection, ServerTrust, TlsOpener};
-use picokubelet_testkit::{Fault, FaultRule, ServerOptions, TestApiServer, TokioClock};
+use picokubelet_testkit::{Fault, FaultRule, ServerOptions, TestApiServer, TlsOptions, TokioClock};
 use serde_json::Value;
 
 const LEASE_PATH: &str = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/";
@@ -86,11 +86,19 @@ struct World {
 
 impl World {
     fn new() -> World {
+        Self::with_tls(TlsOptions::default())
+    }
+
+    /// A world whose server presents the chain `tls` makes.
+    fn with_tls(tls: TlsOptions) -> World {
         let wall = UNIX_EPOCH + Duration::from_secs(BOOT_WALL_SECS);
         let server = TestApiServer::new(
-            ServerOptions::default()
-                .with_clock(TokioClock::new(wall))
-                .with_seed(7),
+            ServerOptions {
+                tls,
+                ..ServerOptions::default()
+            }
+            .with_clock(TokioClock::new(wall))
+            .with_seed(7),
         );
         let token = server.node_token(NODE);
         let start = tokio::time::Instant::now();
@@ -609,4 +617,76 @@ async fn a_server_without_our_name_gets_no_request() {
         assert_eq!(state.counters().requests, 0);
     })
     .await;
+}
+
+/// A board has no real-time clock: its first handshake is verified without the time, which the
+/// first answer's `Date` then gives. A chain outside its validity at that time ends the session
+/// at once — nothing but the clock's `GET /version` was sent — with the sentence a refused
+/// handshake gives, and every later handshake (now with the time) is refused by the verifier.
+#[tokio::test(start_paused = true)]
+async fn a_chain_outside_its_validity_is_refused_as_soon_as_the_first_date_gives_the_time() {
+    let boot = UNIX_EPOCH + Duration::from_secs(BOOT_WALL_SECS);
+    let year = Duration::from_secs(365 * 86_400);
+    let cases = [
+        (
+            boot - 2 * year,
+            boot - year,
+            Rejection::Expired,
+            "has expired",
+        ),
+        (
+            boot + Duration::from_secs(30 * 86_400),
+            boot + year,
+            Rejection::NotYetValid,
+            "is not valid yet",
+        ),
+    ];
+    for (not_before, not_after, rejection, says) in cases {
+        local(async {
+            let w = World::with_tls(TlsOptions {
+                leaf_validity: Some((not_before, not_after)),
+                ..TlsOptions::default()
+            });
+            let ca = w.ca();
+            let cfg = w.config();
+            let state = AgentState::new();
+            let opener = w
+                .run(&cfg, ServerTrust::Ca(&ca), &state, 5 * MINUTE, async {})
+                .await;
+            assert_eq!(opener.last_rejection(), Some(rejection));
+            let requests = w.server.requests();
+            assert_eq!(requests.len(), 1, "{requests:?}");
+            assert_eq!(requests[0].target, "/version");
+            assert!(w.server.node(NODE).is_none());
+            assert_eq!(
+                state.counters().handshakes,
+                1,
+                "only the first handshake opened"
+            );
+            assert!(w.connects.get() >= 3, "the agent keeps trying");
+            let lines = w.log.lines.borrow();
+            let refusals: Vec<&String> = lines
+                .iter()
+                .map(|(_, l)| l)
+                .filter(|l| l.starts_with("OpenFailed"))
+                .collect();
+            assert!(refusals.len() >= 2, "{lines:?}");
+            let rejection = format!("rejection: {rejection:?}");
+            assert!(
+                refusals.iter().all(|l| l.contains(&rejection)),
+                "{refusals:?}"
+            );
+            // The first is the session's own check, with the verifier's facts.
+            assert!(refusals[0].contains("Validity"), "{refusals:?}");
+            drop(lines);
+            // The sentence a user reads.
+            let sentence = opener
+                .last_error()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(sentence.contains(says), "{sentence}");
+            assert!(sentence.contains("our clock says"), "{sentence}");
+        })
+        .await;
+    }
 }

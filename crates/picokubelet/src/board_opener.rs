@@ -3,11 +3,17 @@
 //! read just before each handshake through [`CertificateSource`] — the TLS counterpart of the
 //! core's `TokenSource` — so a new certificate reaches the running agent on its next
 //! connection, without a restart.
+//!
+//! The time for the certificates' validity: the agent's (anchored to the server's `Date`) once
+//! it has one, this machine's clock before — a host's clock is trusted from the first
+//! handshake, where a board without a real-time clock checks its first chain only once the
+//! server's `Date` gave it the time (the core's `tls::validity`).
 
 use embedded_io_async::{Read, Write};
 use picokubelet_core::client::session::{
     OpenContext, OpenError, OpenFailure, SessionBuffers, SessionOpener,
 };
+use picokubelet_core::time::UnixMicros;
 use picokubelet_core::tls::{Aes128GcmSha256, ClientIdentity, TlsConnection, TlsOpener};
 use rand_core::{CryptoRng, RngCore};
 
@@ -64,6 +70,10 @@ impl<S: Read + Write> SessionOpener<S> for BoardOpener<'_> {
     where
         S: 'a,
     {
+        let ctx = OpenContext {
+            wall_now: ctx.wall_now.or_else(system_now),
+            ..ctx
+        };
         match self.live {
             None => SessionOpener::<S>::open(&mut self.inner, socket, bufs, ctx, rng).await,
             Some(source) => {
@@ -80,4 +90,14 @@ impl<S: Read + Write> SessionOpener<S> for BoardOpener<'_> {
     fn last_failure(&self) -> Option<&dyn OpenFailure> {
         SessionOpener::<S>::last_failure(&self.inner)
     }
+}
+
+/// This machine's wall clock; `None` before 1970 (then nothing can be checked).
+fn system_now() -> Option<UnixMicros> {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    Some(UnixMicros(
+        u64::try_from(since.as_micros()).unwrap_or(u64::MAX),
+    ))
 }

@@ -400,6 +400,7 @@ mod tests {
                         let ctx = OpenContext {
                             server_name: "x",
                             wall_now: None,
+                            unchecked_validity: None,
                         };
                         let mut rng = rand_core::OsRng;
                         let opened = opener.open(socket, &mut bufs, ctx, &mut rng).await;

@@ -384,7 +384,7 @@ fn a_board_record_refuses_an_exec_plugin_before_running_it() {
         .unwrap_err();
     let msg = err.to_string();
     assert!(
-        msg.contains("bootstrap token or a ServiceAccount token"),
+        msg.contains("--mint-bootstrap-token") && msg.contains("ServiceAccount token"),
         "{msg}"
     );
     assert!(!dir.path().join("runs").exists(), "the plugin did not run");

@@ -579,7 +579,8 @@ fn an_exec_plugin_is_refused_for_a_board_and_says_which_path_to_take() {
     let text = assert_refused(&out, 1, &out_file);
     assert!(
         text.contains("exec credential plugins run on the host only")
-            && text.contains("bootstrap token or a ServiceAccount token"),
+            && text.contains("provision --mint-bootstrap-token")
+            && text.contains("ServiceAccount token"),
         "{text}"
     );
     // The host runs it: `cloud-cli` is not installed here, and `run` says so.

@@ -142,6 +142,11 @@ impl BootstrapTokens {
         self.by_id.insert(token.id.clone(), token);
     }
 
+    /// The Secret of `id`, if the server holds one.
+    pub fn get(&self, id: &str) -> Option<&BootstrapToken> {
+        self.by_id.get(id)
+    }
+
     /// Deletes the Secret of `id` (an authentication cached in the last 10 s still holds, as
     /// recorded). True when there was one.
     pub fn remove(&mut self, id: &str) -> bool {

@@ -1,5 +1,6 @@
 //! The connection scope: connect, open, run the reconcilers over the session until it ends,
 //! reconnect. State lives in [`AgentState`], so every reconciler resumes where it was.
+use core::cell::Cell;
 use core::convert::Infallible;
 
 use embassy_futures::select::{select, select4, Either, Either4};
@@ -20,8 +21,9 @@ use crate::agent::state::AgentState;
 use crate::agent::status::status_task;
 use crate::client::api::{ApiClient, Endpoint, HttpBuffers};
 use crate::client::counters::ClientError;
-use crate::client::session::{OpenContext, SessionBuffers, SessionOpener};
+use crate::client::session::{OpenContext, OpenError, SessionBuffers, SessionOpener};
 use crate::runtime::{Board, Clock, Connector};
+use crate::tls::{TlsError, TlsOpenError, ValidityWindow};
 use embedded_io_async::{Read, Write};
 
 /// The buffers the agent needs, owned by the body: 20 736 bytes of TLS records
@@ -94,6 +96,9 @@ where
     };
     let mut reconnect = Reconnect::NEW;
     let mut next_connect = clock.now();
+    // A board's first handshake comes before it knows the time: the opener leaves the chain's
+    // validity here, and the session checks it once `Date` gave the time.
+    let unchecked: Cell<Option<ValidityWindow>> = Cell::new(None);
     loop {
         clock.sleep_until(next_connect).await;
         let link_up = board.snapshot().link_up;
@@ -119,6 +124,7 @@ where
                 let ctx = OpenContext {
                     server_name: config.server_name,
                     wall_now: state.wall_now(clock.now()),
+                    unchecked_validity: Some(&unchecked),
                 };
                 let open = opener.open(socket, &mut bufs.session, ctx, rng);
                 match select(open, clock.sleep_until(deadline)).await {
@@ -171,7 +177,7 @@ where
             metrics,
             config.timing.request_timeout,
         ));
-        let end = run_session(&ctx, &client).await;
+        let end = run_session(&ctx, &client, unchecked.take()).await;
         drop(client);
         let lasted_ms =
             u64::try_from(clock.now().saturating_since(now).as_millis()).unwrap_or(u64::MAX);
@@ -186,13 +192,21 @@ where
 
 /// The reconcilers over one session: anchor, register, then clock, lease, status and events
 /// side by side, each holding the client for one exchange at a time.
+/// `unchecked`: the validity of a chain verified before the time was known, checked as soon
+/// as it is.
 async fn run_session<T: Read + Write, C: Clock, B: Board>(
     ctx: &Ctx<'_, C, B>,
     client: &SharedClient<'_, T, C>,
+    mut unchecked: Option<ValidityWindow>,
 ) -> SessionEnd {
     loop {
         if let Err(end) = ensure_anchored(ctx, client).await {
             return end;
+        }
+        if let Some(window) = unchecked.take() {
+            if let Err(end) = check_validity(ctx, &window) {
+                return end;
+            }
         }
         if let Err(end) = ensure_registered(ctx, client).await {
             return end;
@@ -212,4 +226,30 @@ async fn run_session<T: Read + Write, C: Clock, B: Board>(
             TaskExit::Reregister => ctx.apply(AgentEvent::NodeGone),
         }
     }
+}
+
+/// The chain's validity at the time just learnt: outside it, the session ends as a handshake
+/// at this time would have been refused, with the same sentence.
+fn check_validity<C: Clock, B: Board>(
+    ctx: &Ctx<'_, C, B>,
+    window: &ValidityWindow,
+) -> Result<(), SessionEnd> {
+    let Some(now) = ctx.state.wall_now(ctx.now()) else {
+        return Ok(());
+    };
+    let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+    let Err(refused) = window.check(now) else {
+        return Ok(());
+    };
+    let failure = TlsOpenError::Handshake {
+        error: TlsError::InvalidCertificate,
+        verify: Some(refused),
+    };
+    ctx.log.log(&LogEvent::OpenFailed {
+        error: OpenError::Certificate,
+        tls: Some(&failure),
+    });
+    Err(SessionEnd::Failed(ClientError::Open(
+        OpenError::Certificate,
+    )))
 }

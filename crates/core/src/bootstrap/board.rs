@@ -129,6 +129,7 @@ where
     let ctx = OpenContext {
         server_name: link.server_name,
         wall_now: link.wall_now,
+        unchecked_validity: None,
     };
     let session = link
         .opener
@@ -242,6 +243,7 @@ where
     let ctx = OpenContext {
         server_name: link.server_name,
         wall_now: link.wall_now,
+        unchecked_validity: None,
     };
     let Ok(session) = link.opener.open(socket, link.session, ctx, rng).await else {
         return Requested::Again(Some(StepError::Unreachable));

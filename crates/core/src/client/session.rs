@@ -10,8 +10,11 @@ use core::future::Future;
 use embedded_io_async::{ErrorKind, Read, Write};
 use rand_core::{CryptoRng, RngCore};
 
+use core::cell::Cell;
+
 use crate::time::UnixMicros;
 use crate::tls::check::Rejection;
+use crate::tls::validity::ValidityWindow;
 
 /// Receive record buffer of a session: one whole TLS record must fit, and the largest a peer may
 /// send is 2^14 bytes of plaintext + 256 bytes of expansion (RFC 8446 5.2) = 16 640. embedded-tls
@@ -57,6 +60,10 @@ pub struct OpenContext<'a> {
     /// session is opened before the first anchoring (the anchor comes over it), so `None` is
     /// normal at start.
     pub wall_now: Option<UnixMicros>,
+    /// Without `wall_now`: where a verifying opener puts the validity of the chain it verified
+    /// without the time (or `None` when it checked it), so the agent can check it once the
+    /// first `Date` gives the time ([`crate::tls::validity`]). `None`: not asked for.
+    pub unchecked_validity: Option<&'a Cell<Option<ValidityWindow>>>,
 }
 
 /// Why a session could not be opened. Small and `Copy`: it is kept as the client's last error.

@@ -51,6 +51,9 @@ pub enum ApiPath<'a> {
     /// `/api/v1/namespaces/kube-public/configmaps/cluster-info`: GET, anonymously, for
     /// discovery (see [`crate::k8s::cluster_info`]).
     ClusterInfo,
+    /// `/api/v1/namespaces/kube-system/secrets`: POST creates a `bootstrap-token-<id>` Secret
+    /// (`picokubelet provision --mint-bootstrap-token`, on the host).
+    KubeSystemSecrets,
 }
 
 /// The path did not fit the buffer; `needed` bytes would.
@@ -86,6 +89,7 @@ impl ApiPath<'_> {
                 "",
                 "",
             ),
+            ApiPath::KubeSystemSecrets => ("/api/v1/namespaces/kube-system/secrets", "", ""),
         }
     }
 

@@ -11,6 +11,7 @@
 //! - [`signature`], [`rsa`], `nistp384`: signature checks (ECDSA P-256/P-384, RSA 2048..=4096
 //!   bits PKCS#1 v1.5 and PSS, SHA-256/384/512), no alloc.
 //! - [`error`]: [`VerifyError`], why a server was refused, with the facts, as one line.
+//! - [`validity`]: the validity periods of a chain verified before the time was known.
 //! - kubelet TLS bootstrap and discovery: [`csr`] (the PKCS#10 request and its PEM),
 //!   [`jws`] (cluster-info's signature), [`pin`] (the CA key hash), [`base64`] (encoding).
 //!
@@ -37,6 +38,7 @@ pub mod opener;
 pub mod pin;
 pub mod rsa;
 pub mod signature;
+pub mod validity;
 pub mod verifier;
 pub mod x509;
 
@@ -49,9 +51,10 @@ pub use check::{Rejection, ServerIdentity, MAX_INTERMEDIATES};
 pub use embedded_tls::{Aes128GcmSha256, CryptoRngCore, TlsConnection, TlsError};
 pub use error::{Detail, VerifyError};
 pub use open::{
-    open, open_as, open_verified, ClientIdentity, ClientKey, ClientSignature, K8sProvider,
-    TlsOpenError, TlsVerification, RX_RECORD_BUFFER, TX_RECORD_BUFFER,
+    open, open_as, open_noting, open_verified, ClientIdentity, ClientKey, ClientSignature,
+    K8sProvider, TlsOpenError, TlsVerification, RX_RECORD_BUFFER, TX_RECORD_BUFFER,
 };
 pub use opener::{ServerTrust, TlsOpener};
 pub use signature::{KeyKind, SigError};
+pub use validity::{CertPeriod, ValidityWindow};
 pub use verifier::K8sVerifier;

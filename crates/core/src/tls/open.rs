@@ -10,6 +10,7 @@ use p256::ecdsa::SigningKey;
 
 use super::check::{Rejection, ServerIdentity};
 use super::error::VerifyError;
+use super::validity::ValidityWindow;
 use super::verifier::K8sVerifier;
 use crate::time::UnixMicros;
 
@@ -330,6 +331,27 @@ where
     S: Read + Write + 'a,
     R: CryptoRngCore,
 {
+    open_noting(socket, rx, tx, verification, client, None, rng).await
+}
+
+/// [`open_as`]; when the chain was verified without the time, its validity goes into
+/// `unchecked` (set to `None` otherwise) for the caller to check once it knows the time.
+pub async fn open_noting<'a, S, R>(
+    socket: S,
+    rx: &'a mut [u8],
+    tx: &'a mut [u8],
+    verification: TlsVerification<'_>,
+    client: Option<ClientIdentity<'_>>,
+    unchecked: Option<&core::cell::Cell<Option<ValidityWindow>>>,
+    rng: R,
+) -> Result<TlsConnection<'a, S, Aes128GcmSha256>, TlsOpenError>
+where
+    S: Read + Write + 'a,
+    R: CryptoRngCore,
+{
+    if let Some(cell) = unchecked {
+        cell.set(None);
+    }
     if rx.len() < RX_RECORD_BUFFER || tx.len() < TX_RECORD_BUFFER {
         return Err(TlsOpenError::BufferTooSmall);
     }
@@ -370,7 +392,12 @@ where
     }
     match provider.verifier {
         Some(ref v) if !v.is_authenticated() => Err(TlsOpenError::NotAuthenticated),
-        _ => Ok(tls),
+        verifier => {
+            if let (Some(cell), Some(v)) = (unchecked, verifier.as_ref()) {
+                cell.set(v.unchecked_validity());
+            }
+            Ok(tls)
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use rand_core::{CryptoRng, RngCore};
 
 use super::check::{Rejection, ServerIdentity};
 use super::error::VerifyError;
-use super::open::{open_as, ClientIdentity, TlsOpenError, TlsVerification};
+use super::open::{open_noting, ClientIdentity, TlsOpenError, TlsVerification};
 use crate::client::session::{OpenContext, OpenError, OpenFailure, SessionBuffers, SessionOpener};
 use embedded_tls::{Aes128GcmSha256, TlsConnection};
 
@@ -159,12 +159,13 @@ impl<'c> TlsOpener<'c> {
             },
             ServerTrust::InsecureSkipVerify => TlsVerification::InsecureSkipVerify { identity },
         };
-        let opened = open_as(
+        let opened = open_noting(
             socket,
             &mut bufs.rx,
             &mut bufs.tx,
             verification,
             client,
+            ctx.unchecked_validity,
             rng,
         );
         match opened.await {

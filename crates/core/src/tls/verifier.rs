@@ -12,7 +12,9 @@
 //!   No CN fallback (RFC 6125 6.4.4, as rustls/webpki and Go do).
 //! - leaf: not a CA; EKU must allow serverAuth if present; keyUsage must allow
 //!   digitalSignature if present.
-//! - time: checked only when the caller knows the time (`now`), on every cert in the path.
+//! - time: checked when the caller knows the time (`now`), on every cert in the path; without
+//!   it, the path's validity is kept ([`K8sVerifier::unchecked_validity`]) for the caller to
+//!   check once it knows the time (see [`super::validity`]).
 //! - [`K8sVerifier::is_authenticated`]: true only once BOTH the chain and the
 //!   CertificateVerify signature were checked. The caller MUST check it after `open()`
 //!   ([`super::open`] does): it is the guard that does not depend on embedded-tls enforcing
@@ -41,6 +43,7 @@ use embedded_tls::{
 use super::check::{Rejection, ServerIdentity, MAX_INTERMEDIATES};
 use super::error::{identity_text, name_text, Detail, NameList, VerifyError};
 use super::signature::{self, OwnedKey, SigError, VerifyKey};
+use super::validity::{CertPeriod, ValidityWindow};
 use super::x509::{self, Cert, GeneralName};
 use crate::time::UnixMicros;
 
@@ -56,6 +59,8 @@ pub struct K8sVerifier<'a, CipherSuite: TlsCipherSuite> {
     chain_ok: bool,
     signature_ok: bool,
     last_error: Option<VerifyError>,
+    /// Without `now`: the verified path's validity, unchecked.
+    window: core::cell::Cell<Option<ValidityWindow>>,
 }
 
 impl<'a, CipherSuite: TlsCipherSuite> K8sVerifier<'a, CipherSuite> {
@@ -72,7 +77,14 @@ impl<'a, CipherSuite: TlsCipherSuite> K8sVerifier<'a, CipherSuite> {
             chain_ok: false,
             signature_ok: false,
             last_error: None,
+            window: core::cell::Cell::new(None),
         }
+    }
+
+    /// Verified without the time: the validity of the path, for the caller to check when it
+    /// knows the time. `None` when the time was checked, or nothing was verified.
+    pub fn unchecked_validity(&self) -> Option<ValidityWindow> {
+        self.window.get().filter(|_| self.chain_ok)
     }
 
     /// True only if the certificate chain AND the handshake signature were verified.
@@ -211,9 +223,23 @@ impl<'a, CipherSuite: TlsCipherSuite> K8sVerifier<'a, CipherSuite> {
     }
 
     fn check_time(&self, c: &Cert<'_>, depth: u8) -> Result<(), VerifyError> {
-        let rejection = match self.now_secs {
-            Some(now) if now < c.not_before => Rejection::NotYetValid,
-            Some(now) if now > c.not_after => Rejection::Expired,
+        let Some(now) = self.now_secs else {
+            let cert = CertPeriod {
+                depth,
+                subject: name_text(c.subject),
+                not_before: c.not_before,
+                not_after: c.not_after,
+            };
+            let window = match (depth, self.window.get()) {
+                (0, _) | (_, None) => ValidityWindow::of(cert),
+                (_, Some(w)) => w.and(cert),
+            };
+            self.window.set(Some(window));
+            return Ok(());
+        };
+        let rejection = match now {
+            now if now < c.not_before => Rejection::NotYetValid,
+            now if now > c.not_after => Rejection::Expired,
             _ => return Ok(()),
         };
         Err(VerifyError {
@@ -223,7 +249,7 @@ impl<'a, CipherSuite: TlsCipherSuite> K8sVerifier<'a, CipherSuite> {
                 subject: name_text(c.subject),
                 not_before: c.not_before,
                 not_after: c.not_after,
-                now: self.now_secs.unwrap_or(0),
+                now,
             },
         })
     }

@@ -196,3 +196,13 @@ pub async fn dry_run_create<S: Read + Write, C: Clock>(
     )
     .await
 }
+
+/// A create at `path` (stored, unlike [`dry_run_create`]): the server's answer and its
+/// `Status` on failure; the created object is not read.
+pub async fn create<S: Read + Write, C: Clock>(
+    client: &mut ApiClient<'_, S, C>,
+    path: ApiPath<'_>,
+    body: &[u8],
+) -> Result<Answer<()>, ClientError> {
+    ask(client, Method::Post, path, body, (), |_, _, _| {}).await
+}

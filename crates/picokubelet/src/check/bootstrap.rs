@@ -17,7 +17,7 @@ use picokubelet_core::tls::jws::BootstrapToken;
 
 use super::ask::{self, Attributes};
 use super::report::Report;
-use super::session::{clock, probe, transport, Broken, Questions};
+use super::session::{self, clock, probe, transport, Broken, Questions};
 use crate::agent_setup::AgentSetup;
 use crate::board;
 use crate::bootstrap::{bootstrap_cluster, with_token};
@@ -33,10 +33,7 @@ const APPLY_BOOTSTRAP_RBAC: &str = "kubectl apply -f deploy/bootstrap-rbac.yaml 
 /// The checks with the bootstrap flags of `args`.
 pub fn run_checks(args: &RunArgs, env: &LookupEnv, report: &mut Report) -> Result<(), Failure> {
     let bootstrap = &args.bootstrap;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Usage(format!("cannot start the async runtime: {e}")))?;
+    let runtime = session::runtime()?;
     let target = match runtime.block_on(bootstrap_cluster(bootstrap, &args.cluster, env)) {
         Ok(t) => t,
         Err(e) => {
@@ -92,23 +89,13 @@ pub fn run_checks(args: &RunArgs, env: &LookupEnv, report: &mut Report) -> Resul
         );
         return Ok(());
     }
-    let ip = board::internal_ip(Some(&resolved.cluster.server));
-    let setup = match AgentSetup::new(&resolved, &args.node, &args.agent, ip) {
-        Ok(s) => s,
-        Err(e) => {
-            report.fail(
-                format!("board configuration: {e}"),
-                "fix the bootstrap kubeconfig or the flags",
-            );
-            return Ok(());
-        }
+    let fixes = session::SetupFixes {
+        config: "fix the bootstrap kubeconfig or the flags",
+        insecure: "give the cluster CA in the bootstrap kubeconfig, or use discovery with --discovery-token-ca-cert-hash",
     };
-    if setup.is_insecure() {
-        report.fail(
-            "TLS: server verification is off (insecure-skip-tls-verify)",
-            "give the cluster CA in the bootstrap kubeconfig, or use discovery with --discovery-token-ca-cert-hash",
-        );
-    }
+    let Some(setup) = session::agent_setup(&resolved, args, &fixes, report) else {
+        return Ok(());
+    };
     let questions = BootstrapQuestions {
         token_id: token_id.as_deref(),
         node: &name,
@@ -206,24 +193,29 @@ async fn ask_all<S: Read + Write, C: Clock>(
         ),
     }
 
+    // Without auto-approval `run` still joins, once someone approves each node's request (as
+    // on k3s): a warning, not a failure. Without the CSR permissions it never can.
     let checks = [
         (
             csr_attributes("create", ""),
             "create certificatesigningrequests (send this node's certificate request)",
             APPLY_BOOTSTRAP_RBAC,
+            true,
         ),
         (
             csr_attributes("get", ""),
             "get certificatesigningrequests (read whether it was issued)",
             APPLY_BOOTSTRAP_RBAC,
+            true,
         ),
         (
             csr_attributes("create", "nodeclient"),
             "create certificatesigningrequests/nodeclient (kube-controller-manager approves the request automatically)",
-            "without it every node's first request waits for `kubectl certificate approve <csr>` (run and fleet say which); to approve them automatically: kubectl apply -f deploy/bootstrap-rbac.yaml",
+            "run waits until someone approves each node's first request: `kubectl get csr`, then `kubectl certificate approve <csr>` (run and fleet print the name); to have them approved automatically: kubectl apply -f deploy/bootstrap-rbac.yaml",
+            false,
         ),
     ];
-    for (attrs, what, fix) in checks {
+    for (attrs, what, fix, required) in checks {
         let answer = ask::may_i(client, &attrs)
             .await
             .map_err(|e| transport(report, "SelfSubjectAccessReview", e))?;
@@ -240,8 +232,10 @@ async fn ask_all<S: Read + Write, C: Clock>(
         }
         if answer.value.allowed {
             report.pass(format!("may {what}"));
-        } else {
+        } else if required {
             report.fail(format!("may not {what}"), fix);
+        } else {
+            report.warn(format!("may not {what}: run waits for approval"), fix);
         }
     }
     report.pass(format!(

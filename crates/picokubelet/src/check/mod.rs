@@ -85,28 +85,14 @@ fn run_checks(args: &RunArgs, env: &LookupEnv, report: &mut Report) -> Result<()
         "kubeconfig: context {}, user {}, server {}",
         resolved.selection.context, resolved.selection.user, resolved.cluster.server
     ));
-    let ip = board::internal_ip(Some(&resolved.cluster.server));
-    let setup = match AgentSetup::new(&resolved, &args.node, &args.agent, ip) {
-        Ok(s) => s,
-        Err(e) => {
-            report.fail(
-                format!("board configuration: {e}"),
-                "fix the kubeconfig or the flags it names",
-            );
-            return Ok(());
-        }
+    let fixes = session::SetupFixes {
+        config: "fix the kubeconfig or the flags it names",
+        insecure: "give the cluster CA as certificate-authority(-data): anyone on the path can read the token",
     };
-    if setup.is_insecure() {
-        report.fail(
-            "TLS: server verification is off (insecure-skip-tls-verify)",
-            "give the cluster CA as certificate-authority(-data): anyone on the path can read the token",
-        );
-    }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Usage(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(session::probe(&setup, &AgentQuestions(args), report));
+    let Some(setup) = session::agent_setup(&resolved, args, &fixes, report) else {
+        return Ok(());
+    };
+    session::runtime()?.block_on(session::probe(&setup, &AgentQuestions(args), report));
     Ok(())
 }
 

@@ -12,6 +12,10 @@ use super::advice;
 use super::report::Report;
 use super::wire::{self, now_micros, Wire, WireError, STEP_TIMEOUT};
 use crate::agent_setup::AgentSetup;
+use crate::board;
+use crate::cli::RunArgs;
+use crate::failure::Failure;
+use crate::kubeconfig::ResolvedConfig;
 
 /// Clock skew beyond which `check` fails: the board anchors its clock to the server's `Date`,
 /// but a host clock this far off makes certificate validity checks before the anchor wrong.
@@ -30,6 +34,47 @@ pub trait Questions {
         setup: &AgentSetup,
         report: &mut Report,
     ) -> Result<(), Broken>;
+}
+
+/// What to do when the agent's setup fails, for each kind of check.
+pub struct SetupFixes {
+    /// The board's configuration cannot be built from the credentials' file and the flags.
+    pub config: &'static str,
+    /// The server is not verified (insecure-skip-tls-verify).
+    pub insecure: &'static str,
+}
+
+/// The agent's setup from `resolved` and `args`, as `run` builds it: `None` (the line written)
+/// when it cannot be built; a ✗ line, and the setup, when the server is not verified.
+pub fn agent_setup(
+    resolved: &ResolvedConfig,
+    args: &RunArgs,
+    fixes: &SetupFixes,
+    report: &mut Report,
+) -> Option<AgentSetup> {
+    let ip = board::internal_ip(Some(&resolved.cluster.server));
+    let setup = match AgentSetup::new(resolved, &args.node, &args.agent, ip) {
+        Ok(s) => s,
+        Err(e) => {
+            report.fail(format!("board configuration: {e}"), fixes.config);
+            return None;
+        }
+    };
+    if setup.is_insecure() {
+        report.fail(
+            "TLS: server verification is off (insecure-skip-tls-verify)",
+            fixes.insecure,
+        );
+    }
+    Some(setup)
+}
+
+/// The runtime every check's session runs on.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Usage(format!("cannot start the async runtime: {e}")))
 }
 
 /// Connects, checks the server, its chain and the TLS identity, then asks `questions`.

@@ -32,8 +32,9 @@ impl UnsupportedFeature {
             UnsupportedFeature::Exec => {
                 "exec credential plugins run on the host only (`run`, `fleet`, `check`): a \
                  microcontroller cannot run them, and the short-lived token they print would \
-                 expire in the record; give the board a bootstrap token or a ServiceAccount \
-                 token (README.md, \"Boards on EKS, GKE and AKS\")"
+                 expire in the record; `provision --mint-bootstrap-token` makes the boards a \
+                 bootstrap token with it instead, or give the board a ServiceAccount token \
+                 (README.md, \"Boards on EKS, GKE and AKS\")"
             }
             UnsupportedFeature::AuthProvider => {
                 "auth-provider plugins are not supported; use a bearer token"

@@ -26,6 +26,17 @@ pub struct ProvisionArgs {
     /// kubeconfig's own credentials are not written
     #[arg(long, value_name = "PATH")]
     pub bootstrap_token_file: Option<PathBuf>,
+    /// kubelet TLS bootstrap with a token made here: creates a bootstrap token (the
+    /// kube-system/bootstrap-token-<id> Secret `kubeadm token create` writes) with the
+    /// kubeconfig's credentials — an exec plugin's (EKS, GKE, AKS) included, run on this
+    /// host — and writes it with the hash of the kubeconfig's CA; each board then asks for
+    /// its own certificate. The kubeconfig's credentials are not written
+    #[arg(long, conflicts_with_all = ["bootstrap_token_file", "discovery_token_ca_cert_hash"])]
+    pub mint_bootstrap_token: bool,
+    /// With --mint-bootstrap-token: how long the token joins boards (kubeadm's default, 24h);
+    /// a board that has its certificate no longer needs it
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_token_ttl, requires = "mint_bootstrap_token")]
+    pub token_ttl: Duration,
     /// With --bootstrap-token-file and --api-host, instead of a kubeconfig: the CA's
     /// public-key hash (`sha256:<64 hex>`, as `kubeadm token create --print-join-command`
     /// prints it); the board reads the CA from kube-public/cluster-info and checks it
@@ -81,6 +92,19 @@ pub enum OutputFormat {
     Partition,
     /// The record bytes only
     Record,
+}
+
+/// A token lifetime: at least a minute (a board must get to its first request), at most a
+/// year.
+pub fn parse_token_ttl(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if d < Duration::from_secs(60) || d > Duration::from_secs(365 * 86_400) {
+        return Err(format!(
+            "must be 1m to 365d, not {}",
+            humantime::format_duration(d)
+        ));
+    }
+    Ok(d)
 }
 
 /// A period in whole seconds within the record's bounds: `90`, `90s`, `1m30s`.

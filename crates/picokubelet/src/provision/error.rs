@@ -80,6 +80,14 @@ pub enum ProvisionError {
     BadBootstrapToken { path: PathBuf, reason: String },
     #[error("--discovery-token-ca-cert-hash: {0}")]
     BadCaHash(String),
+    #[error("--mint-bootstrap-token: {0}")]
+    Mint(String),
+    #[error(
+        "--mint-bootstrap-token writes the cluster CA's hash into the record, and the \
+         kubeconfig has no CA (insecure-skip-tls-verify): add the cluster's \
+         certificate-authority(-data)"
+    )]
+    MintWithoutCa,
     #[error("the record cannot be written: {0}")]
     Record(RecordError),
     #[error("the board would refuse this configuration: {0}")]

@@ -3,6 +3,9 @@
 //!
 //! The server, its CA and the token come from the kubeconfig, resolved exactly as for `run`
 //! (same lookup, same refusals of client certificates and exec plugins); the rest from flags.
+//! With `--mint-bootstrap-token` the kubeconfig's credentials (an exec plugin's too) only make
+//! the fleet's bootstrap token on the cluster ([`mint`]); the record gets that token and the
+//! CA's hash.
 //! The Wi-Fi password comes from a file or `$PK_WIFI_PASSWORD` only. The record is checked by
 //! building the agent configuration from the written bytes, as the firmware does at boot.
 //!
@@ -10,6 +13,8 @@
 //! - [`endpoint`]: the host the board dials (`--api-host`; loopback refused).
 //! - [`wifi`]: SSID and password sources.
 //! - [`ca`]: CA PEM → DER, its CN and fingerprint.
+//! - [`mint`]: `--mint-bootstrap-token`, the bootstrap-token Secret made with the kubeconfig's
+//!   credentials.
 //! - [`record`]: the record bytes, the boot-time check, the partition image.
 //! - [`output`]: the 0600, no-overwrite file write.
 //! - [`summary`]: the secret-free report and the flash commands.
@@ -19,6 +24,7 @@ pub mod bootstrap;
 pub mod ca;
 pub mod endpoint;
 pub mod error;
+pub mod mint;
 pub mod output;
 pub mod record;
 pub mod summary;
@@ -37,6 +43,7 @@ use crate::kubeconfig::{
     locate, InsecureSource, Kubeconfig, LookupEnv, ResolveOptions, ResolvedConfig, ServerTrust,
     TokenSource,
 };
+use crate::secret::Secret;
 use picokubelet_core::tls::pin::CaPin;
 use record::{BoardIdentity, BoardKey, RecordInputs};
 use summary::Written;
@@ -70,11 +77,38 @@ pub fn provision(
         open: args.wifi_open,
         env_password,
     })?;
-    let bootstrap = match &args.bootstrap_token_file {
+    let mut bootstrap = match &args.bootstrap_token_file {
         Some(path) => Some(bootstrap::read_token(path)?),
         None => None,
     };
+    let mut minted = None;
     let (cluster, token_source) = match (&args.discovery_token_ca_cert_hash, &args.api_host) {
+        _ if args.mint_bootstrap_token => {
+            let located = locate(args.cluster.kubeconfig.as_deref(), env)?;
+            // The host runs an exec plugin here: its token makes the Secret, never the record.
+            let resolved = Kubeconfig::load(&located)?.resolve(&ResolveOptions {
+                context: args.cluster.context.clone(),
+                insecure_skip_tls_verify: args.cluster.insecure_skip_tls_verify,
+                for_board: false,
+            })?;
+            let ca = ca_der(&resolved)?.ok_or(ProvisionError::MintWithoutCa)?;
+            let pin =
+                CaPin::of_certificate(&ca).map_err(|e| ProvisionError::Ca(format!("{e:?}")))?;
+            let endpoint = endpoint::endpoint(&resolved.cluster.server, args.api_host.as_deref())?;
+            let made = mint::mint(&resolved, args.token_ttl)?;
+            bootstrap = Some(Secret::new(made.token.expose()));
+            minted = Some(made.expires);
+            (
+                ClusterInputs {
+                    endpoint,
+                    tls_server_name: resolved.cluster.tls_server_name.clone(),
+                    ca_der: None,
+                    ca_pin: Some(pin),
+                    identity: None,
+                },
+                TokenSource::None,
+            )
+        }
         (Some(hash), Some(api_host)) => (
             ClusterInputs {
                 endpoint: endpoint::endpoint_from_flag(api_host)?,
@@ -147,6 +181,13 @@ pub fn provision(
     if inputs.ca_der.is_none() && inputs.ca_pin.is_none() {
         report.push_str(INSECURE_BANNER);
     }
+    if let Some(expires) = minted {
+        report.push_str(&format!(
+            "minted bootstrap token {}.<secret> (Secret kube-system/bootstrap-token-{0}), valid until {}: boards flashed after that cannot join with it (`kubectl -n kube-system delete secret bootstrap-token-{0}` revokes it sooner)\n",
+            inputs_token_id(&inputs),
+            humantime::format_rfc3339_seconds(expires),
+        ));
+    }
     report.push_str(&summary::summary(
         &inputs,
         &Written {
@@ -158,6 +199,14 @@ pub fn provision(
         },
     ));
     Ok(report)
+}
+
+/// The id of the record's bootstrap token (empty when it has none).
+fn inputs_token_id(inputs: &RecordInputs) -> String {
+    match &inputs.identity {
+        BoardIdentity::BootstrapToken(t) => t.expose().split('.').next().unwrap_or("").to_owned(),
+        _ => String::new(),
+    }
 }
 
 const INSECURE_BANNER: &str = "\n\

@@ -26,6 +26,7 @@ mod read;
 mod respond;
 mod review;
 mod route;
+mod secrets;
 mod selector;
 mod storage;
 mod table;
@@ -142,6 +143,9 @@ fn dispatch(
         }
         Route::ConfigMap { namespace, name } => {
             return cluster_info::answer(state, req, user, (&namespace, &name), ctx)
+        }
+        Route::Secret { namespace, name } => {
+            return secrets::answer(state, req, now, user, (&namespace, &name), ctx)
         }
         Route::Resource {
             kind,

@@ -57,6 +57,11 @@ pub(super) enum Route {
         namespace: String,
         name: String,
     },
+    /// Secrets of a namespace: namespace and name (empty for the collection).
+    Secret {
+        namespace: String,
+        name: String,
+    },
     UnknownApi,
     NotFound,
 }
@@ -135,6 +140,17 @@ pub(super) fn route(path: &str) -> Route {
                 name: String::new(),
             },
             [name] if !name.is_empty() => Route::ConfigMap {
+                namespace: ns.to_string(),
+                name: name.to_string(),
+            },
+            _ => Route::UnknownApi,
+        },
+        ["api", "v1", "namespaces", ns, "secrets", rest @ ..] if !ns.is_empty() => match rest {
+            [] => Route::Secret {
+                namespace: ns.to_string(),
+                name: String::new(),
+            },
+            [name] if !name.is_empty() => Route::Secret {
                 namespace: ns.to_string(),
                 name: name.to_string(),
             },

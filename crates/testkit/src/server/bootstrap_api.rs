@@ -28,6 +28,12 @@ impl TestApiServer {
         self.changed();
     }
 
+    /// The token of the Secret `kube-system/bootstrap-token-<id>`, as the authenticator reads
+    /// it (added here or created through the API).
+    pub fn bootstrap_token(&self, id: &str) -> Option<BootstrapToken> {
+        lock(&self.shared.state).bootstrap.get(id).cloned()
+    }
+
     /// Deletes the Secret of token `id` (an authentication cached in the last 10 s still
     /// holds, as recorded in A15e). True when there was one.
     pub fn remove_bootstrap_token(&self, id: &str) -> bool {
