@@ -36,7 +36,7 @@ pub struct FleetScaleArgs {
     /// Round every board's timer deadlines up to a tick shared by all boards, so one wake-up
     /// serves every board due within it (a renewal is then up to one tick late); 0 for exact
     /// deadlines
-    #[arg(long, value_name = "DURATION", default_value = "10ms", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "50ms", value_parser = humantime::parse_duration)]
     pub timer_tick: Duration,
 }
 
