@@ -8,7 +8,6 @@
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -22,9 +21,8 @@ pub(crate) trait Abortive {
 
 impl Abortive for TcpStream {
     fn set_abortive(&self) {
-        // Linger 0 does not block: the close sends RST at once (the deprecation is about > 0).
-        #[allow(deprecated)]
-        let _ = self.set_linger(Some(Duration::ZERO));
+        // Linger 0 does not block the drop: the close sends RST at once.
+        let _ = self.set_zero_linger();
     }
 }
 
