@@ -305,19 +305,18 @@ fn main() {
 
 /// The open-file limit is per process: the server's sockets are in this process, the boards' in
 /// the fleet child, which inherits this process's limit (and checks it again itself). The fleet
-/// needs a socket per board plus its margin; the test server two descriptors per board (it keeps
-/// a second handle on every accepted socket to close it abortively when a fault asks for a
-/// reset), so a hard limit of 20,000 holds ~9,950 boards here, not 10,000 (a 10,000-board run
-/// stopped accepting at 9,994 connections with 20,000 descriptors open, 2026-12-08).
+/// needs a socket per board plus its margin, and so does the test server (one descriptor per
+/// accepted socket: it makes a reset abortive through the socket it serves, so a hard limit of
+/// 20,000 no longer stops it at 9,994 connections as the second handle it kept did).
 fn check_open_files(o: &Options) {
     let boards = u64::from(o.boards);
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
     let threads = o.threads.map_or(cpus as u64, u64::from).min(boards.max(1));
     let max_handshakes = picokubelet::pacer::default_max_handshakes(cpus) as u64;
-    // The server: two descriptors per accepted socket (the solo board's is gone before the
-    // fleet starts), its runtime's worker threads, the bench's scrapes.
+    // The server: a descriptor per accepted socket (the solo board's is gone before the fleet
+    // starts), its runtime's worker threads, the bench's scrapes.
     let server = open_files::Budget {
-        boards: boards.saturating_mul(2),
+        boards,
         overhead: (cpus as u64 + 1) * 2 + open_files::BASE_MARGIN,
     };
     let fleet = open_files::Budget::fleet(boards, threads, max_handshakes);

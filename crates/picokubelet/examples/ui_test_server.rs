@@ -89,6 +89,7 @@ fn run(boards: u32) -> Result<(), Failure> {
         metrics_addr: None,
         per_board: PerBoard::All,
         max_handshakes: 4,
+        timer_tick: Duration::ZERO,
         lease_duration: setup.lease_duration(),
         bootstrap: None,
     };

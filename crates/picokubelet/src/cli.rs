@@ -12,8 +12,11 @@ use picokubelet_core::time::UnixMicros;
 use crate::args::{parse_boot_random, parse_time, AgentArgs, ClusterArgs, NodeArgs, SignalArgs};
 use crate::render::BodyArg;
 
-/// Most boards one `fleet` process runs.
-pub const MAX_FLEET_SIZE: u32 = 10_000;
+/// Most boards one `fleet` process runs: each holds a connection from one local address to
+/// the one server address, so the ephemeral ports (Linux: 32768-60999, 28,232) bound a process
+/// below 28,000; the open-files check (`open_files`) usually stops it earlier, and `--shard`
+/// splits a larger fleet over processes.
+pub const MAX_FLEET_SIZE: u32 = 25_000;
 
 /// Kubernetes node agent for ESP32 microcontrollers: the host binary (virtual board).
 #[derive(Debug, Parser)]

@@ -34,6 +34,7 @@ use crate::signals_file::SignalsFile;
 use crate::telemetry::{
     BoardFigures, BoardReport, BoardTelemetry, FleetTotals, Glance, PerBoard, Scrape,
 };
+use crate::timer_grid::TimerGrid;
 
 /// How to run the boards.
 #[derive(Clone, Debug)]
@@ -45,6 +46,9 @@ pub struct Plan {
     pub start_spread: Duration,
     /// Most connects-plus-handshakes in flight across the process.
     pub max_handshakes: usize,
+    /// The boards' timer deadlines are rounded up to this shared tick ([`TimerGrid`]; zero:
+    /// exact).
+    pub timer_tick: Duration,
     /// Per-board routine events at debug (fleet), else at info (run).
     pub quiet: bool,
     /// Log a summary line at info this often.
@@ -404,6 +408,7 @@ fn worker(
         .map_err(Failure::Output)?;
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async {
+        let grid = TimerGrid::new(tokio::time::Instant::from_std(fleet_start), plan.timer_tick);
         let slots: Vec<Rc<Slot>> = boards
             .iter()
             .map(|(index, name)| {
@@ -432,7 +437,10 @@ fn worker(
             let board = run_board(
                 setup.clone(),
                 slot.clone(),
-                tokio::time::Instant::from_std(at),
+                Schedule {
+                    start_at: tokio::time::Instant::from_std(at),
+                    grid,
+                },
                 plan.quiet,
                 pacer.clone(),
                 plan.bootstrap.clone(),
@@ -530,22 +538,29 @@ impl BoardBuffers {
     }
 }
 
+/// When a board starts, and the grid its timers keep to.
+struct Schedule {
+    start_at: tokio::time::Instant,
+    grid: Option<TimerGrid>,
+}
+
 /// One board: waits for its start, then runs the agent for ever (with TLS bootstrap: gets its
 /// certificate first, and restarts the agent with each renewed one).
 async fn run_board(
     setup: Arc<AgentSetup>,
     slot: Rc<Slot>,
-    start_at: tokio::time::Instant,
+    schedule: Schedule,
     quiet: bool,
     pacer: HandshakePacer,
     bootstrap: Option<Arc<FleetBootstrap>>,
     mut bufs: BoardBuffers,
 ) {
+    let Schedule { start_at, grid } = schedule;
     tokio::time::sleep_until(start_at).await;
     slot.started.set(true);
     let (setup, slot, gate) = (&*setup, &*slot, &pacer);
     match bootstrap {
-        None => run_agent_as(setup, slot, quiet, gate, None, bufs.get()).await,
+        None => run_agent_as(setup, slot, quiet, gate, grid, None, bufs.get()).await,
         Some(b) => {
             // Each certificate starts a new agent while the last one's future may still be
             // alive, so each gets buffers of its own (the arena's slot stays untouched).
@@ -555,7 +570,8 @@ async fn run_board(
             Box::pin(
                 b.run_board(&slot.name, gate, move |certificate| async move {
                     let mut own = Box::new(AgentBuffers::new());
-                    run_agent_as(setup, slot, quiet, gate, Some(certificate), &mut own).await
+                    let certificate = Some(certificate);
+                    run_agent_as(setup, slot, quiet, gate, grid, certificate, &mut own).await
                 }),
             )
             .await
@@ -570,6 +586,7 @@ async fn run_agent_as(
     slot: &Slot,
     quiet: bool,
     pacer: &HandshakePacer,
+    grid: Option<TimerGrid>,
     certificate: Option<crate::kubeconfig::ClientCertificate>,
     bufs: &mut AgentBuffers,
 ) {
@@ -587,7 +604,7 @@ async fn run_agent_as(
         board = board.with_signals_file(SignalsFile::new(path, name));
     }
     let mut rt = Runtime {
-        clock: TokioClock::start(),
+        clock: TokioClock::start().on_grid(grid),
         connector: PacedConnector::new(
             TcpConnector::new(setup.server.clone()).with_session_cut(slot.controls.session.clone()),
             pacer.clone(),

@@ -8,6 +8,8 @@
 //! `<set>-<ordinal>` and that is its hostname); `deploy/fleet/statefulset.yaml` passes the
 //! ordinal explicitly instead, from the downward API (the `apps.kubernetes.io/pod-index` label).
 
+use std::time::Duration;
+
 use clap::Args;
 use picokubelet_core::k8s::name::NodeName;
 
@@ -31,6 +33,11 @@ pub struct FleetScaleArgs {
     /// at the end of the host name (a StatefulSet pod's `<set>-<ordinal>`)
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]
     pub shard: Option<ShardArg>,
+    /// Round every board's timer deadlines up to a tick shared by all boards, so one wake-up
+    /// serves every board due within it (a renewal is then up to one tick late); 0 for exact
+    /// deadlines
+    #[arg(long, value_name = "DURATION", default_value = "50ms", value_parser = humantime::parse_duration)]
+    pub timer_tick: Duration,
 }
 
 /// Most shards of one fleet.
@@ -191,6 +198,7 @@ mod tests {
             metrics_per_board: false,
             max_handshakes: None,
             shard: Some(shard),
+            timer_tick: Duration::ZERO,
         };
         let pod4 = args(ShardArg {
             index: None,

@@ -28,4 +28,5 @@ pub mod runtime;
 pub mod secret;
 pub mod signals_file;
 pub mod telemetry;
+pub mod timer_grid;
 pub mod ui;

@@ -5,7 +5,7 @@
 //! like a struggling server. So `fleet` checks its limit before it starts a board, and the fleet
 //! benchmark checks each of its two processes (the test server's sockets are in the bench
 //! process, the boards' in the fleet child, which inherits the bench's limit) — the limit is
-//! per process: the fleet needs `boards + margin`, the test server two descriptors per board.
+//! per process: each needs a descriptor per board plus its margin.
 
 /// Open files besides the boards' sockets: stdio, the metrics listener and its scrapes, signal
 /// and log descriptors, slack for what libraries open now and then.

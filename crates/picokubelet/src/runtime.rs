@@ -21,12 +21,14 @@ use crate::kubeconfig::{ServerHost, ServerUrl};
 use crate::refusal::{cause_of, is_recovery, Cause, Severity};
 use crate::signals_file::SignalsFile;
 use crate::telemetry::BoardTelemetry;
+use crate::timer_grid::TimerGrid;
 
 /// Monotonic time since the board started, from tokio's clock (so `tokio::time::pause` gives
 /// tests simulated time).
 #[derive(Clone, Copy, Debug)]
 pub struct TokioClock {
     start: tokio::time::Instant,
+    grid: Option<TimerGrid>,
 }
 
 impl TokioClock {
@@ -34,7 +36,13 @@ impl TokioClock {
     pub fn start() -> Self {
         TokioClock {
             start: tokio::time::Instant::now(),
+            grid: None,
         }
+    }
+
+    /// Sleeps end on `grid`'s lines (a fleet's boards share one: see [`TimerGrid`]).
+    pub fn on_grid(self, grid: Option<TimerGrid>) -> Self {
+        TokioClock { grid, ..self }
     }
 }
 
@@ -45,7 +53,8 @@ impl Clock for TokioClock {
     }
 
     fn sleep_until(&self, at: Instant) -> impl Future<Output = ()> {
-        tokio::time::sleep_until(self.start + Duration::from_micros(at.as_micros()))
+        let at = self.start + Duration::from_micros(at.as_micros());
+        tokio::time::sleep_until(self.grid.map_or(at, |g| g.round_up(at)))
     }
 }
 

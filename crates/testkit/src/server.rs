@@ -26,7 +26,7 @@ use crate::controller::{Controller, LifecycleOptions};
 use crate::csr::Csrs;
 use crate::discovery::ClusterInfo;
 use crate::faults::{ConnectionRecord, Fault, FaultRule, Handshake, RequestRecord};
-use crate::http::{self, ConnCtx, Dispatch, Outcome, Stop};
+use crate::http::{self, Abortive, ConnCtx, Dispatch, Orderly, Outcome, Stop};
 use crate::message::{Handled, Request, Response};
 use crate::overload::{Admission, Overload, SeatQueue};
 use crate::signer::Signer;
@@ -209,13 +209,9 @@ impl Shared {
         id
     }
 
-    async fn serve_tls<IO>(
-        self: Arc<Self>,
-        io: IO,
-        on_reset: Option<Box<dyn Fn() + Send + Sync>>,
-    ) -> io::Result<()>
+    async fn serve_tls<IO>(self: Arc<Self>, io: IO) -> io::Result<()>
     where
-        IO: AsyncRead + AsyncWrite + Unpin + Send,
+        IO: AsyncRead + AsyncWrite + Abortive + Unpin + Send,
     {
         let mut shutdown = self.generation.subscribe();
         let opened = self.clock.now();
@@ -272,7 +268,6 @@ impl Shared {
             client_user,
             client_credential,
             shutdown,
-            on_reset,
             idle_timeout: self.idle_timeout,
             header_timeout: self.header_timeout,
             opened,
@@ -282,17 +277,7 @@ impl Shared {
 
     async fn serve_tcp(self: Arc<Self>, tcp: TcpStream) -> io::Result<()> {
         let _ = tcp.set_nodelay(true);
-        // A second handle on the socket, used only to set SO_LINGER 0 for an abortive close.
-        let std = tcp.into_std()?;
-        let dup = std.try_clone()?;
-        let tcp = TcpStream::from_std(std)?;
-        let linger = TcpSocket::from_std_stream(dup);
-        let on_reset: Box<dyn Fn() + Send + Sync> = Box::new(move || {
-            // Linger 0 does not block: the close sends RST at once (the warning is about > 0).
-            #[allow(deprecated)]
-            let _ = linger.set_linger(Some(Duration::ZERO));
-        });
-        self.serve_tls(tcp, Some(on_reset)).await
+        self.serve_tls(tcp).await
     }
 
     fn stop_connections(&self, graceful: bool) {
@@ -317,7 +302,7 @@ impl Shared {
                         eprintln!(
                             "test API server: cannot accept a connection ({e}); it stays in the \
                              backlog and is retried every 100 ms (the open-files limit? each \
-                             connection holds two descriptors here)"
+                             connection holds one descriptor)"
                         );
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -650,7 +635,7 @@ impl TestApiServer {
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send,
     {
-        self.shared.clone().serve_tls(io, None).await
+        self.shared.clone().serve_tls(Orderly(io)).await
     }
 
     /// Serves one connection as plain HTTP/1.1 (no TLS).
@@ -664,12 +649,11 @@ impl TestApiServer {
             client_user: None,
             client_credential: None,
             shutdown: self.shared.generation.subscribe(),
-            on_reset: None,
             idle_timeout: self.shared.idle_timeout,
             header_timeout: self.shared.header_timeout,
             opened: self.shared.clock.now(),
         };
-        http::serve(&*self.shared, io, ctx).await
+        http::serve(&*self.shared, Orderly(io), ctx).await
     }
 
     /// The listening address, if listening.

@@ -9,6 +9,7 @@
 //! The layer knows the API only through [`Dispatch`], which the server implements: `read`
 //! takes requests off the stream, `wire` frames answers, this module runs the connection.
 
+mod abort;
 mod read;
 mod wire;
 
@@ -23,6 +24,7 @@ use crate::clock::{format_http_date, Sleep};
 use crate::faults::{Fault, RequestRecord};
 use crate::message::{Handled, Request, Response, WatchSpec};
 
+pub(crate) use abort::{Abortive, Orderly};
 use read::{
     has_token, header, parse_head, read_chunked, read_more, BodyError, HeadResult, Read, MAX_BODY,
 };
@@ -95,8 +97,6 @@ pub(crate) struct ConnCtx {
     pub client_credential: Option<String>,
     /// Changes when the server restarts or shuts down: the connection is closed.
     pub shutdown: watch::Receiver<Stop>,
-    /// Called before an abortive close (sets SO_LINGER 0 on TCP).
-    pub on_reset: Option<Box<dyn Fn() + Send + Sync>>,
     /// Close a kept-alive connection after this much clock time without a request.
     pub idle_timeout: Option<Duration>,
     /// Close when a request head (the first on a connection included) takes longer.
@@ -110,7 +110,7 @@ pub(crate) struct ConnCtx {
 pub(crate) async fn serve<D, IO>(shared: &D, mut io: IO, mut ctx: ConnCtx) -> io::Result<()>
 where
     D: Dispatch + ?Sized,
-    IO: AsyncRead + AsyncWrite + Unpin + Send,
+    IO: AsyncRead + AsyncWrite + Abortive + Unpin + Send,
 {
     let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
     let mut served = 0usize;
@@ -367,9 +367,7 @@ where
                 shared.record(record);
                 let _ = io.write_all(part).await;
                 let _ = io.flush().await;
-                if let Some(reset) = &ctx.on_reset {
-                    reset();
-                }
+                io.set_abortive();
                 return Ok(());
             }
             Outcome::CloseMidAnswer(keep, handled, fault) => {
@@ -387,9 +385,7 @@ where
             Outcome::Reset(fault) => {
                 record.fault = Some(fault);
                 shared.record(record);
-                if let Some(reset) = &ctx.on_reset {
-                    reset();
-                }
+                io.set_abortive();
                 return Ok(());
             }
             Outcome::Close(fault) => {
