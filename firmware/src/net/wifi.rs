@@ -83,17 +83,33 @@ async fn wifi_task(mut controller: WifiController<'static>, ssid: &'static str) 
         match controller.connect_async().await {
             Ok(info) => {
                 board_state::record_association(info.bssid);
-                let rssi = controller.rssi();
-                println!(
-                    "Wi-Fi: associated, BSSID {} channel {} RSSI {:?} dBm",
-                    Mac(&info.bssid),
-                    info.channel,
-                    rssi
-                );
+                // `Ok(…)` spelled out: derived `Debug` (`Result`'s too) is shallow here
+                // (BENCHMARKS.md "Firmware size").
+                match controller.rssi() {
+                    Ok(rssi) => println!(
+                        "Wi-Fi: associated, BSSID {} channel {} RSSI Ok({}) dBm",
+                        Mac(&info.bssid),
+                        info.channel,
+                        rssi
+                    ),
+                    Err(e) => println!(
+                        "Wi-Fi: associated, BSSID {} channel {} RSSI Err({:?}) dBm",
+                        Mac(&info.bssid),
+                        info.channel,
+                        e
+                    ),
+                }
                 match controller.wait_for_disconnect_async().await {
                     Ok(info) => println!("Wi-Fi: disconnected, reason {:?}", info.reason),
                     Err(e) => println!("Wi-Fi: disconnect wait failed: {:?}", e),
                 }
+            }
+            // The reason is what a user acts on; derived `Debug` would print `Disconnected` only.
+            Err(WifiError::Disconnected(info)) => {
+                println!(
+                    "Wi-Fi: connect failed: Disconnected, reason {:?}",
+                    info.reason
+                )
             }
             Err(e) => println!("Wi-Fi: connect failed: {:?}", e),
         }
