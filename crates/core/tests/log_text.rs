@@ -241,3 +241,38 @@ fn a_configuration_error_reads_as_its_derived_debug_but_for_the_profiles_sentenc
         format!("Profile({body})")
     );
 }
+
+#[test]
+fn a_tls_failure_keeps_the_servers_alert_and_the_der_reason() {
+    use picokubelet_core::tls::der::DerError;
+    use picokubelet_core::tls::embedded_tls::alert::{AlertDescription, AlertLevel};
+    use picokubelet_core::tls::x509::X509Error;
+    use picokubelet_core::tls::{TlsError, TlsOpenError};
+
+    let aborted = TlsError::HandshakeAborted(AlertLevel::Fatal, AlertDescription::BadCertificate);
+    let handshake = TlsOpenError::Handshake {
+        error: aborted,
+        verify: None,
+    }
+    .to_string();
+    assert!(
+        handshake.starts_with("TLS handshake failed (HandshakeAborted(Fatal, BadCertificate)): "),
+        "{handshake}"
+    );
+    let refused = TlsOpenError::ClientCertificateRefused { error: aborted }.to_string();
+    assert!(
+        refused.contains("(HandshakeAborted(Fatal, BadCertificate))"),
+        "{refused}"
+    );
+    let parse = TlsOpenError::ClientCertificateRefused {
+        error: TlsError::InvalidRecord,
+    }
+    .to_string();
+    assert!(parse.contains("(InvalidRecord)"), "{parse}");
+
+    assert_eq!(
+        format!("{:?}", X509Error::Der(DerError::UnexpectedTag)),
+        "Der(UnexpectedTag)"
+    );
+    assert_eq!(format!("{:?}", X509Error::NotV3), "NotV3");
+}

@@ -24,11 +24,20 @@ const RECONNECT_DELAY: Duration = Duration::from_secs(5);
 static RESOURCES: StaticCell<StackResources<STACK_SOCKETS>> = StaticCell::new();
 
 /// Why the Wi-Fi uplink could not be started.
-#[derive(Debug)]
-#[allow(dead_code, reason = "read through Debug when main logs it")]
 pub enum StartError {
     Radio(WifiError),
     Spawn(SpawnError),
+}
+
+// By hand: derived `Debug` is shallow here (BENCHMARKS.md "Firmware size") and would print
+// `Radio` without the radio's reason.
+impl core::fmt::Debug for StartError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            StartError::Radio(e) => f.debug_tuple("Radio").field(e).finish(),
+            StartError::Spawn(e) => f.debug_tuple("Spawn").field(e).finish(),
+        }
+    }
 }
 
 /// Starts the radio as a station of `credentials` and spawns its reconnect and network tasks.
