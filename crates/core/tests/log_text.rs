@@ -276,3 +276,14 @@ fn a_tls_failure_keeps_the_servers_alert_and_the_der_reason() {
     );
     assert_eq!(format!("{:?}", X509Error::NotV3), "NotV3");
 }
+
+#[test]
+fn a_label_slot_keeps_its_index() {
+    use picokubelet_core::k8s::body_error::LabelSlot;
+    assert_eq!(format!("{:?}", LabelSlot::Extra(3)), "Extra(3)");
+    assert_eq!(format!("{:?}", LabelSlot::InstanceType), "InstanceType");
+    let body = BodyError::DuplicateLabel {
+        slot: LabelSlot::Extra(2),
+    };
+    assert_eq!(body.to_string(), "label Extra(2) repeats a key");
+}
