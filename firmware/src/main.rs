@@ -159,7 +159,14 @@ async fn main(spawner: Spawner) -> ! {
     };
     let trng = match Trng::try_new() {
         Ok(trng) => trng,
-        Err(e) => bringup::halt(Stage::Entropy, "no entropy source for TLS", e).await,
+        Err(e) => {
+            bringup::halt(
+                Stage::Entropy,
+                "no entropy source for TLS",
+                format_args!("{e:?}"),
+            )
+            .await
+        }
     };
     let mut boot_random = [0u8; 16];
     trng.read(&mut boot_random);

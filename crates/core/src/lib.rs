@@ -37,6 +37,7 @@ pub mod http;
 pub mod json;
 pub mod k8s;
 pub mod led;
+pub mod log_text;
 pub mod provision;
 pub mod runtime;
 pub mod time;

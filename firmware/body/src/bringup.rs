@@ -18,6 +18,7 @@ use picokubelet_core::{
     agent::{run_agent, AgentBuffers, AgentState, Log, LogEvent, Runtime},
     k8s::{chip::Chip, node_ids::NodeIds},
     led::LedInputs,
+    log_text::{CountersText, Opt, StatsText},
 };
 use rand_core::{CryptoRng, RngCore};
 use static_cell::{ConstStaticCell, StaticCell};
@@ -316,15 +317,15 @@ pub(crate) async fn mirror<H: HeapGauge>(state: &AgentState, board: BodyBoard<H>
             next_summary += SUMMARY_INTERVAL;
             let snapshot = board_state::snapshot(&board.heap);
             println!(
-                "summary: up {} s, heap {} of {} B free, uplink {:?}, {} association(s), {} BSSID change(s); {:?}; {:?}",
+                "summary: up {} s, heap {} of {} B free, uplink {}, {} association(s), {} BSSID change(s); {}; {}",
                 Instant::now().as_secs(),
                 snapshot.heap_free_bytes,
                 snapshot.heap_total_bytes,
-                board.uplink(),
+                Opt(board.uplink().map(|(kind, address)| (kind, Opt(address)))),
                 snapshot.wifi_associations,
                 snapshot.bssid_changes,
-                state.stats(),
-                state.counters()
+                StatsText(state.stats()),
+                CountersText(state.counters())
             );
         }
         let wake = bringup_deadline.map_or(next_summary, |d| d.min(next_summary));
@@ -335,15 +336,16 @@ pub(crate) async fn mirror<H: HeapGauge>(state: &AgentState, board: BodyBoard<H>
 /// Prints why the firmware cannot go on (as `stage`'s failure, then the `fail` summary) and
 /// parks forever. The executor keeps running (LED, watchdog), so the watchdog does not reset a
 /// board that is merely misconfigured.
-pub async fn halt(stage: Stage, what: &str, error: impl fmt::Debug) -> ! {
+pub async fn halt(stage: Stage, what: &str, error: impl fmt::Display) -> ! {
     halt_with(stage, what, &error).await
 }
 
 /// [`halt`]'s body, instantiated once rather than once per error type (~250 B of flash each:
 /// BENCHMARKS.md "Firmware size").
-async fn halt_with(stage: Stage, what: &str, error: &dyn fmt::Debug) -> ! {
-    println!("{}: {:?}", what, error);
-    report(stage, false, &format_args!("{}: {:?}", what, error));
+// `Display`: the firmware's derived `Debug` is shallow (BENCHMARKS.md "Firmware size").
+async fn halt_with(stage: Stage, what: &str, error: &dyn fmt::Display) -> ! {
+    println!("{}: {}", what, error);
+    report(stage, false, &format_args!("{}: {}", what, error));
     print_summary(marks());
     loop {
         Timer::after(Duration::from_secs(3600)).await;

@@ -14,6 +14,7 @@ use esp_bootloader_esp_idf::partitions::{read_partition_table, PARTITION_TABLE_M
 use picokubelet_core::{
     http::request::BearerToken,
     k8s::name::NameError,
+    log_text::Said,
     provision::{ProvisionRecord, RecordError, WifiCredentials, MAX_RECORD_LEN},
     tls::{decode_ca, CaError, ServerTrust, CA_DER_MAX},
 };
@@ -88,10 +89,6 @@ pub struct Settings {
 
 /// Why the firmware will not run.
 #[derive(Debug)]
-#[allow(
-    dead_code,
-    reason = "the payloads are read through Debug when main logs the refusal"
-)]
 pub enum Refusal {
     /// The flash record is unusable and the defaults are incomplete.
     Flash {
@@ -104,6 +101,44 @@ pub enum Refusal {
     InvalidDefaults(RecordError),
     /// `PK_NODE_NAME` is not a valid node name.
     NodeName(NameError),
+}
+
+/// What the board prints when it halts on a refusal: the derived `Debug` text, with the
+/// record's and the node name's own sentences. By hand: the firmware's derived `Debug` is
+/// shallow (BENCHMARKS.md "Firmware size"); `CaError` has no fields, so its name is whole.
+impl core::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Refusal::Flash { trouble, missing } => {
+                let corrupt;
+                let trouble: &dyn core::fmt::Debug = match trouble {
+                    Trouble::Unreadable => &Said("Unreadable"),
+                    Trouble::Corrupt(e) => {
+                        corrupt = Said(*e);
+                        &Corrupt(&corrupt)
+                    }
+                };
+                f.debug_struct("Flash")
+                    .field("trouble", trouble)
+                    .field("missing", missing)
+                    .finish()
+            }
+            Refusal::NoCa(e) => f.debug_tuple("NoCa").field(e).finish(),
+            Refusal::InvalidDefaults(e) => {
+                f.debug_tuple("InvalidDefaults").field(&Said(*e)).finish()
+            }
+            Refusal::NodeName(e) => f.debug_tuple("NodeName").field(&Said(*e)).finish(),
+        }
+    }
+}
+
+/// `Corrupt(…)` around the record's sentence.
+struct Corrupt<'a>(&'a dyn core::fmt::Debug);
+
+impl core::fmt::Debug for Corrupt<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("Corrupt").field(self.0).finish()
+    }
 }
 
 /// Reads the `pkconfig` partition of `flash` (the whole flash, partition table at its usual

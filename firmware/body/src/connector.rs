@@ -13,6 +13,7 @@ use embassy_net::{
 use embedded_nal_async::TcpConnect;
 use picokubelet_core::{
     agent::{Log, LogEvent},
+    log_text::{EventText, Opt},
     runtime::{Clock, Connector, Instant},
 };
 use static_cell::{ConstStaticCell, StaticCell};
@@ -54,17 +55,26 @@ impl Clock for EmbassyClock {
 }
 
 /// Why a connection attempt failed.
-#[derive(Debug)]
-#[allow(
-    dead_code,
-    reason = "the payloads are read through Debug when the agent logs the failure"
-)]
 pub enum ConnectError {
     /// No uplink has a link and an IPv4 address right now.
     NoUplink,
     Dns(embassy_net::dns::Error),
     NoAddress,
     Tcp(embassy_net::tcp::Error),
+}
+
+// By hand, not derived: the firmware's derived `Debug` is shallow (BENCHMARKS.md "Firmware
+// size") and would drop the DNS or TCP reason; embassy-net's errors have no fields, so theirs
+// is whole.
+impl core::fmt::Debug for ConnectError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ConnectError::NoUplink => f.write_str("NoUplink"),
+            ConnectError::Dns(e) => f.debug_tuple("Dns").field(e).finish(),
+            ConnectError::NoAddress => f.write_str("NoAddress"),
+            ConnectError::Tcp(e) => f.debug_tuple("Tcp").field(e).finish(),
+        }
+    }
 }
 
 /// TCP to the API server over the uplink `Uplinks::active` picks at each connect (Ethernet
@@ -111,11 +121,12 @@ impl Connector for NetConnector {
         }
         .ok_or(ConnectError::NoUplink)?;
         if self.last != Some(kind) {
+            // Options spelled out: the firmware's `Debug` of an `Option` is only `Some`.
             println!(
-                "uplink: {:?} now (was {:?}), address {:?}",
+                "uplink: {:?} now (was {}), address {}",
                 kind,
-                self.last,
-                self.uplinks.ipv4(kind)
+                Opt(self.last),
+                Opt(self.uplinks.ipv4(kind))
             );
             self.last = Some(kind);
             board_state::record_uplink(kind);
@@ -139,9 +150,9 @@ pub struct PrintLog;
 impl Log for PrintLog {
     fn log(&self, event: &LogEvent<'_>) {
         println!(
-            "[{:>8} ms] agent: {:?}",
+            "[{:>8} ms] agent: {}",
             embassy_time::Instant::now().as_millis(),
-            event
+            EventText(event)
         );
     }
 }

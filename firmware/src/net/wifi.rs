@@ -24,11 +24,20 @@ const RECONNECT_DELAY: Duration = Duration::from_secs(5);
 static RESOURCES: StaticCell<StackResources<STACK_SOCKETS>> = StaticCell::new();
 
 /// Why the Wi-Fi uplink could not be started.
-#[derive(Debug)]
-#[allow(dead_code, reason = "read through Debug when main logs it")]
 pub enum StartError {
     Radio(WifiError),
     Spawn(SpawnError),
+}
+
+// By hand: derived `Debug` is shallow here (BENCHMARKS.md "Firmware size") and would print
+// `Radio` without the radio's reason.
+impl core::fmt::Debug for StartError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            StartError::Radio(e) => f.debug_tuple("Radio").field(e).finish(),
+            StartError::Spawn(e) => f.debug_tuple("Spawn").field(e).finish(),
+        }
+    }
 }
 
 /// Starts the radio as a station of `credentials` and spawns its reconnect and network tasks.
@@ -83,17 +92,33 @@ async fn wifi_task(mut controller: WifiController<'static>, ssid: &'static str) 
         match controller.connect_async().await {
             Ok(info) => {
                 board_state::record_association(info.bssid);
-                let rssi = controller.rssi();
-                println!(
-                    "Wi-Fi: associated, BSSID {} channel {} RSSI {:?} dBm",
-                    Mac(&info.bssid),
-                    info.channel,
-                    rssi
-                );
+                // `Ok(…)` spelled out: derived `Debug` (`Result`'s too) is shallow here
+                // (BENCHMARKS.md "Firmware size").
+                match controller.rssi() {
+                    Ok(rssi) => println!(
+                        "Wi-Fi: associated, BSSID {} channel {} RSSI Ok({}) dBm",
+                        Mac(&info.bssid),
+                        info.channel,
+                        rssi
+                    ),
+                    Err(e) => println!(
+                        "Wi-Fi: associated, BSSID {} channel {} RSSI Err({:?}) dBm",
+                        Mac(&info.bssid),
+                        info.channel,
+                        e
+                    ),
+                }
                 match controller.wait_for_disconnect_async().await {
                     Ok(info) => println!("Wi-Fi: disconnected, reason {:?}", info.reason),
                     Err(e) => println!("Wi-Fi: disconnect wait failed: {:?}", e),
                 }
+            }
+            // The reason is what a user acts on; derived `Debug` would print `Disconnected` only.
+            Err(WifiError::Disconnected(info)) => {
+                println!(
+                    "Wi-Fi: connect failed: Disconnected, reason {:?}",
+                    info.reason
+                )
             }
             Err(e) => println!("Wi-Fi: connect failed: {:?}", e),
         }

@@ -6,7 +6,7 @@ use crate::json::writer::JsonError;
 use crate::k8s::label::LabelError;
 
 /// Which label of a Node body an error is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub enum LabelSlot {
     /// `kubernetes.io/arch` (from the profile's architecture).
     Arch,
@@ -18,6 +18,21 @@ pub enum LabelSlot {
     Taint,
     /// `extra_labels[i]`.
     Extra(usize),
+}
+
+// By hand, in the derived shape: the firmware's derived `Debug` is shallow (BENCHMARKS.md
+// "Firmware size") and would drop the index `BodyError`'s sentence names.
+impl fmt::Debug for LabelSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            LabelSlot::Extra(i) => return f.debug_tuple("Extra").field(i).finish(),
+            LabelSlot::Arch => "Arch",
+            LabelSlot::Os => "Os",
+            LabelSlot::InstanceType => "InstanceType",
+            LabelSlot::Taint => "Taint",
+        };
+        f.write_str(name)
+    }
 }
 
 /// Why a body builder wrote nothing usable.

@@ -443,6 +443,39 @@ pub enum Problem {
     NotABootstrapToken,
 }
 
+/// A [`Problem`] in its derived `Debug` shape, with the node name's and the label's own
+/// sentences, written out by hand: the firmware's derived `Debug` is shallow (names only;
+/// BENCHMARKS.md "Firmware size") and a board prints this when it refuses its record.
+struct ProblemText(Problem);
+
+impl fmt::Debug for ProblemText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Problem::Length { len, min, max } => f
+                .debug_struct("Length")
+                .field("len", &len)
+                .field("min", &min)
+                .field("max", &max)
+                .finish(),
+            Problem::Host(e) => write!(f, "Host({e})"),
+            Problem::Name(e) => write!(f, "Name({e})"),
+            Problem::Label { index, error } => {
+                write!(f, "Label {{ index: {index}, error: {error} }}")
+            }
+            Problem::LabelWithoutEquals { index } => f
+                .debug_struct("LabelWithoutEquals")
+                .field("index", &index)
+                .finish(),
+            Problem::DuplicateLabelKey { index } => f
+                .debug_struct("DuplicateLabelKey")
+                .field("index", &index)
+                .finish(),
+            // No fields: the derived name is whole even when shallow.
+            problem => fmt::Debug::fmt(&problem, f),
+        }
+    }
+}
+
 /// Why a record was refused (or could not be written).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RecordError {
@@ -524,7 +557,9 @@ impl fmt::Display for RecordError {
                 f.write_str("none of token, client-certificate and bootstrap-token is set")
             }
             RecordError::Missing(field) => write!(f, "{} is required", field.name()),
-            RecordError::Invalid { field, problem } => write!(f, "{}: {problem:?}", field.name()),
+            RecordError::Invalid { field, problem } => {
+                write!(f, "{}: {:?}", field.name(), ProblemText(problem))
+            }
             RecordError::PasswordWithoutSsid => f.write_str("wifi-password without wifi-ssid"),
             RecordError::CaWithInsecure => {
                 f.write_str("ca-certificate and insecure-skip-tls-verify exclude each other")

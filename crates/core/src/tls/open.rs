@@ -204,15 +204,43 @@ impl core::fmt::Display for TlsOpenError {
             } => write!(f, "TLS handshake: connection failed ({kind:?})"),
             TlsOpenError::Handshake { error, .. } => write!(
                 f,
-                "TLS handshake failed ({error:?}): the server may require something we do not offer (TLS 1.3 with TLS_AES_128_GCM_SHA256, X25519/P-256, ECDSA P-256/P-384 or RSA-PSS certificates)"
+                "TLS handshake failed ({:?}): the server may require something we do not offer (TLS 1.3 with TLS_AES_128_GCM_SHA256, X25519/P-256, ECDSA P-256/P-384 or RSA-PSS certificates)",
+                TlsErrorText(*error)
             ),
             TlsOpenError::NotAuthenticated => f.write_str(
                 "TLS: the handshake completed without the server proving its certificate (no Certificate/CertificateVerify)",
             ),
             TlsOpenError::ClientCertificateRefused { error } => write!(
                 f,
-                "TLS: the server ended the handshake after our client certificate ({error:?}): it does not accept the certificate"
+                "TLS: the server ended the handshake after our client certificate ({:?}): it does not accept the certificate",
+                TlsErrorText(*error)
             ),
+        }
+    }
+}
+
+/// embedded-tls's error in its derived `Debug` shape, written out for the variants with fields:
+/// the firmware's derived `Debug` is shallow (BENCHMARKS.md "Firmware size") and would drop
+/// the alert the server sent, the line's most useful fact.
+struct TlsErrorText(TlsError);
+
+impl core::fmt::Debug for TlsErrorText {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            TlsError::HandshakeAborted(level, alert) => f
+                .debug_tuple("HandshakeAborted")
+                .field(&level)
+                .field(&alert)
+                .finish(),
+            TlsError::AbortHandshake(level, alert) => f
+                .debug_tuple("AbortHandshake")
+                .field(&level)
+                .field(&alert)
+                .finish(),
+            TlsError::ParseError(e) => f.debug_tuple("ParseError").field(&e).finish(),
+            TlsError::Io(kind) => f.debug_tuple("Io").field(&kind).finish(),
+            // No fields: the derived name is whole even when shallow.
+            other => core::fmt::Debug::fmt(&other, f),
         }
     }
 }

@@ -98,7 +98,7 @@ pub struct Cert<'a> {
 }
 
 /// Why a certificate could not be read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub enum X509Error {
     /// Not DER, or not the expected structure.
     Der(DerError),
@@ -110,6 +110,21 @@ pub enum X509Error {
     UnknownCriticalExtension,
     /// basicConstraints, keyUsage, extKeyUsage or subjectAltName appears twice.
     DuplicateExtension,
+}
+
+// By hand, in the derived shape: the firmware's derived `Debug` is shallow (BENCHMARKS.md
+// "Firmware size") and would drop the DER reason a TLS failure line shows.
+impl core::fmt::Debug for X509Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let name = match self {
+            X509Error::Der(e) => return f.debug_tuple("Der").field(e).finish(),
+            X509Error::NotV3 => "NotV3",
+            X509Error::AlgorithmMismatch => "AlgorithmMismatch",
+            X509Error::UnknownCriticalExtension => "UnknownCriticalExtension",
+            X509Error::DuplicateExtension => "DuplicateExtension",
+        };
+        f.write_str(name)
+    }
 }
 
 impl From<DerError> for X509Error {

@@ -21,6 +21,7 @@
 use core::fmt;
 
 use picokubelet_core::agent::{policy::Operation, LogEvent};
+use picokubelet_core::log_text::EventText;
 
 /// Seconds after boot by which a healthy board has passed every stage (DHCP, DNS, one TLS
 /// handshake and a handful of requests take seconds; the Ethernet carrier waits 5 s).
@@ -292,7 +293,7 @@ impl fmt::Display for EventDetail<'_, '_> {
             } => write!(f, "{failure}"),
             LogEvent::ConnectFailed { error } => write!(f, "{error:?}"),
             LogEvent::SessionOpened { .. } => f.write_str("server certificate verified"),
-            event => write!(f, "{event:?}"),
+            event => write!(f, "{}", EventText(event)),
         }
     }
 }
