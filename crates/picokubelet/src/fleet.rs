@@ -494,9 +494,27 @@ fn worker(
 /// single board (`run`, which the TLS bootstrap restarts for every new certificate) gets its
 /// own box, freed with it.
 pub enum BufferArena {
-    Arena(std::slice::IterMut<'static, AgentBuffers>),
+    Arena(std::slice::IterMut<'static, PagedBuffers>),
     One(Option<Box<AgentBuffers>>),
 }
+
+/// A board's place in the arena: its buffers padded to whole 4 KiB pages (28,672 B), so that
+/// every board's buffers begin at the same offset into a page and the pages a board writes
+/// (the fronts of its buffers, which `AgentBuffers` keeps together: HTTP, TLS transmit, then the
+/// TLS receive buffer, whose tail only a large record reaches) are not shared with a
+/// neighbour's written pages. Unaligned (27,904 B apart), each board's written ~16 KB straddled
+/// one more page on average (BENCHMARKS "Fleet": RSS per board, session 7). The padding is
+/// never written, so it costs address space, not memory. Not `align(4096)`: Rust's allocator
+/// zeroes an over-aligned allocation by writing it, which would back every page.
+#[derive(zerocopy::FromZeros)]
+#[repr(C)]
+pub struct PagedBuffers {
+    buffers: AgentBuffers,
+    _unwritten: [u8; PAGED_BUFFERS_LEN - std::mem::size_of::<AgentBuffers>()],
+}
+
+/// [`AgentBuffers`]' size rounded up to whole 4 KiB pages.
+const PAGED_BUFFERS_LEN: usize = std::mem::size_of::<AgentBuffers>().div_ceil(4_096) * 4_096;
 
 /// One board's buffers, from a [`BufferArena`].
 pub enum BoardBuffers {
@@ -511,7 +529,7 @@ impl BufferArena {
         if boards <= 1 {
             return BufferArena::One(AgentBuffers::new_box_zeroed().ok());
         }
-        match <[AgentBuffers]>::new_box_zeroed_with_elems(boards) {
+        match <[PagedBuffers]>::new_box_zeroed_with_elems(boards) {
             Ok(all) => BufferArena::Arena(Box::leak(all).iter_mut()),
             Err(_) => BufferArena::One(None),
         }
@@ -523,7 +541,7 @@ impl Iterator for BufferArena {
 
     fn next(&mut self) -> Option<BoardBuffers> {
         match self {
-            BufferArena::Arena(all) => all.next().map(BoardBuffers::Arena),
+            BufferArena::Arena(all) => all.next().map(|p| BoardBuffers::Arena(&mut p.buffers)),
             BufferArena::One(one) => one.take().map(BoardBuffers::Own),
         }
     }
@@ -687,6 +705,28 @@ mod tests {
         let t: Vec<usize> = (0..5).map(|i| thread_of(i, 2)).collect();
         assert_eq!(t, [0, 1, 0, 1, 0]);
         assert_eq!(thread_of(7, 0), 0);
+    }
+
+    #[test]
+    fn a_boards_written_fronts_fit_in_four_pages_of_its_own() {
+        use picokubelet_core::client::session::{SessionBuffers, TLS_RX_LEN};
+        use std::mem::{offset_of, size_of};
+        assert_eq!(
+            size_of::<PagedBuffers>() % 4_096,
+            0,
+            "whole pages per board"
+        );
+        assert_eq!(size_of::<PagedBuffers>(), 28_672);
+        let rx = offset_of!(AgentBuffers, session) + offset_of!(SessionBuffers, rx);
+        assert_eq!(
+            rx + TLS_RX_LEN,
+            size_of::<AgentBuffers>(),
+            "TLS receive buffer last"
+        );
+        // Every buffer but the receive buffer is written whole, or nearly (BENCHMARKS "Fleet",
+        // session 7); with records up to 4 KiB (the test server's largest, 3,690 B) and the
+        // allocator's 16-byte header before the first board, that is 4 pages.
+        assert!(16 + rx + 4_096 <= 4 * 4_096, "{rx}");
     }
 
     #[test]

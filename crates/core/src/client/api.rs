@@ -44,6 +44,7 @@ pub const HTTP_TX_LEN: usize = 5_120;
 
 /// The client's buffers: [`HTTP_RX_LEN`] + [`HTTP_TX_LEN`] bytes.
 #[cfg_attr(feature = "zeroed-buffers", derive(zerocopy::FromZeros))]
+#[repr(C)]
 pub struct HttpBuffers {
     pub rx: [u8; HTTP_RX_LEN],
     pub tx: [u8; HTTP_TX_LEN],

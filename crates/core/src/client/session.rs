@@ -29,17 +29,20 @@ pub const TLS_TX_LEN: usize = 4_096;
 
 /// The record buffers of one session: [`TLS_RX_LEN`] + [`TLS_TX_LEN`] = 20 736 bytes. Unused by
 /// [`PlainOpener`].
+/// `repr(C)`, receive buffer last: its tail is reached only by a large record (see
+/// [`crate::agent::AgentBuffers`]).
 #[cfg_attr(feature = "zeroed-buffers", derive(zerocopy::FromZeros))]
+#[repr(C)]
 pub struct SessionBuffers {
-    pub rx: [u8; TLS_RX_LEN],
     pub tx: [u8; TLS_TX_LEN],
+    pub rx: [u8; TLS_RX_LEN],
 }
 
 impl SessionBuffers {
     pub const fn new() -> Self {
         SessionBuffers {
-            rx: [0; TLS_RX_LEN],
             tx: [0; TLS_TX_LEN],
+            rx: [0; TLS_RX_LEN],
         }
     }
 }
