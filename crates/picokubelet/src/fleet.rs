@@ -502,8 +502,9 @@ pub enum BufferArena {
 /// every board's buffers begin at the same offset into a page and the pages a board writes
 /// (the fronts of its buffers, which `AgentBuffers` keeps together: HTTP, TLS transmit, then the
 /// TLS receive buffer, whose tail only a large record reaches) are not shared with a
-/// neighbour's written pages. Unaligned (27,904 B apart), each board's written ~16 KB straddled
-/// one more page on average (BENCHMARKS "Fleet": RSS per board, session 7). The padding is
+/// neighbour's written pages. Unaligned (27,904 B apart), each board's written span (~15 KB
+/// from its start) took 4.6 pages on average, now 4 (BENCHMARKS "Fleet", session 7: 18.5 ->
+/// 16.0 KiB per board). The padding is
 /// never written, so it costs address space, not memory. Not `align(4096)`: Rust's allocator
 /// zeroes an over-aligned allocation by writing it, which would back every page.
 #[derive(zerocopy::FromZeros)]
