@@ -397,7 +397,16 @@ where
     } = bufs;
     let mut req = match CsrRequest::new(node, None, steps, &mut b.rng) {
         Ok(req) => req,
-        Err(e) => halt(Stage::Identity, "the CSR cannot be written", e).await,
+        // `CsrRequest::new` fails only with `StepError::Csr`; `halt` takes `Display` (the
+        // firmware's derived `Debug` is shallow).
+        Err(_) => {
+            halt(
+                Stage::Identity,
+                "the CSR cannot be written",
+                "the node name does not fit a certificate request",
+            )
+            .await
+        }
     };
     let current_key = renewing.and_then(|id| {
         ClientCertificate {
