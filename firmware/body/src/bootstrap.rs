@@ -69,12 +69,16 @@ const REFUSED_PAUSE: Duration = Duration::from_secs(300);
 /// point, expiry or a refused certificate.
 const WATCH_PERIOD: Duration = Duration::from_secs(2);
 
-/// Everything bootstrap keeps besides the agent's buffers: 9604 (the steps') + 2048 (CA) +
-/// 2048 (certificate in use) = 13,700 bytes, static. The identity store's scratch (one erase
-/// sector for the read-modify-write, two slots: 8,288 bytes) is the TLS receive buffer's
-/// (`scratch`): no session is open while the store is read or written.
+/// What bootstrap keeps for as long as the agent runs: 2048 (CA) + 2048 (certificate in use)
+/// = 4,096 bytes, static.
+///
+/// The steps' own buffers ([`BootstrapBuffers`], 9,604 bytes) are not here: they are a local
+/// of [`discover_ca`] and [`request`], so they live in the main task's future only while a
+/// step runs, in the space the agent's future (the larger, ~15 KB) takes while the agent runs
+/// (an async fn's states share storage; the agent is stopped during every step). The identity
+/// store's scratch (one erase sector for the read-modify-write, two slots: 8,288 bytes) is the
+/// TLS receive buffer's (`scratch`): no session is open while the store is read or written.
 pub struct IdentityBuffers {
-    steps: BootstrapBuffers,
     /// The CA the sessions verify the server against, when it came from discovery.
     ca: [u8; CA_DER_MAX],
     /// The certificate the agent runs with (DER).
@@ -84,7 +88,6 @@ pub struct IdentityBuffers {
 impl IdentityBuffers {
     pub const fn new() -> Self {
         IdentityBuffers {
-            steps: BootstrapBuffers::new(),
             ca: [0; CA_DER_MAX],
             cert: [0; MAX_CLIENT_CERT_LEN],
         }
@@ -120,7 +123,9 @@ pub struct Bootstrap<'a, F, R, H> {
     pub server_name: &'a str,
     pub node: &'a str,
     /// The agent's configuration (its token already `None`: the certificate is the identity).
-    pub config: AgentConfig<'a>,
+    /// Borrowed: a copy here would be a second one in the main task's future, beside
+    /// `bringup::run`'s.
+    pub config: &'a AgentConfig<'a>,
     pub board: BodyBoard<H>,
     pub rng: R,
     pub flash: F,
@@ -268,6 +273,8 @@ where
 {
     let metrics = ClientMetrics::new();
     let mut pause = RETRY_FIRST;
+    // In this future's state, not static: see `IdentityBuffers`.
+    let mut steps = BootstrapBuffers::new();
     loop {
         // No CA yet and nothing secret sent: the JWS and the hash are the check.
         let mut opener = TlsOpener::new(ServerTrust::InsecureSkipVerify);
@@ -282,9 +289,9 @@ where
             server_name: b.server_name,
             wall_now: None,
         };
-        match discover(link, &b.token, pin, &mut bufs.steps, &mut b.rng).await {
+        match discover(link, &b.token, pin, &mut steps, &mut b.rng).await {
             Ok(len) => {
-                let (Some(dst), Some(src)) = (bufs.ca.get_mut(..len), bufs.steps.ca.get(..len))
+                let (Some(dst), Some(src)) = (bufs.ca.get_mut(..len), steps.ca.get(..len))
                 else {
                     halt(Stage::Identity, "discovery", "a CA longer than its buffer").await
                 };
@@ -392,9 +399,10 @@ async fn request<F, R, H>(
 where
     R: RngCore + CryptoRng,
 {
-    let IdentityBuffers {
-        steps, ca, cert, ..
-    } = bufs;
+    let IdentityBuffers { ca, cert } = bufs;
+    // In this future's state, not static: see `IdentityBuffers`.
+    let mut steps = BootstrapBuffers::new();
+    let steps = &mut steps;
     let mut req = match CsrRequest::new(node, None, steps, &mut b.rng) {
         Ok(req) => req,
         // `CsrRequest::new` fails only with `StepError::Csr`; `halt` takes `Display` (the
@@ -553,7 +561,7 @@ where
         log: StageLog,
     };
     let state = AgentState::new();
-    let agent = run_agent(&mut runtime, &b.config, &state, b.agent_buffers);
+    let agent = run_agent(&mut runtime, b.config, &state, b.agent_buffers);
     match select3(
         agent,
         mirror(&state, b.board),

@@ -15,7 +15,7 @@ use embassy_futures::select::{select, Either};
 use embassy_time::{Duration, Instant, Timer};
 use embedded_storage::{nor_flash::NorFlash, ReadStorage};
 use picokubelet_core::{
-    agent::{run_agent, AgentBuffers, AgentState, Log, LogEvent, Runtime},
+    agent::{run_agent, AgentBuffers, AgentConfig, AgentState, Log, LogEvent, Runtime},
     k8s::{chip::Chip, node_ids::NodeIds},
     led::LedInputs,
     log_text::{CountersText, Opt, StatsText},
@@ -247,7 +247,7 @@ where
             host_header: strings.host_header(),
             server_name: config.server_name,
             node: strings.node_name(),
-            config,
+            config: &config,
             board,
             rng: boot.rng,
             flash: boot.flash,
@@ -255,6 +255,39 @@ where
         })
         .await
     }
+    println!(
+        "agent: node {} ({:?}) → https://{} (certificate must name {})",
+        strings.node_name(),
+        settings.name_source,
+        strings.host_header(),
+        config.server_name
+    );
+    with_record_identity(
+        settings,
+        NetConnector::new(uplinks, record.host, record.port),
+        &config,
+        boot.rng,
+        board,
+    )
+    .await
+}
+
+/// The agent with the record's identity (client certificate or token) for ever. Its own
+/// future: its locals (the agent's state, runtime, key) then share the main task's future
+/// with the bootstrap's instead of sitting beside it (2,120 B of static RAM on the C6,
+/// BENCHMARKS.md "Firmware images").
+async fn with_record_identity<R, H>(
+    settings: &'static Settings,
+    connector: NetConnector,
+    config: &AgentConfig<'_>,
+    rng: R,
+    board: BodyBoard<H>,
+) -> !
+where
+    R: RngCore + CryptoRng,
+    H: HeapGauge + Copy,
+{
+    let record = &settings.record;
     // The board's identity when the record holds a client certificate instead of a token;
     // the opener borrows the key, which lives as long as this future.
     let client_key = record.client_certificate.and_then(|c| c.signing_key());
@@ -266,21 +299,14 @@ where
     }
     let mut runtime = Runtime {
         clock: EmbassyClock,
-        connector: NetConnector::new(uplinks, record.host, record.port),
+        connector,
         opener: record.tls_opener(client_key.as_ref()),
-        rng: boot.rng,
+        rng,
         board,
         log: StageLog,
     };
     let state = AgentState::new();
-    println!(
-        "agent: node {} ({:?}) → https://{} (certificate must name {})",
-        strings.node_name(),
-        settings.name_source,
-        strings.host_header(),
-        config.server_name
-    );
-    let agent = run_agent(&mut runtime, &config, &state, AGENT_BUFFERS.take());
+    let agent = run_agent(&mut runtime, config, &state, AGENT_BUFFERS.take());
     match select(agent, mirror(&state, board)).await {
         Either::First(Ok(never)) => match never {},
         Either::First(Err(e)) => {
