@@ -19,6 +19,7 @@ use picokubelet_core::{
     k8s::{chip::Chip, node_ids::NodeIds},
     led::LedInputs,
     log_text::{CountersText, Opt, StatsText},
+    tls::CA_DER_MAX,
 };
 use rand_core::{CryptoRng, RngCore};
 use static_cell::{ConstStaticCell, StaticCell};
@@ -47,6 +48,15 @@ static CONFIG_BUFFERS: ConstStaticCell<ConfigBuffers> = ConstStaticCell::new(Con
 /// What the board runs with: one copy, referenced by the board's `main` and the agent (a copy
 /// in each future's state would be static RAM twice on a chip).
 static SETTINGS: StaticCell<Settings> = StaticCell::new();
+/// `CONFIG_BUFFERS`' CA buffer when the record came from flash (`config::Loaded::idle_ca`),
+/// for the bootstrap to take ([`take_idle_ca`]).
+static IDLE_CA: Mutex<Cell<Option<&'static mut [u8; CA_DER_MAX]>>> = Mutex::new(Cell::new(None));
+
+/// The configuration's idle CA buffer, once; `None` when the compile-time defaults use it.
+pub fn take_idle_ca() -> Option<&'static mut [u8; CA_DER_MAX]> {
+    critical_section::with(|cs| IDLE_CA.borrow(cs).take())
+}
+
 /// The bring-up stages' marks: reported from `main`'s bring-up calls and the agent's log.
 static STAGES: Mutex<Cell<Marks>> = Mutex::new(Cell::new(Marks::new()));
 
@@ -99,7 +109,12 @@ pub async fn configuration<F: ReadStorage>(
     };
     report(Stage::Boot, true, &boot);
     let settings = match config::load(flash, build, CONFIG_BUFFERS.take()) {
-        Ok(settings) => settings,
+        Ok(loaded) => {
+            if let Some(idle) = loaded.idle_ca {
+                critical_section::with(|cs| IDLE_CA.borrow(cs).set(Some(idle)));
+            }
+            loaded.settings
+        }
         Err(refusal) => {
             board_state::record_config_health(ConfigHealth::Refused);
             halt(Stage::Config, "no usable configuration", refusal).await
@@ -240,7 +255,7 @@ where
     };
     if let Some(token) = record.bootstrap_token {
         config.token = None;
-        crate::bootstrap::run(crate::bootstrap::Bootstrap {
+        crate::bootstrap::run(&mut crate::bootstrap::Bootstrap {
             token,
             trust: record.trust,
             connector: NetConnector::new(uplinks, record.host, record.port),
