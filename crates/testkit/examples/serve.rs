@@ -16,7 +16,7 @@
 //! ```text
 //! cargo run -p picokubelet-testkit --example serve -- --dir DIR --node NAME [--san NAME]…
 //!     [--port P] [--chain ecdsa|ecdsa-intermediate|rsa|rsa-intermediate|ecdsa-under-rsa]
-//!     [--bootstrap-token ID.SECRET]
+//!     [--bootstrap-token ID.SECRET] [--csr-max-duration SECS]
 //! ```
 //!
 //! `--san`: extra names the server certificate carries (a board that dials the server by a DNS
@@ -27,6 +27,9 @@
 //! `system:nodes`, as kubeadm writes a kubelet's), all naming `https://127.0.0.1:PORT`.
 //! `--bootstrap-token`: a bootstrap token as `kubeadm token create` makes it (both usages), with
 //! CSRs approved automatically (kubeadm's default), for boards doing kubelet TLS bootstrap.
+//! `--csr-max-duration`: TEST-ONLY, issued certificates valid SECS from their issue (no
+//! backdating); a real controller-manager grants at least 600 s, backdated 5 minutes. For
+//! watching a board renew its certificate within a test.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -46,11 +49,12 @@ struct Args {
     port: u16,
     chain: ServerChain,
     bootstrap_token: Option<picokubelet_testkit::BootstrapToken>,
+    csr_max_duration: Option<std::time::Duration>,
 }
 
 const USAGE: &str = "usage: serve --dir DIR --node NAME [--san NAME]... [--port PORT] \
 [--chain ecdsa|ecdsa-intermediate|rsa|rsa-intermediate|ecdsa-under-rsa] \
-[--bootstrap-token ID.SECRET] (serves until stdin closes)";
+[--bootstrap-token ID.SECRET] [--csr-max-duration SECS, test-only] (serves until stdin closes)";
 
 /// `--chain`'s names for the chains a board can verify.
 const CHAINS: [(&str, ServerChain); 5] = [
@@ -65,6 +69,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut dir, mut node, mut sans, mut port) = (None, None, Vec::new(), 0);
     let mut chain = ServerChain::default();
     let mut bootstrap_token = None;
+    let mut csr_max_duration = None;
     while let Some(flag) = argv.next() {
         let value = argv
             .next()
@@ -92,6 +97,14 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                     })?,
                 )
             }
+            "--csr-max-duration" => {
+                // test-only: see the module notes.
+                let secs: u64 =
+                    value.parse().ok().filter(|s| *s > 0).ok_or_else(|| {
+                        format!("--csr-max-duration {value}: not whole seconds > 0")
+                    })?;
+                csr_max_duration = Some(std::time::Duration::from_secs(secs));
+            }
             other => return Err(format!("unknown argument '{other}'\n{USAGE}")),
         }
     }
@@ -102,6 +115,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         port,
         chain,
         bootstrap_token,
+        csr_max_duration,
     })
 }
 
@@ -149,6 +163,7 @@ fn main() -> ExitCode {
         server.add_bootstrap_token(token);
         server.set_csr_auto_approval(true);
     }
+    server.set_csr_max_duration(args.csr_max_duration);
     let node_cert =
         server.issue_client_cert(&format!("system:node:{}", args.node), &["system:nodes"]);
     let files = [
