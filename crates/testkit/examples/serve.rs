@@ -205,12 +205,22 @@ fn answer(server: &TestApiServer, query: &str) -> String {
             None => format!("error: no Lease {name}"),
         },
         Some(("users", agent)) => users_of(server, agent),
+        // test-only: see `--csr-max-duration` (0: the controller-manager's rules again).
+        Some(("csr-max-duration", secs)) => match secs.parse::<u64>() {
+            Ok(secs) => {
+                server
+                    .set_csr_max_duration((secs > 0).then(|| std::time::Duration::from_secs(secs)));
+                format!("ok {secs}")
+            }
+            Err(_) => format!("error: csr-max-duration {secs}: not whole seconds"),
+        },
         Some(("csrs", _)) => {
             let names = server.csr_names();
             format!("{} {}", names.len(), names.join(","))
         }
         _ => format!(
-            "error: '{query}' is not 'node NAME', 'lease NAME', 'users AGENT' or 'csrs all'"
+            "error: '{query}' is not 'node NAME', 'lease NAME', 'users AGENT', 'csrs all' or \
+             'csr-max-duration SECS'"
         ),
     }
 }
