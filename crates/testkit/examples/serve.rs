@@ -214,13 +214,26 @@ fn answer(server: &TestApiServer, query: &str) -> String {
             }
             Err(_) => format!("error: csr-max-duration {secs}: not whole seconds"),
         },
+        // kube-controller-manager's approver off (k3s-like) or on again.
+        Some(("csr-auto-approval", on)) => {
+            server.set_csr_auto_approval(on == "on");
+            format!("ok {}", on == "on")
+        }
+        // `kubectl certificate deny NAME`.
+        Some(("csr-deny", name)) => {
+            if server.deny_csr(name) {
+                format!("ok {name}")
+            } else {
+                format!("error: no CSR {name} to deny")
+            }
+        }
         Some(("csrs", _)) => {
             let names = server.csr_names();
             format!("{} {}", names.len(), names.join(","))
         }
         _ => format!(
-            "error: '{query}' is not 'node NAME', 'lease NAME', 'users AGENT', 'csrs all' or \
-             'csr-max-duration SECS'"
+            "error: '{query}' is not 'node NAME', 'lease NAME',      'users AGENT', 'csrs all', \
+             'csr-max-duration SECS', 'csr-auto-approval on|off' or 'csr-deny NAME'"
         ),
     }
 }

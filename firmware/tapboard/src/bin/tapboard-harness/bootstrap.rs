@@ -148,7 +148,8 @@ pub fn run(h: &Harness, args: &Args, report: &mut Report) {
     let result = renewal(h, args, &token_file);
     let _ = h.ask_server("csr-max-duration 0");
     report.check(
-        "renewal point → a new CSR with the certificate → stored (slot sequence up) → Node Ready",
+        "renewal point → a new CSR with the certificate → stored (slot sequence up) → Node Ready; \
+         a denied renewal → the bootstrap token → a new identity → Ready",
         result,
     );
 }
@@ -200,7 +201,6 @@ fn renewal(h: &Harness, args: &Args, token_file: &Path) -> Result<String, String
         .wait_node(BOUND, |n| n.ready == "True")?;
     let sequence = newest_sequence(&flash)?;
     let n = csrs(h)?;
-    drop(board);
     if n != before + 2 || sequence <= first_sequence {
         return Err(format!(
             "{} CSR(s) since the board started (want 2), slot sequence {first_sequence} -> \
@@ -208,8 +208,41 @@ fn renewal(h: &Harness, args: &Args, token_file: &Path) -> Result<String, String
             n - before
         ));
     }
+    // 6. The next renewal denied (the approver off, `kubectl certificate deny`): the token
+    // again, a new identity, Ready.
+    h.ask_server("csr-auto-approval off")?;
+    let at = seen(stored, "bootstrap: the certificate's renewal point")?;
+    let sent = seen(at, "bootstrap: CSR csr-")?;
+    let line = board.log.since(sent).first().map(|l| l.text.clone());
+    let name = line
+        .as_deref()
+        .and_then(|l| l.split("bootstrap: CSR ").nth(1))
+        .and_then(|rest| rest.split(' ').next())
+        .ok_or("no CSR name in the board's log")?
+        .to_owned();
+    let denied = h.ask_server(&format!("csr-deny {name}"))?;
+    h.ask_server("csr-auto-approval on")?;
+    if !denied.starts_with("ok") {
+        return Err(format!("the test server answered {denied:?}"));
+    }
+    let refused = seen(sent, "bootstrap: renewing with the certificate was refused")?;
+    let again = seen(refused, "bootstrap: certificate stored in identity slot")?;
+    seen(again, "bootstrap: the agent with the certificate")?;
+    h.api
+        .for_node(&node)
+        .wait_node(BOUND, |n| n.ready == "True")?;
+    let after = newest_sequence(&flash)?;
+    let total = csrs(h)?;
+    drop(board);
+    if total != before + 4 || after <= sequence {
+        return Err(format!(
+            "after the denial: {} CSR(s) in all (want 4), slot sequence {sequence} -> {after}",
+            total - before
+        ));
+    }
     Ok(format!(
-        "{node}: 2 CSRs, sequence {first_sequence} -> {sequence}"
+        "{node}: renewed (sequence {first_sequence} -> {sequence}), then {name} denied → the \
+         token → sequence {after}, Ready"
     ))
 }
 
