@@ -11,6 +11,9 @@
 //!   with AGENT (e.g. `picokubelet/`), sorted, comma-separated (empty: none);
 //! - `csrs all` → how many CertificateSigningRequests the server holds, then their names
 //!   (`N name,name…`);
+//! - `csr-auto-approval on|off` → `ok BOOL` (the controller-manager's approver);
+//! - `csr-deny NAME` → `ok NAME` (as `kubectl certificate deny`);
+//! - `csr-max-duration SECS` → `ok SECS`: TEST-ONLY, as `--csr-max-duration` (0: off);
 //! - else, or without that object, `error: …`.
 //!
 //! ```text
