@@ -161,18 +161,34 @@ async fn token_and_ca_hash_to_a_stored_node_certificate_and_reuse_at_the_next_bo
             // 1. Discovery: anonymous, unverified session; the CA comes out checked.
             let mut insecure = TlsOpener::new(ServerTrust::InsecureSkipVerify);
             let mut bufs = std::mem::take(&mut b.bufs);
-            let ca_len = discover(link!(b, &mut insecure), &token, &pin, &mut bufs, &mut Os)
-                .await
-                .unwrap();
-            assert_eq!(&bufs.ca[..ca_len], &server.ca_der()[..]);
+            let mut ca_buf = Box::new([0u8; picokubelet_core::tls::CA_DER_MAX]);
+            let ca_len = discover(
+                link!(b, &mut insecure),
+                &token,
+                &pin,
+                &mut bufs,
+                &mut ca_buf,
+                &mut Os,
+            )
+            .await
+            .unwrap();
+            assert_eq!(&ca_buf[..ca_len], &server.ca_der()[..]);
             // A wrong hash is refused before anything is trusted.
             let wrong = CaPin([0; 32]);
             assert!(matches!(
-                discover(link!(b, &mut insecure), &token, &wrong, &mut bufs, &mut Os).await,
+                discover(
+                    link!(b, &mut insecure),
+                    &token,
+                    &wrong,
+                    &mut bufs,
+                    &mut ca_buf,
+                    &mut Os
+                )
+                .await,
                 Err(StepError::Discovery(_))
             ));
             // 2.-3. The CSR with the token over a verified session.
-            let ca = bufs.ca[..ca_len].to_vec();
+            let ca = ca_buf[..ca_len].to_vec();
             let mut verified = TlsOpener::new(ServerTrust::Ca(&ca));
             let node = NodeName::new(NODE).unwrap();
             let mut req = CsrRequest::new(node, None, &mut bufs, &mut Os).unwrap();

@@ -11,12 +11,15 @@
 //!   with AGENT (e.g. `picokubelet/`), sorted, comma-separated (empty: none);
 //! - `csrs all` → how many CertificateSigningRequests the server holds, then their names
 //!   (`N name,name…`);
+//! - `csr-auto-approval on|off` → `ok BOOL` (the controller-manager's approver);
+//! - `csr-deny NAME` → `ok NAME` (as `kubectl certificate deny`);
+//! - `csr-max-duration SECS` → `ok SECS`: TEST-ONLY, as `--csr-max-duration` (0: off);
 //! - else, or without that object, `error: …`.
 //!
 //! ```text
 //! cargo run -p picokubelet-testkit --example serve -- --dir DIR --node NAME [--san NAME]…
 //!     [--port P] [--chain ecdsa|ecdsa-intermediate|rsa|rsa-intermediate|ecdsa-under-rsa]
-//!     [--bootstrap-token ID.SECRET]
+//!     [--bootstrap-token ID.SECRET] [--csr-max-duration SECS]
 //! ```
 //!
 //! `--san`: extra names the server certificate carries (a board that dials the server by a DNS
@@ -27,6 +30,9 @@
 //! `system:nodes`, as kubeadm writes a kubelet's), all naming `https://127.0.0.1:PORT`.
 //! `--bootstrap-token`: a bootstrap token as `kubeadm token create` makes it (both usages), with
 //! CSRs approved automatically (kubeadm's default), for boards doing kubelet TLS bootstrap.
+//! `--csr-max-duration`: TEST-ONLY, issued certificates valid SECS from their issue (no
+//! backdating); a real controller-manager grants at least 600 s, backdated 5 minutes. For
+//! watching a board renew its certificate within a test.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -46,11 +52,12 @@ struct Args {
     port: u16,
     chain: ServerChain,
     bootstrap_token: Option<picokubelet_testkit::BootstrapToken>,
+    csr_max_duration: Option<std::time::Duration>,
 }
 
 const USAGE: &str = "usage: serve --dir DIR --node NAME [--san NAME]... [--port PORT] \
 [--chain ecdsa|ecdsa-intermediate|rsa|rsa-intermediate|ecdsa-under-rsa] \
-[--bootstrap-token ID.SECRET] (serves until stdin closes)";
+[--bootstrap-token ID.SECRET] [--csr-max-duration SECS, test-only] (serves until stdin closes)";
 
 /// `--chain`'s names for the chains a board can verify.
 const CHAINS: [(&str, ServerChain); 5] = [
@@ -65,6 +72,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut dir, mut node, mut sans, mut port) = (None, None, Vec::new(), 0);
     let mut chain = ServerChain::default();
     let mut bootstrap_token = None;
+    let mut csr_max_duration = None;
     while let Some(flag) = argv.next() {
         let value = argv
             .next()
@@ -92,6 +100,14 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                     })?,
                 )
             }
+            "--csr-max-duration" => {
+                // test-only: see the module notes.
+                let secs: u64 =
+                    value.parse().ok().filter(|s| *s > 0).ok_or_else(|| {
+                        format!("--csr-max-duration {value}: not whole seconds > 0")
+                    })?;
+                csr_max_duration = Some(std::time::Duration::from_secs(secs));
+            }
             other => return Err(format!("unknown argument '{other}'\n{USAGE}")),
         }
     }
@@ -102,6 +118,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         port,
         chain,
         bootstrap_token,
+        csr_max_duration,
     })
 }
 
@@ -149,6 +166,7 @@ fn main() -> ExitCode {
         server.add_bootstrap_token(token);
         server.set_csr_auto_approval(true);
     }
+    server.set_csr_max_duration(args.csr_max_duration);
     let node_cert =
         server.issue_client_cert(&format!("system:node:{}", args.node), &["system:nodes"]);
     let files = [
@@ -190,12 +208,35 @@ fn answer(server: &TestApiServer, query: &str) -> String {
             None => format!("error: no Lease {name}"),
         },
         Some(("users", agent)) => users_of(server, agent),
+        // test-only: see `--csr-max-duration` (0: the controller-manager's rules again).
+        Some(("csr-max-duration", secs)) => match secs.parse::<u64>() {
+            Ok(secs) => {
+                server
+                    .set_csr_max_duration((secs > 0).then(|| std::time::Duration::from_secs(secs)));
+                format!("ok {secs}")
+            }
+            Err(_) => format!("error: csr-max-duration {secs}: not whole seconds"),
+        },
+        // kube-controller-manager's approver off (k3s-like) or on again.
+        Some(("csr-auto-approval", on)) => {
+            server.set_csr_auto_approval(on == "on");
+            format!("ok {}", on == "on")
+        }
+        // `kubectl certificate deny NAME`.
+        Some(("csr-deny", name)) => {
+            if server.deny_csr(name) {
+                format!("ok {name}")
+            } else {
+                format!("error: no CSR {name} to deny")
+            }
+        }
         Some(("csrs", _)) => {
             let names = server.csr_names();
             format!("{} {}", names.len(), names.join(","))
         }
         _ => format!(
-            "error: '{query}' is not 'node NAME', 'lease NAME', 'users AGENT' or 'csrs all'"
+            "error: '{query}' is not 'node NAME', 'lease NAME',      'users AGENT', 'csrs all', \
+             'csr-max-duration SECS', 'csr-auto-approval on|off' or 'csr-deny NAME'"
         ),
     }
 }

@@ -248,6 +248,10 @@ pub struct Csrs {
     pub auto_approve: bool,
     /// The client CA as csrsigning holds it (none: approved CSRs are never issued).
     pub signer: Option<Arc<Signer>>,
+    // test-only: a real kube-controller-manager grants at least 600 s (+ 5 min backdating);
+    // this lets a test see a board renew within seconds (`signer::test_only_validity`).
+    /// When set, every issued certificate is valid from its issue for this long.
+    pub max_duration: Option<std::time::Duration>,
     /// The last writes as watch events: resourceVersion, type, the object after the write.
     log: VecDeque<(u64, &'static str, Value)>,
 }
@@ -261,6 +265,7 @@ impl Default for Csrs {
             by_name: BTreeMap::new(),
             auto_approve: true,
             signer: None,
+            max_duration: None,
             log: VecDeque::new(),
         }
     }
@@ -501,6 +506,7 @@ impl Csrs {
         let Some(signer) = self.signer.clone() else {
             return;
         };
+        let max_duration = self.max_duration;
         let Some(csr) = self.by_name.get_mut(name) else {
             return;
         };
@@ -523,7 +529,11 @@ impl Csrs {
             serial[..8].copy_from_slice(&random().to_be_bytes());
             serial[8..].copy_from_slice(&random().to_be_bytes());
             let expiration = csr.spec.get("expirationSeconds").and_then(Value::as_u64);
-            signer.sign(&req, &usages, signer::validity(now, expiration), serial)
+            let validity = match max_duration {
+                Some(max) => signer::test_only_validity(now, max),
+                None => signer::validity(now, expiration),
+            };
+            signer.sign(&req, &usages, validity, serial)
         });
         match issued {
             Ok(pem) => {

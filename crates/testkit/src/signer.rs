@@ -152,6 +152,16 @@ pub fn validity(now: SystemTime, expiration_seconds: Option<u64>) -> (SystemTime
     (not_before, not_after)
 }
 
+/// A certificate's lifetime under the test-only `max` (`Csrs::max_duration`): from the issue
+/// time, no backdating, so that a board's renewal point (70–90 % of the lifetime) comes after
+/// it has the certificate.
+// test-only: not what kube-controller-manager does (it grants at least 600 s, backdated
+// 5 minutes: [`validity`]); a real server would not allow a lifetime below 600 s.
+pub fn test_only_validity(now: SystemTime, max: Duration) -> (SystemTime, SystemTime) {
+    let now = whole_seconds(now);
+    (now, now + max)
+}
+
 fn whole_seconds(t: SystemTime) -> SystemTime {
     let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     UNIX_EPOCH + Duration::from_secs(secs)

@@ -133,6 +133,29 @@ fn expiration_seconds_600_gives_fifteen_minutes_counting_the_backdating() {
     );
 }
 
+/// The test-only knob (`set_csr_max_duration`, `serve --csr-max-duration`): the same request
+/// as A04 comes back valid for 40 s from its issue, without the 5 minutes of backdating, so a
+/// board's renewal point falls after it holds the certificate.
+#[test]
+fn the_test_only_max_duration_issues_short_certificates_without_backdating() {
+    let h = recorded_cluster("2026-12-02T15:29:30Z");
+    h.server
+        .set_csr_max_duration(Some(std::time::Duration::from_secs(40)));
+    let token = As::Token(TOKEN);
+    replay_csr(&h, "A04-post-csr-exp600-201", &token);
+    let got = replay_csr(&h, "A06-get-csr-exp600-issued", &token);
+    let cert_der = pem_der(&certificate_of(&got.json()));
+    let (_, cert) = X509Certificate::from_der(&cert_der).unwrap();
+    assert_eq!(
+        cert.validity().not_before.timestamp(),
+        at("2026-12-02T15:29:31Z")
+    );
+    assert_eq!(
+        cert.validity().not_after.timestamp(),
+        at("2026-12-02T15:30:11Z")
+    );
+}
+
 #[test]
 fn other_names_are_approved_for_a_bootstrap_token_and_wrong_shapes_stay_pending() {
     let h = recorded_cluster("2026-12-02T15:30:37Z");

@@ -14,7 +14,7 @@
 //!    wall clock the agent anchors on the server's `Date`), then a new key and CSR with the
 //!    current certificate; the token again when the certificate is refused (401) or expired.
 //!
-//! Every buffer is static ([`IdentityBuffers`], sizes stated there); the TLS and HTTP buffers
+//! Every buffer has a stated size ([`IdentityBuffers`]); the TLS and HTTP buffers
 //! are the agent's, lent to the steps while the agent is not running.
 
 use core::fmt;
@@ -69,36 +69,28 @@ const REFUSED_PAUSE: Duration = Duration::from_secs(300);
 /// point, expiry or a refused certificate.
 const WATCH_PERIOD: Duration = Duration::from_secs(2);
 
-/// Everything bootstrap keeps besides the agent's buffers: 9604 (the steps') + 2048 (CA) +
-/// 2048 (certificate in use) = 13,700 bytes, static. The identity store's scratch (one erase
-/// sector for the read-modify-write, two slots: 8,288 bytes) is the TLS receive buffer's
-/// (`scratch`): no session is open while the store is read or written.
-pub struct IdentityBuffers {
-    steps: BootstrapBuffers,
+/// What bootstrap keeps for as long as the agent runs: 2048 (CA) + 2048 (certificate in use)
+/// = 4,096 bytes. The CA (discovery's; a record with the CA itself leaves it unused) is
+/// static; the certificate is kept in the configuration's idle CA buffer
+/// (`bringup::take_idle_ca`: a bootstrap record always comes from flash, so the compile-time
+/// defaults' CA is never decoded into it).
+///
+/// The steps' own buffers ([`BootstrapBuffers`], 7,556 bytes) are not here: they are a local
+/// of [`discover_ca`] and [`request`], so they live in the main task's future only while a
+/// step runs, in the space the agent's future takes while the agent runs (an async fn's
+/// states share storage; the agent is stopped during every step). The identity store's
+/// scratch (one erase sector for the read-modify-write, two slots: 8,288 bytes) is the TLS
+/// receive buffer's (`scratch`): no session is open while the store is read or written.
+struct IdentityBuffers {
     /// The CA the sessions verify the server against, when it came from discovery.
-    ca: [u8; CA_DER_MAX],
+    ca: &'static mut [u8; CA_DER_MAX],
     /// The certificate the agent runs with (DER).
-    cert: [u8; MAX_CLIENT_CERT_LEN],
+    cert: &'static mut [u8; MAX_CLIENT_CERT_LEN],
 }
 
-impl IdentityBuffers {
-    pub const fn new() -> Self {
-        IdentityBuffers {
-            steps: BootstrapBuffers::new(),
-            ca: [0; CA_DER_MAX],
-            cert: [0; MAX_CLIENT_CERT_LEN],
-        }
-    }
-}
+static DISCOVERED_CA: ConstStaticCell<[u8; CA_DER_MAX]> = ConstStaticCell::new([0; CA_DER_MAX]);
 
-impl Default for IdentityBuffers {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-static IDENTITY_BUFFERS: ConstStaticCell<IdentityBuffers> =
-    ConstStaticCell::new(IdentityBuffers::new());
+const _: () = assert!(MAX_CLIENT_CERT_LEN == CA_DER_MAX);
 
 /// The certificate in use: its key, its length in [`IdentityBuffers::cert`], its validity.
 #[derive(Clone, Copy)]
@@ -120,7 +112,9 @@ pub struct Bootstrap<'a, F, R, H> {
     pub server_name: &'a str,
     pub node: &'a str,
     /// The agent's configuration (its token already `None`: the certificate is the identity).
-    pub config: AgentConfig<'a>,
+    /// Borrowed: a copy here would be a second one in the main task's future, beside
+    /// `bringup::run`'s.
+    pub config: &'a AgentConfig<'a>,
     pub board: BodyBoard<H>,
     pub rng: R,
     pub flash: F,
@@ -135,14 +129,26 @@ enum Stop {
     Refused,
 }
 
-/// Gets the board a certificate, runs the agent with it and renews it, for ever.
-pub async fn run<F, R, H>(mut b: Bootstrap<'_, F, R, H>) -> !
+/// Gets the board a certificate, runs the agent with it and renews it, for ever. `b` is
+/// borrowed: moved in, it would be in this future twice (argument and local).
+pub async fn run<F, R, H>(b: &mut Bootstrap<'_, F, R, H>) -> !
 where
     F: NorFlash + ReadStorage,
     R: RngCore + CryptoRng,
     H: HeapGauge + Copy,
 {
-    let bufs = IDENTITY_BUFFERS.take();
+    let Some(cert) = crate::bringup::take_idle_ca() else {
+        halt(
+            Stage::Identity,
+            "no buffer for the certificate",
+            "a bootstrap record must come from the pkconfig partition, not the build's defaults",
+        )
+        .await
+    };
+    let bufs = &mut IdentityBuffers {
+        ca: DISCOVERED_CA.take(),
+        cert,
+    };
     board_state::update_led(|led| led.phase = AgentPhase::Connecting);
     let node = match NodeName::new(b.node) {
         Ok(node) => node,
@@ -182,14 +188,14 @@ where
         b.token.id()
     );
     let ca_len = match b.trust {
-        RecordTrust::Discovery(pin) => discover_ca(&mut b, &pin, bufs).await,
+        RecordTrust::Discovery(pin) => discover_ca(b, &pin, bufs).await,
         RecordTrust::Server(_) => 0,
     };
     let mut current = match load(
         &mut b.flash,
         base,
         &mut b.agent_buffers.session.rx,
-        &mut bufs.cert,
+        bufs.cert,
     ) {
         Some(id) => {
             report(
@@ -204,22 +210,22 @@ where
         }
         None => {
             println!("bootstrap: no usable stored certificate: asking with the bootstrap token");
-            with_token(&mut b, node, ca_len, base, bufs).await
+            with_token(b, node, ca_len, base, bufs).await
         }
     };
     loop {
-        let stop = run_until_stop(&mut b, ca_len, current, bufs).await;
+        let stop = run_until_stop(b, ca_len, &current, bufs).await;
         current = match stop {
             Stop::Renew => {
                 println!("bootstrap: the certificate's renewal point: a new key and CSR with it");
-                match request(&mut b, node, ca_len, Some(current), bufs).await {
+                match request(b, node, ca_len, Some(current), bufs).await {
                     Ok(id) => {
                         store(
                             &mut b.flash,
                             base,
                             id,
                             &mut b.agent_buffers.session.rx,
-                            &bufs.cert,
+                            bufs.cert,
                         );
                         id
                     }
@@ -229,7 +235,7 @@ where
                              bootstrap token again",
                             refusal
                         );
-                        with_token(&mut b, node, ca_len, base, bufs).await
+                        with_token(b, node, ca_len, base, bufs).await
                     }
                 }
             }
@@ -243,7 +249,7 @@ where
                     }
                 );
                 clear(&mut b.flash, base, &mut b.agent_buffers.session.rx);
-                with_token(&mut b, node, ca_len, base, bufs).await
+                with_token(b, node, ca_len, base, bufs).await
             }
         };
     }
@@ -268,6 +274,8 @@ where
 {
     let metrics = ClientMetrics::new();
     let mut pause = RETRY_FIRST;
+    // In this future's state, not static: see `IdentityBuffers`.
+    let mut steps = BootstrapBuffers::new();
     loop {
         // No CA yet and nothing secret sent: the JWS and the hash are the check.
         let mut opener = TlsOpener::new(ServerTrust::InsecureSkipVerify);
@@ -282,13 +290,8 @@ where
             server_name: b.server_name,
             wall_now: None,
         };
-        match discover(link, &b.token, pin, &mut bufs.steps, &mut b.rng).await {
+        match discover(link, &b.token, pin, &mut steps, bufs.ca, &mut b.rng).await {
             Ok(len) => {
-                let (Some(dst), Some(src)) = (bufs.ca.get_mut(..len), bufs.steps.ca.get(..len))
-                else {
-                    halt(Stage::Identity, "discovery", "a CA longer than its buffer").await
-                };
-                dst.copy_from_slice(src);
                 println!(
                     "bootstrap: cluster-info is signed with the token and its CA ({} bytes) \
                      has the provisioned hash",
@@ -345,7 +348,7 @@ where
                     base,
                     id,
                     &mut b.agent_buffers.session.rx,
-                    &bufs.cert,
+                    bufs.cert,
                 );
                 board_state::update_led(|led| led.last_api_error = None);
                 return id;
@@ -392,12 +395,22 @@ async fn request<F, R, H>(
 where
     R: RngCore + CryptoRng,
 {
-    let IdentityBuffers {
-        steps, ca, cert, ..
-    } = bufs;
+    let IdentityBuffers { ca, cert } = bufs;
+    // In this future's state, not static: see `IdentityBuffers`.
+    let mut steps = BootstrapBuffers::new();
+    let steps = &mut steps;
     let mut req = match CsrRequest::new(node, None, steps, &mut b.rng) {
         Ok(req) => req,
-        Err(e) => halt(Stage::Identity, "the CSR cannot be written", e).await,
+        // `CsrRequest::new` fails only with `StepError::Csr`; `halt` takes `Display` (the
+        // firmware's derived `Debug` is shallow).
+        Err(_) => {
+            halt(
+                Stage::Identity,
+                "the CSR cannot be written",
+                "the node name does not fit a certificate request",
+            )
+            .await
+        }
     };
     let current_key = renewing.and_then(|id| {
         ClientCertificate {
@@ -414,7 +427,7 @@ where
     let mut pause = RETRY_FIRST;
     let node_name = b.node;
     loop {
-        let mut opener = TlsOpener::new(trust(b.trust, ca, ca_len));
+        let mut opener = TlsOpener::new(trust(b.trust, &ca[..], ca_len));
         if let (Some(id), Some(key)) = (renewing, current_key.as_ref()) {
             opener = opener.with_client_identity(ClientIdentity {
                 certificate_der: cert.get(..id.len).unwrap_or(&[]),
@@ -510,7 +523,7 @@ fn log_event(node: &str, event: CsrEvent<'_>) {
 async fn run_until_stop<F, R, H>(
     b: &mut Bootstrap<'_, F, R, H>,
     ca_len: usize,
-    id: Identity,
+    id: &Identity,
     bufs: &mut IdentityBuffers,
 ) -> Stop
 where
@@ -526,7 +539,7 @@ where
         return Stop::Refused;
     };
     let opener =
-        TlsOpener::new(trust(b.trust, &bufs.ca, ca_len)).with_client_identity(ClientIdentity {
+        TlsOpener::new(trust(b.trust, &bufs.ca[..], ca_len)).with_client_identity(ClientIdentity {
             certificate_der: cert,
             key: ClientKey::P256(&key),
         });
@@ -544,7 +557,7 @@ where
         log: StageLog,
     };
     let state = AgentState::new();
-    let agent = run_agent(&mut runtime, &b.config, &state, b.agent_buffers);
+    let agent = run_agent(&mut runtime, b.config, &state, b.agent_buffers);
     match select3(
         agent,
         mirror(&state, b.board),

@@ -15,10 +15,11 @@ use embassy_futures::select::{select, Either};
 use embassy_time::{Duration, Instant, Timer};
 use embedded_storage::{nor_flash::NorFlash, ReadStorage};
 use picokubelet_core::{
-    agent::{run_agent, AgentBuffers, AgentState, Log, LogEvent, Runtime},
+    agent::{run_agent, AgentBuffers, AgentConfig, AgentState, Log, LogEvent, Runtime},
     k8s::{chip::Chip, node_ids::NodeIds},
     led::LedInputs,
     log_text::{CountersText, Opt, StatsText},
+    tls::CA_DER_MAX,
 };
 use rand_core::{CryptoRng, RngCore};
 use static_cell::{ConstStaticCell, StaticCell};
@@ -47,6 +48,15 @@ static CONFIG_BUFFERS: ConstStaticCell<ConfigBuffers> = ConstStaticCell::new(Con
 /// What the board runs with: one copy, referenced by the board's `main` and the agent (a copy
 /// in each future's state would be static RAM twice on a chip).
 static SETTINGS: StaticCell<Settings> = StaticCell::new();
+/// `CONFIG_BUFFERS`' CA buffer when the record came from flash (`config::Loaded::idle_ca`),
+/// for the bootstrap to take ([`take_idle_ca`]).
+static IDLE_CA: Mutex<Cell<Option<&'static mut [u8; CA_DER_MAX]>>> = Mutex::new(Cell::new(None));
+
+/// The configuration's idle CA buffer, once; `None` when the compile-time defaults use it.
+pub fn take_idle_ca() -> Option<&'static mut [u8; CA_DER_MAX]> {
+    critical_section::with(|cs| IDLE_CA.borrow(cs).take())
+}
+
 /// The bring-up stages' marks: reported from `main`'s bring-up calls and the agent's log.
 static STAGES: Mutex<Cell<Marks>> = Mutex::new(Cell::new(Marks::new()));
 
@@ -99,7 +109,12 @@ pub async fn configuration<F: ReadStorage>(
     };
     report(Stage::Boot, true, &boot);
     let settings = match config::load(flash, build, CONFIG_BUFFERS.take()) {
-        Ok(settings) => settings,
+        Ok(loaded) => {
+            if let Some(idle) = loaded.idle_ca {
+                critical_section::with(|cs| IDLE_CA.borrow(cs).set(Some(idle)));
+            }
+            loaded.settings
+        }
         Err(refusal) => {
             board_state::record_config_health(ConfigHealth::Refused);
             halt(Stage::Config, "no usable configuration", refusal).await
@@ -240,14 +255,14 @@ where
     };
     if let Some(token) = record.bootstrap_token {
         config.token = None;
-        crate::bootstrap::run(crate::bootstrap::Bootstrap {
+        crate::bootstrap::run(&mut crate::bootstrap::Bootstrap {
             token,
             trust: record.trust,
             connector: NetConnector::new(uplinks, record.host, record.port),
             host_header: strings.host_header(),
             server_name: config.server_name,
             node: strings.node_name(),
-            config,
+            config: &config,
             board,
             rng: boot.rng,
             flash: boot.flash,
@@ -255,6 +270,39 @@ where
         })
         .await
     }
+    println!(
+        "agent: node {} ({:?}) → https://{} (certificate must name {})",
+        strings.node_name(),
+        settings.name_source,
+        strings.host_header(),
+        config.server_name
+    );
+    with_record_identity(
+        settings,
+        NetConnector::new(uplinks, record.host, record.port),
+        &config,
+        boot.rng,
+        board,
+    )
+    .await
+}
+
+/// The agent with the record's identity (client certificate or token) for ever. Its own
+/// future: its locals (the agent's state, runtime, key) then share the main task's future
+/// with the bootstrap's instead of sitting beside it (2,120 B of static RAM on the C6,
+/// BENCHMARKS.md "Firmware images").
+async fn with_record_identity<R, H>(
+    settings: &'static Settings,
+    connector: NetConnector,
+    config: &AgentConfig<'_>,
+    rng: R,
+    board: BodyBoard<H>,
+) -> !
+where
+    R: RngCore + CryptoRng,
+    H: HeapGauge + Copy,
+{
+    let record = &settings.record;
     // The board's identity when the record holds a client certificate instead of a token;
     // the opener borrows the key, which lives as long as this future.
     let client_key = record.client_certificate.and_then(|c| c.signing_key());
@@ -266,21 +314,14 @@ where
     }
     let mut runtime = Runtime {
         clock: EmbassyClock,
-        connector: NetConnector::new(uplinks, record.host, record.port),
+        connector,
         opener: record.tls_opener(client_key.as_ref()),
-        rng: boot.rng,
+        rng,
         board,
         log: StageLog,
     };
     let state = AgentState::new();
-    println!(
-        "agent: node {} ({:?}) → https://{} (certificate must name {})",
-        strings.node_name(),
-        settings.name_source,
-        strings.host_header(),
-        config.server_name
-    );
-    let agent = run_agent(&mut runtime, &config, &state, AGENT_BUFFERS.take());
+    let agent = run_agent(&mut runtime, config, &state, AGENT_BUFFERS.take());
     match select(agent, mirror(&state, board)).await {
         Either::First(Ok(never)) => match never {},
         Either::First(Err(e)) => {

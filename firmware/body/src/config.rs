@@ -148,24 +148,28 @@ pub fn load<F: ReadStorage>(
     flash: &mut F,
     build: &BuildDefaults,
     buffers: &'static mut ConfigBuffers,
-) -> Result<Settings, Refusal> {
+) -> Result<Loaded, Refusal> {
     let ConfigBuffers {
         record: record_bytes,
         ca_der,
     } = buffers;
-    let compiled_ca = decode_ca(build.cluster_ca, ca_der);
+    // Decoded here only to know whether the defaults are complete; again below when they are
+    // used, so that a flash record leaves the buffer idle (`Loaded::idle_ca`).
+    let compiled_ca_ok = decode_ca(build.cluster_ca, &mut *ca_der).is_ok();
     let defaults = CompiledDefaults {
         api_host: build.api_host.is_some(),
-        ca: compiled_ca.is_ok(),
+        ca: compiled_ca_ok,
         token: build.node_token.is_some(),
     };
     let read = read_partition(flash, record_bytes);
+    let mut idle_ca = None;
     let (mut record, send_token, degraded) = match choose(read, defaults) {
         Choice::Record(record) => {
             println!(
                 "config: provisioning record from flash (server {}:{})",
                 record.host, record.port
             );
+            idle_ca = Some(ca_der);
             (record, true, false)
         }
         Choice::Refuse(trouble) => {
@@ -191,7 +195,7 @@ pub fn load<F: ReadStorage>(
                 }
                 _ => {}
             }
-            let ca = compiled_ca.map_err(|e| {
+            let ca = decode_ca(build.cluster_ca, ca_der).map_err(|e| {
                 if build.cluster_ca.is_empty() {
                     println!("config: no cluster CA compiled in (set PK_CA_PEM_FILE or PK_CA_B64 at build time) and no record");
                 } else {
@@ -222,12 +226,24 @@ pub fn load<F: ReadStorage>(
             "config: WARNING: insecure-skip-tls-verify: the server certificate is NOT verified"
         );
     }
-    Ok(Settings {
-        record,
-        send_token,
-        degraded,
-        name_source,
+    Ok(Loaded {
+        settings: Settings {
+            record,
+            send_token,
+            degraded,
+            name_source,
+        },
+        idle_ca,
     })
+}
+
+/// What [`load`] gives the board.
+pub struct Loaded {
+    pub settings: Settings,
+    /// The defaults' CA buffer (`CA_DER_MAX`, 2 KiB) when the record came from flash: nothing
+    /// else uses it then, and the bootstrap keeps its certificate in it
+    /// (`crate::bootstrap`).
+    pub idle_ca: Option<&'static mut [u8; CA_DER_MAX]>,
 }
 
 fn log_trouble(trouble: &Trouble) {

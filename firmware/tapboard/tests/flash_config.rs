@@ -4,10 +4,12 @@
 //! of the firmware README's precedence table. No network.
 
 use picokubelet_core::provision::RecordError;
+use picokubelet_core::provision::RecordTrust;
+use picokubelet_core::tls::ServerTrust;
 use picokubelet_firmware_body::config::{
     self,
     select::{NameSource, Trouble},
-    BuildDefaults, ConfigBuffers, Refusal, Settings, API_HOST_PLACEHOLDER,
+    BuildDefaults, ConfigBuffers, Loaded, Refusal, Settings, API_HOST_PLACEHOLDER,
 };
 use picokubelet_tapboard::flash::{
     binary_table, parse_csv, FlashImage, PARTITION_TABLE_LEN, PARTITION_TABLE_OFFSET,
@@ -49,6 +51,10 @@ const COMPLETE: BuildDefaults = BuildDefaults {
 };
 
 fn load(flash: &mut FlashImage, defaults: &BuildDefaults) -> Result<Settings, Refusal> {
+    loaded(flash, defaults).map(|l| l.settings)
+}
+
+fn loaded(flash: &mut FlashImage, defaults: &BuildDefaults) -> Result<Loaded, Refusal> {
     // The chip keeps these in a static; each test needs its own.
     config::load(flash, defaults, Box::leak(Box::new(ConfigBuffers::new())))
 }
@@ -76,6 +82,21 @@ fn a_provisioned_record_is_read_through_the_partition_table() {
     assert_eq!((wifi.ssid, wifi.password), ("lab", "tapboard wifi pass"));
     assert_eq!(settings.name_source, NameSource::Record);
     assert!(settings.send_token && !settings.degraded);
+}
+
+/// The bootstrap keeps its certificate in the defaults' CA buffer, which only a record from
+/// flash leaves idle: handed out then, never when the defaults (and their CA) are in use.
+#[test]
+fn only_a_flash_record_leaves_the_ca_buffer_idle() {
+    let from_flash = loaded(&mut provisioned(Some(PROVISIONED)), &COMPLETE).expect("settings");
+    assert!(from_flash.idle_ca.is_some());
+    let defaults = loaded(&mut provisioned(None), &COMPLETE).expect("settings");
+    assert!(defaults.idle_ca.is_none());
+    // The defaults' CA is still the one decoded into that buffer.
+    let RecordTrust::Server(ServerTrust::Ca(ca)) = defaults.settings.record.trust else {
+        panic!("the defaults verify the server with their CA");
+    };
+    assert!(!ca.is_empty());
 }
 
 #[test]

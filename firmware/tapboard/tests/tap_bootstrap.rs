@@ -5,9 +5,12 @@
 //! partition of its flash image file and is Ready as `system:node:<chip>-<mac>`; booted again
 //! on the same image it reuses the certificate (the server's CSR count does not move); with
 //! the newest slot corrupted it says so and asks with the token again; and a second board
-//! provisioned with `--discovery-token-ca-cert-hash` (no CA) finds the CA in cluster-info.
+//! provisioned with `--discovery-token-ca-cert-hash` (no CA) finds the CA in cluster-info; and
+//! a third, on the test server's test-only 40-second certificates, renews at its renewal point
+//! with its certificate (a second CSR, a higher slot sequence, the Node Ready again), and its
+//! next renewal, denied, sends it back to the bootstrap token (a new identity, Ready).
 //!
-//! Needs what `tap_harness.rs` needs; skips with the reason otherwise. About 1–2 minutes.
+//! Needs what `tap_harness.rs` needs; skips with the reason otherwise. About 2–3 minutes.
 
 mod support;
 
@@ -49,6 +52,8 @@ fn the_board_bootstraps_its_own_certificate_and_keeps_it() {
         "✓ reboot with the same flash → the stored certificate, no new CSR",
         "✓ a corrupt identity slot → said, and the bootstrap token again",
         "✓ bootstrap token + CA hash (no CA in the record) → discovery → Node Ready",
+        "✓ renewal point → a new CSR with the certificate → stored (slot sequence up) → Node Ready; \
+         a denied renewal → the bootstrap token → a new identity → Ready",
     ] {
         assert!(
             stdout.lines().any(|l| l.starts_with(check)),

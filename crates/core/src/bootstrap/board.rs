@@ -42,12 +42,12 @@ use crate::tls::{base64_pem_to_der, CA_DER_MAX};
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the steps work in: 4 KiB of cluster-info kubeconfig or issued certificate text (one at
-/// a time), the CA, the CSR body and the certificate DER. 4096 + 2048 + 1412 + 2048 bytes.
+/// a time), the CSR body and the certificate DER. 4096 + 1412 + 2048 bytes. The CA from
+/// discovery goes to the caller's buffer ([`discover`]'s `ca`): it outlives the steps (every
+/// session verifies the server with it), these do not.
 pub struct BootstrapBuffers {
     /// cluster-info's kubeconfig, then the issued certificate (base64 of PEM).
     pub text: [u8; KUBECONFIG_TEXT_MAX],
-    /// The CA from discovery (DER).
-    pub ca: [u8; CA_DER_MAX],
     pub csr_body: [u8; CSR_CREATE_MAX_LEN],
     pub certificate: [u8; MAX_CLIENT_CERT_LEN],
 }
@@ -58,7 +58,6 @@ impl BootstrapBuffers {
     pub const fn new() -> Self {
         BootstrapBuffers {
             text: [0; KUBECONFIG_TEXT_MAX],
-            ca: [0; CA_DER_MAX],
             csr_body: [0; CSR_CREATE_MAX_LEN],
             certificate: [0; MAX_CLIENT_CERT_LEN],
         }
@@ -106,12 +105,13 @@ pub enum StepError {
 
 /// Reads cluster-info anonymously with `link` (whose opener must not verify the server: there
 /// is no CA yet) and checks it with `token` and `pin`. Returns the CA (DER) in
-/// `bufs.ca`, its length.
+/// `ca`, its length.
 pub async fn discover<Cn, O, C, R>(
     link: Link<'_, Cn, O, C>,
     token: &BootstrapToken<'_>,
     pin: &CaPin,
     bufs: &mut BootstrapBuffers,
+    ca: &mut [u8; CA_DER_MAX],
     rng: &mut R,
 ) -> Result<usize, StepError>
 where
@@ -157,7 +157,7 @@ where
     if reply.status != 200 {
         return Err(StepError::Status(reply.status));
     }
-    let found = check_cluster_info(&info, token, core::slice::from_ref(pin), &mut bufs.ca)
+    let found = check_cluster_info(&info, token, core::slice::from_ref(pin), ca)
         .map_err(StepError::Discovery)?;
     Ok(found.ca_der.len())
 }

@@ -46,6 +46,13 @@ impl TestApiServer {
         removed
     }
 
+    /// Test-only: every certificate issued from now on is valid for `max` from its issue, no
+    /// backdating (`None`: the controller-manager's rules, at least 600 s). A real server does
+    /// not allow this; it lets a test watch a board renew within seconds.
+    pub fn set_csr_max_duration(&self, max: Option<std::time::Duration>) {
+        lock(&self.shared.state).csrs.max_duration = max;
+    }
+
     /// Turns kube-controller-manager's auto-approver on (default, as kubeadm and kind) or off
     /// (k3s-like: every CSR stays pending until [`TestApiServer::approve_csr`] or a PUT of
     /// `/approval`).

@@ -27,6 +27,10 @@ const PKIDENT: usize = 0x3f0000;
 /// The boards' base MACs: one per record, so each is a Node of its own.
 const MAC_CA: [u8; 6] = [0x02, 0x70, 0x6b, 0x00, 0x0b, 0x01];
 const MAC_DISCOVERY: [u8; 6] = [0x02, 0x70, 0x6b, 0x00, 0x0b, 0x02];
+const MAC_RENEW: [u8; 6] = [0x02, 0x70, 0x6b, 0x00, 0x0b, 0x03];
+/// The certificates' lifetime in the renewal scenario (the test server's test-only
+/// `csr-max-duration`): the board's renewal point, 70–90 % of it, comes 28–36 s after issue.
+const SHORT_CERT_SECS: u64 = 40;
 
 pub fn run(h: &Harness, args: &Args, report: &mut Report) {
     let token_file = args.work.join("bootstrap-token");
@@ -140,6 +144,119 @@ pub fn run(h: &Harness, args: &Args, report: &mut Report) {
         "bootstrap token + CA hash (no CA in the record) → discovery → Node Ready",
         result,
     );
+    // 5. Renewal: 40-second certificates; the board renews with its certificate before expiry.
+    let result = renewal(h, args, &token_file);
+    let _ = h.ask_server("csr-max-duration 0");
+    report.check(
+        "renewal point → a new CSR with the certificate → stored (slot sequence up) → Node Ready; \
+         a denied renewal → the bootstrap token → a new identity → Ready",
+        result,
+    );
+}
+
+/// A board on 40 s certificates until it renewed once: the renewal CSR, the new certificate
+/// stored with a higher sequence, the agent back with it and the Node Ready.
+fn renewal(h: &Harness, args: &Args, token_file: &Path) -> Result<String, String> {
+    let answer = h.ask_server(&format!("csr-max-duration {SHORT_CERT_SECS}"))?;
+    if !answer.starts_with("ok") {
+        return Err(format!("the test server answered {answer:?}"));
+    }
+    let record = args.work.join("pkconfig-renewal.bin");
+    let flash = args.work.join("flash-renewal.bin");
+    provision(
+        args,
+        token_file,
+        &[
+            "--kubeconfig",
+            path(&h.board_kubeconfig),
+            "--api-host",
+            API_NAME,
+        ],
+        &record,
+    )?;
+    flash_image(&record, &flash)?;
+    let node = node_name(MAC_RENEW);
+    let before = csrs(h)?;
+    let mut command = h.board_command(args);
+    let mac_text: Vec<String> = MAC_RENEW.iter().map(|b| format!("{b:02x}")).collect();
+    command
+        .arg("--flash")
+        .arg(&flash)
+        .args(["--mac", &mac_text.join(":")]);
+    let log_file = args.work.join("board-bootstrap-renewal.log");
+    let board = Board::start(command, &log_file)?;
+    let seen = |from: usize, text: &str| {
+        board
+            .log
+            .wait_text(from, BOUND, text)
+            .ok_or_else(|| format!("no '{text}' in {}", log_file.display()))
+    };
+    let first = seen(0, "bootstrap: certificate stored in identity slot")?;
+    let first_sequence = newest_sequence(&flash)?;
+    let at = seen(first, "bootstrap: the certificate's renewal point")?;
+    let stored = seen(at, "bootstrap: certificate stored in identity slot")?;
+    seen(stored, "bootstrap: the agent with the certificate")?;
+    h.api
+        .for_node(&node)
+        .wait_node(BOUND, |n| n.ready == "True")?;
+    let sequence = newest_sequence(&flash)?;
+    let n = csrs(h)?;
+    if n != before + 2 || sequence <= first_sequence {
+        return Err(format!(
+            "{} CSR(s) since the board started (want 2), slot sequence {first_sequence} -> \
+             {sequence}",
+            n - before
+        ));
+    }
+    // 6. The next renewal denied (the approver off, `kubectl certificate deny`): the token
+    // again, a new identity, Ready.
+    h.ask_server("csr-auto-approval off")?;
+    let at = seen(stored, "bootstrap: the certificate's renewal point")?;
+    let sent = seen(at, "bootstrap: CSR csr-")?;
+    let line = board.log.since(sent).first().map(|l| l.text.clone());
+    let name = line
+        .as_deref()
+        .and_then(|l| l.split("bootstrap: CSR ").nth(1))
+        .and_then(|rest| rest.split(' ').next())
+        .ok_or("no CSR name in the board's log")?
+        .to_owned();
+    let denied = h.ask_server(&format!("csr-deny {name}"))?;
+    h.ask_server("csr-auto-approval on")?;
+    if !denied.starts_with("ok") {
+        return Err(format!("the test server answered {denied:?}"));
+    }
+    let refused = seen(sent, "bootstrap: renewing with the certificate was refused")?;
+    let again = seen(refused, "bootstrap: certificate stored in identity slot")?;
+    seen(again, "bootstrap: the agent with the certificate")?;
+    h.api
+        .for_node(&node)
+        .wait_node(BOUND, |n| n.ready == "True")?;
+    let after = newest_sequence(&flash)?;
+    let total = csrs(h)?;
+    drop(board);
+    if total != before + 4 || after <= sequence {
+        return Err(format!(
+            "after the denial: {} CSR(s) in all (want 4), slot sequence {sequence} -> {after}",
+            total - before
+        ));
+    }
+    Ok(format!(
+        "{node}: renewed (sequence {first_sequence} -> {sequence}), then {name} denied → the \
+         token → sequence {after}, Ready"
+    ))
+}
+
+/// The highest sequence number of the identity slots in `flash`.
+fn newest_sequence(flash: &Path) -> Result<u32, String> {
+    let bytes = std::fs::read(flash).map_err(|e| e.to_string())?;
+    (0..2)
+        .filter_map(|slot: usize| {
+            let head = bytes.get(PKIDENT + slot * 4096..PKIDENT + slot * 4096 + 12)?;
+            (head.get(..4)? == b"PKID")
+                .then(|| u32::from_le_bytes([head[8], head[9], head[10], head[11]]))
+        })
+        .max()
+        .ok_or_else(|| "pkident holds no identity".to_owned())
 }
 
 fn path(p: &Path) -> &str {
