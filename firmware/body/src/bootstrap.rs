@@ -48,7 +48,8 @@ use static_cell::ConstStaticCell;
 
 use crate::{
     board_state::{self, BodyBoard, HeapGauge},
-    bringup::{halt, mirror, report, stages::Stage, StageLog},
+    bringup::stages::Stage,
+    progress::{halt, mirror, report, StageLog},
     config::ReadOnly,
     connector::{EmbassyClock, NetConnector},
 };
@@ -72,7 +73,7 @@ const WATCH_PERIOD: Duration = Duration::from_secs(2);
 /// What bootstrap keeps for as long as the agent runs: 2048 (CA) + 2048 (certificate in use)
 /// = 4,096 bytes. The CA (discovery's; a record with the CA itself leaves it unused) is
 /// static; the certificate is kept in the configuration's idle CA buffer
-/// (`bringup::take_idle_ca`: a bootstrap record always comes from flash, so the compile-time
+/// (`idle_ca::take`: a bootstrap record always comes from flash, so the compile-time
 /// defaults' CA is never decoded into it).
 ///
 /// The steps' own buffers ([`BootstrapBuffers`], 7,556 bytes) are not here: they are a local
@@ -137,7 +138,7 @@ where
     R: RngCore + CryptoRng,
     H: HeapGauge + Copy,
 {
-    let Some(cert) = crate::bringup::take_idle_ca() else {
+    let Some(cert) = crate::idle_ca::take() else {
         halt(
             Stage::Identity,
             "no buffer for the certificate",

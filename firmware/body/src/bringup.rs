@@ -8,18 +8,14 @@
 
 pub mod stages;
 
-use core::{cell::Cell, convert::Infallible, fmt, net::Ipv4Addr};
+use core::net::Ipv4Addr;
 
-use critical_section::Mutex;
 use embassy_futures::select::{select, Either};
-use embassy_time::{Duration, Instant, Timer};
+use embassy_time::Duration;
 use embedded_storage::{nor_flash::NorFlash, ReadStorage};
 use picokubelet_core::{
-    agent::{run_agent, AgentBuffers, AgentConfig, AgentState, Log, LogEvent, Runtime},
+    agent::{run_agent, AgentBuffers, AgentConfig, AgentState, Runtime},
     k8s::{chip::Chip, node_ids::NodeIds},
-    led::LedInputs,
-    log_text::{CountersText, Opt, StatsText},
-    tls::CA_DER_MAX,
 };
 use rand_core::{CryptoRng, RngCore};
 use static_cell::{ConstStaticCell, StaticCell};
@@ -27,19 +23,21 @@ use static_cell::{ConstStaticCell, StaticCell};
 use crate::{
     board_state::{self, BodyBoard, ConfigHealth, HeapGauge},
     config::{self, BuildDefaults, ConfigBuffers, Settings},
-    connector::{EmbassyClock, NetConnector, PrintLog},
+    connector::{EmbassyClock, NetConnector},
+    idle_ca,
     net::uplink::Uplinks,
+    progress::{mirror, StageLog},
 };
+/// The halt and the stage report belong to [`crate::progress`]; a chip's `main` calls them
+/// from here, beside the bring-up steps.
+pub use crate::progress::{halt, report};
 use stages::{
-    agent_implied, agent_outcome, BootDetail, EventDetail, Marks, Stage, StageLine, SummaryLine,
-    BRINGUP_DEADLINE_S,
+    BootDetail, Stage,
 };
 
 /// How long boot waits for the Ethernet carrier before it settles for Wi-Fi (the W5500's
 /// autonegotiation takes seconds after power-up). Ethernet is still taken later when it comes.
 const ETHERNET_LINK_WAIT: Duration = Duration::from_secs(5);
-/// How often a one-line summary of the agent and the board is printed.
-const SUMMARY_INTERVAL: Duration = Duration::from_secs(300);
 
 /// TLS records (20 KiB) and HTTP buffers (7 KiB): const-initialised in place, never on a stack.
 static AGENT_BUFFERS: ConstStaticCell<AgentBuffers> = ConstStaticCell::new(AgentBuffers::new());
@@ -48,53 +46,6 @@ static CONFIG_BUFFERS: ConstStaticCell<ConfigBuffers> = ConstStaticCell::new(Con
 /// What the board runs with: one copy, referenced by the board's `main` and the agent (a copy
 /// in each future's state would be static RAM twice on a chip).
 static SETTINGS: StaticCell<Settings> = StaticCell::new();
-/// `CONFIG_BUFFERS`' CA buffer when the record came from flash (`config::Loaded::idle_ca`),
-/// for the bootstrap to take ([`take_idle_ca`]).
-static IDLE_CA: Mutex<Cell<Option<&'static mut [u8; CA_DER_MAX]>>> = Mutex::new(Cell::new(None));
-
-/// The configuration's idle CA buffer, once; `None` when the compile-time defaults use it.
-pub fn take_idle_ca() -> Option<&'static mut [u8; CA_DER_MAX]> {
-    critical_section::with(|cs| IDLE_CA.borrow(cs).take())
-}
-
-/// The bring-up stages' marks: reported from `main`'s bring-up calls and the agent's log.
-static STAGES: Mutex<Cell<Marks>> = Mutex::new(Cell::new(Marks::new()));
-
-/// Records a stage's outcome; prints its `pk-stage` line when that is news, and the `ok`
-/// summary when it completed the bring-up.
-pub fn report(stage: Stage, passed: bool, detail: &dyn fmt::Display) {
-    let (news, completed, marks) = critical_section::with(|cs| {
-        let cell = STAGES.borrow(cs);
-        let mut marks = cell.get();
-        let news = marks.record(stage, passed);
-        let completed = marks.take_completion();
-        cell.set(marks);
-        (news, completed, marks)
-    });
-    if news {
-        println!(
-            "{}",
-            StageLine {
-                stage,
-                passed,
-                detail
-            }
-        );
-    }
-    if completed {
-        print_summary(marks);
-    }
-}
-
-fn print_summary(marks: Marks) {
-    let up_s = Instant::now().as_secs();
-    println!("{}", SummaryLine { marks, up_s });
-}
-
-fn marks() -> Marks {
-    critical_section::with(|cs| STAGES.borrow(cs).get())
-}
-
 /// The flash record, else `build`'s defaults (rules in `config::select`); records the
 /// configuration's health for the LED. A board without a usable configuration halts here.
 /// Call once.
@@ -111,7 +62,7 @@ pub async fn configuration<F: ReadStorage>(
     let settings = match config::load(flash, build, CONFIG_BUFFERS.take()) {
         Ok(loaded) => {
             if let Some(idle) = loaded.idle_ca {
-                critical_section::with(|cs| IDLE_CA.borrow(cs).set(Some(idle)));
+                idle_ca::lend(idle);
             }
             loaded.settings
         }
@@ -331,79 +282,3 @@ where
     }
 }
 
-/// Copies the agent's LED inputs to the LED task whenever they change (the agent signals it)
-/// and prints a summary now and then. Runs beside the agent on the same executor (`AgentState`
-/// is single-executor by design).
-pub(crate) async fn mirror<H: HeapGauge>(state: &AgentState, board: BodyBoard<H>) -> Infallible {
-    let mut next_summary = Instant::now() + SUMMARY_INTERVAL;
-    // The `fail` summary of a bring-up that has not completed by then (once).
-    let mut bringup_deadline = Some(Instant::from_secs(BRINGUP_DEADLINE_S));
-    loop {
-        if let Some(deadline) = bringup_deadline {
-            if Instant::now() >= deadline {
-                bringup_deadline = None;
-                let marks = marks();
-                if !marks.completed() {
-                    print_summary(marks);
-                }
-            }
-        }
-        let inputs = LedInputs::of_agent(state);
-        board_state::update_led(|led| {
-            let panicked = led.panicked;
-            *led = inputs;
-            led.panicked = panicked;
-        });
-        if Instant::now() >= next_summary {
-            next_summary += SUMMARY_INTERVAL;
-            let snapshot = board_state::snapshot(&board.heap);
-            println!(
-                "summary: up {} s, heap {} of {} B free, uplink {}, {} association(s), {} BSSID change(s); {}; {}",
-                Instant::now().as_secs(),
-                snapshot.heap_free_bytes,
-                snapshot.heap_total_bytes,
-                Opt(board.uplink().map(|(kind, address)| (kind, Opt(address)))),
-                snapshot.wifi_associations,
-                snapshot.bssid_changes,
-                StatsText(state.stats()),
-                CountersText(state.counters())
-            );
-        }
-        let wake = bringup_deadline.map_or(next_summary, |d| d.min(next_summary));
-        select(state.led_changed_wait(), Timer::at(wake)).await;
-    }
-}
-
-/// Prints why the firmware cannot go on (as `stage`'s failure, then the `fail` summary) and
-/// parks forever. The executor keeps running (LED, watchdog), so the watchdog does not reset a
-/// board that is merely misconfigured.
-pub async fn halt(stage: Stage, what: &str, error: impl fmt::Display) -> ! {
-    halt_with(stage, what, &error).await
-}
-
-/// [`halt`]'s body, instantiated once rather than once per error type (~250 B of flash each:
-/// BENCHMARKS.md "Firmware size").
-// `Display`: the firmware's derived `Debug` is shallow (BENCHMARKS.md "Firmware size").
-async fn halt_with(stage: Stage, what: &str, error: &dyn fmt::Display) -> ! {
-    println!("{}: {}", what, error);
-    report(stage, false, &format_args!("{}: {}", what, error));
-    print_summary(marks());
-    loop {
-        Timer::after(Duration::from_secs(3600)).await;
-    }
-}
-
-/// The agent's log ([`PrintLog`]) and the bring-up stages its events report on.
-pub(crate) struct StageLog;
-
-impl Log for StageLog {
-    fn log(&self, event: &LogEvent<'_>) {
-        PrintLog.log(event);
-        if let Some(stage) = agent_implied(event) {
-            report(stage, true, &"DNS and TCP to the API server");
-        }
-        if let Some((stage, passed)) = agent_outcome(event) {
-            report(stage, passed, &EventDetail(event));
-        }
-    }
-}

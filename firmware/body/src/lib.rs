@@ -33,6 +33,8 @@ pub mod bringup;
 pub mod config;
 pub mod connector;
 pub mod console;
+pub mod idle_ca;
 pub mod led;
 pub mod net;
+pub mod progress;
 pub mod watchdog;
