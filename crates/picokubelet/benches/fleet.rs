@@ -10,17 +10,24 @@
 //! a loaded machine does not move; the CPU and lateness figures of such a run mean nothing).
 //! `FLEET_BENCH_BINARY=<path>` runs another build's `picokubelet` as the fleet (before/after).
 //!
+//! Another server: `--kubeconfig FILE` starts no server; the fleet runs against the cluster in
+//! FILE (see `fleet/external.rs`: `--server-pid PID`, `--node-name NAME`, `--fleet-arg ARG`,
+//! `--skip-check`), e.g. a second test server process or a real kube-apiserver.
+//!
 //! Identity: every board uses the test server's admin token (`system:masters`). A node token
 //! acts only for its own Node and Lease (NodeRestriction), and a fleet shares one kubeconfig.
 //!
 //! Linux only: CPU and RSS come from /proc.
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use picokubelet::open_files;
 use picokubelet_testkit::{RequestRecord, ServerOptions, TestApiServer};
+
+#[path = "fleet/external.rs"]
+mod external;
 
 const LEASE_PREFIX: &str = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/";
 const BOUNDS: [&str; 12] = [
@@ -36,6 +43,22 @@ struct Options {
     threads: Option<u32>,
     /// Run the fleet under callgrind and count its instructions in the steady window.
     callgrind: bool,
+    /// The cluster to run against instead of the embedded test server.
+    kubeconfig: Option<PathBuf>,
+    /// That cluster's API server, when it is a local process (its CPU is then measured).
+    server_pid: Option<u32>,
+    /// The fleet's node name base against an external server.
+    node_name: String,
+    /// Extra `fleet` flags, passed through as given (external server only).
+    fleet_args: Vec<String>,
+    /// Skip the `picokubelet check` preflight against the external server.
+    skip_check: bool,
+}
+
+/// A bad command line: says so and stops (exit status 2), no panic.
+fn usage_error(what: &str) -> ! {
+    eprintln!("fleet bench: {what}");
+    std::process::exit(2);
 }
 
 fn options() -> Options {
@@ -47,13 +70,22 @@ fn options() -> Options {
         interval: 10,
         threads: None,
         callgrind: false,
+        kubeconfig: None,
+        server_pid: None,
+        node_name: "bench".to_owned(),
+        fleet_args: Vec::new(),
+        skip_check: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        let mut value = |name: &str| -> u64 {
+        let mut text = |name: &str| -> String {
             args.next()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or_else(|| panic!("{name} wants a number"))
+                .unwrap_or_else(|| usage_error(&format!("{name} wants a value")))
+        };
+        let mut value = |name: &str| -> u64 {
+            text(name)
+                .parse()
+                .unwrap_or_else(|_| usage_error(&format!("{name} wants a number")))
         };
         match a.as_str() {
             "--boards" => o.boards = value("--boards") as u32,
@@ -63,10 +95,33 @@ fn options() -> Options {
             "--interval" => o.interval = value("--interval"),
             "--threads" => o.threads = Some(value("--threads") as u32),
             "--callgrind" => o.callgrind = true,
+            "--kubeconfig" => o.kubeconfig = Some(PathBuf::from(text("--kubeconfig"))),
+            "--server-pid" => o.server_pid = Some(value("--server-pid") as u32),
+            "--node-name" => o.node_name = text("--node-name"),
+            "--fleet-arg" => o.fleet_args.push(text("--fleet-arg")),
+            "--skip-check" => o.skip_check = true,
             // cargo bench passes --bench to every bench target.
             "--bench" => {}
-            other => panic!("unknown argument {other:?}"),
+            other => usage_error(&format!("unknown argument {other:?}")),
         }
+    }
+    if o.kubeconfig.is_none() {
+        let external_only = [
+            ("--server-pid", o.server_pid.is_some()),
+            ("--fleet-arg", !o.fleet_args.is_empty()),
+            ("--skip-check", o.skip_check),
+            ("--node-name", o.node_name != "bench"),
+        ];
+        for (flag, given) in external_only {
+            if given {
+                usage_error(&format!(
+                    "{flag} is for a run against another server: give --kubeconfig FILE too"
+                ));
+            }
+        }
+    }
+    if o.kubeconfig.is_some() && o.callgrind {
+        usage_error("--callgrind runs only against the embedded test server (drop --kubeconfig)");
     }
     o
 }
@@ -300,7 +355,10 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(bench(o));
+    match o.kubeconfig.clone() {
+        Some(kubeconfig) => rt.block_on(external::bench(o, kubeconfig)),
+        None => rt.block_on(bench(o)),
+    }
 }
 
 /// The open-file limit is per process: the server's sockets are in this process, the boards' in
@@ -321,10 +379,15 @@ fn check_open_files(o: &Options) {
     };
     let fleet = open_files::Budget::fleet(boards, threads, max_handshakes);
     let limits = open_files::limits();
+    // Against another server this process holds no board's socket.
+    let server = o.kubeconfig.is_none().then_some(server);
     for (who, budget) in [
         ("the test server (this process)", server),
-        ("the fleet (the child process)", fleet),
+        ("the fleet (the child process)", Some(fleet)),
     ] {
+        let Some(budget) = budget else {
+            continue;
+        };
         if let Err(e) = open_files::check(&format!("{who}, for {boards} boards,"), budget, limits) {
             eprintln!("{e}");
             std::process::exit(2);
@@ -336,6 +399,7 @@ async fn bench(o: Options) {
     let server = TestApiServer::start(ServerOptions::default())
         .await
         .unwrap();
+    println!("server: the embedded test API server (this process)");
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
     std::fs::write(&kubeconfig, server.kubeconfig(&server.admin_token())).unwrap();
