@@ -49,9 +49,9 @@ use static_cell::ConstStaticCell;
 use crate::{
     board_state::{self, BodyBoard, HeapGauge},
     bringup::stages::Stage,
-    progress::{halt, mirror, report, StageLog},
     config::ReadOnly,
     connector::{EmbassyClock, NetConnector},
+    progress::{halt, mirror, report, StageLog},
 };
 
 /// The identity partition's label in `firmware/partitions.csv`.

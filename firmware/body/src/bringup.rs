@@ -20,6 +20,9 @@ use picokubelet_core::{
 use rand_core::{CryptoRng, RngCore};
 use static_cell::{ConstStaticCell, StaticCell};
 
+/// The halt and the stage report belong to [`crate::progress`]; a chip's `main` calls them
+/// from here, beside the bring-up steps.
+pub use crate::progress::{halt, report};
 use crate::{
     board_state::{self, BodyBoard, ConfigHealth, HeapGauge},
     config::{self, BuildDefaults, ConfigBuffers, Settings},
@@ -28,12 +31,7 @@ use crate::{
     net::uplink::Uplinks,
     progress::{mirror, StageLog},
 };
-/// The halt and the stage report belong to [`crate::progress`]; a chip's `main` calls them
-/// from here, beside the bring-up steps.
-pub use crate::progress::{halt, report};
-use stages::{
-    BootDetail, Stage,
-};
+use stages::{BootDetail, Stage};
 
 /// How long boot waits for the Ethernet carrier before it settles for Wi-Fi (the W5500's
 /// autonegotiation takes seconds after power-up). Ethernet is still taken later when it comes.
@@ -281,4 +279,3 @@ where
         Either::Second(never) => match never {},
     }
 }
-
