@@ -216,21 +216,10 @@ async fn ask_all<S: Read + Write, C: Clock>(
         ),
     ];
     for (attrs, what, fix, required) in checks {
-        let answer = ask::may_i(client, &attrs)
-            .await
-            .map_err(|e| transport(report, "SelfSubjectAccessReview", e))?;
-        if !matches!(answer.reply.status, 200 | 201) {
-            report.fail(
-                format!(
-                    "may {what}? SelfSubjectAccessReview answered {}: {}",
-                    answer.reply.status,
-                    answer.failure.message.as_str()
-                ),
-                "the API server must serve authorization.k8s.io/v1 SelfSubjectAccessReview",
-            );
+        let Some(decision) = session::access(client, report, &attrs, what).await? else {
             break;
-        }
-        if answer.value.allowed {
+        };
+        if decision.allowed {
             report.pass(format!("may {what}"));
         } else if required {
             report.fail(format!("may not {what}"), fix);

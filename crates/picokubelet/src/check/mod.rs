@@ -188,21 +188,9 @@ async fn ask_all<S: Read + Write, C: Clock>(
     let who = identity.as_ref().unwrap_or(&anyone);
     for need in needs::needs(&name) {
         let what = needs::describe(&need.attrs);
-        let answer = ask::may_i(client, &need.attrs)
-            .await
-            .map_err(|e| transport(report, "SelfSubjectAccessReview", e))?;
-        if !matches!(answer.reply.status, 200 | 201) {
-            report.fail(
-                format!(
-                    "may {what}? SelfSubjectAccessReview answered {}: {}",
-                    answer.reply.status,
-                    answer.failure.message.as_str()
-                ),
-                "the API server must serve authorization.k8s.io/v1 SelfSubjectAccessReview",
-            );
+        let Some(decision) = session::access(client, report, &need.attrs, &what).await? else {
             break;
-        }
-        let decision = answer.value;
+        };
         if decision.allowed {
             report.pass(format!("may {what} ({})", need.purpose));
         } else {

@@ -9,6 +9,7 @@ use picokubelet_core::k8s::response::VersionResponse;
 use picokubelet_core::runtime::Clock;
 
 use super::advice;
+use super::ask::{self, Attributes, Decision};
 use super::report::Report;
 use super::wire::{self, now_micros, Wire, WireError, STEP_TIMEOUT};
 use crate::agent_setup::AgentSetup;
@@ -151,6 +152,31 @@ pub fn transport(report: &mut Report, what: &str, e: ClientError) -> Broken {
         "run check again; a timeout or reset here also hits `run`",
     );
     Broken
+}
+
+/// Whether the credentials may do `what` (a SelfSubjectAccessReview of `attrs`): the server's
+/// decision, or `None` when it answered none (reported as a failure; the caller stops asking).
+pub async fn access<S: Read + Write, C: Clock>(
+    client: &mut ApiClient<'_, S, C>,
+    report: &mut Report,
+    attrs: &Attributes<'_>,
+    what: &str,
+) -> Result<Option<Decision>, Broken> {
+    let answer = ask::may_i(client, attrs)
+        .await
+        .map_err(|e| transport(report, "SelfSubjectAccessReview", e))?;
+    if !matches!(answer.reply.status, 200 | 201) {
+        report.fail(
+            format!(
+                "may {what}? SelfSubjectAccessReview answered {}: {}",
+                answer.reply.status,
+                answer.failure.message.as_str()
+            ),
+            "the API server must serve authorization.k8s.io/v1 SelfSubjectAccessReview",
+        );
+        return Ok(None);
+    }
+    Ok(Some(answer.value))
 }
 
 /// Clock skew from the server's Date.
